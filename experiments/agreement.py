@@ -1,0 +1,155 @@
+"""Agreement of automatic judges with human preference labels, across keyframe counts.
+
+Examples:
+    python experiments/agreement.py --judge psnr --frames 1,2,4,8
+    python experiments/agreement.py --judge psnr --judge-arg safesora_compat=true --frames all \
+        --data SafeSora/config-test.json.gz
+
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from judges.agreement import paper_table, to_markdown
+from judges.cli import add_judge_arguments, run_main
+from judges.data import format_summary, summarize
+from judges.demo import DEMO_NOTICE
+from judges.errors import ConfigError
+from judges.experiment import AgreementConfig, parse_frames, run_agreement
+from judges.keyframes import STRATEGIES
+from judges.registry import judge_descriptions
+from judges.types import Dimension
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command's argument parser."""
+    parser = argparse.ArgumentParser(
+        prog="agreement.py",
+        description="Measure how often automatic judges agree with human preference labels.",
+    )
+    add_judge_arguments(parser)
+    parser.add_argument(
+        "--frames",
+        default="1,2,4,8",
+        help="keyframes per video, comma-separated; 'all' for every frame",
+    )
+    parser.add_argument(
+        "--data",
+        type=Path,
+        help="SafeSora config (json/json.gz/jsonl) or dataset folder; "
+        "default: the built-in synthetic demo data",
+    )
+    parser.add_argument(
+        "--video-dir",
+        type=Path,
+        help="videos at VIDEO_DIR/<prompt_id>/<video_id>.mp4 (SafeSora layout)",
+    )
+    parser.add_argument(
+        "--dims", help="dimensions, comma-separated, or 'all' (default: each judge's own)"
+    )
+    parser.add_argument("--limit", type=int, help="use only the first N pairs")
+    parser.add_argument(
+        "--skip-missing",
+        action="store_true",
+        help="drop pairs whose video files are missing (reported) instead of failing",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("results"),
+        help="results root; the run goes to OUT/<run-id> (default: results)",
+    )
+    parser.add_argument("--run-id", help="name of the run folder")
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        help="cache folder (default: $JUDGES_CACHE_DIR or ~/.cache/t2v-judges)",
+    )
+    parser.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+    parser.add_argument(
+        "--keyframes",
+        choices=STRATEGIES,
+        default="diff",
+        help="frame selection: diff (the paper's) or uniform",
+    )
+    parser.add_argument("--workers", type=int, help="threads for local judges")
+    parser.add_argument("--summary", action="store_true", help="print the dataset summary and exit")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    return parser
+
+
+def parse_dims(text: str | None) -> list[Dimension] | None:
+    """Parse ``--dims`` (names or SafeSora keys, comma-separated, or ``all``)."""
+    if text is None:
+        return None
+    if text.strip().lower() == "all":
+        return list(Dimension)
+    try:
+        return list(dict.fromkeys(Dimension.parse(d) for d in text.split(",") if d.strip()))
+    except ValueError as e:
+        raise ConfigError(f"--dims: {e}") from None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the agreement command; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    if args.list_judges:
+        for name, description in judge_descriptions().items():
+            print(f"{name:<12} {description}")
+        return 0
+    if args.limit is not None and args.limit < 1:
+        raise ConfigError("--limit must be >= 1")
+    if args.workers is not None and args.workers < 1:
+        raise ConfigError("--workers must be >= 1")
+    if args.summary:
+        from judges.data import load_dataset
+        from judges.demo import demo_dataset
+
+        ds = load_dataset(
+            args.data or demo_dataset(cache_dir=args.cache_dir),
+            args.video_dir,
+            skip_missing=args.skip_missing,
+        )
+        print(f"{ds.source}\n{format_summary(summarize(ds.pairs))}")
+        return 0
+    config = AgreementConfig(
+        judges=args.judges or [],
+        frames=parse_frames(args.frames),
+        data=args.data,
+        video_dir=args.video_dir,
+        dimensions=parse_dims(args.dims),
+        limit=args.limit,
+        skip_missing=args.skip_missing,
+        out=args.out,
+        run_id=args.run_id,
+        cache_dir=args.cache_dir,
+        use_cache=not args.no_cache,
+        strategy=args.keyframes,
+        progress=not args.quiet,
+    )
+    if args.workers is not None:
+        config.workers = args.workers
+    result = run_agreement(config)
+    print(
+        f"\nAgreement with human labels ({result.dataset.source}, "
+        f"{result.info['data']['pairs_used']} pairs)"
+    )
+    if result.demo:
+        print(DEMO_NOTICE)
+    print(to_markdown(paper_table(result.table, "agreement")))
+    for judge in result.info["judges"]:
+        statuses = ", ".join(f"{k} {v}" for k, v in sorted(judge["statuses"].items()))
+        print(
+            f"{judge['name']}: {judge['computed']} computed, {judge['cached']} from cache "
+            f"({statuses})"
+        )
+    print(f"results: {result.run_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_main(main, sys.argv[1:]))

@@ -1,0 +1,51 @@
+"""Automatic judges for text-to-video preferences, measured against human labels.
+
+Load SafeSora-format pairs, pick keyframes, run pluggable judges and measure their agreement
+with human labels. ``import judges`` never imports torch; model judges load it on demand.
+
+Example:
+    >>> import judges
+    >>> "psnr" in judges.list_judges()
+    True
+
+"""
+
+from judges.agreement import agreement_table, paper_table
+from judges.base import Judge, ScoreJudge, Task, decide
+from judges.data import Dataset, load_dataset, load_pairs, summarize
+from judges.errors import ConfigError, DataError, JudgesError, VideoError
+from judges.keyframes import KeyframeSource, extract_keyframes, uniform_frames
+from judges.registry import get_judge, list_judges, register_judge
+from judges.types import Choice, Dimension, Keyframes, Pair, Verdict, Video
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Choice",
+    "ConfigError",
+    "DataError",
+    "Dataset",
+    "Dimension",
+    "Judge",
+    "JudgesError",
+    "KeyframeSource",
+    "Keyframes",
+    "Pair",
+    "ScoreJudge",
+    "Task",
+    "Verdict",
+    "Video",
+    "VideoError",
+    "__version__",
+    "agreement_table",
+    "decide",
+    "extract_keyframes",
+    "get_judge",
+    "list_judges",
+    "load_dataset",
+    "load_pairs",
+    "paper_table",
+    "register_judge",
+    "summarize",
+    "uniform_frames",
+]

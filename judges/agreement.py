@@ -1,0 +1,194 @@
+"""Agreement between judges and human labels, per (judge, dimension, frame count).
+
+Definitions (the paper's, plus what a careful reader needs next to them):
+
+- ``agreement`` = matches / labeled pairs. A verdict that names no video (tie, refusal,
+  unparsed reply, error) counts as a disagreement, as in the paper.
+- ``accuracy`` = matches / decided pairs: how often the judge is right when it answers.
+- ``coverage`` = decided / labeled.
+- 95% Wilson intervals for both, the exact binomial p-value of agreement (and of accuracy)
+  against 0.5, Cohen's kappa with "undecided" as a category of its own, and the rate of each
+  outcome among labeled pairs.
+
+Pairs without a human label for a dimension are counted (``n_unlabeled``) but not scored.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+
+import polars as pl
+
+from judges.stats import binomial_p_value, cohen_kappa, wilson_interval
+from judges.types import CHOICES, STATUSES, Dimension, Verdict, frames_label
+
+PAPER_DIMENSION_ORDER = (
+    Dimension.INSTRUCTION_FOLLOWING,
+    Dimension.CORRECTNESS,
+    Dimension.INFORMATIVENESS,
+    Dimension.AESTHETICS,
+    Dimension.HARMLESSNESS,
+    Dimension.HELPFULNESS,
+)
+GROUP = ("judge", "dimension", "frames")
+_REQUIRED = (*GROUP, "winner", "status", "human")
+
+
+def verdict_rows(verdicts: Iterable[Verdict], humans: dict[tuple[str, str], str]) -> pl.DataFrame:
+    """The minimal frame :func:`agreement_table` reads, from verdicts and human labels.
+
+    Args:
+        verdicts: Judge verdicts.
+        humans: ``(pair_id, dimension) -> 'video_0' | 'video_1'`` for labeled pairs.
+
+    """
+    rows = [
+        {
+            "judge": v.judge,
+            "dimension": v.dimension.value,
+            "frames": v.frames,
+            "winner": v.winner,
+            "status": v.status,
+            "human": humans.get((v.pair_id, v.dimension.value)),
+        }
+        for v in verdicts
+    ]
+    schema = {
+        "judge": pl.String,
+        "dimension": pl.String,
+        "frames": pl.Int64,
+        "winner": pl.String,
+        "status": pl.String,
+        "human": pl.String,
+    }
+    return pl.DataFrame(rows, schema=schema)
+
+
+def agreement_stats(
+    winners: Sequence[str | None], humans: Sequence[str], statuses: Sequence[str]
+) -> dict[str, float | int]:
+    """Agreement statistics for one group of labeled verdicts.
+
+    Args:
+        winners: The judge's winner per pair (``video_0``, ``video_1``, ``tie`` or ``None``).
+        humans: The human choice per pair.
+        statuses: The verdict status per pair.
+
+    Example:
+        >>> s = agreement_stats(["video_0", "video_1", None, "video_0"],
+        ...                     ["video_0", "video_0", "video_1", "video_0"],
+        ...                     ["ok", "ok", "refused", "ok"])
+        >>> s["agreement"], s["accuracy"], s["coverage"]
+        (0.5, 0.6666666666666666, 0.75)
+
+    """
+    n = len(humans)
+    matches = sum(w == h for w, h in zip(winners, humans, strict=True))
+    decided = sum(w in CHOICES for w in winners)
+    a_lo, a_hi = wilson_interval(matches, n)
+    c_lo, c_hi = wilson_interval(matches, decided)
+    judged = [w if w in CHOICES else "undecided" for w in winners]
+    out: dict[str, float | int] = {
+        "n_labeled": n,
+        "n_decided": decided,
+        "n_matches": matches,
+        "coverage": decided / n if n else math.nan,
+        "agreement": matches / n if n else math.nan,
+        "agreement_lo": a_lo,
+        "agreement_hi": a_hi,
+        "p_value": binomial_p_value(matches, n),
+        "accuracy": matches / decided if decided else math.nan,
+        "accuracy_lo": c_lo,
+        "accuracy_hi": c_hi,
+        "accuracy_p_value": binomial_p_value(matches, decided),
+        "kappa": cohen_kappa(judged, list(humans)),
+    }
+    for status in STATUSES:
+        if status != "ok":
+            count = sum(s == status for s in statuses)
+            out[f"{status}_rate"] = count / n if n else math.nan
+    return out
+
+
+def agreement_table(verdicts: pl.DataFrame) -> pl.DataFrame:
+    """Long agreement table: one row per (judge, dimension, frames).
+
+    Args:
+        verdicts: Columns ``judge, dimension, frames, winner, status, human`` (``human`` null
+            where the pair has no label for that dimension), e.g. from :func:`verdict_rows`.
+
+    Returns:
+        Group columns, ``n_unlabeled`` and the statistics of :func:`agreement_stats`, sorted
+        by judge, the paper's dimension order, then frames (``all`` last).
+
+    """
+    missing = [c for c in _REQUIRED if c not in verdicts.columns]
+    if missing:
+        raise ValueError(f"verdict table lacks column(s): {', '.join(missing)}")
+    rows = []
+    for key, group in verdicts.group_by(list(GROUP), maintain_order=True):
+        judge, dimension, frames = key
+        labeled = group.filter(pl.col("human").is_not_null())
+        stats = agreement_stats(
+            labeled["winner"].to_list(), labeled["human"].to_list(), labeled["status"].to_list()
+        )
+        rows.append(
+            {
+                "judge": judge,
+                "dimension": dimension,
+                "frames": frames,
+                "n_unlabeled": group.height - labeled.height,
+                **stats,
+            }
+        )
+    if not rows:
+        return pl.DataFrame(schema={"judge": pl.String, "dimension": pl.String, "frames": pl.Int64})
+    table = pl.DataFrame(rows, schema_overrides={"frames": pl.Int64}, infer_schema_length=None)
+    order = {d.value: i for i, d in enumerate(PAPER_DIMENSION_ORDER)}
+    return (
+        table.with_columns(
+            pl.col("dimension").replace_strict(order, default=len(order)).alias("_dim"),
+            pl.col("frames").is_null().alias("_all"),
+        )
+        .sort(["judge", "_dim", "_all", "frames"])
+        .drop("_dim", "_all")
+    )
+
+
+def paper_table(table: pl.DataFrame, metric: str = "agreement") -> pl.DataFrame:
+    """The paper's shape: one row per (judge, dimension), one column per frame count.
+
+    Example:
+        >>> paper_table(agreement_table(df)).columns  # doctest: +SKIP
+        ['judge', 'dimension', '1', '2', '4', '8']
+
+    """
+    if table.is_empty():
+        return pl.DataFrame(schema={"judge": pl.String, "dimension": pl.String})
+    labels = table.with_columns(
+        pl.when(pl.col("frames").is_null())
+        .then(pl.lit(frames_label(None)))
+        .otherwise(pl.col("frames").cast(pl.String))
+        .alias("frames")
+    )
+    # Column order follows the (already sorted) long table: 1, 2, 4, 8, all.
+    columns = list(dict.fromkeys(labels["frames"].to_list()))
+    wide = labels.pivot(on="frames", index=["judge", "dimension"], values=metric)
+    return wide.select(["judge", "dimension", *columns])
+
+
+def _fmt(value: object, digits: int) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return "—" if math.isnan(value) else f"{value:.{digits}f}"
+    return str(value)
+
+
+def to_markdown(table: pl.DataFrame, digits: int = 3) -> str:
+    """A GitHub-flavoured markdown table (floats to ``digits`` places, NaN as an em dash)."""
+    header = "| " + " | ".join(table.columns) + " |"
+    rule = "|" + "|".join("---" for _ in table.columns) + "|"
+    body = ["| " + " | ".join(_fmt(v, digits) for v in row) + " |" for row in table.iter_rows()]
+    return "\n".join([header, rule, *body])

@@ -1,0 +1,244 @@
+"""Judge interfaces: every judge turns (pair, dimension, frame count) into a :class:`Verdict`.
+
+- :class:`Judge` is the contract the runner drives. Pair judges (a VLM that sees both videos)
+  implement :meth:`Judge.compare` directly.
+- :class:`ScoreJudge` gives each video one number and derives the winner from the two numbers
+  with :func:`decide`; whether higher is better is data on the judge, not a branch on its name.
+"""
+
+from __future__ import annotations
+
+import abc
+import math
+import time
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from judges.cache import Store, stable_hash
+from judges.errors import JudgesError
+from judges.keyframes import KeyframeSource
+from judges.options import config_dict
+from judges.types import Dimension, Pair, Verdict, Video, Winner
+
+
+@dataclass(frozen=True)
+class Task:
+    """One judgement to make: a pair, a dimension and a frame count (``None``: all frames)."""
+
+    pair: Pair
+    dimension: Dimension
+    frames: int | None
+
+    @property
+    def key(self) -> tuple[str, str, int | None]:
+        """Identity of the task within a run."""
+        return (self.pair.pair_id, self.dimension.value, self.frames)
+
+
+def decide(
+    score_0: float, score_1: float, higher_is_better: bool, tie_tolerance: float = 0.0
+) -> Winner:
+    """Winner of a pair from the two videos' scores.
+
+    Returns:
+        ``video_0``/``video_1``, ``tie`` when the scores are within ``tie_tolerance`` (equal
+        infinities included), ``None`` when a score is NaN.
+
+    Example:
+        >>> decide(30.0, 25.0, higher_is_better=False)
+        'video_1'
+        >>> decide(1.0, 1.05, higher_is_better=True, tie_tolerance=0.1)
+        'tie'
+
+    """
+    if math.isnan(score_0) or math.isnan(score_1):
+        return None
+    if score_0 == score_1:
+        return "tie"
+    diff = score_0 - score_1
+    if abs(diff) <= tie_tolerance:
+        return "tie"
+    zero_wins = diff > 0 if higher_is_better else diff < 0
+    return "video_0" if zero_wins else "video_1"
+
+
+class Judge(abc.ABC):
+    """Base class of every judge.
+
+    Attributes:
+        name: Label in results (the registry name unless the user chose one).
+        kind: Registry name of the judge type.
+        version: Bumped when a judge's outputs change meaning; part of every cache key.
+        default_dimensions: Dimensions judged when the user names none.
+        non_semantic: Option names that do not change results (devices, batch sizes), left
+            out of the cache key.
+
+    """
+
+    kind: ClassVar[str] = ""
+    version: ClassVar[str] = "1"
+    default_dimensions: ClassVar[tuple[Dimension, ...]] = tuple(Dimension)
+    non_semantic: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(self, config: Any = None, name: str | None = None) -> None:
+        self.config = config
+        self.name = name or self.kind
+        self.store: Store | None = None
+        self.source = KeyframeSource()
+
+    def bind(self, source: KeyframeSource, store: Store | None) -> None:
+        """Share the run's keyframe source and cache with this judge."""
+        self.source = source
+        self.store = store
+
+    def settings(self) -> dict[str, Any]:
+        """The judge's options as JSON-ready data (recorded in run.json)."""
+        return config_dict(self.config) if self.config is not None else {}
+
+    def fingerprint(self) -> str:
+        """Hash of everything that determines this judge's outputs (its cache identity)."""
+        semantic = {k: v for k, v in self.settings().items() if k not in self.non_semantic}
+        return stable_hash({"kind": self.kind, "version": self.version, "settings": semantic})
+
+    def describe(self) -> dict[str, Any]:
+        """What run.json records about the judge."""
+        return {
+            "name": self.name,
+            "judge": self.kind,
+            "version": self.version,
+            "settings": self.settings(),
+        }
+
+    def cache_inputs(self, task: Task) -> dict[str, Any]:
+        """Inputs beyond the video files that a verdict depends on (texts by default)."""
+        pair = task.pair
+        return {
+            "prompt": pair.prompt_text,
+            "video_text": [pair.video_0.video_text, pair.video_1.video_text],
+        }
+
+    @abc.abstractmethod
+    def compare(self, pair: Pair, dimension: Dimension, frames: int | None) -> Verdict:
+        """Judge one pair on one dimension with ``frames`` keyframes per video."""
+
+    def error_verdict(self, task: Task, error: BaseException | str, **extra: Any) -> Verdict:
+        """A Verdict recording a failure (never a dropped row)."""
+        return Verdict(
+            pair_id=task.pair.pair_id,
+            judge=self.name,
+            dimension=task.dimension,
+            frames=task.frames,
+            winner=None,
+            status="error",
+            error=str(error),
+            **extra,
+        )
+
+    def safe_compare(self, task: Task) -> Verdict:
+        """:meth:`compare`; a user-level failure (bad video...) becomes an error Verdict."""
+        try:
+            return self.compare(task.pair, task.dimension, task.frames)
+        except JudgesError as e:
+            return self.error_verdict(task, e)
+
+    def judge_all(self, tasks: Iterable[Task], workers: int = 1) -> Iterator[Verdict]:
+        """Judge many tasks; verdicts come back as they finish (not necessarily in order)."""
+        tasks = list(tasks)
+        if workers <= 1 or len(tasks) <= 1:
+            for task in tasks:
+                yield self.safe_compare(task)
+            return
+        # Decoding and OpenCV maths release the GIL, so threads use every core.
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            futures = [pool.submit(self.safe_compare, t) for t in tasks]
+            try:
+                for future in as_completed(futures):
+                    yield future.result()
+            finally:
+                for future in futures:
+                    future.cancel()
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release resources (models, clients)."""
+
+
+class ScoreJudge(Judge):
+    """A judge that scores each video on its own; the pair's winner follows from two scores.
+
+    Subclasses implement :meth:`video_score` and set ``higher_is_better`` (class or instance
+    attribute). Scores are cached per video content (file hash), judge settings and frame
+    selection, so a video shared by several pairs or dimensions is scored once.
+
+    Attributes:
+        higher_is_better: Whether the higher-scoring video wins.
+        tie_tolerance: Score differences up to this value are ties.
+
+    """
+
+    higher_is_better: bool = True
+    tie_tolerance: float = 0.0
+
+    @abc.abstractmethod
+    def video_score(self, video: Video, frames: int | None) -> float:
+        """Score one video from ``frames`` keyframes (``None``: all frames)."""
+
+    def score_inputs(self, video: Video) -> dict[str, Any]:
+        """Inputs beyond the file that a video's score depends on (e.g. its text)."""
+        return {}
+
+    def cache_inputs(self, task: Task) -> dict[str, Any]:
+        """Score judges' verdicts depend on the texts their scores read, and on nothing else."""
+        return {
+            "video_0": self.score_inputs(task.pair.video_0),
+            "video_1": self.score_inputs(task.pair.video_1),
+            "higher_is_better": self.higher_is_better,
+            "tie_tolerance": self.tie_tolerance,
+        }
+
+    def score(self, video: Video, frames: int | None) -> float:
+        """:meth:`video_score` through the per-video score cache."""
+        if self.store is None:
+            return self.video_score(video, frames)
+        key = stable_hash(
+            {
+                "judge": self.fingerprint(),
+                "strategy": self.source.strategy,
+                "frames": frames,
+                "file": self.store.file_hash(video.path),
+                "inputs": self.score_inputs(video),
+            }
+        )
+        hit = self.store.get("scores", key)
+        if hit is not None:
+            return float(hit)
+        value = float(self.video_score(video, frames))
+        self.store.put("scores", key, value)
+        return value
+
+    def compare(self, pair: Pair, dimension: Dimension, frames: int | None) -> Verdict:
+        """Score both videos and decide."""
+        start = time.perf_counter()
+        s0 = self.score(pair.video_0, frames)
+        s1 = self.score(pair.video_1, frames)
+        winner = decide(s0, s1, self.higher_is_better, self.tie_tolerance)
+        margin = abs(s0 - s1) if winner is not None else None
+        common = {
+            "pair_id": pair.pair_id,
+            "judge": self.name,
+            "dimension": dimension,
+            "frames": frames,
+            "score_0": s0,
+            "score_1": s1,
+            "raw": {"higher_is_better": self.higher_is_better},
+            "latency_s": time.perf_counter() - start,
+        }
+        if winner is None:
+            return Verdict(winner=None, status="error", error="a video's score is NaN", **common)
+        return Verdict(
+            winner=winner,
+            status="tie" if winner == "tie" else "ok",
+            confidence=margin,
+            **common,
+        )

@@ -1,0 +1,73 @@
+"""``psnr`` judge: informativeness as change over time, measured against the first frame."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from judges.base import ScoreJudge
+from judges.options import build_config
+from judges.psnr import mean_psnr_to_first, safesora_psnr, video_psnr_score
+from judges.registry import register_judge
+from judges.types import Dimension, Video
+
+
+@dataclass(frozen=True)
+class PsnrConfig:
+    """Options of the ``psnr`` judge.
+
+    Attributes:
+        tie_tolerance: Score differences (dB) up to this are ties.
+        safesora_compat: Reproduce SafeSora's reference arithmetic: sum of uncapped PSNRs
+            divided by the number of frames counting frame 0 (``inf`` for an identical frame).
+            Use with ``--frames all`` to reproduce the paper's appendix E.4 number.
+
+    """
+
+    tie_tolerance: float = 1e-9
+    safesora_compat: bool = False
+
+    def __post_init__(self) -> None:
+        if self.tie_tolerance < 0:
+            raise ValueError(f"tie_tolerance must be >= 0, got {self.tie_tolerance}")
+
+
+class PsnrJudge(ScoreJudge):
+    """Mean PSNR (dB) of a video's frame 0 against each selected keyframe after it; lower wins.
+
+    Frame 0 itself is never compared with itself; identical frames get a finite cap (see
+    :mod:`judges.psnr`). With ``frames=None`` every frame is used, streamed from disk.
+
+    Example:
+        >>> judge = PsnrJudge(PsnrConfig())
+        >>> judge.higher_is_better
+        False
+
+    """
+
+    kind = "psnr"
+    default_dimensions = (Dimension.INFORMATIVENESS,)
+    higher_is_better = False
+
+    def __init__(self, config: PsnrConfig, name: str | None = None) -> None:
+        super().__init__(config, name)
+        self.tie_tolerance = config.tie_tolerance
+
+    def video_score(self, video: Video, frames: int | None) -> float:
+        """PSNR score of one video (raises VideoError for an unreadable file)."""
+        compat = self.config.safesora_compat
+        if frames is None:
+            return video_psnr_score(video.path, safesora_compat=compat)
+        kf = self.source.get(video.path, frames)
+        if kf.first_frame is None:
+            raise RuntimeError(f"{video.path}: keyframe selection did not keep frame 0")
+        later = [f for i, f in zip(kf.indices, kf.frames, strict=True) if i != 0]
+        if compat:
+            return safesora_psnr(kf.first_frame, later)
+        return mean_psnr_to_first(kf.first_frame, later)
+
+
+@register_judge("psnr", "mean PSNR of frame 0 vs later keyframes; lower (more change) wins")
+def make_psnr(**kwargs: Any) -> PsnrJudge:
+    """Build the ``psnr`` judge from its options (see :class:`PsnrConfig`)."""
+    return PsnrJudge(build_config(PsnrConfig, kwargs, "psnr"))

@@ -1,0 +1,82 @@
+"""Shared command-line plumbing: ordered ``--judge``/``--judge-arg`` parsing and error exits."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from judges.errors import JudgesError
+from judges.experiment import JudgeRequest
+
+
+class JudgeAction(argparse.Action):
+    """``--judge NAME``: start a new judge; later ``--judge-arg`` options belong to it."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        """Append a new judge request."""
+        judges = list(getattr(namespace, self.dest, None) or [])
+        judges.append(JudgeRequest(str(values), {}))
+        setattr(namespace, self.dest, judges)
+
+
+class JudgeArgAction(argparse.Action):
+    """``--judge-arg key=value``: an option of the most recent ``--judge``."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        """Attach ``key=value`` to the last judge request."""
+        judges = getattr(namespace, "judges", None) or []
+        if not judges:
+            parser.error(f"{option_string} {values}: put it after the --judge it belongs to")
+        key, sep, value = str(values).partition("=")
+        if not sep or not key.strip():
+            parser.error(f"{option_string} {values}: expected key=value")
+        judges[-1].options[key.strip()] = value
+
+
+def add_judge_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add ``--judge``/``--judge-arg``/``--list-judges``."""
+    parser.add_argument(
+        "--judge",
+        dest="judges",
+        action=JudgeAction,
+        metavar="NAME",
+        help="judge to run (repeatable); see --list-judges",
+    )
+    parser.add_argument(
+        "--judge-arg",
+        action=JudgeArgAction,
+        metavar="KEY=VALUE",
+        help="option of the preceding --judge (repeatable), e.g. safesora_compat=true; "
+        "name=LABEL labels its results",
+    )
+    parser.add_argument("--list-judges", action="store_true", help="list judges and exit")
+
+
+def run_main(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None) -> int:
+    """Run a command's main: user errors print one line (exit 2), Ctrl-C exits 130."""
+    try:
+        return main(argv)
+    except JudgesError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(
+            "interrupted: finished verdicts are saved in the cache; rerun the same command to "
+            "resume without recomputing them",
+            file=sys.stderr,
+        )
+        return 130

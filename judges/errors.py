@@ -1,0 +1,36 @@
+"""Exception types. Each names the file or record at fault and, where there is one, the fix.
+
+Command-line scripts catch :class:`JudgesError` and print its message on one line (exit 2);
+anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class JudgesError(Exception):
+    """Base class for errors caused by the user's input or environment, not by a bug."""
+
+
+class DataError(JudgesError, ValueError):
+    """A dataset file or record is malformed, or files it names are missing."""
+
+
+class VideoError(JudgesError):
+    """A video cannot be read: missing, unreadable/corrupt, or holding no decodable frame.
+
+    Attributes:
+        path: The video file at fault.
+        reason: What went wrong.
+
+    """
+
+    def __init__(self, path: str | Path, reason: str) -> None:
+        self.path = Path(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+class ConfigError(JudgesError, ValueError):
+    """A judge or run option is invalid (unknown judge, bad argument, missing API key...)."""

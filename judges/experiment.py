@@ -1,0 +1,258 @@
+"""The agreement experiment: judges x dimensions x frame counts against human labels.
+
+``experiments/agreement.py`` is a thin command line over :func:`run_agreement`; a notebook can
+call it directly with an :class:`AgreementConfig`.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from judges.agreement import agreement_table
+from judges.base import Judge
+from judges.cache import Store, default_cache_dir
+from judges.data import Dataset, load_dataset, summarize
+from judges.demo import DEMO_NOTICE, demo_dataset
+from judges.errors import ConfigError
+from judges.keyframes import KeyframeSource, Strategy
+from judges.registry import get_judge
+from judges.results import git_commit, new_run_id, verdict_table, write_run
+from judges.runner import JudgeRun, Runner, plan_tasks
+from judges.types import Dimension, Verdict, frames_label
+
+DEFAULT_FRAMES: tuple[int | None, ...] = (1, 2, 4, 8)
+
+
+@dataclass(frozen=True)
+class JudgeRequest:
+    """A judge to build: registry name and options (strings are fine, they are coerced)."""
+
+    name: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class AgreementConfig:
+    """Everything one agreement run needs.
+
+    Attributes:
+        judges: Judges to run, in order.
+        frames: Keyframes per video (``None``: every frame).
+        data: Pairs file or dataset folder; ``None`` uses the built-in demo data.
+        video_dir: Force SafeSora's ``<video_dir>/<prompt_id>/<video_id>.mp4`` layout.
+        dimensions: Dimensions to judge; ``None`` uses each judge's defaults.
+        limit: Use only the first ``limit`` pairs.
+        skip_missing: Drop pairs whose video files are missing instead of failing.
+        out: Results root; the run goes to ``out/<run-id>``.
+        run_id: Name of the run folder (default: timestamp and judge names).
+        cache_dir: Cache folder (default: ``$JUDGES_CACHE_DIR`` or ``~/.cache/t2v-judges``).
+        use_cache: Read and write the cache.
+        strategy: Keyframe selection, ``diff`` (the paper's) or ``uniform``.
+        workers: Threads for locally computed judges.
+        progress: Show progress bars.
+
+    """
+
+    judges: list[JudgeRequest]
+    frames: Sequence[int | None] = DEFAULT_FRAMES
+    data: Path | None = None
+    video_dir: Path | None = None
+    dimensions: Sequence[Dimension] | None = None
+    limit: int | None = None
+    skip_missing: bool = False
+    out: Path = Path("results")
+    run_id: str | None = None
+    cache_dir: Path | None = None
+    use_cache: bool = True
+    strategy: Strategy = "diff"
+    workers: int = field(default_factory=lambda: min(4, os.cpu_count() or 1))
+    progress: bool = True
+
+
+@dataclass
+class RunResult:
+    """What a run produced (also written to ``run_dir``)."""
+
+    run_dir: Path
+    dataset: Dataset
+    verdicts: pl.DataFrame
+    table: pl.DataFrame
+    info: dict[str, Any]
+    demo: bool
+
+
+def parse_frames(text: str) -> list[int | None]:
+    """Parse ``"1,2,4,8"`` / ``"all"`` / ``"1,all"`` into frame counts (``None`` = all).
+
+    Raises:
+        ConfigError: not a positive integer or ``all``.
+
+    Example:
+        >>> parse_frames("8,1,all,2")
+        [1, 2, 8, None]
+
+    """
+    values: set[int | None] = set()
+    for part in text.split(","):
+        part = part.strip().lower()
+        if not part:
+            continue
+        if part == "all":
+            values.add(None)
+            continue
+        try:
+            n = int(part)
+        except ValueError:
+            raise ConfigError(f"--frames: {part!r} is not a whole number or 'all'") from None
+        if n < 1:
+            raise ConfigError(f"--frames: frame counts must be >= 1, got {n}")
+        values.add(n)
+    if not values:
+        raise ConfigError("--frames: give at least one frame count, e.g. 1,2,4,8")
+    return sorted(values, key=lambda v: (v is None, v or 0))
+
+
+def build_judges(requests: Sequence[JudgeRequest]) -> list[Judge]:
+    """Instantiate the requested judges; labels must be unique within a run."""
+    judges = [get_judge(r.name, **dict(r.options)) for r in requests]
+    seen: set[str] = set()
+    for judge in judges:
+        if judge.name in seen:
+            raise ConfigError(
+                f"two judges are labelled {judge.name!r}; give one another label with "
+                "--judge-arg name=LABEL"
+            )
+        seen.add(judge.name)
+    return judges
+
+
+def _versions() -> dict[str, str]:
+    import cv2
+    import numpy
+
+    from judges import __version__
+
+    return {
+        "judges": __version__,
+        "python": platform.python_version(),
+        "numpy": numpy.__version__,
+        "opencv": cv2.__version__,
+        "polars": pl.__version__,
+    }
+
+
+def run_agreement(
+    config: AgreementConfig,
+    log: Callable[[str], None] = lambda msg: print(msg, file=sys.stderr),
+) -> RunResult:
+    """Run every judge over the data and write ``out/<run-id>/``.
+
+    Raises:
+        DataError: the dataset is invalid or videos are missing.
+        ConfigError: an unknown judge, a bad option or frame count.
+
+    Example:
+        >>> result = run_agreement(AgreementConfig([JudgeRequest("psnr")]))  # doctest: +SKIP
+        >>> result.table.select("dimension", "frames", "agreement")  # doctest: +SKIP
+
+    """
+    started = datetime.now(UTC)
+    if not config.judges:
+        raise ConfigError("no judge given; pass --judge NAME (see --list-judges)")
+    judges = build_judges(config.judges)
+    frames = list(dict.fromkeys(config.frames))
+    demo = config.data is None
+    cache_dir = config.cache_dir or default_cache_dir()
+    data_path = demo_dataset(cache_dir=cache_dir) if demo else Path(config.data)  # type: ignore[arg-type]
+    if demo:
+        log(DEMO_NOTICE)
+    dataset = load_dataset(data_path, config.video_dir, skip_missing=config.skip_missing)
+    if dataset.skipped:
+        log(
+            f"skipped {len(dataset.skipped)} pair(s) with missing video files "
+            f"(listed in run.json under data.skipped_missing)"
+        )
+    pairs = dataset.pairs[: config.limit] if config.limit is not None else dataset.pairs
+    if not pairs:
+        raise ConfigError(f"{dataset.source}: no pairs to judge")
+
+    store = Store(cache_dir / "cache.sqlite") if config.use_cache else None
+    source = KeyframeSource(plan=frames, strategy=config.strategy)
+    runner = Runner(store, source, workers=config.workers, progress=config.progress)
+    runs: list[JudgeRun] = []
+    judge_info: list[dict[str, Any]] = []
+    unlabeled_all: dict[str, dict[str, int]] = {}
+    try:
+        for judge in judges:
+            dims = list(config.dimensions or judge.default_dimensions)
+            tasks, unlabeled = plan_tasks(pairs, dims, frames)
+            if unlabeled:
+                log(
+                    f"{judge.name}: pairs without a human label, not judged: "
+                    + ", ".join(f"{d} {n}" for d, n in unlabeled.items())
+                )
+            run = runner.run(judge, tasks)
+            runs.append(run)
+            unlabeled_all[judge.name] = unlabeled
+            costs = [v.cost_usd for v in run.verdicts if v.cost_usd is not None]
+            judge_info.append(
+                {
+                    **judge.describe(),
+                    "dimensions": [d.value for d in dims],
+                    "verdicts": len(run.verdicts),
+                    "cached": run.cached,
+                    "computed": run.computed,
+                    "statuses": run.statuses,
+                    "seconds": round(run.seconds, 3),
+                    "cost_usd": sum(costs) if costs else None,
+                }
+            )
+    finally:
+        for judge in judges:
+            judge.close()
+        if store is not None:
+            store.close()
+
+    all_verdicts: list[Verdict] = [v for run in runs for v in run.verdicts]
+    verdicts = verdict_table(all_verdicts, pairs)
+    table = agreement_table(verdicts)
+    run_id = config.run_id or new_run_id([j.name for j in judges], started)
+    run_dir = Path(config.out) / run_id
+    finished = datetime.now(UTC)
+    info = {
+        "run_id": run_id,
+        "command": sys.argv,
+        "started": started.isoformat(),
+        "finished": finished.isoformat(),
+        "seconds": round((finished - started).total_seconds(), 3),
+        "demo": demo,
+        "notice": DEMO_NOTICE if demo else None,
+        "data": {
+            "path": str(dataset.source),
+            "sha256": dataset.sha256,
+            "video_dir": str(config.video_dir) if config.video_dir else None,
+            "pairs_used": len(pairs),
+            "limit": config.limit,
+            "skipped_missing": [{"pair_id": p, "missing": m} for p, m in dataset.skipped],
+            "summary": summarize(pairs),
+        },
+        "frames": [frames_label(n) for n in frames],
+        "keyframes": {"strategy": config.strategy, "decodes": source.decodes},
+        "judges": judge_info,
+        "unlabeled_not_judged": unlabeled_all,
+        "cost_usd": sum(j["cost_usd"] or 0.0 for j in judge_info),
+        "cache": str(cache_dir) if config.use_cache else None,
+        "git_commit": git_commit(),
+        "versions": _versions(),
+    }
+    write_run(run_dir, verdicts, table, info, DEMO_NOTICE if demo else None)
+    return RunResult(run_dir, dataset, verdicts, table, info, demo)

@@ -1,0 +1,131 @@
+"""PSNR maths: the pure functions behind the ``psnr`` judge.
+
+PSNR between two frames is ``10 log10(R^2 / MSE)``. The judge scores a video by the mean PSNR
+of its first frame against later frames: a low value means the picture changes a lot over time
+(more informative, in the paper's sense), a high one a near-still video.
+
+Identical frames have MSE 0 and an infinite PSNR. Outside SafeSora-compatibility mode the value
+is capped at :func:`psnr_cap`, the PSNR at half the smallest non-zero MSE for that frame size, so
+an identical frame still ranks as "more still" than any frame that differs by a single level.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from judges.keyframes import iter_frames
+
+
+def _data_range(frame: np.ndarray) -> float:
+    if frame.dtype == np.uint8:
+        return 255.0
+    if frame.dtype == np.uint16:
+        return 65535.0
+    return 1.0
+
+
+def squared_error_sum(a: np.ndarray, b: np.ndarray) -> float:
+    """Exact sum of squared differences (OpenCV's L2SQR norm, accumulated in float64)."""
+    if a.shape != b.shape:
+        raise ValueError(f"frames differ in shape: {a.shape} vs {b.shape}")
+    return float(cv2.norm(a, b, cv2.NORM_L2SQR))
+
+
+def psnr(a: np.ndarray, b: np.ndarray, data_range: float | None = None) -> float:
+    """Peak signal-to-noise ratio in dB, equal to ``skimage.metrics.peak_signal_noise_ratio``.
+
+    Args:
+        a: Reference frame.
+        b: Frame to compare, same shape and dtype.
+        data_range: Peak value; by default inferred from the dtype (255 for uint8).
+
+    Returns:
+        PSNR in dB; ``inf`` for identical frames.
+
+    Example:
+        >>> a = np.zeros((4, 4, 3), np.uint8); b = a.copy(); b[0, 0, 0] = 255
+        >>> round(psnr(a, b), 4)
+        16.8124
+
+    """
+    r = _data_range(a) if data_range is None else data_range
+    mse = squared_error_sum(a, b) / a.size
+    if mse == 0:
+        return math.inf
+    return 10.0 * math.log10(r * r / mse)
+
+
+def psnr_cap(size: int, data_range: float = 255.0) -> float:
+    """PSNR given to identical frames of ``size`` values: that of half the smallest MSE.
+
+    Example:
+        >>> round(psnr_cap(3), 4)
+        55.1536
+
+    """
+    return 10.0 * math.log10(data_range * data_range / (0.5 / size))
+
+
+def capped_psnr(a: np.ndarray, b: np.ndarray, data_range: float | None = None) -> float:
+    """:func:`psnr` with identical frames mapped to :func:`psnr_cap` instead of ``inf``."""
+    r = _data_range(a) if data_range is None else data_range
+    value = psnr(a, b, r)
+    return psnr_cap(a.size, r) if math.isinf(value) else value
+
+
+def mean_psnr_to_first(first: np.ndarray, later: Sequence[np.ndarray]) -> float:
+    """Mean capped PSNR of ``first`` against each later frame.
+
+    A video with no later frame (a still image) gets the cap: it carries no change at all.
+    """
+    if not later:
+        return psnr_cap(first.size, _data_range(first))
+    return float(np.mean([capped_psnr(first, f) for f in later]))
+
+
+def safesora_psnr(first: np.ndarray, later: Sequence[np.ndarray]) -> float:
+    """SafeSora's reference arithmetic: sum of uncapped PSNRs divided by ``len(later) + 1``.
+
+    With every frame selected this is the reference's ``sum / frame_count`` exactly, ``inf``
+    included when a later frame equals the first.
+    """
+    return float(sum(psnr(first, f) for f in later) / (len(later) + 1))
+
+
+def stream_psnr_to_first(frames: Iterable[np.ndarray]) -> tuple[list[float], int]:
+    """PSNRs (uncapped) of frame 0 against every later frame, streamed; and the frame count."""
+    it = iter(frames)
+    try:
+        first = next(it)
+    except StopIteration:
+        return [], 0
+    values = [psnr(first, f) for f in it]
+    return values, len(values) + 1
+
+
+def video_psnr_score(path: str | Path, safesora_compat: bool = False) -> float:
+    """PSNR score of a whole video, every frame, streamed with O(1) frames in memory.
+
+    Args:
+        path: Video file.
+        safesora_compat: Reproduce the reference arithmetic (``sum / frame_count``, ``inf`` for
+            an identical frame) instead of the capped mean over later frames.
+
+    Raises:
+        VideoError: the video cannot be read.
+
+    """
+    frames = iter_frames(path)
+    first = next(frames)  # iter_frames raises VideoError rather than yield nothing
+    values = [psnr(first, f) for f in frames]
+    if safesora_compat:
+        return float(sum(values) / (len(values) + 1))
+    if not values:
+        return psnr_cap(first.size, _data_range(first))
+    cap = psnr_cap(first.size, _data_range(first))
+    return float(np.mean([cap if math.isinf(v) else v for v in values]))

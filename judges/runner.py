@@ -1,0 +1,203 @@
+"""Drive judges over (pair, dimension, frames) tasks with an on-disk verdict cache.
+
+Every finished verdict is committed to the cache as soon as it exists, so an interrupted run
+(Ctrl-C, a crash, ``kill -9``) loses at most the judgements in flight, and rerunning the same
+command picks up the rest. Error verdicts are never cached: a rerun retries them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from judges.base import Judge, Task
+from judges.cache import Store, stable_hash
+from judges.keyframes import KeyframeSource
+from judges.types import Dimension, Pair, Verdict
+
+VERDICTS = "verdicts"
+
+
+def plan_tasks(
+    pairs: Sequence[Pair],
+    dimensions: Sequence[Dimension],
+    frames: Sequence[int | None],
+    *,
+    labeled_only: bool = True,
+) -> tuple[list[Task], dict[str, int]]:
+    """The tasks of a run, and how many (pair, dimension) combinations were left out.
+
+    Args:
+        pairs: Pairs to judge.
+        dimensions: Dimensions to judge.
+        frames: Frame counts (``None``: all frames).
+        labeled_only: Skip a pair on a dimension it has no human label for (an agreement run
+            cannot score it, and an API judge would be paid for nothing).
+
+    Returns:
+        ``(tasks, unlabeled)`` where ``unlabeled`` maps a dimension to the number of pairs
+        skipped for want of a label (reported, never silently dropped).
+
+    """
+    tasks: list[Task] = []
+    unlabeled: Counter[str] = Counter()
+    for dim in dimensions:
+        for pair in pairs:
+            if labeled_only and dim not in pair.labels:
+                unlabeled[dim.value] += 1
+                continue
+            tasks.extend(Task(pair, dim, n) for n in frames)
+    return tasks, dict(unlabeled)
+
+
+@dataclass
+class JudgeRun:
+    """Verdicts of one judge over a task list, with where they came from."""
+
+    judge: Judge
+    verdicts: list[Verdict]
+    cached: int = 0
+    computed: int = 0
+    seconds: float = 0.0
+    statuses: dict[str, int] = field(default_factory=dict)
+
+
+class Runner:
+    """Runs judges over tasks, reusing the verdict cache and one keyframe source.
+
+    Args:
+        store: The cache (``None`` disables caching).
+        source: The run's keyframe source (each video decoded once per run).
+        workers: Threads for judges that compute locally (decoding releases the GIL).
+        progress: Show a progress bar.
+
+    Example:
+        >>> store = Store(cache_dir / "cache.sqlite")  # doctest: +SKIP
+        >>> runner = Runner(store, KeyframeSource([1, 2]))  # doctest: +SKIP
+        >>> result = runner.run(get_judge("psnr"), tasks)  # doctest: +SKIP
+
+    """
+
+    def __init__(
+        self,
+        store: Store | None,
+        source: KeyframeSource,
+        *,
+        workers: int = 1,
+        progress: bool = True,
+    ) -> None:
+        self.store = store
+        self.source = source
+        self.workers = workers
+        self.progress = progress
+
+    def verdict_key(self, judge: Judge, task: Task) -> str:
+        """Cache key of a verdict: judge identity, task and the content of its inputs."""
+        assert self.store is not None
+        pair = task.pair
+        return stable_hash(
+            {
+                "judge": judge.fingerprint(),
+                "dimension": task.dimension.value,
+                "frames": task.frames,
+                "strategy": self.source.strategy,
+                "files": [
+                    self.store.file_hash(pair.video_0.path),
+                    self.store.file_hash(pair.video_1.path),
+                ],
+                "inputs": judge.cache_inputs(task),
+            }
+        )
+
+    def _keys(self, judge: Judge, tasks: Sequence[Task]) -> list[str | None]:
+        keys: list[str | None] = []
+        for task in tasks:
+            try:
+                keys.append(self.verdict_key(judge, task))
+            except OSError:
+                keys.append(None)  # unreadable file: the judge will report it as an error
+        return keys
+
+    def run(
+        self,
+        judge: Judge,
+        tasks: Sequence[Task],
+        on_verdict: Callable[[Verdict], None] | None = None,
+    ) -> JudgeRun:
+        """Judge every task once, reading what the cache already holds.
+
+        Returns:
+            Verdicts in task order (one per task, whatever happened).
+
+        """
+        start = time.perf_counter()
+        judge.bind(self.source, self.store)
+        keys: list[str | None] = [None] * len(tasks)
+        found: dict[str, Any] = {}
+        if self.store is not None:
+            keys = self._keys(judge, tasks)
+            found = self.store.get_many(VERDICTS, [k for k in keys if k is not None])
+        results: dict[tuple[str, str, int | None], Verdict] = {}
+        todo: list[Task] = []
+        key_of: dict[tuple[str, str, int | None], str | None] = {}
+        for task, key in zip(tasks, keys, strict=True):
+            key_of[task.key] = key
+            if key is not None and key in found:
+                # Stored verdicts are content-addressed: stamp this run's ids on them.
+                cached = verdict_from_dict(found[key])
+                results[task.key] = dataclasses.replace(
+                    cached, pair_id=task.pair.pair_id, judge=judge.name
+                )
+            else:
+                todo.append(task)
+        cached_count = len(results)
+        statuses: Counter[str] = Counter(v.status for v in results.values())
+        bar = tqdm(
+            total=len(tasks),
+            initial=cached_count,
+            desc=judge.name,
+            unit="verdict",
+            disable=not self.progress,
+            dynamic_ncols=True,
+        )
+        try:
+            for verdict in judge.judge_all(todo, workers=self.workers):
+                tkey = (verdict.pair_id, verdict.dimension.value, verdict.frames)
+                results[tkey] = verdict
+                statuses[verdict.status] += 1
+                key = key_of.get(tkey)
+                if self.store is not None and key is not None and verdict.status != "error":
+                    self.store.put(VERDICTS, key, verdict_to_dict(verdict))
+                if on_verdict is not None:
+                    on_verdict(verdict)
+                bar.update(1)
+                bar.set_postfix(cached=cached_count, failed=statuses["error"], refresh=False)
+        finally:
+            bar.close()
+        ordered = [results[t.key] for t in tasks]
+        return JudgeRun(
+            judge=judge,
+            verdicts=ordered,
+            cached=cached_count,
+            computed=len(tasks) - cached_count,
+            seconds=time.perf_counter() - start,
+            statuses=dict(statuses),
+        )
+
+
+def verdict_to_dict(v: Verdict) -> dict[str, Any]:
+    """A verdict as JSON-ready data."""
+    d = dataclasses.asdict(v)
+    d["dimension"] = v.dimension.value
+    return d
+
+
+def verdict_from_dict(d: dict[str, Any]) -> Verdict:
+    """Inverse of :func:`verdict_to_dict`."""
+    return Verdict(**{**d, "dimension": Dimension(d["dimension"])})

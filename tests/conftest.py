@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+
+FETV_DEV = Path(__file__).resolve().parents[2] / "shared" / "data" / "fetv-dev"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    """Tests never touch the user's real cache."""
+    monkeypatch.setenv("JUDGES_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+
+
+def write_video(path: Path, frames_rgb: Sequence[np.ndarray], fps: float = 8.0) -> Path:
+    """Write RGB frames losslessly (FFV1 in AVI) so decoded pixels equal the input exactly."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    h, w = frames_rgb[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"FFV1"), fps, (w, h))
+    assert writer.isOpened(), "this OpenCV build cannot write FFV1"
+    for f in frames_rgb:
+        writer.write(cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
+    writer.release()
+    return path
+
+
+def solid(value: int | tuple[int, int, int], h: int = 24, w: int = 32) -> np.ndarray:
+    frame = np.empty((h, w, 3), np.uint8)
+    frame[:] = value
+    return frame
+
+
+def video_record(prompt_id: str, video_id: str, path: str, text: str = "a red ball") -> dict:
+    return {
+        "prompt_id": prompt_id,
+        "prompt_text": text,
+        "video_id": video_id,
+        "video_text": text,
+        "video_path": path,
+    }
+
+
+def make_dataset(
+    root: Path, n_pairs: int = 4, labels: dict[str, Any] | None = None, seed: int = 0
+) -> Path:
+    """A small SafeSora-format dataset of lossless random clips; returns the config path."""
+    rng = np.random.default_rng(seed)
+    records = []
+    for i in range(n_pairs):
+        pid = f"p{i}"
+        vids = []
+        for side in (0, 1):
+            vid = f"{pid}_v{side}"
+            rel = f"videos/{pid}/{vid}.avi"
+            n_frames = int(rng.integers(3, 10))
+            frames = [rng.integers(0, 256, (24, 32, 3), dtype=np.uint8) for _ in range(n_frames)]
+            write_video(root / rel, frames)
+            vids.append(video_record(pid, vid, rel))
+        record = {
+            "pair_id": f"pair-{i}",
+            "prompt_id": pid,
+            "prompt_text": "a red ball",
+            "video_0": vids[0],
+            "video_1": vids[1],
+            "helpfulness": "video_0" if i % 2 else "video_1",
+            "sub_preferences": {"information": "video_1" if i % 3 else "video_0"},
+        }
+        if labels:
+            record.update(labels)
+        records.append(record)
+    config = root / "config-test.json"
+    config.write_text(json.dumps(records))
+    return config

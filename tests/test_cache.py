@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+
+from judges.cache import Store, default_cache_dir, file_sha256, stable_hash
+
+
+def test_put_get_roundtrip_and_persistence(tmp_path):
+    db = tmp_path / "sub" / "c.sqlite"
+    with Store(db) as store:
+        store.put("ns", "k", {"a": [1, 2.5, None], "b": "x"})
+        assert store.get("ns", "k") == {"a": [1, 2.5, None], "b": "x"}
+        assert store.get("other", "k") is None
+        store.put("ns", "k2", 3)
+        assert store.get_many("ns", ["k", "k2", "nope"]) == {
+            "k": {"a": [1, 2.5, None], "b": "x"},
+            "k2": 3,
+        }
+        assert store.count("ns") == 2
+        store.delete("ns", "k2")
+        assert store.count("ns") == 1
+    with Store(db) as again:  # committed on every put
+        assert again.get("ns", "k")["b"] == "x"
+
+
+def test_get_many_beyond_sqlite_variable_limit(tmp_path):
+    with Store(tmp_path / "c.sqlite") as store:
+        for i in range(1200):
+            store.put("ns", f"k{i}", i)
+        got = store.get_many("ns", [f"k{i}" for i in range(1300)])
+        assert len(got) == 1200 and got["k1199"] == 1199
+
+
+def test_file_hash_is_content_hash_and_tracks_changes(tmp_path):
+    f = tmp_path / "v.bin"
+    f.write_bytes(b"abc")
+    with Store(tmp_path / "c.sqlite") as store:
+        assert store.file_hash(f) == hashlib.sha256(b"abc").hexdigest() == file_sha256(f)
+        g = tmp_path / "copy.bin"
+        g.write_bytes(b"abc")
+        assert store.file_hash(g) == store.file_hash(f)  # a moved dataset still hits
+        f.write_bytes(b"abcd")
+        os.utime(f, ns=(1, 1))
+        assert store.file_hash(f) == hashlib.sha256(b"abcd").hexdigest()
+
+
+def test_thread_safety(tmp_path):
+    with Store(tmp_path / "c.sqlite") as store:
+
+        def work(t):
+            for i in range(50):
+                store.put("ns", f"{t}-{i}", i)
+                assert store.get("ns", f"{t}-{i}") == i
+
+        threads = [threading.Thread(target=work, args=(t,)) for t in range(4)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        assert store.count("ns") == 200
+
+
+def test_stable_hash_and_default_dir(monkeypatch, tmp_path):
+    assert stable_hash({"b": 1, "a": 2}) == stable_hash({"a": 2, "b": 1})
+    assert stable_hash({"a": 1}) != stable_hash({"a": 2})
+    monkeypatch.setenv("JUDGES_CACHE_DIR", str(tmp_path / "x"))
+    assert default_cache_dir() == tmp_path / "x"
+    monkeypatch.delenv("JUDGES_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert default_cache_dir() == tmp_path / "xdg" / "t2v-judges"
