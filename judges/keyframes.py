@@ -163,14 +163,19 @@ def extract_keyframes(path: str | Path, n: int) -> Keyframes:
     # Min-heap of (l1, -t, t, frame): the root is the weakest candidate, and among equal
     # scores the later frame, so ties keep the earlier frame as the method requires.
     heap: list[tuple[float, int, int, np.ndarray]] = []
+    in_heap: set[int] = set()  # ids of the arrays the heap holds
+    # Decoding into recycled arrays avoids a fresh multi-MB allocation (and its page faults)
+    # per frame; that allocation churn, not the scoring, was the extraction's overhead.
+    spare: list[np.ndarray] = []
     first: np.ndarray | None = None
     prev: np.ndarray | None = None
     t = 0
     try:
         while True:
-            ok, frame = cap.read()
+            ok, frame = cap.read(spare.pop()) if spare else cap.read()
             if not ok:
                 break
+            released: list[np.ndarray] = []
             if prev is None:
                 first = frame
             else:
@@ -183,8 +188,17 @@ def extract_keyframes(path: str | Path, n: int) -> Keyframes:
                 item = (cv2.norm(frame, prev, cv2.NORM_L1), -t, t, frame)
                 if len(heap) < n:
                     heapq.heappush(heap, item)
+                    in_heap.add(id(frame))
                 elif item[:2] > heap[0][:2]:
-                    heapq.heapreplace(heap, item)
+                    evicted = heapq.heapreplace(heap, item)[3]
+                    in_heap.discard(id(evicted))
+                    in_heap.add(id(frame))
+                    released.append(evicted)
+                released.append(prev)
+            for buf in released:
+                reusable = buf is not first and buf is not frame and id(buf) not in in_heap
+                if reusable and all(buf is not s for s in spare):
+                    spare.append(buf)
             prev = frame
             t += 1
         fps = cap.get(cv2.CAP_PROP_FPS)
@@ -195,10 +209,12 @@ def extract_keyframes(path: str | Path, n: int) -> Keyframes:
     fps = float(fps) if fps and np.isfinite(fps) else 0.0
     size = first.size
     kept = sorted((item[2], item[0] / size, item[3]) for item in heap)
-    first_rgb = _rgb(first)
+    # In place: these buffers belong to the result now, and a new array per frame would cost
+    # as much again in allocation as the conversion itself.
+    first_rgb = cv2.cvtColor(first, cv2.COLOR_BGR2RGB, dst=first)
     indices = [k[0] for k in kept]
     scores = [k[1] for k in kept]
-    frames = [_rgb(k[2]) for k in kept]
+    frames = [cv2.cvtColor(k[2], cv2.COLOR_BGR2RGB, dst=k[2]) for k in kept]
     if n >= t:  # every frame requested: frame 0 joins the later ones
         indices.insert(0, 0)
         scores.insert(0, float("nan"))
