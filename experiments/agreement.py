@@ -19,7 +19,7 @@ from judges.cli import add_judge_arguments, run_main
 from judges.data import format_summary, summarize
 from judges.demo import DEMO_NOTICE
 from judges.errors import ConfigError
-from judges.experiment import AgreementConfig, parse_frames, run_agreement
+from judges.experiment import AgreementConfig, DryRun, parse_frames, run_agreement
 from judges.keyframes import STRATEGIES
 from judges.registry import judge_descriptions
 from judges.types import Dimension
@@ -77,6 +77,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="frame selection: diff (the paper's) or uniform",
     )
     parser.add_argument("--workers", type=int, help="threads for local judges")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=8,
+        help="API requests in flight per API judge (default 8)",
+    )
+    parser.add_argument(
+        "--max-cost",
+        type=float,
+        metavar="USD",
+        help="stop before API spend would exceed USD; finished work is kept",
+    )
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="build every request, count calls and estimate cost; call nothing",
+    )
     parser.add_argument("--summary", action="store_true", help="print the dataset summary and exit")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser
@@ -94,6 +111,32 @@ def parse_dims(text: str | None) -> list[Dimension] | None:
         raise ConfigError(f"--dims: {e}") from None
 
 
+def print_dry_run(result: DryRun) -> None:
+    """Print what a run would do and cost."""
+    print(f"dry run on {result.dataset.source}: nothing was called or written")
+    if result.demo:
+        print(DEMO_NOTICE)
+    for plan in result.plans:
+        line = (
+            f"{plan['judge']}: {plan['to_compute']} of {plan['verdicts']} verdicts to "
+            f"compute, {plan['calls']} API calls"
+        )
+        if "input_tokens" in plan:
+            line += (
+                f" ({plan['cached_responses']} answered by the cache), "
+                f"~{plan['input_tokens']:,} input tokens"
+            )
+            if plan["input_cost_usd"] is not None:
+                output = plan["max_cost_usd"] - plan["input_cost_usd"]
+                line += (
+                    f", estimated ${plan['input_cost_usd']:.4f} input + up to "
+                    f"${output:.4f} output (prices as of {plan['prices_as_of']})"
+                )
+            else:
+                line += ", no price known for this model (set price_input/price_output)"
+        print(line)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the agreement command; returns the exit code."""
     args = build_parser().parse_args(argv)
@@ -105,6 +148,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise ConfigError("--limit must be >= 1")
     if args.workers is not None and args.workers < 1:
         raise ConfigError("--workers must be >= 1")
+    if args.concurrency < 1:
+        raise ConfigError("--concurrency must be >= 1")
+    if args.max_cost is not None and args.max_cost < 0:
+        raise ConfigError("--max-cost must be >= 0")
     if args.summary:
         from judges.data import load_dataset
         from judges.demo import demo_dataset
@@ -130,10 +177,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         use_cache=not args.no_cache,
         strategy=args.keyframes,
         progress=not args.quiet,
+        concurrency=args.concurrency,
+        max_cost=args.max_cost,
+        dry_run=args.dry_run,
     )
     if args.workers is not None:
         config.workers = args.workers
     result = run_agreement(config)
+    if isinstance(result, DryRun):
+        print_dry_run(result)
+        return 0
     print(
         f"\nAgreement with human labels ({result.dataset.source}, "
         f"{result.info['data']['pairs_used']} pairs)"
@@ -143,10 +196,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(to_markdown(paper_table(result.table, "agreement")))
     for judge in result.info["judges"]:
         statuses = ", ".join(f"{k} {v}" for k, v in sorted(judge["statuses"].items()))
-        print(
+        line = (
             f"{judge['name']}: {judge['computed']} computed, {judge['cached']} from cache "
             f"({statuses})"
         )
+        requests = judge.get("requests")
+        if requests:
+            line += (
+                f"; {requests['paid_calls']} API calls, {requests['cached_responses']} "
+                f"cached replies, {requests['retries']} retries, "
+                f"spent ${requests['spent_usd']:.4f}"
+            )
+            if requests["flip_rate"] is not None:
+                line += f", order flip rate {requests['flip_rate']:.3f}"
+        print(line)
     print(f"results: {result.run_dir}")
     return 0
 

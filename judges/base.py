@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from judges.budget import Budget
 from judges.cache import Store, stable_hash
 from judges.errors import JudgesError
 from judges.keyframes import KeyframeSource
@@ -87,11 +88,30 @@ class Judge(abc.ABC):
         self.name = name or self.kind
         self.store: Store | None = None
         self.source = KeyframeSource()
+        self.budget = Budget()
+        self.concurrency = 1
 
-    def bind(self, source: KeyframeSource, store: Store | None) -> None:
-        """Share the run's keyframe source and cache with this judge."""
+    def bind(
+        self,
+        source: KeyframeSource,
+        store: Store | None,
+        budget: Budget | None = None,
+        concurrency: int | None = None,
+    ) -> None:
+        """Share the run's keyframe source, cache, spending cap and API concurrency."""
         self.source = source
         self.store = store
+        if budget is not None:
+            self.budget = budget
+        if concurrency is not None:
+            self.concurrency = concurrency
+
+    def check_ready(self) -> None:  # noqa: B027 - optional hook
+        """Raise a :class:`JudgesError` naming the fix if the judge cannot run (e.g. no API key)."""
+
+    def plan_cost(self, tasks: list[Task]) -> dict[str, Any] | None:
+        """Dry-run estimate of API calls and cost for ``tasks``; ``None`` for local judges."""
+        return None
 
     def settings(self) -> dict[str, Any]:
         """The judge's options as JSON-ready data (recorded in run.json)."""

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from judges.budget import BudgetExhausted
 from judges.errors import JudgesError
 from judges.experiment import JudgeRequest
 
@@ -67,9 +68,12 @@ def add_judge_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_main(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None) -> int:
-    """Run a command's main: user errors print one line (exit 2), Ctrl-C exits 130."""
+    """Run a command's main: user errors print one line (exit 2), budget reached 3, Ctrl-C 130."""
     try:
         return main(argv)
+    except BudgetExhausted as e:
+        print(f"stopped: {e}", file=sys.stderr)
+        return 3
     except JudgesError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -19,6 +19,7 @@ import polars as pl
 
 from judges.agreement import agreement_table
 from judges.base import Judge
+from judges.budget import Budget
 from judges.cache import Store, default_cache_dir
 from judges.data import Dataset, load_dataset, summarize
 from judges.demo import DEMO_NOTICE, demo_dataset
@@ -59,6 +60,9 @@ class AgreementConfig:
         strategy: Keyframe selection, ``diff`` (the paper's) or ``uniform``.
         workers: Threads for locally computed judges.
         progress: Show progress bars.
+        concurrency: API requests in flight per API judge (``None``: the judge's default, 8).
+        max_cost: Stop before API spend would exceed this many USD (``None``: no cap).
+        dry_run: Build every request and estimate calls and cost; call nothing, write nothing.
 
     """
 
@@ -76,6 +80,18 @@ class AgreementConfig:
     strategy: Strategy = "diff"
     workers: int = field(default_factory=lambda: min(4, os.cpu_count() or 1))
     progress: bool = True
+    concurrency: int | None = None
+    max_cost: float | None = None
+    dry_run: bool = False
+
+
+@dataclass
+class DryRun:
+    """What a run would do: per judge, verdicts to compute and (API judges) calls and cost."""
+
+    dataset: Dataset
+    plans: list[dict[str, Any]]
+    demo: bool
 
 
 @dataclass
@@ -150,15 +166,20 @@ def _versions() -> dict[str, str]:
     }
 
 
+def _stderr(msg: str) -> None:
+    print(msg, file=sys.stderr)
+
+
 def run_agreement(
     config: AgreementConfig,
-    log: Callable[[str], None] = lambda msg: print(msg, file=sys.stderr),
-) -> RunResult:
-    """Run every judge over the data and write ``out/<run-id>/``.
+    log: Callable[[str], None] = _stderr,
+) -> RunResult | DryRun:
+    """Run every judge over the data and write ``out/<run-id>/`` (or only plan, when dry).
 
     Raises:
         DataError: the dataset is invalid or videos are missing.
-        ConfigError: an unknown judge, a bad option or frame count.
+        ConfigError: an unknown judge, a bad option or frame count, a missing API key.
+        BudgetExhausted: ``max_cost`` reached; finished verdicts stay in the cache.
 
     Example:
         >>> result = run_agreement(AgreementConfig([JudgeRequest("psnr")]))  # doctest: +SKIP
@@ -169,6 +190,9 @@ def run_agreement(
     if not config.judges:
         raise ConfigError("no judge given; pass --judge NAME (see --list-judges)")
     judges = build_judges(config.judges)
+    if not config.dry_run:
+        for judge in judges:
+            judge.check_ready()  # e.g. a missing API key fails here, before any work
     frames = list(dict.fromkeys(config.frames))
     demo = config.data is None
     cache_dir = config.cache_dir or default_cache_dir()
@@ -187,7 +211,27 @@ def run_agreement(
 
     store = Store(cache_dir / "cache.sqlite") if config.use_cache else None
     source = KeyframeSource(plan=frames, strategy=config.strategy)
-    runner = Runner(store, source, workers=config.workers, progress=config.progress)
+    runner = Runner(
+        store,
+        source,
+        workers=config.workers,
+        progress=config.progress,
+        budget=Budget(config.max_cost),
+        concurrency=config.concurrency,
+    )
+    if config.dry_run:
+        try:
+            plans = []
+            for judge in judges:
+                dims = list(config.dimensions or judge.default_dimensions)
+                tasks, _ = plan_tasks(pairs, dims, frames)
+                todo = runner.pending(judge, tasks)
+                plan = judge.plan_cost(todo) or {"judge": judge.name, "calls": 0}
+                plans.append({**plan, "verdicts": len(tasks), "to_compute": len(todo)})
+        finally:
+            if store is not None:
+                store.close()
+        return DryRun(dataset, plans, demo)
     runs: list[JudgeRun] = []
     judge_info: list[dict[str, Any]] = []
     unlabeled_all: dict[str, dict[str, int]] = {}
@@ -250,6 +294,8 @@ def run_agreement(
         "judges": judge_info,
         "unlabeled_not_judged": unlabeled_all,
         "cost_usd": sum(j["cost_usd"] or 0.0 for j in judge_info),
+        "spent_usd_this_run": runner.budget.spent,
+        "max_cost_usd": config.max_cost,
         "cache": str(cache_dir) if config.use_cache else None,
         "git_commit": git_commit(),
         "versions": _versions(),

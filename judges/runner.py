@@ -17,6 +17,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from judges.base import Judge, Task
+from judges.budget import Budget
 from judges.cache import Store, stable_hash
 from judges.keyframes import KeyframeSource
 from judges.types import Dimension, Pair, Verdict
@@ -76,6 +77,8 @@ class Runner:
         source: The run's keyframe source (each video decoded once per run).
         workers: Threads for judges that compute locally (decoding releases the GIL).
         progress: Show a progress bar.
+        budget: The run's spending cap, shared by API judges.
+        concurrency: Requests in flight for API judges (``None``: the judge's default).
 
     Example:
         >>> store = Store(cache_dir / "cache.sqlite")  # doctest: +SKIP
@@ -91,11 +94,15 @@ class Runner:
         *,
         workers: int = 1,
         progress: bool = True,
+        budget: Budget | None = None,
+        concurrency: int | None = None,
     ) -> None:
         self.store = store
         self.source = source
         self.workers = workers
         self.progress = progress
+        self.budget = budget or Budget()
+        self.concurrency = concurrency
 
     def verdict_key(self, judge: Judge, task: Task) -> str:
         """Cache key of a verdict: judge identity, task and the content of its inputs."""
@@ -124,6 +131,35 @@ class Runner:
                 keys.append(None)  # unreadable file: the judge will report it as an error
         return keys
 
+    def _split(
+        self, judge: Judge, tasks: Sequence[Task]
+    ) -> tuple[dict[tuple[str, str, int | None], Verdict], list[Task], dict[Any, str | None]]:
+        """Verdicts the cache already holds, the tasks still to do, and each task's cache key."""
+        keys: list[str | None] = [None] * len(tasks)
+        found: dict[str, Any] = {}
+        if self.store is not None:
+            keys = self._keys(judge, tasks)
+            found = self.store.get_many(VERDICTS, [k for k in keys if k is not None])
+        results: dict[tuple[str, str, int | None], Verdict] = {}
+        todo: list[Task] = []
+        key_of: dict[Any, str | None] = {}
+        for task, key in zip(tasks, keys, strict=True):
+            key_of[task.key] = key
+            if key is not None and key in found:
+                # Stored verdicts are content-addressed: stamp this run's ids on them.
+                cached = verdict_from_dict(found[key])
+                results[task.key] = dataclasses.replace(
+                    cached, pair_id=task.pair.pair_id, judge=judge.name
+                )
+            else:
+                todo.append(task)
+        return results, todo, key_of
+
+    def pending(self, judge: Judge, tasks: Sequence[Task]) -> list[Task]:
+        """The tasks whose verdicts the cache does not hold (what a run would compute)."""
+        judge.bind(self.source, self.store, self.budget, self.concurrency)
+        return self._split(judge, tasks)[1]
+
     def run(
         self,
         judge: Judge,
@@ -137,25 +173,8 @@ class Runner:
 
         """
         start = time.perf_counter()
-        judge.bind(self.source, self.store)
-        keys: list[str | None] = [None] * len(tasks)
-        found: dict[str, Any] = {}
-        if self.store is not None:
-            keys = self._keys(judge, tasks)
-            found = self.store.get_many(VERDICTS, [k for k in keys if k is not None])
-        results: dict[tuple[str, str, int | None], Verdict] = {}
-        todo: list[Task] = []
-        key_of: dict[tuple[str, str, int | None], str | None] = {}
-        for task, key in zip(tasks, keys, strict=True):
-            key_of[task.key] = key
-            if key is not None and key in found:
-                # Stored verdicts are content-addressed: stamp this run's ids on them.
-                cached = verdict_from_dict(found[key])
-                results[task.key] = dataclasses.replace(
-                    cached, pair_id=task.pair.pair_id, judge=judge.name
-                )
-            else:
-                todo.append(task)
+        judge.bind(self.source, self.store, self.budget, self.concurrency)
+        results, todo, key_of = self._split(judge, tasks)
         cached_count = len(results)
         statuses: Counter[str] = Counter(v.status for v in results.values())
         bar = tqdm(
@@ -177,7 +196,10 @@ class Runner:
                 if on_verdict is not None:
                     on_verdict(verdict)
                 bar.update(1)
-                bar.set_postfix(cached=cached_count, failed=statuses["error"], refresh=False)
+                postfix = {"cached": cached_count, "failed": statuses["error"]}
+                if self.budget.spent:
+                    postfix["spent"] = f"${self.budget.spent:.4f}"
+                bar.set_postfix(postfix, refresh=False)
         finally:
             bar.close()
         ordered = [results[t.key] for t in tasks]
