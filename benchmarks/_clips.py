@@ -81,6 +81,30 @@ def best_of(fn: Callable[[], object], repeats: int) -> float:
     return min(times)
 
 
+def paired_ratio(
+    ours: Callable[[], object], base: Callable[[], object], repeats: int
+) -> tuple[float, float, float]:
+    """Median of ours/base over interleaved runs (drift and cache state hit both alike).
+
+    Returns:
+        ``(median ratio, best base seconds, best ours seconds)``.
+    """
+    ratios, base_t, ours_t = [], [], []
+    ours(), base()  # warm-up: imports, file cache, allocator
+    for _ in range(repeats):
+        start = time.perf_counter()
+        base()
+        b = time.perf_counter() - start
+        start = time.perf_counter()
+        ours()
+        o = time.perf_counter() - start
+        ratios.append(o / b)
+        base_t.append(b)
+        ours_t.append(o)
+    ratios.sort()
+    return ratios[len(ratios) // 2], min(base_t), min(ours_t)
+
+
 def decode_only(path: Path) -> int:
     """The plain read loop: decode every frame, keep nothing."""
     cap = cv2.VideoCapture(str(path))
