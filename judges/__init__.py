@@ -13,7 +13,7 @@ Example:
 from judges.agreement import agreement_table, paper_table
 from judges.base import Judge, ScoreJudge, Task, decide
 from judges.data import Dataset, load_dataset, load_pairs, summarize
-from judges.errors import ConfigError, DataError, JudgesError, VideoError
+from judges.errors import ConfigError, DataError, ItemError, JudgesError, VideoError
 from judges.keyframes import KeyframeSource, extract_keyframes, uniform_frames
 from judges.registry import get_judge, list_judges, register_judge
 from judges.types import Choice, Dimension, Keyframes, Pair, Verdict, Video
@@ -26,6 +26,7 @@ __all__ = [
     "DataError",
     "Dataset",
     "Dimension",
+    "ItemError",
     "Judge",
     "JudgesError",
     "KeyframeSource",

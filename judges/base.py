@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 from judges.budget import Budget
 from judges.cache import Store, stable_hash
-from judges.errors import JudgesError
+from judges.errors import ItemError
 from judges.keyframes import KeyframeSource
 from judges.options import config_dict
 from judges.types import Dimension, Pair, Verdict, Video, Winner
@@ -157,10 +157,14 @@ class Judge(abc.ABC):
         )
 
     def safe_compare(self, task: Task) -> Verdict:
-        """:meth:`compare`; a user-level failure (bad video...) becomes an error Verdict."""
+        """:meth:`compare`; a failure of this item (bad video...) becomes an error Verdict.
+
+        Run-level problems (missing or corrupt weights, a rejected key) propagate: they would
+        fail every item the same way.
+        """
         try:
             return self.compare(task.pair, task.dimension, task.frames)
-        except JudgesError as e:
+        except ItemError as e:
             return self.error_verdict(task, e)
 
     def judge_all(self, tasks: Iterable[Task], workers: int = 1) -> Iterator[Verdict]:

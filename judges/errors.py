@@ -17,7 +17,15 @@ class DataError(JudgesError, ValueError):
     """A dataset file or record is malformed, or files it names are missing."""
 
 
-class VideoError(JudgesError):
+class ItemError(JudgesError):
+    """A failure confined to one item (a video, a score).
+
+    It is recorded as an error Verdict while the run goes on. Other :class:`JudgesError` s (bad
+    weights, a rejected key) stop the run.
+    """
+
+
+class VideoError(ItemError):
     """A video cannot be read: missing, unreadable/corrupt, or holding no decodable frame.
 
     Attributes:

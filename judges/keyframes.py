@@ -347,6 +347,17 @@ class KeyframeSource:
             VideoError: the video cannot be read.
 
         """
+        decoded = self.decoded(path, n)
+        if n is None or self._decode_n(n) == n:
+            return decoded
+        return decoded.top(n)
+
+    def decoded(self, path: str | Path, n: int | None) -> Keyframes:
+        """Everything decoded to answer a request for ``n``: a superset of ``get(path, n)``.
+
+        Model judges score these frames in one batch, so the run's other frame counts (which
+        select subsets) cost no further forward pass.
+        """
         path = Path(path)
         decode_n = self._decode_n(n)
         key = (str(path.resolve()), decode_n)
@@ -364,6 +375,4 @@ class KeyframeSource:
                     while len(self._cache) > self.max_videos:
                         old, _ = self._cache.popitem(last=False)
                         self._key_locks.pop(old, None)
-        if n is None or decode_n == n:
-            return hit
-        return hit.top(n)
+        return hit

@@ -21,7 +21,7 @@ from typing import Any, Literal
 from judges.base import Judge, Task
 from judges.budget import BudgetExhausted
 from judges.cache import stable_hash
-from judges.errors import ConfigError, JudgesError
+from judges.errors import ConfigError, ItemError
 from judges.images import data_url, encode_jpeg, resize_max_side, tile_grid
 from judges.options import build_config
 from judges.parsing import looks_like_refusal, parse_answer
@@ -442,7 +442,7 @@ class GptJudge(Judge):
                     self.build_request(task.pair, task.dimension, task.frames, s) for s in orders
                 ]
             )
-        except JudgesError as e:
+        except ItemError as e:
             return self.error_verdict(task, e)
         replies: list[dict[str, Any]] = []
         costs: list[float] = []

@@ -1,0 +1,82 @@
+"""``hpsv2`` judge (aesthetics): Human Preference Score v2 through open_clip directly.
+
+HPS v2 is open_clip's ViT-H-14 fine-tuned on human preferences. The model is built without
+pretrained weights and the HPS state dict is loaded over it; a frame's score is the dot product
+of the normalised image and text features, as HPSv2's own scorer computes it. This avoids the
+``hpsv2`` package, whose wheel pins pytest==7.2.0 and protobuf<4 and downloads base weights it
+then overwrites.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from judges.builtin.clip import OpenClipJudge, Precision
+from judges.openclip import Weights, resolve_weights
+from judges.options import build_config
+from judges.registry import register_judge
+from judges.types import Dimension
+
+HPS_REPO = "xswu/HPSv2"
+HPS_FILES = {"v2.1": "HPS_v2.1_compressed.pt", "v2.0": "HPS_v2_compressed.pt"}
+
+
+@dataclass(frozen=True)
+class Hpsv2Config:
+    """Options of the ``hpsv2`` judge.
+
+    Attributes:
+        version: ``v2.1`` (the paper's) or ``v2.0``.
+        model: open_clip architecture the checkpoint belongs to.
+        checkpoint: A local HPS checkpoint file.
+        text: Score against the video's ``video`` text or the user's ``prompt``.
+        device: ``auto`` (cuda, mps, cpu) or a torch device.
+        precision: ``auto`` (fp16 on GPU, fp32 on CPU), fp32, fp16 or bf16.
+        batch_size: Frames per forward pass.
+        tie_tolerance: Score differences up to this are ties.
+    """
+
+    version: Literal["v2.1", "v2.0"] = "v2.1"
+    model: str = "ViT-H-14"
+    checkpoint: Path | None = None
+    text: Literal["video", "prompt"] = "video"
+    device: str = "auto"
+    precision: Precision = "auto"
+    batch_size: int = 16
+    tie_tolerance: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise ValueError("batch_size must be >= 1")
+
+
+class Hpsv2Judge(OpenClipJudge):
+    """Mean HPS v2 score over keyframes; higher wins.
+
+    Example:
+        >>> judge = get_judge("hpsv2", checkpoint="HPS_v2.1_compressed.pt")  # doctest: +SKIP
+    """
+
+    kind = "hpsv2"
+    default_dimensions = (Dimension.AESTHETICS,)
+    higher_is_better = True
+    use_logit_scale = False
+
+    def resolve(self) -> Weights:
+        """Checkpoint option, then $JUDGES_HPSV2_CHECKPOINT, then the HF cache."""
+        filename = HPS_FILES[self.config.version]
+        return resolve_weights(
+            self.config.checkpoint,
+            "JUDGES_HPSV2_CHECKPOINT",
+            [(HPS_REPO, filename)],
+            f"huggingface-cli download {HPS_REPO} {filename}",
+            f"hpsv2 ({self.config.version}, {self.config.model})",
+        )
+
+
+@register_judge("hpsv2", "HPS v2.1 (open_clip ViT-H-14) score over keyframes; higher wins")
+def make_hpsv2(**kwargs: Any) -> Hpsv2Judge:
+    """Build the ``hpsv2`` judge (see :class:`Hpsv2Config`); needs the ``models`` extra."""
+    return Hpsv2Judge(build_config(Hpsv2Config, kwargs, "hpsv2"))

@@ -1,0 +1,168 @@
+r"""``scores`` judge: any precomputed per-video metric (VBench, FETV, a reward model) as a judge.
+
+    --judge scores --judge-arg file=vbench.csv --judge-arg column=dynamic_degree \\
+        --judge-arg name=vbench-dynamics --dims informativeness
+
+The file (CSV, Parquet, JSON or JSON lines) has a ``video_id`` column and one or more numeric
+score columns. A video without a score gets an error verdict naming it, never a dropped row.
+Scores do not depend on keyframes, so every frame count gives the same verdicts.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from judges.base import ScoreJudge
+from judges.cache import file_sha256, stable_hash
+from judges.errors import ConfigError, ItemError
+from judges.options import build_config
+from judges.registry import register_judge
+from judges.types import Dimension, Video
+
+
+class MissingScoreError(ItemError):
+    """A video has no score in the scores file."""
+
+
+@dataclass(frozen=True)
+class ScoresConfig:
+    """Options of the ``scores`` judge.
+
+    Attributes:
+        file: CSV, Parquet, JSON or JSON-lines file of per-video scores (required).
+        column: The score column (required when the file has more than one).
+        higher_is_better: Whether the higher score wins.
+        id_column: The column naming each video.
+        dimensions: Dimensions judged by default (comma-separated); ``--dims`` overrides.
+        tie_tolerance: Score differences up to this are ties.
+    """
+
+    file: Path | None = None
+    column: str | None = None
+    higher_is_better: bool = True
+    id_column: str = "video_id"
+    dimensions: tuple[str, ...] = ()
+    tie_tolerance: float = 0.0
+
+
+def read_scores(path: Path, id_column: str, column: str | None) -> tuple[dict[str, float], str]:
+    """Load ``video_id -> score`` from a table file; returns the mapping and the column used.
+
+    Raises:
+        ConfigError: unreadable file, missing columns (listing those present), non-numeric
+            scores, or one video with two different scores.
+    """
+    readers = {
+        ".csv": pl.read_csv,
+        ".tsv": lambda p: pl.read_csv(p, separator="\t"),
+        ".parquet": pl.read_parquet,
+        ".json": pl.read_json,
+        ".jsonl": pl.read_ndjson,
+        ".ndjson": pl.read_ndjson,
+    }
+    reader = readers.get(path.suffix.lower())
+    if reader is None:
+        raise ConfigError(f"{path}: unsupported scores file; use {', '.join(readers)}")
+    if not path.is_file():
+        raise ConfigError(f"{path}: scores file not found")
+    try:
+        table = reader(path)
+    except Exception as e:
+        raise ConfigError(f"{path}: cannot read scores ({type(e).__name__}: {e})") from None
+    if id_column not in table.columns:
+        raise ConfigError(
+            f"{path}: no {id_column!r} column (columns: {', '.join(table.columns)}); "
+            "set id_column=NAME"
+        )
+    numeric = [c for c, t in table.schema.items() if c != id_column and t.is_numeric()]
+    if column is None:
+        if len(numeric) != 1:
+            raise ConfigError(
+                f"{path}: choose the score column with column=NAME (numeric columns: "
+                f"{', '.join(numeric) or 'none'})"
+            )
+        column = numeric[0]
+    if column not in table.columns:
+        raise ConfigError(f"{path}: no column {column!r} (columns: {', '.join(table.columns)})")
+    if column not in numeric:
+        raise ConfigError(f"{path}: column {column!r} is not numeric ({table.schema[column]})")
+    table = table.select(pl.col(id_column).cast(pl.String), pl.col(column).cast(pl.Float64))
+    clash = table.unique().group_by(id_column).len().filter(pl.col("len") > 1)
+    if clash.height:
+        example = clash[id_column][0]
+        raise ConfigError(
+            f"{path}: video {example!r} has different scores in {column!r} "
+            f"({clash.height} video(s) affected)"
+        )
+    scores = {
+        vid: val
+        for vid, val in table.unique(subset=id_column).iter_rows()
+        if val is not None and not math.isnan(val)
+    }
+    return scores, column
+
+
+class ScoresJudge(ScoreJudge):
+    """Pairwise verdicts from a table of precomputed per-video scores.
+
+    Example:
+        >>> judge = get_judge("scores", file="fetv.csv", column="alignment")  # doctest: +SKIP
+    """
+
+    kind = "scores"
+    default_dimensions = tuple(Dimension)
+
+    def __init__(self, config: ScoresConfig, name: str | None = None) -> None:
+        if config.file is None:
+            raise ConfigError("judge 'scores' needs file=PATH (a CSV/Parquet/JSON of scores)")
+        super().__init__(config, name)
+        self.scores, self.column = read_scores(config.file, config.id_column, config.column)
+        self.file_sha256 = file_sha256(config.file)
+        self.higher_is_better = config.higher_is_better
+        self.tie_tolerance = config.tie_tolerance
+        if config.dimensions:
+            try:
+                self.default_dimensions = tuple(Dimension.parse(d) for d in config.dimensions)
+            except ValueError as e:
+                raise ConfigError(f"judge 'scores' option 'dimensions': {e}") from None
+
+    def fingerprint(self) -> str:
+        """Settings plus the scores file's content."""
+        return stable_hash(
+            {"base": super().fingerprint(), "file": self.file_sha256, "column": self.column}
+        )
+
+    def score(self, video: Video, frames: int | None) -> float:
+        """A dictionary look-up: no per-video cache needed."""
+        return self.video_score(video, frames)
+
+    def video_score(self, video: Video, frames: int | None) -> float:
+        """The video's precomputed score."""
+        try:
+            return self.scores[video.video_id]
+        except KeyError:
+            raise MissingScoreError(
+                f"no score for video {video.video_id!r} in {self.config.file} "
+                f"(column {self.column!r})"
+            ) from None
+
+    def describe(self) -> dict[str, Any]:
+        """Settings plus the file's hash, the column and how many videos it scores."""
+        info = super().describe()
+        info["scores"] = {
+            "column": self.column,
+            "videos": len(self.scores),
+            "sha256": self.file_sha256,
+        }
+        return info
+
+
+@register_judge("scores", "any precomputed per-video metric from a CSV/Parquet/JSON file")
+def make_scores(**kwargs: Any) -> ScoresJudge:
+    """Build the ``scores`` judge (see :class:`ScoresConfig`)."""
+    return ScoresJudge(build_config(ScoresConfig, kwargs, "scores"))

@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+import json
+
+import polars as pl
+import pytest
+
+from conftest import make_dataset
+from judges.base import Task
+from judges.data import load_pairs
+from judges.errors import ConfigError
+from judges.registry import get_judge
+from judges.types import Dimension
+
+
+@pytest.fixture
+def pairs(tmp_path):
+    return load_pairs(make_dataset(tmp_path / "d", n_pairs=3))
+
+
+def table(pairs):
+    ids = [v.video_id for p in pairs for v in (p.video_0, p.video_1)]
+    return pl.DataFrame(
+        {
+            "video_id": ids,
+            "quality": [float(i) for i in range(len(ids))],
+            "motion": [float(-i) for i in range(len(ids))],
+        }
+    )
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet", ".json", ".jsonl"])
+def test_every_format(tmp_path, pairs, suffix):
+    df = table(pairs)
+    path = tmp_path / f"scores{suffix}"
+    {
+        ".csv": df.write_csv,
+        ".parquet": df.write_parquet,
+        ".json": df.write_json,
+        ".jsonl": df.write_ndjson,
+    }[suffix](path)
+    judge = get_judge("scores", file=str(path), column="quality", name="q")
+    assert judge.name == "q"
+    v = judge.compare(pairs[0], Dimension.AESTHETICS, 4)
+    assert (v.score_0, v.score_1, v.winner) == (0.0, 1.0, "video_1")
+    low = get_judge("scores", file=str(path), column="quality", higher_is_better="false")
+    assert low.compare(pairs[0], Dimension.AESTHETICS, 4).winner == "video_0"
+
+
+def test_video_without_score_is_an_error_verdict(tmp_path, pairs):
+    path = tmp_path / "s.csv"
+    table(pairs).filter(pl.col("video_id") != pairs[1].video_0.video_id).write_csv(path)
+    judge = get_judge("scores", file=str(path), column="quality")
+    v = judge.safe_compare(Task(pairs[1], Dimension.AESTHETICS, 1))
+    assert v.status == "error" and v.winner is None
+    assert f"no score for video '{pairs[1].video_0.video_id}'" in v.error
+    assert judge.safe_compare(Task(pairs[0], Dimension.AESTHETICS, 1)).status == "ok"
+
+
+def test_bad_files(tmp_path, pairs):
+    path = tmp_path / "s.csv"
+    table(pairs).write_csv(path)
+    with pytest.raises(ConfigError, match="needs file=PATH"):
+        get_judge("scores")
+    with pytest.raises(ConfigError, match="numeric columns: quality, motion"):
+        get_judge("scores", file=str(path))
+    with pytest.raises(ConfigError, match="no column 'nope'"):
+        get_judge("scores", file=str(path), column="nope")
+    with pytest.raises(ConfigError, match="no 'vid' column"):
+        get_judge("scores", file=str(path), column="quality", id_column="vid")
+    with pytest.raises(ConfigError, match="scores file not found"):
+        get_judge("scores", file=str(tmp_path / "x.csv"))
+    text = tmp_path / "t.csv"
+    text.write_text("video_id,label\na,good\n")
+    with pytest.raises(ConfigError, match="'label' is not numeric"):
+        get_judge("scores", file=str(text), column="label")
+    dup = tmp_path / "d.json"
+    dup.write_text(json.dumps([{"video_id": "a", "s": 1}, {"video_id": "a", "s": 2}]))
+    with pytest.raises(ConfigError, match="'a' has different scores"):
+        get_judge("scores", file=str(dup))
+
+
+def test_dimensions_option_and_fingerprint(tmp_path, pairs):
+    path = tmp_path / "s.csv"
+    table(pairs).write_csv(path)
+    judge = get_judge(
+        "scores", file=str(path), column="motion", dimensions="information,aesthetics"
+    )
+    assert judge.default_dimensions == (Dimension.INFORMATIVENESS, Dimension.AESTHETICS)
+    before = judge.fingerprint()
+    table(pairs).with_columns(pl.col("motion") * 2).write_csv(path)
+    assert (
+        get_judge(
+            "scores", file=str(path), column="motion", dimensions="information,aesthetics"
+        ).fingerprint()
+        != before
+    )
