@@ -301,4 +301,7 @@ def run_agreement(
         "versions": _versions(),
     }
     write_run(run_dir, verdicts, table, info, DEMO_NOTICE if demo else None)
+    from judges.report import write_figures  # matplotlib only when a run finishes
+
+    write_figures(run_dir / "figures", table, verdicts)
     return RunResult(run_dir, dataset, verdicts, table, info, demo)

@@ -1,0 +1,124 @@
+"""Pre-label pairs with a judge for Label Studio; route the uncertain ones to humans.
+
+Examples:
+    python experiments/prelabel.py --judge psnr --dimension informativeness \
+        --data unlabeled/config.json --calibration SafeSora/config-test.json.gz
+    python experiments/prelabel.py --judge gpt4o --judge-arg order=both --dimension aesthetics \
+        --data ... --calibration ... --target-agreement 0.85 --max-cost 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from judges.cli import add_judge_arguments, run_main
+from judges.errors import ConfigError
+from judges.experiment import parse_frames
+from judges.prelabel import PrelabelConfig, run_prelabel
+from judges.types import Dimension
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command's argument parser."""
+    parser = argparse.ArgumentParser(prog="prelabel.py", description=__doc__.splitlines()[0])
+    add_judge_arguments(parser)
+    parser.add_argument("--dimension", required=True, help="the dimension to label")
+    parser.add_argument("--frames", default="8", help="keyframes per video (a number or all)")
+    parser.add_argument("--data", type=Path, help="pairs to label (default: the demo data)")
+    parser.add_argument("--video-dir", type=Path)
+    parser.add_argument(
+        "--calibration",
+        type=Path,
+        help="pairs with human labels to choose the confidence threshold on",
+    )
+    parser.add_argument("--calibration-video-dir", type=Path)
+    parser.add_argument(
+        "--target-agreement",
+        type=float,
+        default=0.8,
+        help="lower 95%% bound of agreement required among pre-labelled pairs",
+    )
+    parser.add_argument(
+        "--seconds-per-pair",
+        type=float,
+        default=30.0,
+        help="human time per pair, for the hours-saved estimate",
+    )
+    parser.add_argument(
+        "--url-prefix",
+        help="prefix of video URLs in the Label Studio tasks, "
+        "e.g. /data/local-files/?d= (default: absolute file paths)",
+    )
+    parser.add_argument("--out", type=Path, help="output folder (default results/prelabel-<time>)")
+    parser.add_argument("--cache-dir", type=Path)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--max-cost", type=float, metavar="USD")
+    parser.add_argument("--quiet", action="store_true")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the pre-labelling command; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    if args.list_judges:
+        from judges.registry import judge_descriptions
+
+        for name, description in judge_descriptions().items():
+            print(f"{name:<12} {description}")
+        return 0
+    if not args.judges or len(args.judges) != 1:
+        raise ConfigError("give exactly one --judge")
+    frames = parse_frames(args.frames)
+    if len(frames) != 1:
+        raise ConfigError("--frames takes one value here")
+    try:
+        dimension = Dimension.parse(args.dimension)
+    except ValueError as e:
+        raise ConfigError(f"--dimension: {e}") from None
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    summary = run_prelabel(
+        PrelabelConfig(
+            judge=args.judges[0],
+            dimension=dimension,
+            frames=frames[0],
+            data=args.data,
+            video_dir=args.video_dir,
+            calibration=args.calibration,
+            calibration_video_dir=args.calibration_video_dir,
+            target_agreement=args.target_agreement,
+            seconds_per_pair=args.seconds_per_pair,
+            out=args.out or Path("results") / f"prelabel-{stamp}",
+            url_prefix=args.url_prefix,
+            cache_dir=args.cache_dir,
+            concurrency=args.concurrency,
+            max_cost=args.max_cost,
+            progress=not args.quiet,
+        )
+    )
+    if summary.get("notice"):
+        print(summary["notice"])
+    print(
+        f"{summary['pairs']} pairs: {summary['pre_labelled']} pre-labelled, "
+        f"{summary['routed_to_humans']} routed to humans "
+        f"(threshold {summary['threshold']}, ~{summary['human_hours_saved']:.2f} human hours "
+        "saved)"
+    )
+    expected = summary.get("expected_agreement")
+    if expected:
+        print(
+            f"expected agreement on pre-labelled pairs: {expected['agreement']:.3f} "
+            f"[{expected['agreement_lo']:.3f}, {expected['agreement_hi']:.3f}] "
+            f"(calibration coverage {expected['coverage']:.2f})"
+        )
+    if summary.get("note"):
+        print(summary["note"])
+    print(f"files: {args.out or 'results/prelabel-' + stamp}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_main(main, sys.argv[1:]))

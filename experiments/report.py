@@ -1,0 +1,75 @@
+"""Compare agreement runs side by side, and look at where a judge disagrees with humans.
+
+Examples:
+    python experiments/report.py results/RUN_A results/RUN_B --out results/compare
+    python experiments/report.py results/RUN --disagreements gpt4o:aesthetics:4
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from judges.agreement import paper_table, to_markdown
+from judges.cli import run_main
+from judges.errors import ConfigError
+from judges.experiment import parse_frames
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command's argument parser."""
+    parser = argparse.ArgumentParser(prog="report.py", description=__doc__.splitlines()[0])
+    parser.add_argument("runs", nargs="+", type=Path, help="run folders (results/<run-id>)")
+    parser.add_argument("--out", type=Path, help="output folder (default results/report-<time>)")
+    parser.add_argument(
+        "--allow-mixed-data",
+        action="store_true",
+        help="merge runs made on different data (not comparable in general)",
+    )
+    parser.add_argument(
+        "--disagreements",
+        metavar="JUDGE:DIMENSION[:FRAMES]",
+        help="export the pairs where this judge and the humans differ (first run)",
+    )
+    parser.add_argument("--limit", type=int, default=50, help="pairs to export at most")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the report command; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    from judges.report import (
+        comparison_markdown,
+        export_disagreements,
+        merge_runs,
+        write_figures,
+    )
+
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    if args.disagreements:
+        parts = args.disagreements.split(":")
+        if len(parts) not in (2, 3):
+            raise ConfigError("--disagreements takes JUDGE:DIMENSION or JUDGE:DIMENSION:FRAMES")
+        frames = parse_frames(parts[2])[0] if len(parts) == 3 else 8
+        out = args.out or args.runs[0] / f"disagreements-{parts[0]}-{parts[1]}"
+        n = export_disagreements(args.runs[0], parts[0], parts[1], frames, out, args.limit)
+        print(f"{n} disagreement(s) written to {out}/index.md")
+        return 0
+    table = merge_runs(args.runs, allow_mixed_data=args.allow_mixed_data)
+    out = args.out or Path("results") / f"report-{stamp}"
+    out.mkdir(parents=True, exist_ok=True)
+    table.write_csv(out / "comparison.csv")
+    (out / "comparison.md").write_text(comparison_markdown(table, args.runs))
+    import polars as pl
+
+    write_figures(out / "figures", table, pl.DataFrame())
+    print(to_markdown(paper_table(table, "agreement")))
+    print(f"report: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_main(main, sys.argv[1:]))

@@ -1,0 +1,428 @@
+"""Pre-labelling: let a judge label the pairs it is sure of, route the rest to humans.
+
+1. Every pair gets the judge's verdict and a confidence (:func:`confidence_of`): the score
+   margin for score judges, the answer probability for VLM judges, or 1.0 for a VLM verdict that
+   held in both presentation orders when no probabilities are available.
+2. On a calibration set with human labels, :func:`risk_coverage` gives, for each confidence
+   threshold, the share of pairs kept and the agreement among them with its Wilson interval;
+   :func:`pick_threshold` takes the lowest threshold whose lower 95% bound reaches the target.
+3. :func:`label_studio_tasks` writes every pair as a Label Studio task; confident ones carry
+   the judge's choice as a prediction and ``route: auto``, the rest ``route: human``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from judges.stats import wilson_interval
+from judges.types import Dimension, Pair, Verdict
+
+FROM_NAME = "preference"
+TO_NAME = "video_0"
+
+LABEL_CONFIG = """<View>
+  <!-- Pairwise comparison of two text-to-video outputs (t2v-judges pre-labelling).
+       Task data: $prompt, $dimension, $video_0, $video_1 (video URLs), $pair_id, $route.
+       Predictions: from_name="preference", to_name="video_0", type="choices",
+       value.choices = ["video_0"] or ["video_1"]. -->
+  <Header value="Prompt: $prompt"/>
+  <Header value="Which video is better on: $dimension" size="5"/>
+  <View style="display: flex; gap: 12px;">
+    <View style="flex: 1;">
+      <Header value="video_0" size="6"/>
+      <Video name="video_0" value="$video_0"/>
+    </View>
+    <View style="flex: 1;">
+      <Header value="video_1" size="6"/>
+      <Video name="video_1" value="$video_1"/>
+    </View>
+  </View>
+  <Choices name="preference" toName="video_0" choice="single" showInline="true" required="true">
+    <Choice value="video_0"/>
+    <Choice value="video_1"/>
+  </Choices>
+</View>
+"""
+
+
+def confidence_of(verdict: Verdict) -> float | None:
+    """How sure the judge is of a decided verdict; ``None`` when it cannot say.
+
+    Example:
+        >>> from judges.types import Verdict, Dimension
+        >>> confidence_of(Verdict("p", "j", Dimension.AESTHETICS, 4, "video_0", confidence=0.9))
+        0.9
+    """
+    if not verdict.decided:
+        return None
+    if verdict.confidence is not None and math.isfinite(verdict.confidence):
+        return float(verdict.confidence)
+    if verdict.raw.get("flip") is False:
+        return 1.0  # both presentation orders agreed
+    return None
+
+
+def risk_coverage(
+    confidences: Sequence[float | None], matches: Sequence[bool], confidence: float = 0.95
+) -> pl.DataFrame:
+    """Agreement among the pairs kept at each confidence threshold.
+
+    Args:
+        confidences: The judge's confidence per calibration pair (``None``: never kept).
+        matches: Whether the judge's choice equals the human label, per pair.
+        confidence: Level of the Wilson intervals.
+
+    Returns:
+        One row per distinct threshold, descending: ``threshold, kept, coverage, agreement,
+        agreement_lo, agreement_hi`` (coverage over all calibration pairs).
+
+    Example:
+        >>> risk_coverage([0.9, 0.8, None], [True, False, True])["agreement"].to_list()
+        [1.0, 0.5]
+    """
+    total = len(matches)
+    items = sorted(
+        ((c, m) for c, m in zip(confidences, matches, strict=True) if c is not None),
+        key=lambda x: -x[0],
+    )
+    rows = []
+    kept = agree = 0
+    for i, (c, m) in enumerate(items):
+        kept += 1
+        agree += bool(m)
+        if i + 1 < len(items) and items[i + 1][0] == c:
+            continue  # a threshold keeps every pair at its value
+        lo, hi = wilson_interval(agree, kept, confidence)
+        rows.append(
+            {
+                "threshold": c,
+                "kept": kept,
+                "coverage": kept / total if total else 0.0,
+                "agreement": agree / kept,
+                "agreement_lo": lo,
+                "agreement_hi": hi,
+            }
+        )
+    schema = {
+        "threshold": pl.Float64,
+        "kept": pl.Int64,
+        "coverage": pl.Float64,
+        "agreement": pl.Float64,
+        "agreement_lo": pl.Float64,
+        "agreement_hi": pl.Float64,
+    }
+    return pl.DataFrame(rows, schema=schema)
+
+
+@dataclass(frozen=True)
+class ThresholdChoice:
+    """The picked threshold (``None`` when no threshold reaches the target) and the evidence."""
+
+    threshold: float | None
+    target: float
+    row: dict[str, Any] | None
+    best: dict[str, Any] | None
+
+
+def pick_threshold(curve: pl.DataFrame, target: float) -> ThresholdChoice:
+    """The lowest threshold (most coverage) whose agreement's lower bound reaches ``target``.
+
+    Example:
+        >>> curve = risk_coverage([0.9] * 50 + [0.1] * 50, [True] * 50 + [False] * 50)
+        >>> pick_threshold(curve, 0.9).threshold
+        0.9
+    """
+    ok = curve.filter(pl.col("agreement_lo") >= target)
+    best = (
+        curve.sort(["agreement_lo", "coverage"], descending=True).row(0, named=True)
+        if curve.height
+        else None
+    )
+    if ok.is_empty():
+        return ThresholdChoice(None, target, None, best)
+    row = ok.sort("threshold").row(0, named=True)
+    return ThresholdChoice(row["threshold"], target, row, best)
+
+
+def _url(path: Path, root: Path | None, prefix: str | None) -> str:
+    if prefix is None:
+        return str(path)
+    try:
+        rel = path.relative_to(root.resolve()) if root else path
+    except ValueError:
+        rel = path
+    joiner = "" if prefix.endswith(("/", "=")) else "/"  # "?d=" takes the path as is
+    return prefix + joiner + rel.as_posix().lstrip("/")
+
+
+def label_studio_tasks(
+    pairs: Sequence[Pair],
+    verdicts: Sequence[Verdict],
+    dimension: Dimension,
+    threshold: float | None,
+    model_version: str,
+    video_root: Path | None = None,
+    url_prefix: str | None = None,
+) -> list[dict[str, Any]]:
+    """Label Studio tasks for ``pairs``: data, route and (when decided) the judge's prediction.
+
+    Args:
+        pairs: Pairs to label.
+        verdicts: The judge's verdict per pair (matched by ``pair_id``).
+        dimension: The dimension being labelled.
+        threshold: Confidence at or above which a pair is routed ``auto`` (``None``: none).
+        model_version: Identifies the judge and its settings in Label Studio.
+        video_root: Folder video URLs are made relative to (with ``url_prefix``).
+        url_prefix: Prefix of video URLs, e.g. ``/data/local-files/?d=`` for Label Studio's
+            local file serving; without it the absolute file path is used.
+    """
+    by_pair = {v.pair_id: v for v in verdicts}
+    tasks = []
+    for pair in pairs:
+        v = by_pair.get(pair.pair_id)
+        conf = confidence_of(v) if v is not None else None
+        auto = threshold is not None and conf is not None and conf >= threshold
+        task: dict[str, Any] = {
+            "data": {
+                "pair_id": pair.pair_id,
+                "prompt": pair.prompt_text,
+                "dimension": dimension.value.replace("_", " "),
+                "video_0": _url(pair.video_0.path, video_root, url_prefix),
+                "video_1": _url(pair.video_1.path, video_root, url_prefix),
+                "route": "auto" if auto else "human",
+                "judge_status": v.status if v is not None else "missing",
+                "judge_confidence": conf,
+            }
+        }
+        if v is not None and v.decided:
+            task["predictions"] = [
+                {
+                    "model_version": model_version,
+                    "score": conf,
+                    "result": [
+                        {
+                            "id": f"{pair.pair_id}-pref"[:64],
+                            "from_name": FROM_NAME,
+                            "to_name": TO_NAME,
+                            "type": "choices",
+                            "value": {"choices": [v.winner]},
+                        }
+                    ],
+                }
+            ]
+        tasks.append(task)
+    return tasks
+
+
+@dataclass
+class PrelabelConfig:
+    """One pre-labelling pass.
+
+    Attributes:
+        judge: The judge to use (``JudgeRequest``).
+        dimension: The dimension to label.
+        frames: Keyframes per video (``None``: all).
+        data: Pairs to label (labels not needed); ``None``: the demo data.
+        video_dir: SafeSora video layout root for ``data``.
+        calibration: Pairs with human labels to pick the threshold on; ``None``: route nothing.
+        calibration_video_dir: Video layout root for ``calibration``.
+        target_agreement: Required lower 95% Wilson bound of agreement among auto-labelled.
+        seconds_per_pair: Human time per pair, for the hours-saved estimate.
+        out: Output folder.
+        url_prefix: Prefix of video URLs in the Label Studio tasks.
+        cache_dir: Cache folder.
+        concurrency: API requests in flight.
+        max_cost: API spending cap in USD.
+        progress: Show progress bars.
+    """
+
+    judge: Any
+    dimension: Dimension
+    frames: int | None = 8
+    data: Path | None = None
+    video_dir: Path | None = None
+    calibration: Path | None = None
+    calibration_video_dir: Path | None = None
+    target_agreement: float = 0.8
+    seconds_per_pair: float = 30.0
+    out: Path = Path("results/prelabel")
+    url_prefix: str | None = None
+    cache_dir: Path | None = None
+    concurrency: int | None = None
+    max_cost: float | None = None
+    progress: bool = True
+
+
+def run_prelabel(config: PrelabelConfig) -> dict[str, Any]:
+    """Judge the pairs, calibrate a threshold, write the Label Studio files; returns the summary.
+
+    Raises:
+        DataError, ConfigError: invalid data or options; BudgetExhausted at ``max_cost``.
+    """
+    import json
+
+    from judges.budget import Budget
+    from judges.cache import Store, default_cache_dir
+    from judges.data import load_dataset
+    from judges.demo import DEMO_NOTICE, demo_dataset
+    from judges.experiment import build_judges
+    from judges.keyframes import KeyframeSource
+    from judges.runner import Runner, plan_tasks
+
+    if not 0 < config.target_agreement < 1:
+        from judges.errors import ConfigError
+
+        raise ConfigError("--target-agreement must be between 0 and 1")
+    (judge,) = build_judges([config.judge])
+    judge.check_ready()
+    cache_dir = config.cache_dir or default_cache_dir()
+    demo = config.data is None
+    data = load_dataset(
+        demo_dataset(cache_dir=cache_dir) if demo else config.data, config.video_dir
+    )
+    frames = [config.frames]
+    with Store(cache_dir / "cache.sqlite") as store:
+        runner = Runner(
+            store,
+            KeyframeSource(plan=frames),
+            progress=config.progress,
+            budget=Budget(config.max_cost),
+            concurrency=config.concurrency,
+        )
+        tasks, _ = plan_tasks(data.pairs, [config.dimension], frames, labeled_only=False)
+        verdicts = runner.run(judge, tasks).verdicts
+        curve = None
+        choice = None
+        if config.calibration is not None:
+            cal = load_dataset(config.calibration, config.calibration_video_dir)
+            cal_tasks, _ = plan_tasks(cal.pairs, [config.dimension], frames)
+            if not cal_tasks:
+                from judges.errors import ConfigError
+
+                raise ConfigError(
+                    f"{cal.source}: no pair has a human label for {config.dimension.value}"
+                )
+            cal_verdicts = runner.run(judge, cal_tasks).verdicts
+            humans = {
+                p.pair_id: p.labels[config.dimension]
+                for p in cal.pairs
+                if config.dimension in p.labels
+            }
+            curve = risk_coverage(
+                [confidence_of(v) for v in cal_verdicts],
+                [v.winner == humans[v.pair_id] for v in cal_verdicts],
+            )
+            choice = pick_threshold(curve, config.target_agreement)
+    judge.close()
+    model_version = f"{judge.name}:{judge.fingerprint()[:12]}"
+    threshold = choice.threshold if choice else None
+    root = data.source.parent
+    tasks_json = label_studio_tasks(
+        data.pairs, verdicts, config.dimension, threshold, model_version, root, config.url_prefix
+    )
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "label_studio_tasks.json").write_text(json.dumps(tasks_json, indent=1))
+    (out / "labeling_config.xml").write_text(LABEL_CONFIG)
+    routed = [t["data"] for t in tasks_json if t["data"]["route"] == "human"]
+    pl.DataFrame(
+        routed,
+        schema={
+            "pair_id": pl.String,
+            "prompt": pl.String,
+            "dimension": pl.String,
+            "video_0": pl.String,
+            "video_1": pl.String,
+            "route": pl.String,
+            "judge_status": pl.String,
+            "judge_confidence": pl.Float64,
+        },
+    ).write_csv(out / "routed_to_humans.csv")
+    n_auto = len(tasks_json) - len(routed)
+    summary: dict[str, Any] = {
+        "judge": judge.describe(),
+        "model_version": model_version,
+        "dimension": config.dimension.value,
+        "frames": config.frames,
+        "data": str(data.source),
+        "demo": demo,
+        "pairs": len(tasks_json),
+        "pre_labelled": n_auto,
+        "routed_to_humans": len(routed),
+        "calibration": str(config.calibration) if config.calibration else None,
+        "target_agreement": config.target_agreement,
+        "threshold": threshold,
+        "seconds_per_pair": config.seconds_per_pair,
+        "human_hours_saved": n_auto * config.seconds_per_pair / 3600,
+    }
+    if choice is not None and curve is not None:
+        curve.write_csv(out / "risk_coverage.csv")
+        _plot_curve(curve, choice, out / "risk_coverage.png")
+        summary["expected_agreement"] = (
+            {
+                k: choice.row[k]
+                for k in ("agreement", "agreement_lo", "agreement_hi", "coverage", "kept")
+            }
+            if choice.row
+            else None
+        )
+        summary["best_achievable"] = choice.best
+    if choice is None:
+        summary["note"] = (
+            "no calibration set: predictions exported with confidences, "
+            "nothing routed automatically"
+        )
+    elif threshold is None:
+        best = choice.best
+        summary["note"] = (
+            f"no threshold reaches a lower bound of {config.target_agreement:.2f}; the best is "
+            + (
+                f"{best['agreement_lo']:.3f} (agreement {best['agreement']:.3f} on "
+                f"{best['kept']} pairs, threshold {best['threshold']:.4g})"
+                if best
+                else "none"
+            )
+            + "; every pair is routed to humans"
+        )
+    if demo:
+        summary["notice"] = DEMO_NOTICE
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    return summary
+
+
+def _plot_curve(curve: pl.DataFrame, choice: ThresholdChoice, path: Path) -> None:
+    from judges.report import plt, sns
+
+    sns.set_theme(style="whitegrid", context="notebook")
+    fig, ax = plt.subplots(figsize=(6, 4))
+    cov = curve["coverage"].to_list()
+    ax.fill_between(
+        cov,
+        curve["agreement_lo"].to_list(),
+        curve["agreement_hi"].to_list(),
+        alpha=0.2,
+        label="95% Wilson interval",
+    )
+    ax.plot(cov, curve["agreement"].to_list(), marker=".", label="agreement among kept")
+    ax.axhline(choice.target, color="grey", linestyle="--", label=f"target {choice.target:.2f}")
+    if choice.row is not None:
+        ax.axvline(
+            choice.row["coverage"],
+            color="green",
+            linestyle=":",
+            label=f"threshold {choice.threshold:.4g}",
+        )
+    ax.set_xlabel("coverage (share of calibration pairs pre-labelled)")
+    ax.set_ylabel("agreement with humans")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.02)
+    ax.legend(loc="lower left", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=130)
+    plt.close(fig)

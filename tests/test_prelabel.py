@@ -1,0 +1,129 @@
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from conftest import make_dataset
+from judges.data import load_pairs
+from judges.experiment import JudgeRequest
+from judges.prelabel import (
+    LABEL_CONFIG,
+    PrelabelConfig,
+    confidence_of,
+    label_studio_tasks,
+    pick_threshold,
+    risk_coverage,
+    run_prelabel,
+)
+from judges.stats import wilson_interval
+from judges.types import Dimension, Verdict
+
+
+def test_risk_coverage_known_values():
+    # 40 confident pairs all right, 40 middling 75% right, 20 unsure 40% right, 5 undecided
+    conf = [0.9] * 40 + [0.6] * 40 + [0.3] * 20 + [None] * 5
+    match = [True] * 40 + [True] * 30 + [False] * 10 + [True] * 8 + [False] * 12 + [False] * 5
+    curve = risk_coverage(conf, match)
+    assert curve["threshold"].to_list() == [0.9, 0.6, 0.3]
+    assert curve["kept"].to_list() == [40, 80, 100]
+    assert curve["coverage"].to_list() == [40 / 105, 80 / 105, 100 / 105]
+    assert curve["agreement"].to_list() == [1.0, 70 / 80, 78 / 100]
+    assert curve["agreement_lo"].to_list() == [
+        wilson_interval(40, 40)[0],
+        wilson_interval(70, 80)[0],
+        wilson_interval(78, 100)[0],
+    ]
+    # Lower bounds: ~0.912, ~0.78, ~0.69 -> target 0.75 picks 0.6, target 0.9 picks 0.9
+    assert pick_threshold(curve, 0.75).threshold == 0.6
+    assert pick_threshold(curve, 0.9).threshold == 0.9
+    assert pick_threshold(curve, 0.5).threshold == 0.3
+    refused = pick_threshold(curve, 0.95)
+    assert refused.threshold is None and refused.best["threshold"] == 0.9
+
+
+def test_confidence_sources():
+    dim = Dimension.AESTHETICS
+    assert confidence_of(Verdict("p", "j", dim, 4, "video_1", confidence=2.5)) == 2.5
+    assert confidence_of(Verdict("p", "j", dim, 4, "tie", status="tie", confidence=0.0)) is None
+    assert confidence_of(Verdict("p", "j", dim, 4, "video_0", raw={"flip": False})) == 1.0
+    assert confidence_of(Verdict("p", "j", dim, 4, "video_0")) is None
+
+
+def test_label_studio_structure_and_routing(tmp_path):
+    pairs = load_pairs(make_dataset(tmp_path / "d", n_pairs=4))
+    dim = Dimension.INFORMATIVENESS
+    verdicts = [
+        Verdict(pairs[0].pair_id, "j", dim, 4, "video_0", confidence=0.9),
+        Verdict(pairs[1].pair_id, "j", dim, 4, "video_1", confidence=0.2),
+        Verdict(pairs[2].pair_id, "j", dim, 4, None, status="refused"),
+        Verdict(pairs[3].pair_id, "j", dim, 4, "video_1", confidence=0.5),
+    ]
+    tasks = label_studio_tasks(
+        pairs, verdicts, dim, 0.5, "j:abc", tmp_path / "d", "/data/local-files/?d="
+    )
+    assert [t["data"]["route"] for t in tasks] == ["auto", "human", "human", "auto"]
+    assert tasks[0]["data"]["video_0"] == "/data/local-files/?d=videos/p0/p0_v0.avi"
+    # The structure Label Studio documents for pre-annotations, matched to the shipped config.
+    config = ET.fromstring(LABEL_CONFIG)
+    controls = {c.get("name"): c for c in config.iter("Choices")}
+    objects = {v.get("name") for v in config.iter("Video")}
+    for task in tasks:
+        assert set(task["data"]) >= {"video_0", "video_1", "prompt", "dimension"}
+        for pred in task.get("predictions", []):
+            assert pred["model_version"] == "j:abc" and isinstance(pred["score"], float)
+            for result in pred["result"]:
+                assert set(result) >= {"from_name", "to_name", "type", "value"}
+                control = controls[result["from_name"]]
+                assert result["to_name"] == control.get("toName") and result["to_name"] in objects
+                assert result["type"] == "choices"
+                allowed = {c.get("value") for c in control.iter("Choice")}
+                assert set(result["value"]["choices"]) <= allowed
+    assert "predictions" not in tasks[2]
+    json.dumps(tasks)  # serialisable
+
+
+def test_run_prelabel_counts_add_up(tmp_path):
+    data = make_dataset(tmp_path / "d", n_pairs=6)
+    out = tmp_path / "out"
+    summary = run_prelabel(
+        PrelabelConfig(
+            judge=JudgeRequest("psnr"),
+            dimension=Dimension.INFORMATIVENESS,
+            frames=2,
+            data=data,
+            calibration=data,
+            target_agreement=0.05,
+            out=out,
+            progress=False,
+        )
+    )
+    tasks = json.loads((out / "label_studio_tasks.json").read_text())
+    routed = (out / "routed_to_humans.csv").read_text().strip().splitlines()[1:]
+    assert summary["pairs"] == len(tasks) == 6
+    assert summary["pre_labelled"] + summary["routed_to_humans"] == 6
+    assert len(routed) == summary["routed_to_humans"]
+    assert sum(t["data"]["route"] == "auto" for t in tasks) == summary["pre_labelled"]
+    assert summary["threshold"] is not None and summary["pre_labelled"] > 0
+    assert summary["human_hours_saved"] == pytest.approx(summary["pre_labelled"] * 30 / 3600)
+    assert (out / "risk_coverage.png").stat().st_size > 1000
+    ET.fromstring((out / "labeling_config.xml").read_text())
+
+
+def test_without_calibration_nothing_is_routed_automatically(tmp_path):
+    data = make_dataset(tmp_path / "d", n_pairs=3)
+    summary = run_prelabel(
+        PrelabelConfig(
+            judge=JudgeRequest("psnr"),
+            dimension=Dimension.HELPFULNESS,
+            frames=2,
+            data=data,
+            out=tmp_path / "o",
+            progress=False,
+        )
+    )
+    assert summary["pre_labelled"] == 0 and summary["routed_to_humans"] == 3
+    assert "nothing routed automatically" in summary["note"]
+    tasks = json.loads((tmp_path / "o" / "label_studio_tasks.json").read_text())
+    assert all("predictions" in t for t in tasks)  # confidences still exported

@@ -1,0 +1,162 @@
+from __future__ import annotations
+
+import json
+import shutil
+
+import polars as pl
+import pytest
+
+from conftest import make_dataset
+from judges.errors import ConfigError
+from judges.experiment import AgreementConfig, JudgeRequest, run_agreement
+from judges.report import (
+    export_disagreements,
+    merge_runs,
+    outcome_rates,
+    plot_agreement_vs_frames,
+    plot_heatmap,
+)
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("runs")
+    data = make_dataset(root / "d", n_pairs=6)
+    config = AgreementConfig(
+        judges=[
+            JudgeRequest("psnr"),
+            JudgeRequest("psnr", {"name": "psnr-compat", "safesora_compat": "true"}),
+        ],
+        frames=[1, 2, None],
+        data=data,
+        out=root / "r",
+        run_id="a",
+        progress=False,
+        dimensions=None,
+    )
+    result = run_agreement(config, log=lambda m: None)
+    return result, data, root
+
+
+def test_run_writes_nonempty_figures(run):
+    result, _, _ = run
+    figures = result.run_dir / "figures"
+    for name in ("agreement_vs_frames", "agreement_heatmap", "outcomes"):
+        for ext in ("png", "svg"):
+            assert (figures / f"{name}.{ext}").stat().st_size > 1000, name
+
+
+def test_plotted_values_equal_the_table(run):
+    result, _, _ = run
+    table = result.table
+    fig = plot_agreement_vs_frames(table)
+    ax = fig.axes[0]
+    assert ax.get_title() == "informativeness"
+    lines = {line.get_label(): line for line in ax.lines}
+    assert lines["chance"].get_ydata()[0] == 0.5
+    for judge in ("psnr", "psnr-compat"):
+        want = table.filter((pl.col("judge") == judge) & (pl.col("dimension") == "informativeness"))
+        assert list(lines[judge].get_ydata()) == want["agreement"].to_list()
+        assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "2", "all"]
+    heat = plot_heatmap(table)
+    cells = [float(t.get_text()) for t in heat.axes[0].texts]
+    want = table.filter(pl.col("judge") == "psnr")["agreement"].to_list()
+    assert cells == [round(v, 2) for v in want]
+
+
+def test_outcome_rates_add_up(run):
+    rates = outcome_rates(run[0].verdicts)
+    for row in rates.iter_rows(named=True):
+        assert sum(v for k, v in row.items() if k != "judge") == pytest.approx(1.0)
+        assert row["ok"] + row["tie"] == pytest.approx(1.0)
+
+
+def test_merge_two_runs_and_refuse_other_data(run, tmp_path):
+    result, data, root = run
+    second = run_agreement(
+        AgreementConfig(
+            judges=[JudgeRequest("psnr")],
+            frames=[1, 2],
+            data=data,
+            out=root / "r",
+            run_id="b",
+            progress=False,
+        ),
+        log=lambda m: None,
+    )
+    merged = merge_runs([result.run_dir, second.run_dir])
+    assert set(merged["run_id"]) == {"a", "b"}
+    assert {"psnr@a", "psnr@b", "psnr-compat"} <= set(merged["judge"])  # shared label split
+    assert merged.height == result.table.height + second.table.height
+    other = make_dataset(tmp_path / "other", n_pairs=3, seed=9)
+    third = run_agreement(
+        AgreementConfig(
+            judges=[JudgeRequest("psnr")],
+            frames=[1],
+            data=other,
+            out=tmp_path / "r",
+            run_id="c",
+            progress=False,
+        ),
+        log=lambda m: None,
+    )
+    with pytest.raises(ConfigError, match="different data"):
+        merge_runs([result.run_dir, third.run_dir])
+    assert merge_runs([result.run_dir, third.run_dir], allow_mixed_data=True).height > 0
+    with pytest.raises(ConfigError, match="not a run folder"):
+        merge_runs([tmp_path])
+
+
+def test_report_command(run, tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    result, _, _ = run
+    script = Path(__file__).resolve().parents[1] / "experiments" / "report.py"
+    res = subprocess.run(
+        [
+            sys.executable,
+            str(script),
+            str(result.run_dir),
+            str(result.run_dir),
+            "--out",
+            str(tmp_path / "cmp"),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / "cmp" / "comparison.md").read_text().startswith("# Judge comparison")
+    assert (tmp_path / "cmp" / "figures" / "agreement_heatmap.png").is_file()
+    bad = subprocess.run(
+        [sys.executable, str(script), str(tmp_path)], capture_output=True, text=True
+    )
+    assert bad.returncode == 2 and "not a run folder" in bad.stderr
+
+
+def test_disagreements_export(run, tmp_path):
+    result, _, _ = run
+    verdicts = result.verdicts.filter(
+        (pl.col("judge") == "psnr")
+        & (pl.col("frames") == 2)
+        & (pl.col("dimension") == "informativeness")
+    )
+    wrong = verdicts.filter(pl.col("human").is_not_null() & ~pl.col("match"))
+    n = export_disagreements(result.run_dir, "psnr", "information", 2, tmp_path / "dis")
+    assert n == wrong.height
+    pngs = sorted((tmp_path / "dis").glob("*.png"))
+    assert len(pngs) == n
+    index = (tmp_path / "dis" / "index.md").read_text()
+    for pair_id in wrong["pair_id"]:
+        assert pair_id in index
+    with pytest.raises(ConfigError, match="no verdicts for judge 'nope'"):
+        export_disagreements(result.run_dir, "nope", "information", 2, tmp_path / "x")
+
+
+def test_copied_run_folder_is_self_describing(run, tmp_path):
+    result, _, _ = run
+    copy = tmp_path / "copy"
+    shutil.copytree(result.run_dir, copy)
+    info = json.loads((copy / "run.json").read_text())
+    assert info["run_id"] == "a" and len(info["judges"]) == 2
