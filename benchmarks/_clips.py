@@ -105,6 +105,19 @@ def paired_ratio(
     return ratios[len(ratios) // 2], min(base_t), min(ours_t)
 
 
+def read_all_frames(path: Path) -> list[np.ndarray]:
+    """The naive route (SafeSora's reference): keep every decoded frame (BGR) in a list."""
+    cap = cv2.VideoCapture(str(path))
+    frames = []
+    while True:
+        ok, f = cap.read()
+        if not ok:
+            break
+        frames.append(f)
+    cap.release()
+    return frames
+
+
 def decode_only(path: Path) -> int:
     """The plain read loop: decode every frame, keep nothing."""
     cap = cv2.VideoCapture(str(path))

@@ -13,21 +13,8 @@ import tracemalloc
 
 import cv2
 
-from _clips import FETV_DEV, clip, decode_only, paired_ratio
+from _clips import FETV_DEV, clip, decode_only, paired_ratio, read_all_frames
 from judges.keyframes import extract_keyframes
-
-
-def list_frames(path):
-    """What a naive implementation does: keep every decoded frame."""
-    cap = cv2.VideoCapture(str(path))
-    frames = []
-    while True:
-        ok, f = cap.read()
-        if not ok:
-            break
-        frames.append(f)
-    cap.release()
-    return frames
 
 
 def peak_mib(fn) -> float:
@@ -67,7 +54,7 @@ def main() -> None:
     for count in (120, 480):
         path, codec = clip(1280, 720, count)
         ours = peak_mib(lambda p=path: extract_keyframes(p, 8))
-        naive = peak_mib(lambda p=path: list_frames(p))
+        naive = peak_mib(lambda p=path: read_all_frames(p))
         print(
             f"  {count:4d} frames [{codec}]: extract_keyframes {ours:7.1f} MiB   "
             f"keep-every-frame {naive:8.1f} MiB"

@@ -14,19 +14,12 @@ import cv2
 import numpy as np
 from skimage.metrics import peak_signal_noise_ratio
 
-from _clips import FETV_DEV, best_of, clip
+from _clips import FETV_DEV, best_of, clip, read_all_frames
 from judges.psnr import video_psnr_score
 
 
 def reference(path) -> float:
-    cap = cv2.VideoCapture(str(path))
-    frames = []
-    while True:
-        ok, f = cap.read()
-        if not ok:
-            break
-        frames.append(f)
-    cap.release()
+    frames = read_all_frames(path)
     first = cv2.cvtColor(frames[0], cv2.COLOR_BGR2RGB)
     total = 0.0
     for f in frames[1:]:

@@ -15,13 +15,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from judges.agreement import paper_table, to_markdown
-from judges.cli import add_judge_arguments, run_main
+from judges.cli import add_judge_arguments, print_judges, run_main
 from judges.data import format_summary, summarize
 from judges.demo import DEMO_NOTICE
 from judges.errors import ConfigError
 from judges.experiment import AgreementConfig, DryRun, parse_frames, run_agreement
 from judges.keyframes import STRATEGIES
-from judges.registry import judge_descriptions
 from judges.types import Dimension
 
 
@@ -141,8 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the agreement command; returns the exit code."""
     args = build_parser().parse_args(argv)
     if args.list_judges:
-        for name, description in judge_descriptions().items():
-            print(f"{name:<12} {description}")
+        print_judges()
         return 0
     if args.limit is not None and args.limit < 1:
         raise ConfigError("--limit must be >= 1")

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from judges.cli import add_judge_arguments, run_main
+from judges.cli import add_judge_arguments, print_judges, run_main
 from judges.errors import ConfigError
 from judges.experiment import parse_frames
 from judges.prelabel import PrelabelConfig, run_prelabel
@@ -65,10 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the pre-labelling command; returns the exit code."""
     args = build_parser().parse_args(argv)
     if args.list_judges:
-        from judges.registry import judge_descriptions
-
-        for name, description in judge_descriptions().items():
-            print(f"{name:<12} {description}")
+        print_judges()
         return 0
     if not args.judges or len(args.judges) != 1:
         raise ConfigError("give exactly one --judge")

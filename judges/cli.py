@@ -67,6 +67,14 @@ def add_judge_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--list-judges", action="store_true", help="list judges and exit")
 
 
+def print_judges() -> None:
+    """``--list-judges``: every registered judge with its description."""
+    from judges.registry import judge_descriptions
+
+    for name, description in judge_descriptions().items():
+        print(f"{name:<12} {description}")
+
+
 def run_main(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None) -> int:
     """Run a command's main: user errors print one line (exit 2), budget reached 3, Ctrl-C 130."""
     try:

@@ -26,8 +26,9 @@ import polars as pl
 import seaborn as sns
 from matplotlib.figure import Figure
 
-from judges.agreement import PAPER_DIMENSION_ORDER, paper_table, to_markdown
+from judges.agreement import PAPER_DIMENSION_ORDER, paper_table
 from judges.errors import ConfigError
+from judges.results import agreement_markdown
 from judges.types import STATUSES, Dimension, frames_label
 
 _STATUS_COLOURS = {
@@ -260,22 +261,8 @@ def merge_runs(run_dirs: list[Path], allow_mixed_data: bool = False) -> pl.DataF
 
 def comparison_markdown(table: pl.DataFrame, run_dirs: list[Path]) -> str:
     """Markdown report of a merged table."""
-    return "\n".join(
-        [
-            "# Judge comparison",
-            "",
-            "Runs: " + ", ".join(f"`{d}`" for d in run_dirs),
-            "",
-            "## Agreement (dimensions x frames)",
-            "",
-            to_markdown(paper_table(table, "agreement")),
-            "",
-            "## Accuracy when decided",
-            "",
-            to_markdown(paper_table(table, "accuracy")),
-            "",
-        ]
-    )
+    runs = "Runs: " + ", ".join(f"`{d}`" for d in run_dirs)
+    return agreement_markdown(table, title="Judge comparison", intro=runs)
 
 
 # --- disagreements -------------------------------------------------------------------------

@@ -106,9 +106,16 @@ def git_commit(path: Path | None = None) -> str | None:
         return None
 
 
-def agreement_markdown(table: pl.DataFrame, notice: str | None = None) -> str:
+def agreement_markdown(
+    table: pl.DataFrame,
+    notice: str | None = None,
+    title: str = "Agreement with human labels",
+    intro: str | None = None,
+) -> str:
     """The markdown report: paper-shaped tables first, then every statistic."""
-    parts = ["# Agreement with human labels", ""]
+    parts = [f"# {title}", ""]
+    if intro:
+        parts += [intro, ""]
     if notice:
         parts += [f"> {notice}", ""]
     parts += [
