@@ -11,6 +11,7 @@ Definitions (the paper's, plus what a careful reader needs next to them):
   outcome among labeled pairs.
 
 Pairs without a human label for a dimension are counted (``n_unlabeled``) but not scored.
+When the verdicts carry ``cost_usd`` (API judges), the table adds what each group cost.
 """
 
 from __future__ import annotations
@@ -133,15 +134,18 @@ def agreement_table(verdicts: pl.DataFrame) -> pl.DataFrame:
         stats = agreement_stats(
             labeled["winner"].to_list(), labeled["human"].to_list(), labeled["status"].to_list()
         )
-        rows.append(
-            {
-                "judge": judge,
-                "dimension": dimension,
-                "frames": frames,
-                "n_unlabeled": group.height - labeled.height,
-                **stats,
-            }
-        )
+        row = {
+            "judge": judge,
+            "dimension": dimension,
+            "frames": frames,
+            "n_unlabeled": group.height - labeled.height,
+            **stats,
+        }
+        if "cost_usd" in group.columns:
+            # API judges: what these verdicts cost (replies served from the cache included)
+            costs = group["cost_usd"].drop_nulls()
+            row["cost_usd"] = float(costs.sum()) if costs.len() else None
+        rows.append(row)
     if not rows:
         return pl.DataFrame(schema={"judge": pl.String, "dimension": pl.String, "frames": pl.Int64})
     table = pl.DataFrame(rows, schema_overrides={"frames": pl.Int64}, infer_schema_length=None)

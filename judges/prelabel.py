@@ -360,6 +360,28 @@ def run_prelabel(config: PrelabelConfig) -> dict[str, Any]:
         "threshold": threshold,
         "seconds_per_pair": config.seconds_per_pair,
         "human_hours_saved": n_auto * config.seconds_per_pair / 3600,
+        "label_studio": {
+            "tasks": "label_studio_tasks.json",
+            "labeling_config": "labeling_config.xml",
+            "prediction_result": {
+                "from_name": FROM_NAME,
+                "to_name": TO_NAME,
+                "type": "choices",
+                "value": {"choices": ["video_0|video_1"]},
+            },
+            "task_data": [
+                "pair_id",
+                "prompt",
+                "dimension",
+                "video_0",
+                "video_1",
+                "route",
+                "judge_status",
+                "judge_confidence",
+            ],
+            "import": "create a project with labeling_config.xml, then import "
+            "label_studio_tasks.json; filter on data.route to review or label",
+        },
     }
     if choice is not None and curve is not None:
         curve.write_csv(out / "risk_coverage.csv")

@@ -78,6 +78,9 @@ def test_agreement_command_end_to_end(tmp_path):
     assert judge["prompt_version"] == "v1" and judge["settings"]["model"] == "gpt-4o-2024-05-13"
     assert judge["settings"]["base_url"] == server.url
     assert info["cost_usd"] > 0 and judge["requests"]["paid_calls"] == 16
+    table = pl.read_csv(run / "agreement.csv")
+    assert table["cost_usd"].sum() == pytest.approx(info["cost_usd"])
+    assert table["cost_usd"].sum() == pytest.approx(verdicts["cost_usd"].sum())
     assert KEY not in (run / "run.json").read_text()
     assert KEY not in res.stdout + res.stderr
 

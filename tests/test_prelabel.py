@@ -109,6 +109,7 @@ def test_run_prelabel_counts_add_up(tmp_path):
     assert summary["human_hours_saved"] == pytest.approx(summary["pre_labelled"] * 30 / 3600)
     assert (out / "risk_coverage.png").stat().st_size > 1000
     ET.fromstring((out / "labeling_config.xml").read_text())
+    assert summary["label_studio"]["prediction_result"]["from_name"] == "preference"
 
 
 def test_without_calibration_nothing_is_routed_automatically(tmp_path):
