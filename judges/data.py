@@ -13,6 +13,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import zlib
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -83,37 +84,40 @@ def find_config(path: Path) -> Path:
     return configs[0]
 
 
-def _read_records(path: Path) -> list[Any]:
+def _read_records(path: Path) -> tuple[list[Any], str]:
+    """The file's records and the SHA-256 of its bytes, from a single read."""
     name = path.name
     if not name.endswith(CONFIG_SUFFIXES):
         raise DataError(
             f"{path}: unsupported file type; expected one of {', '.join(CONFIG_SUFFIXES)}"
         )
-    opener = gzip.open if name.endswith(".gz") else open
     try:
-        with opener(path, "rt", encoding="utf-8") as fh:
-            if name.endswith((".jsonl", ".jsonl.gz")):
-                records = []
-                for lineno, line in enumerate(fh, 1):
-                    if not line.strip():
-                        continue
-                    try:
-                        records.append(json.loads(line))
-                    except json.JSONDecodeError as e:
-                        raise DataError(f"{path}, line {lineno}: invalid JSON ({e.msg})") from None
-                return records
-            data = json.load(fh)
+        raw = path.read_bytes()
+        text = (gzip.decompress(raw) if name.endswith(".gz") else raw).decode("utf-8")
+    except (OSError, EOFError, zlib.error, UnicodeDecodeError) as e:
+        raise DataError(f"{path}: cannot read ({e})") from None
+    digest = hashlib.sha256(raw).hexdigest()
+    if name.endswith((".jsonl", ".jsonl.gz")):
+        records = []
+        for lineno, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError as e:
+                raise DataError(f"{path}, line {lineno}: invalid JSON ({e.msg})") from None
+        return records, digest
+    try:
+        data = json.loads(text)
     except json.JSONDecodeError as e:
         raise DataError(
             f"{path}: invalid JSON at line {e.lineno} column {e.colno} ({e.msg})"
         ) from None
-    except (OSError, EOFError, UnicodeDecodeError) as e:
-        raise DataError(f"{path}: cannot read ({e})") from None
     if not isinstance(data, list):
         raise DataError(
             f"{path}: expected a JSON list of pair records, found {type(data).__name__}"
         )
-    return data
+    return data, digest
 
 
 def _str_field(obj: Mapping[str, Any], key: str) -> str | None:
@@ -272,7 +276,7 @@ def load_dataset(
 
     """
     config = find_config(Path(path).expanduser())
-    records = _read_records(config)
+    records, digest = _read_records(config)
     parser = _RecordParser(config, Path(video_dir).expanduser() if video_dir else None)
     pairs: list[Pair] = []
     seen: dict[str, int] = {}
@@ -313,7 +317,6 @@ def load_dataset(
                 "Fix the paths (or pass --video-dir), or use --skip-missing to drop those pairs."
             )
         pairs = kept
-    digest = hashlib.sha256(config.read_bytes()).hexdigest()
     return Dataset(pairs=pairs, source=config, sha256=digest, skipped=skipped)
 
 

@@ -123,16 +123,6 @@ def iter_frames(path: str | Path) -> Iterator[np.ndarray]:
         cap.release()
 
 
-def video_fps(path: str | Path) -> float:
-    """The container's frame rate, 0.0 when unknown."""
-    cap, _ = _open(path)
-    try:
-        fps = cap.get(cv2.CAP_PROP_FPS)
-    finally:
-        cap.release()
-    return float(fps) if fps and np.isfinite(fps) else 0.0
-
-
 def _rgb(frame: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
 

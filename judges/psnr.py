@@ -78,14 +78,21 @@ def capped_psnr(a: np.ndarray, b: np.ndarray, data_range: float | None = None) -
     return psnr_cap(a.size, r) if math.isinf(value) else value
 
 
+def _score(first: np.ndarray, later: Iterable[np.ndarray], safesora_compat: bool) -> float:
+    # One arithmetic for keyframe lists and streamed whole videos (``later`` may be a generator).
+    if safesora_compat:
+        values = [psnr(first, f) for f in later]
+        return float(sum(values) / (len(values) + 1))
+    capped = [capped_psnr(first, f) for f in later]
+    return float(np.mean(capped)) if capped else psnr_cap(first.size, _data_range(first))
+
+
 def mean_psnr_to_first(first: np.ndarray, later: Sequence[np.ndarray]) -> float:
     """Mean capped PSNR of ``first`` against each later frame.
 
     A video with no later frame (a still image) gets the cap: it carries no change at all.
     """
-    if not later:
-        return psnr_cap(first.size, _data_range(first))
-    return float(np.mean([capped_psnr(first, f) for f in later]))
+    return _score(first, later, safesora_compat=False)
 
 
 def safesora_psnr(first: np.ndarray, later: Sequence[np.ndarray]) -> float:
@@ -94,18 +101,7 @@ def safesora_psnr(first: np.ndarray, later: Sequence[np.ndarray]) -> float:
     With every frame selected this is the reference's ``sum / frame_count`` exactly, ``inf``
     included when a later frame equals the first.
     """
-    return float(sum(psnr(first, f) for f in later) / (len(later) + 1))
-
-
-def stream_psnr_to_first(frames: Iterable[np.ndarray]) -> tuple[list[float], int]:
-    """PSNRs (uncapped) of frame 0 against every later frame, streamed; and the frame count."""
-    it = iter(frames)
-    try:
-        first = next(it)
-    except StopIteration:
-        return [], 0
-    values = [psnr(first, f) for f in it]
-    return values, len(values) + 1
+    return _score(first, later, safesora_compat=True)
 
 
 def video_psnr_score(path: str | Path, safesora_compat: bool = False) -> float:
@@ -122,10 +118,4 @@ def video_psnr_score(path: str | Path, safesora_compat: bool = False) -> float:
     """
     frames = iter_frames(path)
     first = next(frames)  # iter_frames raises VideoError rather than yield nothing
-    values = [psnr(first, f) for f in frames]
-    if safesora_compat:
-        return float(sum(values) / (len(values) + 1))
-    if not values:
-        return psnr_cap(first.size, _data_range(first))
-    cap = psnr_cap(first.size, _data_range(first))
-    return float(np.mean([cap if math.isinf(v) else v for v in values]))
+    return _score(first, frames, safesora_compat)

@@ -40,13 +40,6 @@ _STATUS_COLOURS = {
 }
 
 
-def _pandas(df: pl.DataFrame) -> Any:
-    """Polars -> pandas without pyarrow (seaborn wants pandas)."""
-    import pandas as pd
-
-    return pd.DataFrame(df.to_dict(as_series=False))
-
-
 def _frame_order(table: pl.DataFrame) -> list[str]:
     values = table["frames"].unique().to_list()
     return [frames_label(v) for v in sorted(values, key=lambda v: (v is None, v or 0))]

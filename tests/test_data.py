@@ -199,3 +199,12 @@ def test_fetv_dev_loads():
     assert s["videos"] == 48 and s["prompts"] == 12
     assert s["labels"]["correctness"]["labeled"] == 0
     assert all(p.video_0.path.is_file() for p in ds.pairs)
+
+
+def test_corrupt_gzip_is_a_clear_error(tmp_path):
+    raw = gzip.compress(json.dumps([{"pair_id": "x"}] * 50).encode())
+    for name, data in [("trunc.json.gz", raw[:-20]), ("garbage.json.gz", b"not gzip at all")]:
+        path = tmp_path / name
+        path.write_bytes(data)
+        with pytest.raises(DataError, match=rf"{name}: cannot read"):
+            load_pairs(path)

@@ -413,9 +413,7 @@ class GptJudge(Judge):
             "model": data.get("model"),
         }
 
-    def _combine(
-        self, task: Task, replies: list[dict[str, Any]]
-    ) -> tuple[Status, Winner, float | None]:
+    def _combine(self, replies: list[dict[str, Any]]) -> tuple[Status, Winner, float | None]:
         statuses = [r["status"] for r in replies]
         if len(replies) == 1:
             r = replies[0]
@@ -461,7 +459,7 @@ class GptJudge(Judge):
                     latency_s=time.perf_counter() - start,
                 )
             replies.append(self.interpret(call.data, swapped))
-        status, winner, confidence = self._combine(task, replies)
+        status, winner, confidence = self._combine(replies)
         raw = self._raw(replies, cached)
         if self.cfg.order == "both" and all(r["status"] == "ok" for r in replies):
             raw["flip"] = len({r["winner"] for r in replies}) > 1
