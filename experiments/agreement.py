@@ -5,6 +5,9 @@ Examples:
     python experiments/agreement.py --judge psnr --judge-arg safesora_compat=true --frames all \
         --data SafeSora/config-test.json.gz
 
+Exit codes: 0 done; 2 a user error (one line, nothing computed); 3 stopped at --max-cost
+(finished work is cached); 4 done and written, but more than half of some judge's verdicts
+failed (see the failure summary); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -14,12 +17,19 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from judges.agreement import paper_table, to_markdown
-from judges.cli import add_judge_arguments, print_judges, run_main
+from judges.agreement import display_table, to_markdown
+from judges.cli import (
+    EXIT_FAILED_VERDICTS,
+    HelpFormatter,
+    add_judge_arguments,
+    print_judges,
+    run_main,
+)
 from judges.data import format_summary, summarize
 from judges.demo import DEMO_NOTICE
 from judges.errors import ConfigError
 from judges.experiment import AgreementConfig, DryRun, parse_frames, run_agreement
+from judges.health import FAILED_SHARE_LIMIT, format_duplicates, format_failures
 from judges.keyframes import STRATEGIES
 from judges.types import Dimension
 
@@ -29,6 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="agreement.py",
         description="Measure how often automatic judges agree with human preference labels.",
+        epilog="exit codes: 0 done; 2 user error; 3 --max-cost reached; 4 written, but over "
+        "half of a judge's verdicts failed; 130 interrupted",
+        formatter_class=HelpFormatter,
     )
     add_judge_arguments(parser)
     parser.add_argument(
@@ -62,7 +75,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=Path("results"),
         help="results root; the run goes to OUT/<run-id> (default: results)",
     )
-    parser.add_argument("--run-id", help="name of the run folder")
+    parser.add_argument("--run-id", help="name of the run folder (default: time and judge names)")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing run folder named by --run-id (otherwise refused)",
+    )
     parser.add_argument(
         "--cache-dir",
         type=Path,
@@ -75,12 +93,14 @@ def build_parser() -> argparse.ArgumentParser:
         default="diff",
         help="frame selection: diff (the paper's) or uniform",
     )
-    parser.add_argument("--workers", type=int, help="threads for local judges")
+    parser.add_argument(
+        "--workers", type=int, help="threads for local judges (default: min(4, CPU cores))"
+    )
     parser.add_argument(
         "--concurrency",
         type=int,
         default=8,
-        help="API requests in flight per API judge (default 8)",
+        help="API requests in flight per API judge",
     )
     parser.add_argument(
         "--max-cost",
@@ -171,6 +191,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         skip_missing=args.skip_missing,
         out=args.out,
         run_id=args.run_id,
+        overwrite=args.overwrite,
         cache_dir=args.cache_dir,
         use_cache=not args.no_cache,
         strategy=args.keyframes,
@@ -191,7 +212,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if result.demo:
         print(DEMO_NOTICE)
-    print(to_markdown(paper_table(result.table, "agreement")))
+    print("agreement [95% Wilson interval, pairs treated as independent] n=labeled pairs")
+    print(to_markdown(display_table(result.table)))
     for judge in result.info["judges"]:
         statuses = ", ".join(f"{k} {v}" for k, v in sorted(judge["statuses"].items()))
         line = (
@@ -209,6 +231,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                 line += f", order flip rate {requests['flip_rate']:.3f}"
         print(line)
     print(f"results: {result.run_dir}")
+    duplicates = format_duplicates(result.info["data"]["content_duplicates"])
+    if duplicates:
+        print(duplicates, file=sys.stderr)
+    failures = format_failures(result.failures)
+    if failures:
+        print(failures, file=sys.stderr)
+    if result.failing_judges:
+        print(
+            f"exit {EXIT_FAILED_VERDICTS}: over {FAILED_SHARE_LIMIT:.0%} of the verdicts of "
+            f"{', '.join(result.failing_judges)} failed; the numbers above are not evidence",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED_VERDICTS
     return 0
 
 

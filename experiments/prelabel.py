@@ -15,27 +15,40 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from judges.cli import add_judge_arguments, print_judges, run_main
+from judges.cli import (
+    EXIT_FAILED_VERDICTS,
+    HelpFormatter,
+    add_judge_arguments,
+    print_judges,
+    run_main,
+)
 from judges.errors import ConfigError
 from judges.experiment import parse_frames
+from judges.health import failing_judges, format_failures
 from judges.prelabel import PrelabelConfig, run_prelabel
 from judges.types import Dimension
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The command's argument parser."""
-    parser = argparse.ArgumentParser(prog="prelabel.py", description=__doc__.splitlines()[0])
-    add_judge_arguments(parser)
-    parser.add_argument("--dimension", required=True, help="the dimension to label")
+    parser = argparse.ArgumentParser(
+        prog="prelabel.py", description=__doc__.splitlines()[0], formatter_class=HelpFormatter
+    )
+    add_judge_arguments(parser, repeatable=False)
+    parser.add_argument("--dimension", help="the dimension to label (required)")
     parser.add_argument("--frames", default="8", help="keyframes per video (a number or all)")
     parser.add_argument("--data", type=Path, help="pairs to label (default: the demo data)")
-    parser.add_argument("--video-dir", type=Path)
+    parser.add_argument(
+        "--video-dir", type=Path, help="videos at VIDEO_DIR/<prompt_id>/<video_id>.mp4"
+    )
     parser.add_argument(
         "--calibration",
         type=Path,
         help="pairs with human labels to choose the confidence threshold on",
     )
-    parser.add_argument("--calibration-video-dir", type=Path)
+    parser.add_argument(
+        "--calibration-video-dir", type=Path, help="--video-dir for the calibration pairs"
+    )
     parser.add_argument(
         "--target-agreement",
         type=float,
@@ -54,10 +67,18 @@ def build_parser() -> argparse.ArgumentParser:
         "e.g. /data/local-files/?d= (default: absolute file paths)",
     )
     parser.add_argument("--out", type=Path, help="output folder (default results/prelabel-<time>)")
-    parser.add_argument("--cache-dir", type=Path)
-    parser.add_argument("--concurrency", type=int, default=8)
-    parser.add_argument("--max-cost", type=float, metavar="USD")
-    parser.add_argument("--quiet", action="store_true")
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        help="cache folder (default: $JUDGES_CACHE_DIR or ~/.cache/t2v-judges)",
+    )
+    parser.add_argument(
+        "--concurrency", type=int, default=8, help="API requests in flight (API judges)"
+    )
+    parser.add_argument(
+        "--max-cost", type=float, metavar="USD", help="stop before API spend would exceed USD"
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser
 
 
@@ -68,7 +89,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print_judges()
         return 0
     if not args.judges or len(args.judges) != 1:
-        raise ConfigError("give exactly one --judge")
+        raise ConfigError(
+            f"give exactly one --judge (got {len(args.judges or [])}); pre-labelling uses one "
+            "judge, compare several with agreement.py"
+        )
+    if args.dimension is None:
+        raise ConfigError("--dimension is required, e.g. --dimension aesthetics")
     frames = parse_frames(args.frames)
     if len(frames) != 1:
         raise ConfigError("--frames takes one value here")
@@ -101,8 +127,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(
         f"{summary['pairs']} pairs: {summary['pre_labelled']} pre-labelled, "
         f"{summary['routed_to_humans']} routed to humans "
-        f"(threshold {summary['threshold']}, ~{summary['human_hours_saved']:.2f} human hours "
-        "saved)"
+        f"(threshold {summary['threshold']} on the judge's "
+        f"{summary['confidence_kind'] or 'confidence'}"
+        + (f" in {summary['confidence_unit']}" if summary.get("confidence_unit") else "")
+        + f", ~{summary['human_hours_saved']:.2f} human hours saved)"
     )
     expected = summary.get("expected_agreement")
     if expected:
@@ -114,6 +142,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if summary.get("note"):
         print(summary["note"])
     print(f"files: {args.out or 'results/prelabel-' + stamp}")
+    failures = format_failures(summary["failures"])
+    if failures:
+        print(failures, file=sys.stderr)
+    if failing_judges(summary["failures"]):
+        return EXIT_FAILED_VERDICTS
     return 0
 
 

@@ -14,14 +14,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from judges.agreement import paper_table, to_markdown
-from judges.cli import run_main
+from judges.cli import HelpFormatter, run_main
 from judges.errors import ConfigError
-from judges.experiment import parse_frames
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The command's argument parser."""
-    parser = argparse.ArgumentParser(prog="report.py", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="report.py", description=__doc__.splitlines()[0], formatter_class=HelpFormatter
+    )
     parser.add_argument("runs", nargs="+", type=Path, help="run folders (results/<run-id>)")
     parser.add_argument("--out", type=Path, help="output folder (default results/report-<time>)")
     parser.add_argument(
@@ -32,7 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--disagreements",
         metavar="JUDGE:DIMENSION[:FRAMES]",
-        help="export the pairs where this judge and the humans differ (first run)",
+        help="export the pairs where this judge and the humans differ (first run); FRAMES "
+        "may be left out when the run has one frame setting",
     )
     parser.add_argument("--limit", type=int, default=50, help="pairs to export at most")
     return parser
@@ -45,22 +47,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         comparison_markdown,
         export_disagreements,
         merge_runs,
+        parse_disagreement_spec,
+        read_run,
         write_figures,
     )
+    from judges.results import check_writable_dir
 
+    if args.limit < 1:
+        raise ConfigError("--limit must be >= 1")
+    for run_dir in args.runs:
+        read_run(run_dir)  # a missing or incomplete run folder: one line, exit 2
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     if args.disagreements:
-        parts = args.disagreements.split(":")
-        if len(parts) not in (2, 3):
-            raise ConfigError("--disagreements takes JUDGE:DIMENSION or JUDGE:DIMENSION:FRAMES")
-        frames = parse_frames(parts[2])[0] if len(parts) == 3 else 8
-        out = args.out or args.runs[0] / f"disagreements-{parts[0]}-{parts[1]}"
-        n = export_disagreements(args.runs[0], parts[0], parts[1], frames, out, args.limit)
+        judge, dimension, frames = parse_disagreement_spec(args.runs[0], args.disagreements)
+        out = args.out or args.runs[0] / f"disagreements-{judge}-{dimension}"
+        check_writable_dir(out, "--out")
+        n = export_disagreements(args.runs[0], judge, dimension, frames, out, args.limit)
         print(f"{n} disagreement(s) written to {out}/index.md")
         return 0
     table = merge_runs(args.runs, allow_mixed_data=args.allow_mixed_data)
     out = args.out or Path("results") / f"report-{stamp}"
-    out.mkdir(parents=True, exist_ok=True)
+    check_writable_dir(out, "--out")
     table.write_csv(out / "comparison.csv")
     (out / "comparison.md").write_text(comparison_markdown(table, args.runs))
     import polars as pl

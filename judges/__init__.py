@@ -10,6 +10,14 @@ Example:
 
 """
 
+import os
+
+# FFmpeg's own log lines ("moov atom not found", "Invalid NAL unit size", with no file name)
+# would reach the console for every broken video; each failure becomes one VideoError naming
+# the file instead. OpenCV reads this variable when its FFmpeg backend first starts, so it is
+# set before anything here can open a video. Set it yourself to see FFmpeg's diagnostics.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+
 from judges.agreement import agreement_table, paper_table
 from judges.base import Judge, ScoreJudge, Task, decide
 from judges.data import Dataset, load_dataset, load_pairs, summarize

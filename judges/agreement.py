@@ -11,13 +11,15 @@ Definitions (the paper's, plus what a careful reader needs next to them):
   outcome among labeled pairs.
 
 Pairs without a human label for a dimension are counted (``n_unlabeled``) but not scored.
-When the verdicts carry ``cost_usd`` (API judges), the table adds what each group cost.
+``n_errors`` counts the failed judgements among the labeled pairs; reports flag any group where
+it is not zero. When the verdicts carry ``cost_usd`` (API judges), the table adds what each
+group cost.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import polars as pl
 
@@ -104,6 +106,7 @@ def agreement_stats(
         "accuracy_hi": c_hi,
         "accuracy_p_value": binomial_p_value(matches, decided),
         "kappa": cohen_kappa(judged, list(humans)),
+        "n_errors": sum(s == "error" for s in statuses),
     }
     for status in STATUSES:
         if status != "ok":
@@ -112,12 +115,16 @@ def agreement_stats(
     return out
 
 
-def agreement_table(verdicts: pl.DataFrame) -> pl.DataFrame:
+def agreement_table(
+    verdicts: pl.DataFrame, unlabeled: Mapping[tuple[str, str], int] | None = None
+) -> pl.DataFrame:
     """Long agreement table: one row per (judge, dimension, frames).
 
     Args:
         verdicts: Columns ``judge, dimension, frames, winner, status, human`` (``human`` null
             where the pair has no label for that dimension), e.g. from :func:`verdict_rows`.
+        unlabeled: ``(judge, dimension) -> pairs`` left unjudged for want of a human label
+            (a run does not judge them); added to ``n_unlabeled`` of every frame count.
 
     Returns:
         Group columns, ``n_unlabeled`` and the statistics of :func:`agreement_stats`, sorted
@@ -138,7 +145,9 @@ def agreement_table(verdicts: pl.DataFrame) -> pl.DataFrame:
             "judge": judge,
             "dimension": dimension,
             "frames": frames,
-            "n_unlabeled": group.height - labeled.height,
+            "n_unlabeled": group.height
+            - labeled.height
+            + (unlabeled or {}).get((judge, dimension), 0),
             **stats,
         }
         if "cost_usd" in group.columns:
@@ -170,16 +179,67 @@ def paper_table(table: pl.DataFrame, metric: str = "agreement") -> pl.DataFrame:
     """
     if table.is_empty():
         return pl.DataFrame(schema={"judge": pl.String, "dimension": pl.String})
-    labels = table.with_columns(
+    labels = frames_labels(table)
+    # Column order follows the (already sorted) long table: 1, 2, 4, 8, all.
+    columns = list(dict.fromkeys(labels["frames"].to_list()))
+    wide = labels.pivot(on="frames", index=["judge", "dimension"], values=metric)
+    return wide.select(["judge", "dimension", *columns])
+
+
+def frames_labels(table: pl.DataFrame) -> pl.DataFrame:
+    """``table`` with ``frames`` as display text: ``"4"``, or ``"all"`` for every frame.
+
+    Tables people read (CSV, markdown, console) use this; parquet keeps null for "all".
+    """
+    return table.with_columns(
         pl.when(pl.col("frames").is_null())
         .then(pl.lit(frames_label(None)))
         .otherwise(pl.col("frames").cast(pl.String))
         .alias("frames")
     )
-    # Column order follows the (already sorted) long table: 1, 2, 4, 8, all.
-    columns = list(dict.fromkeys(labels["frames"].to_list()))
-    wide = labels.pivot(on="frames", index=["judge", "dimension"], values=metric)
+
+
+def _cell(row: Mapping[str, object]) -> str:
+    agreement = row["agreement"]
+    if not isinstance(agreement, float) or math.isnan(agreement):
+        return f"— n={row['n_labeled']}"
+    text = (
+        f"{agreement:.3f} [{row['agreement_lo']:.2f}, {row['agreement_hi']:.2f}] "
+        f"n={row['n_labeled']}"
+    )
+    errors = row.get("n_errors") or 0
+    if errors:
+        text += f" ⚠ {errors} error{'s' if errors != 1 else ''}"
+    return text
+
+
+def display_table(table: pl.DataFrame) -> pl.DataFrame:
+    """Paper-shaped agreement for people: agreement, 95% interval, n and failures per cell.
+
+    A cell reads ``0.620 [0.52, 0.71] n=100``, with ``⚠ k errors`` appended where judgements
+    failed, so no one reads a point estimate without its uncertainty or its failures.
+
+    Example:
+        >>> display_table(table)  # doctest: +SKIP
+        judge  dimension        1                         ...
+        psnr   informativeness  0.620 [0.52, 0.71] n=100 ⚠ 3 errors
+
+    """
+    if table.is_empty():
+        return pl.DataFrame(schema={"judge": pl.String, "dimension": pl.String})
+    cells = frames_labels(table).with_columns(
+        pl.struct(pl.all()).map_elements(_cell, return_dtype=pl.String).alias("_cell")
+    )
+    columns = list(dict.fromkeys(cells["frames"].to_list()))
+    wide = cells.pivot(on="frames", index=["judge", "dimension"], values="_cell")
     return wide.select(["judge", "dimension", *columns])
+
+
+def error_groups(table: pl.DataFrame) -> pl.DataFrame:
+    """The (judge, dimension, frames) groups where some judgements failed."""
+    if "n_errors" not in table.columns:
+        return table.clear()
+    return table.filter(pl.col("n_errors") > 0)
 
 
 def _fmt(value: object, digits: int) -> str:

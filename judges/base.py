@@ -14,14 +14,16 @@ import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from judges.budget import Budget
 from judges.cache import Store, stable_hash
 from judges.errors import ItemError
-from judges.keyframes import KeyframeSource
+from judges.keyframes import KeyframeSource, Strategy
 from judges.options import config_dict
 from judges.types import Dimension, Pair, Verdict, Video, Winner
+
+ConfidenceKind = Literal["probability", "margin"]
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,10 @@ class Judge(abc.ABC):
         default_dimensions: Dimensions judged when the user names none.
         non_semantic: Option names that do not change results (devices, batch sizes), left
             out of the cache key.
+        confidence_kind: What ``Verdict.confidence`` means for this judge: ``probability``
+            (in [0, 1], comparable across judges) or ``margin`` (a score difference in the
+            judge's own unit, comparable only within the judge); ``None`` if it gives none.
+        confidence_unit: The margin's unit, for reports (``dB``, ``logit``...).
 
     """
 
@@ -82,6 +88,8 @@ class Judge(abc.ABC):
     version: ClassVar[str] = "1"
     default_dimensions: ClassVar[tuple[Dimension, ...]] = tuple(Dimension)
     non_semantic: ClassVar[frozenset[str]] = frozenset()
+    confidence_kind: ClassVar[ConfidenceKind | None] = None
+    confidence_unit: ClassVar[str | None] = None
 
     def __init__(self, config: Any = None, name: str | None = None) -> None:
         self.config = config
@@ -109,6 +117,14 @@ class Judge(abc.ABC):
     def check_ready(self) -> None:  # noqa: B027 - optional hook
         """Raise a :class:`JudgesError` naming the fix if the judge cannot run (e.g. no API key)."""
 
+    def undefined_reason(self, strategy: Strategy, frames: int | None) -> str | None:
+        """Why this judge's output is undefined for *every* pair at this setting, else ``None``.
+
+        A run refuses such a setting before any work (a verdict made of artefacts is worse
+        than none). Inputs undefined one at a time raise ``UndefinedScoreError`` instead.
+        """
+        return None
+
     def plan_cost(self, tasks: list[Task]) -> dict[str, Any] | None:
         """Dry-run estimate of API calls and cost for ``tasks``; ``None`` for local judges."""
         return None
@@ -129,6 +145,7 @@ class Judge(abc.ABC):
             "judge": self.kind,
             "version": self.version,
             "settings": self.settings(),
+            "confidence": {"kind": self.confidence_kind, "unit": self.confidence_unit},
         }
 
     def cache_inputs(self, task: Task) -> dict[str, Any]:
@@ -143,8 +160,21 @@ class Judge(abc.ABC):
     def compare(self, pair: Pair, dimension: Dimension, frames: int | None) -> Verdict:
         """Judge one pair on one dimension with ``frames`` keyframes per video."""
 
-    def error_verdict(self, task: Task, error: BaseException | str, **extra: Any) -> Verdict:
-        """A Verdict recording a failure (never a dropped row)."""
+    def error_verdict(
+        self, task: Task, error: BaseException | str, kind: str | None = None, **extra: Any
+    ) -> Verdict:
+        """A Verdict recording a failure (never a dropped row).
+
+        Args:
+            task: The task that failed.
+            error: The exception or message.
+            kind: Reason code for failure summaries; by default the error's ``kind`` (see
+                :class:`ItemError`) or ``error``.
+            **extra: Further Verdict fields (``raw``, ``cost_usd``...).
+
+        """
+        kind = kind or getattr(error, "kind", None) or "error"
+        raw = {**extra.pop("raw", {}), "error_kind": kind}
         return Verdict(
             pair_id=task.pair.pair_id,
             judge=self.name,
@@ -153,6 +183,7 @@ class Judge(abc.ABC):
             winner=None,
             status="error",
             error=str(error),
+            raw=raw,
             **extra,
         )
 
@@ -203,6 +234,7 @@ class ScoreJudge(Judge):
 
     higher_is_better: bool = True
     tie_tolerance: float = 0.0
+    confidence_kind: ClassVar[ConfidenceKind | None] = "margin"
 
     @abc.abstractmethod
     def video_score(self, video: Video, frames: int | None) -> float:
@@ -259,6 +291,7 @@ class ScoreJudge(Judge):
             "latency_s": time.perf_counter() - start,
         }
         if winner is None:
+            common["raw"]["error_kind"] = "nan_score"
             return Verdict(winner=None, status="error", error="a video's score is NaN", **common)
         return Verdict(
             winner=winner,

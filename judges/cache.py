@@ -16,6 +16,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from judges.errors import ConfigError
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
     namespace TEXT NOT NULL,
@@ -75,14 +77,20 @@ class Store:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
-        self._conn = sqlite3.connect(self.path, check_same_thread=False, timeout=30.0)
-        with self._lock:
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=NORMAL")
-            self._conn.executescript(_SCHEMA)
-            self._conn.commit()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(self.path, check_same_thread=False, timeout=30.0)
+            with self._lock:
+                self._conn.execute("PRAGMA journal_mode=WAL")
+                self._conn.execute("PRAGMA synchronous=NORMAL")
+                self._conn.executescript(_SCHEMA)
+                self._conn.commit()
+        except (OSError, sqlite3.Error) as e:
+            raise ConfigError(
+                f"cache {self.path}: cannot open it for writing ({e}); pass --cache-dir with a "
+                "writable folder, or --no-cache"
+            ) from None
 
     def get(self, namespace: str, key: str) -> Any | None:
         """The value stored under ``key``, or ``None``."""

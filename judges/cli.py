@@ -11,6 +11,28 @@ from judges.budget import BudgetExhausted
 from judges.errors import JudgesError
 from judges.experiment import JudgeRequest
 
+EXIT_USER_ERROR = 2
+EXIT_BUDGET = 3
+EXIT_FAILED_VERDICTS = 4
+"""Written everything, but more than half of some judge's verdicts failed."""
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """``--help`` shows each option's default (flags and options without one say nothing)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if (
+            "%(default)" in text
+            or "(default" in text
+            or default in (None, False, argparse.SUPPRESS)
+        ):
+            return text
+        if isinstance(default, list | tuple) and not default:
+            return text
+        return f"{text} (default: %(default)s)"
+
 
 class JudgeAction(argparse.Action):
     """``--judge NAME``: start a new judge; later ``--judge-arg`` options belong to it."""
@@ -48,14 +70,16 @@ class JudgeArgAction(argparse.Action):
         judges[-1].options[key.strip()] = value
 
 
-def add_judge_arguments(parser: argparse.ArgumentParser) -> None:
+def add_judge_arguments(parser: argparse.ArgumentParser, repeatable: bool = True) -> None:
     """Add ``--judge``/``--judge-arg``/``--list-judges``."""
     parser.add_argument(
         "--judge",
         dest="judges",
         action=JudgeAction,
         metavar="NAME",
-        help="judge to run (repeatable); see --list-judges",
+        help="judge to run (repeatable); see --list-judges"
+        if repeatable
+        else "the judge (one); see --list-judges",
     )
     parser.add_argument(
         "--judge-arg",
@@ -81,10 +105,10 @@ def run_main(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | 
         return main(argv)
     except BudgetExhausted as e:
         print(f"stopped: {e}", file=sys.stderr)
-        return 3
+        return EXIT_BUDGET
     except JudgesError as e:
         print(f"error: {e}", file=sys.stderr)
-        return 2
+        return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print(
             "interrupted: finished verdicts are saved in the cache; rerun the same command to "

@@ -15,7 +15,7 @@ import hashlib
 import json
 import zlib
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,58 @@ HARM_KEYS = (
     "other_harmful",
 )
 _MAX_LISTED = 20
+PAIR_KEYS = (
+    "pair_id",
+    "prompt_id",
+    "prompt_text",
+    "prompt_type",
+    "video_0",
+    "video_1",
+    "helpfulness",
+    "harmlessness",
+    "sub_preferences",
+    "is_safe",
+)
+VIDEO_KEYS = (
+    "prompt_id",
+    "prompt_text",
+    "video_id",
+    "video_text",
+    "video_path",
+    "is_safe",
+    "video_labels",
+    "generated_from",
+)
+SUB_PREFERENCE_KEYS = ("instruction_following", "correctness", "information", "aesthetics")
+# Spellings that are not SafeSora's but would otherwise be dropped without a word.
+_KEY_ALIASES = {"informativeness": "information"}
+
+
+def _squash(key: str) -> str:
+    return "".join(c for c in key.lower() if c.isalnum())
+
+
+def check_key_spelling(obj: Mapping[str, Any], known: Sequence[str], where: str, field: str):
+    """Refuse a key that differs from a known key only by case or separators.
+
+    ``Helpfulness`` or ``Sub_Preferences`` would otherwise be read as "no label" and every
+    label of the dataset silently dropped.
+
+    Raises:
+        DataError: naming the record, the key and the key it resembles.
+
+    """
+    squashed = {_squash(k): k for k in known}
+    for key in obj:
+        if not isinstance(key, str) or key in known:
+            continue
+        match = squashed.get(_squash(key)) or _KEY_ALIASES.get(key)
+        if match is not None and match != key:
+            name = f"{field}.{key}" if field else key
+            raise DataError(
+                f"{where}: key {name!r} is not a SafeSora key; did you mean {match!r}? "
+                "Rename it in the file (SafeSora's keys are lower-case with underscores)"
+            )
 
 
 @dataclass(frozen=True)
@@ -145,6 +197,7 @@ class _RecordParser:
         where = self.where(index, pair_id)
         if not isinstance(raw, Mapping):
             raise DataError(f"{where}: field '{side}' must be an object, got {type(raw).__name__}")
+        check_key_spelling(raw, VIDEO_KEYS, where, side)
         try:
             video_id = _str_field(raw, "video_id")
             video_path = _str_field(raw, "video_path")
@@ -174,6 +227,7 @@ class _RecordParser:
         labels_raw = raw.get("video_labels")
         harm: dict[str, bool] | None = None
         if isinstance(labels_raw, Mapping):
+            check_key_spelling(labels_raw, HARM_KEYS, where, f"{side}.video_labels")
             harm = {k: bool(v) for k, v in labels_raw.items() if v is not None}
         elif labels_raw is not None:
             raise DataError(f"{where}: field '{side}.video_labels' must be an object")
@@ -205,6 +259,7 @@ class _RecordParser:
         pair_id_raw = raw.get("pair_id")
         pair_id = None if pair_id_raw is None else str(pair_id_raw)
         where = self.where(index, pair_id)
+        check_key_spelling(raw, PAIR_KEYS, where, "")
         for side in ("video_0", "video_1"):
             if raw.get(side) is None:
                 raise DataError(f"{where}: required field '{side}' is missing")
@@ -227,6 +282,8 @@ class _RecordParser:
         subs = raw.get("sub_preferences")
         if subs is not None and not isinstance(subs, Mapping):
             raise DataError(f"{where}: field 'sub_preferences' must be an object")
+        if subs:
+            check_key_spelling(subs, SUB_PREFERENCE_KEYS, where, "sub_preferences")
         for dim in Dimension:
             if dim.is_sub_preference:
                 value = subs.get(dim.safesora_key) if subs else None
@@ -276,6 +333,8 @@ def load_dataset(
 
     """
     config = find_config(Path(path).expanduser())
+    if video_dir is not None and not Path(video_dir).expanduser().is_dir():
+        raise DataError(f"--video-dir {video_dir}: no such folder")
     records, digest = _read_records(config)
     parser = _RecordParser(config, Path(video_dir).expanduser() if video_dir else None)
     pairs: list[Pair] = []

@@ -22,7 +22,19 @@ class ItemError(JudgesError):
 
     It is recorded as an error Verdict while the run goes on. Other :class:`JudgesError` s (bad
     weights, a rejected key) stop the run.
+
+    Attributes:
+        kind: A short, stable reason code (``truncated``, ``undefined_score``...) that failure
+            summaries count by; the message carries the details.
+
     """
+
+    kind: str = "item_error"
+
+    def __init__(self, message: str = "", *, kind: str | None = None) -> None:
+        super().__init__(message)
+        if kind is not None:
+            self.kind = kind
 
 
 class VideoError(ItemError):
@@ -34,10 +46,18 @@ class VideoError(ItemError):
 
     """
 
-    def __init__(self, path: str | Path, reason: str) -> None:
+    kind = "unreadable_video"
+
+    def __init__(self, path: str | Path, reason: str, *, kind: str | None = None) -> None:
         self.path = Path(path)
         self.reason = reason
-        super().__init__(f"{self.path}: {reason}")
+        super().__init__(f"{self.path}: {reason}", kind=kind)
+
+
+class UndefinedScoreError(ItemError):
+    """A judge's score is undefined for this input (e.g. PSNR with no frame after frame 0)."""
+
+    kind = "undefined_score"
 
 
 class ConfigError(JudgesError, ValueError):

@@ -20,15 +20,23 @@ import polars as pl
 from judges.agreement import agreement_table
 from judges.base import Judge
 from judges.budget import Budget
-from judges.cache import Store, default_cache_dir
+from judges.cache import Store, default_cache_dir, file_sha256
 from judges.data import Dataset, load_dataset, summarize
 from judges.demo import DEMO_NOTICE, demo_dataset
 from judges.errors import ConfigError
+from judges.health import content_duplicates, failing_judges, failure_summary
 from judges.keyframes import KeyframeSource, Strategy
 from judges.registry import get_judge
-from judges.results import git_commit, new_run_id, verdict_table, write_run
+from judges.results import (
+    RunFolder,
+    check_writable_dir,
+    git_commit,
+    new_run_id,
+    verdict_table,
+    write_run,
+)
 from judges.runner import JudgeRun, Runner, plan_tasks
-from judges.types import Dimension, Verdict, frames_label
+from judges.types import Dimension, Pair, Verdict, frames_label
 
 DEFAULT_FRAMES: tuple[int | None, ...] = (1, 2, 4, 8)
 
@@ -55,6 +63,7 @@ class AgreementConfig:
         skip_missing: Drop pairs whose video files are missing instead of failing.
         out: Results root; the run goes to ``out/<run-id>``.
         run_id: Name of the run folder (default: timestamp and judge names).
+        overwrite: Replace an existing run folder named ``run_id`` (otherwise refuse).
         cache_dir: Cache folder (default: ``$JUDGES_CACHE_DIR`` or ``~/.cache/t2v-judges``).
         use_cache: Read and write the cache.
         strategy: Keyframe selection, ``diff`` (the paper's) or ``uniform``.
@@ -75,6 +84,7 @@ class AgreementConfig:
     skip_missing: bool = False
     out: Path = Path("results")
     run_id: str | None = None
+    overwrite: bool = False
     cache_dir: Path | None = None
     use_cache: bool = True
     strategy: Strategy = "diff"
@@ -104,6 +114,16 @@ class RunResult:
     table: pl.DataFrame
     info: dict[str, Any]
     demo: bool
+
+    @property
+    def failures(self) -> dict[str, dict[str, Any]]:
+        """Failed verdicts per judge and reason (see :func:`judges.health.failure_summary`)."""
+        return self.info["failures"]
+
+    @property
+    def failing_judges(self) -> list[str]:
+        """Judges with more than half of their verdicts failed (the run exits non-zero)."""
+        return failing_judges(self.failures)
 
 
 def parse_frames(text: str) -> list[int | None]:
@@ -170,15 +190,53 @@ def _stderr(msg: str) -> None:
     print(msg, file=sys.stderr)
 
 
+def check_settings(judges: Sequence[Judge], strategy: Strategy, frames: Sequence[int | None]):
+    """Refuse a judge x keyframe setting whose output would be undefined for every pair.
+
+    Raises:
+        ConfigError: naming the judge, the setting and the fix.
+
+    """
+    for judge in judges:
+        for n in frames:
+            reason = judge.undefined_reason(strategy, n)
+            if reason is not None:
+                raise ConfigError(f"judge {judge.name!r}: {reason}")
+
+
+def check_labels(
+    pairs: Sequence[Pair], dimensions: Sequence[Dimension], source: Path, judge: str
+) -> None:
+    """Refuse to judge a dimension that no pair has a human label for.
+
+    Raises:
+        ConfigError: naming the dimension and the dimensions the data does label.
+
+    """
+    labeled = {d for p in pairs for d in p.labels}
+    for dim in dimensions:
+        if dim not in labeled:
+            have = ", ".join(d.value for d in Dimension if d in labeled) or "none"
+            raise ConfigError(
+                f"{source}: no pair has a human label for {dim.value!r} (judge {judge!r}), so "
+                f"agreement cannot be measured; labeled dimensions: {have}. Pick them with --dims"
+            )
+
+
 def run_agreement(
     config: AgreementConfig,
     log: Callable[[str], None] = _stderr,
 ) -> RunResult | DryRun:
     """Run every judge over the data and write ``out/<run-id>/`` (or only plan, when dry).
 
+    Everything that can be refused is refused before the first verdict: judges and their
+    options, a setting undefined for every pair, the output and cache folders, an existing
+    run folder, dimensions without human labels. The run folder appears only once complete.
+
     Raises:
         DataError: the dataset is invalid or videos are missing.
-        ConfigError: an unknown judge, a bad option or frame count, a missing API key.
+        ConfigError: an unknown judge, a bad option or frame count, a missing API key, an
+            unwritable or existing output, a dimension without labels.
         BudgetExhausted: ``max_cost`` reached; finished verdicts stay in the cache.
 
     Example:
@@ -190,12 +248,20 @@ def run_agreement(
     if not config.judges:
         raise ConfigError("no judge given; pass --judge NAME (see --list-judges)")
     judges = build_judges(config.judges)
+    frames = list(dict.fromkeys(config.frames))
+    check_settings(judges, config.strategy, frames)
     if not config.dry_run:
         for judge in judges:
             judge.check_ready()  # e.g. a missing API key fails here, before any work
-    frames = list(dict.fromkeys(config.frames))
     demo = config.data is None
     cache_dir = config.cache_dir or default_cache_dir()
+    if config.use_cache or demo:
+        check_writable_dir(cache_dir, "--cache-dir")
+    folder = None
+    if not config.dry_run:
+        explicit = config.run_id is not None
+        run_id = config.run_id if explicit else new_run_id([j.name for j in judges], started)
+        folder = RunFolder(Path(config.out), run_id, overwrite=config.overwrite, explicit=explicit)
     data_path = demo_dataset(cache_dir=cache_dir) if demo else Path(config.data)  # type: ignore[arg-type]
     if demo:
         log(DEMO_NOTICE)
@@ -208,6 +274,9 @@ def run_agreement(
     pairs = dataset.pairs[: config.limit] if config.limit is not None else dataset.pairs
     if not pairs:
         raise ConfigError(f"{dataset.source}: no pairs to judge")
+    plan = {j.name: list(config.dimensions or j.default_dimensions) for j in judges}
+    for judge in judges:
+        check_labels(pairs, plan[judge.name], dataset.source, judge.name)
 
     store = Store(cache_dir / "cache.sqlite") if config.use_cache else None
     source = KeyframeSource(plan=frames, strategy=config.strategy)
@@ -223,21 +292,21 @@ def run_agreement(
         try:
             plans = []
             for judge in judges:
-                dims = list(config.dimensions or judge.default_dimensions)
-                tasks, _ = plan_tasks(pairs, dims, frames)
+                tasks, _ = plan_tasks(pairs, plan[judge.name], frames)
                 todo = runner.pending(judge, tasks)
-                plan = judge.plan_cost(todo) or {"judge": judge.name, "calls": 0}
-                plans.append({**plan, "verdicts": len(tasks), "to_compute": len(todo)})
+                cost = judge.plan_cost(todo) or {"judge": judge.name, "calls": 0}
+                plans.append({**cost, "verdicts": len(tasks), "to_compute": len(todo)})
         finally:
             if store is not None:
                 store.close()
         return DryRun(dataset, plans, demo)
+    assert folder is not None
     runs: list[JudgeRun] = []
     judge_info: list[dict[str, Any]] = []
     unlabeled_all: dict[str, dict[str, int]] = {}
     try:
         for judge in judges:
-            dims = list(config.dimensions or judge.default_dimensions)
+            dims = plan[judge.name]
             tasks, unlabeled = plan_tasks(pairs, dims, frames)
             if unlabeled:
                 log(
@@ -260,6 +329,9 @@ def run_agreement(
                     "cost_usd": sum(costs) if costs else None,
                 }
             )
+        duplicates = content_duplicates(
+            pairs, store.file_hash if store is not None else file_sha256
+        )
     finally:
         for judge in judges:
             judge.close()
@@ -267,13 +339,14 @@ def run_agreement(
             store.close()
 
     all_verdicts: list[Verdict] = [v for run in runs for v in run.verdicts]
-    verdicts = verdict_table(all_verdicts, pairs)
-    table = agreement_table(verdicts)
-    run_id = config.run_id or new_run_id([j.name for j in judges], started)
-    run_dir = Path(config.out) / run_id
+    verdicts = verdict_table(all_verdicts, pairs, {j.name: j.confidence_kind for j in judges})
+    table = agreement_table(
+        verdicts,
+        {(j, d): n for j, counts in unlabeled_all.items() for d, n in counts.items()},
+    )
     finished = datetime.now(UTC)
     info = {
-        "run_id": run_id,
+        "run_id": folder.run_id,
         "command": sys.argv,
         "started": started.isoformat(),
         "finished": finished.isoformat(),
@@ -288,10 +361,12 @@ def run_agreement(
             "limit": config.limit,
             "skipped_missing": [{"pair_id": p, "missing": m} for p, m in dataset.skipped],
             "summary": summarize(pairs),
+            "content_duplicates": duplicates,
         },
         "frames": [frames_label(n) for n in frames],
         "keyframes": {"strategy": config.strategy, "decodes": source.decodes},
         "judges": judge_info,
+        "failures": failure_summary(verdicts),
         "unlabeled_not_judged": unlabeled_all,
         "cost_usd": sum(j["cost_usd"] or 0.0 for j in judge_info),
         "spent_usd_this_run": runner.budget.spent,
@@ -300,8 +375,15 @@ def run_agreement(
         "git_commit": git_commit(),
         "versions": _versions(),
     }
-    write_run(run_dir, verdicts, table, info, DEMO_NOTICE if demo else None)
-    from judges.report import write_figures  # matplotlib only when a run finishes
+    try:
+        write_run(folder.staging, verdicts, table, info, DEMO_NOTICE if demo else None)
+        from judges.report import write_figures  # matplotlib only when a run finishes
 
-    write_figures(run_dir / "figures", table, verdicts)
+        write_figures(
+            folder.staging / "figures", table, verdicts, mark="demo data" if demo else None
+        )
+        run_dir = folder.publish()
+    except BaseException:
+        folder.discard()
+        raise
     return RunResult(run_dir, dataset, verdicts, table, info, demo)

@@ -271,22 +271,41 @@ def run_prelabel(config: PrelabelConfig) -> dict[str, Any]:
     from judges.cache import Store, default_cache_dir
     from judges.data import load_dataset
     from judges.demo import DEMO_NOTICE, demo_dataset
-    from judges.experiment import build_judges
+    from judges.errors import ConfigError
+    from judges.experiment import build_judges, check_settings
+    from judges.health import failure_summary
     from judges.keyframes import KeyframeSource
+    from judges.results import check_writable_dir, verdict_table
     from judges.runner import Runner, plan_tasks
 
     if not 0 < config.target_agreement < 1:
-        from judges.errors import ConfigError
-
         raise ConfigError("--target-agreement must be between 0 and 1")
+    if config.seconds_per_pair < 0:
+        raise ConfigError("--seconds-per-pair must be >= 0")
+    if config.concurrency is not None and config.concurrency < 1:
+        raise ConfigError("--concurrency must be >= 1")
+    if config.max_cost is not None and config.max_cost < 0:
+        raise ConfigError("--max-cost must be >= 0")
     (judge,) = build_judges([config.judge])
+    check_settings([judge], "diff", [config.frames])
     judge.check_ready()
     cache_dir = config.cache_dir or default_cache_dir()
+    # Refuse an unwritable output before any (possibly paid) judgement.
+    check_writable_dir(Path(config.out), "--out")
+    check_writable_dir(cache_dir, "--cache-dir")
     demo = config.data is None
     data = load_dataset(
         demo_dataset(cache_dir=cache_dir) if demo else config.data, config.video_dir
     )
     frames = [config.frames]
+    cal = None
+    if config.calibration is not None:
+        # Loaded (and checked) before any judgement: a bad calibration path costs nothing.
+        cal = load_dataset(config.calibration, config.calibration_video_dir)
+        if not any(config.dimension in p.labels for p in cal.pairs):
+            raise ConfigError(
+                f"{cal.source}: no pair has a human label for {config.dimension.value}"
+            )
     with Store(cache_dir / "cache.sqlite") as store:
         runner = Runner(
             store,
@@ -299,15 +318,8 @@ def run_prelabel(config: PrelabelConfig) -> dict[str, Any]:
         verdicts = runner.run(judge, tasks).verdicts
         curve = None
         choice = None
-        if config.calibration is not None:
-            cal = load_dataset(config.calibration, config.calibration_video_dir)
+        if cal is not None:
             cal_tasks, _ = plan_tasks(cal.pairs, [config.dimension], frames)
-            if not cal_tasks:
-                from judges.errors import ConfigError
-
-                raise ConfigError(
-                    f"{cal.source}: no pair has a human label for {config.dimension.value}"
-                )
             cal_verdicts = runner.run(judge, cal_tasks).verdicts
             humans = {
                 p.pair_id: p.labels[config.dimension]
@@ -348,6 +360,9 @@ def run_prelabel(config: PrelabelConfig) -> dict[str, Any]:
     summary: dict[str, Any] = {
         "judge": judge.describe(),
         "model_version": model_version,
+        "confidence_kind": judge.confidence_kind,
+        "confidence_unit": judge.confidence_unit,
+        "failures": failure_summary(verdict_table(verdicts, data.pairs)),
         "dimension": config.dimension.value,
         "frames": config.frames,
         "data": str(data.source),
@@ -429,7 +444,7 @@ def _plot_curve(curve: pl.DataFrame, choice: ThresholdChoice, path: Path) -> Non
         curve["agreement_lo"].to_list(),
         curve["agreement_hi"].to_list(),
         alpha=0.2,
-        label="95% Wilson interval",
+        label="95% Wilson interval (pairs treated as independent)",
     )
     ax.plot(cov, curve["agreement"].to_list(), marker=".", label="agreement among kept")
     ax.axhline(choice.target, color="grey", linestyle="--", label=f"target {choice.target:.2f}")

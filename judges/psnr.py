@@ -18,6 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from judges.errors import UndefinedScoreError
 from judges.keyframes import iter_frames
 
 
@@ -78,19 +79,28 @@ def capped_psnr(a: np.ndarray, b: np.ndarray, data_range: float | None = None) -
     return psnr_cap(a.size, r) if math.isinf(value) else value
 
 
+NO_LATER_FRAME = "PSNR is undefined: no frame after frame 0 to compare it with"
+
+
 def _score(first: np.ndarray, later: Iterable[np.ndarray], safesora_compat: bool) -> float:
     # One arithmetic for keyframe lists and streamed whole videos (``later`` may be a generator).
+    compare = psnr if safesora_compat else capped_psnr
+    values = [compare(first, f) for f in later]
+    if not values:
+        # Any number here would be an artefact (the cap depends on the frame size alone).
+        raise ValueError(NO_LATER_FRAME)
     if safesora_compat:
-        values = [psnr(first, f) for f in later]
         return float(sum(values) / (len(values) + 1))
-    capped = [capped_psnr(first, f) for f in later]
-    return float(np.mean(capped)) if capped else psnr_cap(first.size, _data_range(first))
+    return float(np.mean(values))
 
 
 def mean_psnr_to_first(first: np.ndarray, later: Sequence[np.ndarray]) -> float:
     """Mean capped PSNR of ``first`` against each later frame.
 
-    A video with no later frame (a still image) gets the cap: it carries no change at all.
+    Raises:
+        ValueError: ``later`` is empty (a 1-frame video, or keyframes holding only frame 0):
+            the score is undefined, not "perfectly still".
+
     """
     return _score(first, later, safesora_compat=False)
 
@@ -100,6 +110,10 @@ def safesora_psnr(first: np.ndarray, later: Sequence[np.ndarray]) -> float:
 
     With every frame selected this is the reference's ``sum / frame_count`` exactly, ``inf``
     included when a later frame equals the first.
+
+    Raises:
+        ValueError: ``later`` is empty (undefined score).
+
     """
     return _score(first, later, safesora_compat=True)
 
@@ -114,8 +128,12 @@ def video_psnr_score(path: str | Path, safesora_compat: bool = False) -> float:
 
     Raises:
         VideoError: the video cannot be read.
+        UndefinedScoreError: the video has a single frame.
 
     """
     frames = iter_frames(path)
     first = next(frames)  # iter_frames raises VideoError rather than yield nothing
-    return _score(first, frames, safesora_compat)
+    try:
+        return _score(first, frames, safesora_compat)
+    except ValueError as e:
+        raise UndefinedScoreError(f"{path}: {e} (the video has 1 frame)") from None

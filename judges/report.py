@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ from matplotlib.figure import Figure
 
 from judges.agreement import PAPER_DIMENSION_ORDER, paper_table
 from judges.errors import ConfigError
-from judges.results import agreement_markdown
+from judges.results import agreement_markdown, read_agreement_csv
 from judges.types import STATUSES, Dimension, frames_label
 
 _STATUS_COLOURS = {
@@ -50,21 +51,53 @@ def _dimensions(table: pl.DataFrame) -> list[str]:
     return [d.value for d in PAPER_DIMENSION_ORDER if d.value in present]
 
 
-def plot_agreement_vs_frames(table: pl.DataFrame) -> Figure:
+def _palette(judges: list[str]) -> dict[str, Any]:
+    # The colour-blind palette has 10 colours; beyond that husl keeps every judge distinct.
+    colours = (
+        sns.color_palette("colorblind", len(judges))
+        if len(judges) <= 10
+        else sns.color_palette("husl", len(judges))
+    )
+    return dict(zip(judges, colours, strict=True))
+
+
+def _short(text: str, width: int = 22) -> str:
+    """Wrap a long judge label so panel titles and legends stay inside their space."""
+    return "\n".join(textwrap.wrap(text, width, break_on_hyphens=False)) or text
+
+
+def mark_figure(fig: Figure, mark: str | None) -> None:
+    """Stamp ``mark`` (e.g. ``demo data``) visibly on the figure, so a copy keeps its caveat."""
+    if mark:
+        fig.suptitle(
+            f"{mark.upper()}: says nothing about real judges",
+            color="#b22222",
+            fontsize="large",
+            fontweight="bold",
+        )
+
+
+def plot_agreement_vs_frames(table: pl.DataFrame, mark: str | None = None) -> Figure:
     """Agreement vs keyframes per video: a panel per dimension, a line per judge.
 
-    Shaded bands are 95% Wilson intervals; the dashed line is chance (0.5). Each judge's line
-    carries its label, so ``ax.lines`` can be read back against the table.
+    Shaded bands are 95% Wilson intervals (pairs treated as independent); the dashed line is
+    chance (0.5). Each judge's line carries its label, so ``ax.lines`` can be read back against
+    the table. The legend sits below the panels in as many rows as the judges need.
     """
     sns.set_theme(style="whitegrid", context="notebook")
     dims = _dimensions(table)
     order = _frame_order(table)
     judges = list(dict.fromkeys(table["judge"].to_list()))
-    palette = dict(zip(judges, sns.color_palette("colorblind", len(judges)), strict=True))
+    palette = _palette(judges)
     cols = min(3, len(dims)) or 1
     rows = math.ceil(len(dims) / cols) or 1
     fig, axes = plt.subplots(
-        rows, cols, figsize=(4.6 * cols, 3.6 * rows), squeeze=False, sharey=True
+        rows,
+        cols,
+        figsize=(4.6 * cols, 3.6 * rows + 0.3 * math.ceil(len(judges) / 4)),
+        squeeze=False,
+        sharey=True,
+        layout="constrained",
     )
     for ax, dim in zip(axes.flat, dims, strict=False):
         ax.axhline(0.5, color="grey", linestyle="--", linewidth=1, label="chance")
@@ -90,29 +123,53 @@ def plot_agreement_vs_frames(table: pl.DataFrame) -> Figure:
         ax.set_ylim(0, 1)
     for ax in axes.flat[len(dims) :]:
         ax.set_visible(False)
-    axes[0][0].set_ylabel("agreement with humans")
+    for row in axes:
+        row[0].set_ylabel("agreement with humans")
     handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 5), frameon=False)
-    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    fig.legend(
+        handles,
+        [_short(label) for label in labels],
+        loc="outside lower center",
+        ncol=min(len(labels), 4),
+        frameon=False,
+        title="shaded: 95% Wilson interval, pairs treated as independent",
+        title_fontsize="small",
+    )
+    mark_figure(fig, mark)
     return fig
 
 
-def plot_heatmap(table: pl.DataFrame, metric: str = "agreement") -> Figure:
-    """The paper's Table 1 shape: dimensions x frames, one panel per judge, values annotated."""
+def plot_heatmap(table: pl.DataFrame, metric: str = "agreement", mark: str | None = None) -> Figure:
+    """The paper's Table 1 shape: dimensions x frames, one panel per judge, values annotated.
+
+    Panels wrap onto rows of at most four, share one colour bar, and only the first panel of
+    each row names the dimensions, so a dozen judges stay legible.
+    """
     sns.set_theme(style="white", context="notebook")
     wide = paper_table(table, metric)
     judges = list(dict.fromkeys(wide["judge"].to_list()))
     frames = [c for c in wide.columns if c not in ("judge", "dimension")]
+    dims = [d for d in _dimensions(table)]
+    cols = min(4, len(judges)) or 1
+    rows = math.ceil(len(judges) / cols) or 1
+    panel_w = 0.75 * len(frames) + 0.6
+    panel_h = 0.45 * len(dims) + 1.0
     fig, axes = plt.subplots(
-        1,
-        len(judges),
-        figsize=(1.2 * len(frames) + 3, 0.55 * max(3, wide.height // max(1, len(judges))) + 1.6),
+        rows,
+        cols,
+        figsize=(panel_w * cols + 2.4, panel_h * rows + 0.6),
         squeeze=False,
+        layout="constrained",
     )
-    for ax, judge in zip(axes[0], judges, strict=True):
+    mesh = None
+    for i, (ax, judge) in enumerate(zip(axes.flat, judges, strict=False)):
         sub = wide.filter(pl.col("judge") == judge)
+        by_dim = dict(zip(sub["dimension"].to_list(), sub.select(frames).iter_rows(), strict=True))
         values = np.array(
-            [[np.nan if v is None else v for v in row] for row in sub.select(frames).iter_rows()],
+            [
+                [np.nan if v is None else v for v in by_dim.get(d, [None] * len(frames))]
+                for d in dims
+            ],
             dtype=float,
         )
         sns.heatmap(
@@ -124,13 +181,20 @@ def plot_heatmap(table: pl.DataFrame, metric: str = "agreement") -> Figure:
             vmax=0.9,
             center=0.5,
             cmap="vlag_r",
-            cbar=ax is axes[0][-1],
+            cbar=False,
             xticklabels=frames,
-            yticklabels=[d.replace("_", " ") for d in sub["dimension"].to_list()],
+            yticklabels=[d.replace("_", " ") for d in dims] if i % cols == 0 else False,
+            annot_kws={"fontsize": "small"},
         )
-        ax.set_title(judge)
-        ax.set_xlabel("keyframes per video")
-    fig.tight_layout()
+        mesh = ax.collections[0]
+        ax.set_title(_short(judge), fontsize="medium")
+        ax.set_xlabel("keyframes per video" if i >= len(judges) - cols else "")
+        ax.tick_params(axis="y", rotation=0)
+    for ax in axes.flat[len(judges) :]:
+        ax.set_visible(False)
+    if mesh is not None:
+        fig.colorbar(mesh, ax=axes, shrink=0.6, label=metric)
+    mark_figure(fig, mark)
     return fig
 
 
@@ -148,11 +212,11 @@ def outcome_rates(verdicts: pl.DataFrame) -> pl.DataFrame:
     return wide.select(["judge", *STATUSES]).sort("judge")
 
 
-def plot_outcomes(verdicts: pl.DataFrame) -> Figure:
+def plot_outcomes(verdicts: pl.DataFrame, mark: str | None = None) -> Figure:
     """Stacked bars of outcome rates (ok / tie / refused / unparsed / error) per judge."""
     sns.set_theme(style="whitegrid", context="notebook")
     rates = outcome_rates(verdicts)
-    fig, ax = plt.subplots(figsize=(7, 0.6 * rates.height + 1.6))
+    fig, ax = plt.subplots(figsize=(7, 0.45 * rates.height + 2.0), layout="constrained")
     left = np.zeros(rates.height)
     for status in STATUSES:
         values = np.array(rates[status].to_list(), dtype=float)
@@ -162,20 +226,31 @@ def plot_outcomes(verdicts: pl.DataFrame) -> Figure:
         left += values
     ax.set_xlim(0, 1)
     ax.set_xlabel("share of verdicts")
-    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=len(STATUSES), frameon=False)
-    fig.tight_layout()
+    handles, labels = ax.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside upper center", ncol=len(STATUSES), frameon=False)
+    mark_figure(fig, mark)
     return fig
 
 
-def write_figures(out_dir: Path, table: pl.DataFrame, verdicts: pl.DataFrame) -> list[Path]:
-    """Write every figure as PNG and SVG into ``out_dir``; returns the files written."""
+def write_figures(
+    out_dir: Path, table: pl.DataFrame, verdicts: pl.DataFrame, mark: str | None = None
+) -> list[Path]:
+    """Write every figure as PNG and SVG into ``out_dir``; returns the files written.
+
+    Args:
+        out_dir: Folder for the figures (created).
+        table: The agreement table.
+        verdicts: The verdict table (for outcome rates; may be empty).
+        mark: A caveat stamped on every figure, e.g. ``demo data``.
+
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     labeled = table.filter(pl.col("n_labeled") > 0)
-    figures = {"outcomes": plot_outcomes(verdicts)} if verdicts.height else {}
+    figures = {"outcomes": plot_outcomes(verdicts, mark)} if verdicts.height else {}
     if labeled.height:
-        figures["agreement_vs_frames"] = plot_agreement_vs_frames(labeled)
-        figures["agreement_heatmap"] = plot_heatmap(labeled)
+        figures["agreement_vs_frames"] = plot_agreement_vs_frames(labeled, mark)
+        figures["agreement_heatmap"] = plot_heatmap(labeled, mark=mark)
     for name, fig in figures.items():
         for ext in ("png", "svg"):
             path = out_dir / f"{name}.{ext}"
@@ -200,8 +275,7 @@ def read_run(run_dir: Path) -> tuple[pl.DataFrame, dict[str, Any]]:
             f"{run_dir}: not a run folder (needs agreement.csv and run.json from "
             "experiments/agreement.py)"
         )
-    table = pl.read_csv(table_path, schema_overrides={"frames": pl.Int64})
-    return table, json.loads(info_path.read_text())
+    return read_agreement_csv(table_path), json.loads(info_path.read_text())
 
 
 def merge_runs(run_dirs: list[Path], allow_mixed_data: bool = False) -> pl.DataFrame:
@@ -304,6 +378,55 @@ def _marks(row: dict[str, Any], side: str) -> str:
         for mark, chose in (("[human]", row["human"] == side), ("[judge]", row["winner"] == side))
         if chose
     )
+
+
+def parse_disagreement_spec(run_dir: Path, spec: str) -> tuple[str, str, int | None]:
+    """``JUDGE:DIMENSION[:FRAMES]`` checked against what ``run_dir`` holds.
+
+    FRAMES may be omitted when the run judged that judge and dimension at one frame setting.
+
+    Raises:
+        ConfigError: a malformed spec, an unknown dimension, or a judge, dimension or frame
+            setting the run does not have (listing what it has).
+
+    """
+    from judges.experiment import parse_frames
+
+    parts = spec.split(":")
+    if len(parts) not in (2, 3) or not all(p.strip() for p in parts):
+        raise ConfigError(
+            f"--disagreements {spec!r}: expected JUDGE:DIMENSION or JUDGE:DIMENSION:FRAMES, "
+            "e.g. psnr:informativeness:4"
+        )
+    judge = parts[0].strip()
+    try:
+        dim = Dimension.parse(parts[1]).value
+    except ValueError as e:
+        raise ConfigError(f"--disagreements: {e}") from None
+    table, _ = read_run(run_dir)
+    have = table.select("judge", "dimension", "frames").unique()
+    listing = ", ".join(sorted(f"{j}:{d}:{frames_label(f)}" for j, d, f in have.iter_rows()))
+    sel = have.filter((pl.col("judge") == judge) & (pl.col("dimension") == dim))
+    if sel.is_empty():
+        raise ConfigError(f"{run_dir}: no verdicts for {judge}:{dim}; the run has: {listing}")
+    options = sel["frames"].to_list()
+    if len(parts) == 3:
+        try:
+            frames = parse_frames(parts[2])
+        except ConfigError as e:
+            raise ConfigError(f"--disagreements: {e}".replace("--frames: ", "")) from None
+        if len(frames) != 1 or frames[0] not in options:
+            raise ConfigError(
+                f"{run_dir}: no verdicts for {judge}:{dim}:{parts[2]}; the run has: {listing}"
+            )
+        return judge, dim, frames[0]
+    if len(options) > 1:
+        raise ConfigError(
+            f"--disagreements {spec}: the run judged {judge}:{dim} at several frame settings "
+            f"({', '.join(frames_label(f) for f in options)}); add one, e.g. {spec}:"
+            f"{frames_label(options[0])}"
+        )
+    return judge, dim, options[0]
 
 
 def export_disagreements(

@@ -2,26 +2,36 @@
 
 Files:
     verdicts.parquet  one row per verdict, with the human label and whether they match
-    agreement.csv     the long agreement table (one row per judge x dimension x frames)
-    agreement.md      the paper-shaped tables (dimensions x frames) and the long table
+                      (``frames`` is null for "every frame" here, and only here)
+    agreement.csv     the long agreement table (one row per judge x dimension x frames;
+                      ``frames`` reads ``all`` for every frame)
+    agreement.md      failures first, then the paper-shaped tables (dimensions x frames) and
+                      the long table
     run.json          what ran: judges and settings, data path and hash, frames, git commit,
-                      times, cache use and cost
+                      times, cache use, cost, and failures per judge and reason
+
+A run folder is written under a hidden staging name and renamed into place at the end
+(:class:`RunFolder`), so a folder with a run's name is always a complete run.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
+import shutil
 import subprocess
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from judges.agreement import paper_table, to_markdown
-from judges.types import Pair, Verdict
+from judges.agreement import display_table, error_groups, frames_labels, paper_table, to_markdown
+from judges.errors import ConfigError
+from judges.types import Pair, Verdict, frames_label
 
 VERDICT_SCHEMA: dict[str, Any] = {
     "pair_id": pl.String,
@@ -38,7 +48,9 @@ VERDICT_SCHEMA: dict[str, Any] = {
     "score_0": pl.Float64,
     "score_1": pl.Float64,
     "confidence": pl.Float64,
+    "confidence_kind": pl.String,
     "error": pl.String,
+    "error_kind": pl.String,
     "cost_usd": pl.Float64,
     "latency_s": pl.Float64,
     "raw": pl.String,
@@ -53,8 +65,21 @@ def new_run_id(judge_names: Sequence[str], now: datetime | None = None) -> str:
     return f"{now:%Y%m%d-%H%M%S}-{safe}"
 
 
-def verdict_table(verdicts: Sequence[Verdict], pairs: Sequence[Pair]) -> pl.DataFrame:
-    """All verdicts as a table, joined with the human label of each (pair, dimension)."""
+def verdict_table(
+    verdicts: Sequence[Verdict],
+    pairs: Sequence[Pair],
+    confidence_kinds: Mapping[str, str | None] | None = None,
+) -> pl.DataFrame:
+    """All verdicts as a table, joined with the human label of each (pair, dimension).
+
+    Args:
+        verdicts: The verdicts.
+        pairs: The pairs judged (for ids and human labels).
+        confidence_kinds: ``judge label -> "probability" | "margin"`` (see
+            ``Judge.confidence_kind``), so a confidence is never read as the other kind.
+
+    """
+    kinds = confidence_kinds or {}
     by_id = {p.pair_id: p for p in pairs}
     rows = []
     for v in verdicts:
@@ -76,7 +101,9 @@ def verdict_table(verdicts: Sequence[Verdict], pairs: Sequence[Pair]) -> pl.Data
                 "score_0": v.score_0,
                 "score_1": v.score_1,
                 "confidence": v.confidence,
+                "confidence_kind": kinds.get(v.judge) if v.confidence is not None else None,
                 "error": v.error,
+                "error_kind": v.raw.get("error_kind") if v.status == "error" else None,
                 "cost_usd": v.cost_usd,
                 "latency_s": v.latency_s,
                 "raw": json.dumps(v.raw, default=str) if v.raw else None,
@@ -118,13 +145,26 @@ def agreement_markdown(
         parts += [intro, ""]
     if notice:
         parts += [f"> {notice}", ""]
+    failed = error_groups(table)
+    if failed.height:
+        listing = "; ".join(
+            f"{r['judge']} {r['dimension']} @{frames_label(r['frames'])}: {r['n_errors']} of "
+            f"{r['n_labeled']}"
+            for r in failed.iter_rows(named=True)
+        )
+        parts += [
+            f"> ⚠ **Failed judgements in {failed.height} group(s)** ({listing}). They count as "
+            "disagreements; see run.json `failures` for the reasons before reading a number.",
+            "",
+        ]
     parts += [
         "Agreement = matches / labeled pairs (undecided counts as disagreement). "
-        "Accuracy = matches / decided pairs.",
+        "Accuracy = matches / decided pairs. Intervals: 95% Wilson, treating pairs as "
+        "independent.",
         "",
         "## Agreement (dimensions x frames)",
         "",
-        to_markdown(paper_table(table, "agreement")),
+        to_markdown(display_table(table)),
         "",
         "## Accuracy when decided (dimensions x frames)",
         "",
@@ -132,7 +172,7 @@ def agreement_markdown(
         "",
         "## All statistics",
         "",
-        to_markdown(table),
+        to_markdown(frames_labels(table)),
         "",
     ]
     return "\n".join(parts)
@@ -157,9 +197,105 @@ def write_run(
     info: dict[str, Any],
     notice: str | None = None,
 ) -> None:
-    """Write a run folder (created if needed)."""
+    """Write a run's files into ``run_dir`` (created if needed; normally a staging folder)."""
     run_dir.mkdir(parents=True, exist_ok=True)
     verdicts.write_parquet(run_dir / "verdicts.parquet")
-    table.write_csv(run_dir / "agreement.csv")
+    frames_labels(table).write_csv(run_dir / "agreement.csv")
     (run_dir / "agreement.md").write_text(agreement_markdown(table, notice))
     (run_dir / "run.json").write_text(json.dumps(_json_ready(info), indent=2, sort_keys=False))
+
+
+def read_agreement_csv(path: Path) -> pl.DataFrame:
+    """An ``agreement.csv`` back as a table, ``frames`` as integers with null for ``all``."""
+    table = pl.read_csv(path, schema_overrides={"frames": pl.String})
+    return table.with_columns(
+        pl.when(pl.col("frames") == frames_label(None))
+        .then(None)
+        .otherwise(pl.col("frames"))
+        .cast(pl.Int64)
+        .alias("frames")
+    )
+
+
+def check_writable_dir(path: Path, option: str) -> None:
+    """Create ``path`` if needed and prove a file can be written in it.
+
+    Raises:
+        ConfigError: ``path`` is a file, or the folder cannot be created or written; the
+            message names the option that set it.
+
+    """
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{option} {path}: is a file, not a folder; pass a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=path)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise ConfigError(
+            f"{option} {path}: cannot write there ({e.strerror or e}); pass a writable folder"
+        ) from None
+
+
+class RunFolder:
+    """A run's results folder, claimed before any work and published atomically at the end.
+
+    Files are written into a hidden staging folder next to the final one, which is renamed
+    into place only when everything is written: a failed or interrupted run never leaves a
+    folder that looks complete, and never replaces an earlier run unless asked to.
+
+    Args:
+        out: The results root (``--out``).
+        run_id: The run's folder name.
+        overwrite: Replace an existing run of that name (otherwise refuse).
+        explicit: Whether the user chose ``run_id``; an automatic id that exists already gets
+            a ``-2``, ``-3``... suffix instead of an error.
+
+    Raises:
+        ConfigError: ``out`` is not a writable folder, or the run exists and ``overwrite`` is
+            off.
+
+    Example:
+        >>> folder = RunFolder(Path("results"), "my-run")  # doctest: +SKIP
+        >>> write_run(folder.staging, verdicts, table, info); folder.publish()  # doctest: +SKIP
+
+    """
+
+    def __init__(
+        self, out: Path, run_id: str, *, overwrite: bool = False, explicit: bool = True
+    ) -> None:
+        if not run_id or run_id.startswith(".") or Path(run_id).name != run_id:
+            raise ConfigError(
+                f"--run-id {run_id!r}: give a plain folder name (no '/', not empty, not "
+                "starting with '.'); --out chooses where it goes"
+            )
+        check_writable_dir(out, "--out")
+        if (out / run_id).exists() and not overwrite:
+            if explicit:
+                raise ConfigError(
+                    f"--run-id {run_id}: {out / run_id} exists already; choose another "
+                    "--run-id, or pass --overwrite to replace that run"
+                )
+            base, n = run_id, 2
+            while (out / f"{base}-{n}").exists():
+                n += 1
+            run_id = f"{base}-{n}"
+        self.run_id = run_id
+        self.path = out / run_id
+        self.staging = out / f".{run_id}.partial-{os.getpid()}"
+
+    def publish(self) -> Path:
+        """Move the staged files into place (replacing an earlier run when allowed)."""
+        old = None
+        if self.path.exists():
+            old = self.path.with_name(f".{self.run_id}.replaced-{os.getpid()}")
+            self.path.rename(old)
+        self.staging.rename(self.path)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+        return self.path
+
+    def discard(self) -> None:
+        """Remove the staging folder (after a failure)."""
+        shutil.rmtree(self.staging, ignore_errors=True)

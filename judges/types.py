@@ -23,6 +23,8 @@ Status = Literal["ok", "tie", "refused", "unparsed", "error"]
 """How a judgement ended. Only ``ok`` carries a winner; nothing is ever dropped."""
 
 CHOICES: tuple[Choice, ...] = get_args(Choice)
+ALL_FRAMES = 2**62
+"""A frame count no video reaches: asking for it selects every frame (``frames=None``)."""
 STATUSES: tuple[Status, ...] = get_args(Status)
 
 

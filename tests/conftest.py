@@ -77,3 +77,40 @@ def make_dataset(
     config = root / "config-test.json"
     config.write_text(json.dumps(records))
     return config
+
+
+def write_broken_videos(folder: Path) -> dict[str, Path]:
+    """Files named like videos that are not complete, decodable videos, by failure reason.
+
+    Returns ``{reason code the toolkit must report: path}``.
+    """
+    import wave
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(7)
+    out: dict[str, Path] = {}
+    png = folder / "image.mp4"  # a PNG renamed .mp4: FFmpeg opens it as a 1-frame "video"
+    ok, buf = cv2.imencode(".png", rng.integers(0, 256, (24, 32, 3), dtype=np.uint8))
+    assert ok
+    png.write_bytes(buf.tobytes())
+    out["not_a_video"] = png
+    out["empty_file"] = folder / "zero.mp4"
+    out["empty_file"].write_bytes(b"")
+    # An AVI cut to a third: its header declares 12 frames, two decode.
+    full = write_video(
+        folder / "full.avi", [rng.integers(0, 256, (24, 32, 3), dtype=np.uint8) for _ in range(12)]
+    )
+    cut = folder / "cut.avi"
+    data = full.read_bytes()
+    cut.write_bytes(data[: len(data) // 3])
+    full.unlink()
+    out["truncated"] = cut
+    # Audio only: a container with no video stream.
+    audio = folder / "audio.mp4"
+    with wave.open(str(audio), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(rng.integers(-3000, 3000, 8000, dtype=np.int16).tobytes())
+    out["unreadable_video"] = audio
+    return out

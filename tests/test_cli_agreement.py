@@ -12,7 +12,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from conftest import FETV_DEV, make_dataset
+from conftest import FETV_DEV, make_dataset, write_broken_videos
 
 SCRIPT = Path(__file__).resolve().parents[1] / "experiments" / "agreement.py"
 
@@ -110,31 +110,40 @@ def test_two_labelled_judges_and_all_frames(tmp_path):
 
 def test_skip_missing_and_unlabeled_reported(tmp_path):
     data = make_dataset(tmp_path / "d", n_pairs=4)
+    records = json.loads(data.read_text())
+    del records[3]["helpfulness"]  # one pair without a helpfulness label
+    data.write_text(json.dumps(records))
     (tmp_path / "d/videos/p1/p1_v1.avi").unlink()
     failing = cli("--judge", "psnr", "--data", data, "--out", tmp_path / "r", cwd=tmp_path)
     assert failing.returncode == 2
     assert failing.stderr.startswith("error: ") and "p1_v1.avi" in failing.stderr
     assert "Traceback" not in failing.stderr
-    ok = cli(
-        "--judge",
-        "psnr",
-        "--data",
-        data,
-        "--skip-missing",
-        "--dims",
-        "information,correctness",
-        "--frames",
-        "1",
-        "--out",
-        tmp_path / "r",
-        cwd=tmp_path,
-    )
+    args = ["--judge", "psnr", "--data", data, "--skip-missing", "--frames", "1,2"]
+    ok = cli(*args, "--dims", "information,helpfulness", "--out", tmp_path / "r", cwd=tmp_path)
     assert ok.returncode == 0, ok.stderr
     assert "skipped 1 pair(s) with missing video files" in ok.stderr
-    assert "correctness 3" in ok.stderr  # pairs without a correctness label, not judged
-    info = json.loads((only_run_dir(tmp_path / "r") / "run.json").read_text())
+    assert "helpfulness 1" in ok.stderr  # the pair without a label, not judged
+    run = only_run_dir(tmp_path / "r")
+    info = json.loads((run / "run.json").read_text())
     assert info["data"]["skipped_missing"][0]["pair_id"] == "pair-1"
-    assert info["unlabeled_not_judged"]["psnr"] == {"correctness": 3}
+    assert info["unlabeled_not_judged"]["psnr"] == {"helpfulness": 1}
+    # The table counts them where it says it does (it used to print 0 for every group).
+    table = pl.read_csv(run / "agreement.csv")
+    counts = {
+        (r["dimension"], str(r["frames"])): r["n_unlabeled"] for r in table.iter_rows(named=True)
+    }
+    assert counts == {
+        ("informativeness", "1"): 0,
+        ("informativeness", "2"): 0,
+        ("helpfulness", "1"): 1,
+        ("helpfulness", "2"): 1,
+    }
+    # A dimension no pair is labeled for is refused before any work, in one line.
+    res = cli(*args, "--dims", "information,correctness", "--out", tmp_path / "r2", cwd=tmp_path)
+    assert res.returncode == 2
+    assert "no pair has a human label for 'correctness'" in res.stderr
+    assert "labeled dimensions: helpfulness, informativeness" in res.stderr
+    assert not (tmp_path / "r2").exists() or not list((tmp_path / "r2").iterdir())
 
 
 @pytest.mark.parametrize(
@@ -176,12 +185,13 @@ def test_fetv_dev_real_videos(tmp_path):
         "--frames",
         "1,8,all",
         "--dims",
-        "information,aesthetics,correctness",
+        "information,aesthetics",
         "--out",
         tmp_path / "r",
         cwd=tmp_path,
     )
     assert res.returncode == 0, res.stderr
+    assert "FAILURES" not in res.stderr and "WARNING" not in res.stderr
     run = only_run_dir(tmp_path / "r")
     verdicts = pl.read_parquet(run / "verdicts.parquet")
     assert verdicts.filter(pl.col("status") == "error").height == 0
@@ -190,4 +200,98 @@ def test_fetv_dev_real_videos(tmp_path):
     records = json.loads((FETV_DEV / "config-test.json").read_text())
     labeled = sum((r.get("sub_preferences") or {}).get("information") is not None for r in records)
     assert info_rows["n_labeled"].to_list() == [labeled] * 3
-    assert "correctness 69" in res.stderr  # fetv-dev has no correctness labels
+    assert info_rows["frames"].to_list() == ["1", "8", "all"]
+
+
+def _with_broken_videos(root: Path, n_broken: int) -> Path:
+    """A 4-pair dataset whose first ``n_broken`` pairs have a broken video_1."""
+    data = make_dataset(root, n_pairs=4)
+    broken = list(write_broken_videos(root / "broken").items())
+    records = json.loads(data.read_text())
+    for record, (_, path) in zip(records[:n_broken], broken, strict=False):
+        record["video_1"]["video_path"] = str(path)
+    data.write_text(json.dumps(records))
+    return data
+
+
+def test_failures_are_seen_everywhere_and_set_the_exit_code(tmp_path):
+    data = _with_broken_videos(tmp_path / "d", 3)
+    res = cli(
+        "--judge", "psnr", "--data", data, "--frames", "1,4", "--out", tmp_path / "r", cwd=tmp_path
+    )
+    # More than half of the judge's verdicts failed: everything is written, then exit 4.
+    assert res.returncode == 4, res.stderr
+    run = only_run_dir(tmp_path / "r")
+    assert {p.name for p in run.iterdir()} >= {"verdicts.parquet", "run.json", "agreement.md"}
+    # The console ends with the failure summary: counts per reason, files named, no FFmpeg noise.
+    err = res.stderr
+    assert "FAILURES: 6 of 8 verdicts failed" in err
+    assert "psnr: 6 of 8 (75.0%): empty_file 2, not_a_video 2, truncated 2" in err
+    for name in ("image.mp4", "zero.mp4", "cut.avi"):
+        assert name in err
+    assert "moov" not in err and "ffv1" not in err.lower()
+    assert err.rstrip().splitlines()[-1].startswith("exit 4:")
+    # The console table shows n, the interval and the warning next to each agreement.
+    assert "0.250 [0.05, 0.70] n=4 ⚠ 3 errors" in res.stdout
+    info = json.loads((run / "run.json").read_text())
+    psnr = info["failures"]["psnr"]
+    assert (psnr["verdicts"], psnr["failed"]) == (8, 6)
+    assert psnr["by_reason"] == {"empty_file": 2, "not_a_video": 2, "truncated": 2}
+    assert [e["reason"] for e in psnr["examples"]] == ["not_a_video", "empty_file", "truncated"]
+    md = (run / "agreement.md").read_text()
+    assert "⚠ **Failed judgements in 2 group(s)**" in md
+    verdicts = pl.read_parquet(run / "verdicts.parquet")
+    assert verdicts.filter(pl.col("status") == "ok").height == 2
+    assert set(verdicts["error_kind"].drop_nulls()) == {"empty_file", "not_a_video", "truncated"}
+
+
+def test_a_few_failures_are_reported_without_failing_the_run(tmp_path):
+    data = _with_broken_videos(tmp_path / "d", 1)
+    res = cli(
+        "--judge", "psnr", "--data", data, "--frames", "1", "--out", tmp_path / "r", cwd=tmp_path
+    )
+    assert res.returncode == 0, res.stderr
+    assert "FAILURES: 1 of 4 verdicts failed" in res.stderr
+    assert "image.mp4: not a video: the file is a PNG image" in res.stderr
+
+
+def test_undefined_setting_refused_before_work(tmp_path):
+    res = cli(
+        "--judge",
+        "psnr",
+        "--keyframes",
+        "uniform",
+        "--frames",
+        "1,2",
+        "--out",
+        tmp_path / "r",
+        cwd=tmp_path,
+    )
+    assert res.returncode == 2
+    assert res.stderr.count("\n") == 1 and "keeps frame 0 alone" in res.stderr
+    assert not (tmp_path / "r").exists()
+
+
+def test_pairs_repeating_video_content_are_reported(tmp_path):
+    data = make_dataset(tmp_path / "d", n_pairs=4)
+    records = json.loads(data.read_text())
+    # pair-1 and pair-2 show copies (other file names) of pair-0's two videos, one swapped.
+    for i, swap in ((1, False), (2, True)):
+        for side, source in (("video_0", "video_0"), ("video_1", "video_1")):
+            src = tmp_path / "d" / records[0][source]["video_path"]
+            dst = tmp_path / "d" / f"copy{i}_{side}.avi"
+            dst.write_bytes(src.read_bytes())
+            target = side if not swap else ("video_1" if side == "video_0" else "video_0")
+            records[i][target]["video_path"] = dst.name
+    data.write_text(json.dumps(records))
+    res = cli(
+        "--judge", "psnr", "--data", data, "--frames", "1", "--out", tmp_path / "r", cwd=tmp_path
+    )
+    assert res.returncode == 0, res.stderr
+    assert (
+        "2 of 4 pairs repeat the video content of another pair (2 distinct contents)" in res.stderr
+    )
+    info = json.loads((only_run_dir(tmp_path / "r") / "run.json").read_text())
+    dup = info["data"]["content_duplicates"]
+    assert (dup["repeating_pairs"], dup["distinct_contents"]) == (2, 2)
+    assert dup["examples"] == [["pair-0", "pair-1", "pair-2"]]

@@ -116,6 +116,27 @@ def test_null_and_missing_labels_are_absent(tmp_path):
             "'prompt_text' is missing",
         ),
         (lambda d: [{**d[0], "video_0": {"prompt_id": "p0"}}], "needs 'video_id' or 'video_path'"),
+        # Keys that differ from SafeSora's only by case or separators would drop every label.
+        (
+            lambda d: [{**d[0], "Helpfulness": "video_0"}],
+            r"pair_id 'pair-0' \(record #0\): key 'Helpfulness' .* did you mean 'helpfulness'",
+        ),
+        (
+            lambda d: [{**d[0], "Sub_Preferences": {"information": "video_0"}}],
+            r"key 'Sub_Preferences' .* did you mean 'sub_preferences'",
+        ),
+        (
+            lambda d: [{**d[0], "sub_preferences": {"Instruction-Following": "video_0"}}],
+            r"key 'sub_preferences.Instruction-Following' .* 'instruction_following'",
+        ),
+        (
+            lambda d: [{**d[0], "sub_preferences": {"informativeness": "video_0"}}],
+            r"key 'sub_preferences.informativeness' .* did you mean 'information'",
+        ),
+        (
+            lambda d: [{**d[0], "video_1": {**d[0]["video_1"], "videoPath": "x.mp4"}}],
+            r"key 'video_1.videoPath' .* did you mean 'video_path'",
+        ),
     ],
 )
 def test_invalid_records_name_the_record_and_field(tmp_path, mutate, message):

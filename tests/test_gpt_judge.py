@@ -333,3 +333,25 @@ def test_runner_integration_with_verdict_cache(pairs, store):
         out = runner.run(judge_for(server), tasks)
         assert out.cached == 6 and len(server.requests) == 6
         assert all(math.isfinite(v.cost_usd) for v in out.verdicts)
+
+
+def test_each_judge_reports_its_own_spend(pairs, store):
+    """Two API judges share one budget; each reports what it spent, the run the total."""
+    tasks, _ = plan_tasks(pairs, [Dimension.HELPFULNESS], [1])
+    with ChatServer() as server:
+        budget = Budget()
+        runner = Runner(store, KeyframeSource(plan=[1]), progress=False, budget=budget)
+        mini = judge_for(server, model="gpt-4o-mini", name="mini")
+        big = judge_for(server, model="gpt-4o-2024-05-13", name="big")
+        spent = {}
+        for judge in (mini, big):
+            run = runner.run(judge, tasks)
+            spent[judge.name] = sum(v.cost_usd for v in run.verdicts)
+    reported = {j.name: j.describe()["requests"]["spent_usd"] for j in (mini, big)}
+    assert reported["mini"] == pytest.approx(spent["mini"])
+    assert reported["big"] == pytest.approx(spent["big"])
+    assert reported["big"] > reported["mini"] > 0
+    assert budget.spent == pytest.approx(spent["mini"] + spent["big"])
+    assert big.confidence_kind == "probability" and big.describe()["confidence"]["kind"] == (
+        "probability"
+    )

@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import FETV_DEV, solid, write_video
+from conftest import FETV_DEV, solid, write_broken_videos, write_video
 from judges.errors import VideoError
 from judges.keyframes import (
     KeyframeSource,
@@ -112,6 +112,41 @@ def test_errors_name_the_path(tmp_path):
         extract_keyframes(empty, 2)
     with pytest.raises(ValueError, match="n must be >= 1"):
         extract_keyframes(corrupt, 0)
+
+
+def test_broken_files_are_errors_with_a_reason_and_no_ffmpeg_noise(tmp_path, capfd):
+    broken = write_broken_videos(tmp_path)
+    for reason, path in broken.items():
+        for read in (
+            lambda p: extract_keyframes(p, 2),
+            lambda p: uniform_frames(p, 2),
+            lambda p: list(iter_frames(p)),
+        ):
+            with pytest.raises(VideoError) as info:
+                read(path)
+            assert info.value.kind == reason, (path, str(info.value))
+            assert str(path) in str(info.value)
+    messages = {r: str(_error(p)) for r, p in broken.items()}
+    assert "the file is a PNG image" in messages["not_a_video"]
+    assert "empty file (0 bytes)" in messages["empty_file"]
+    assert "decoded 2 of the 12 frames" in messages["truncated"]
+    # FFmpeg's own log lines ("moov atom not found", CRC errors) never reach the console.
+    captured = capfd.readouterr()
+    assert captured.err == "" and captured.out == ""
+
+
+def _error(path):
+    with pytest.raises(VideoError) as info:
+        extract_keyframes(path, 2)
+    return info.value
+
+
+def test_complete_video_passes_the_completeness_check(tmp_path):
+    frames = [solid(v) for v in range(0, 240, 20)]
+    for name in ("a.avi", "b.mkv"):
+        path = write_video(tmp_path / name, frames)
+        assert extract_keyframes(path, 3).frame_count == len(frames)
+        assert count_frames(path) == len(frames)
 
 
 def test_uniform_frames(tmp_path):

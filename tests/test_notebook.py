@@ -35,6 +35,9 @@ def test_notebook_executes_on_demo_data(tmp_path, monkeypatch):
     assert "skipping gpt4o" in text and "OPENAI_API_KEY" in text
     assert "running: ['psnr']" in text
     assert "| psnr | informativeness |" in text
+    assert "n=" in text and "[" in text  # agreement shown with its interval and n
+    # Section 7 uses one dimension, each pair once, and says what its confidence is.
+    assert "confidence kind: margin" in text
     images = [o for c in nb.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
     assert len(images) >= 5  # keyframe sheets, agreement plots, confidence curve
     runs = list((tmp_path / "results").iterdir())

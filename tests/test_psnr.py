@@ -8,7 +8,9 @@ import pytest
 from skimage.metrics import peak_signal_noise_ratio
 
 from conftest import FETV_DEV, solid, write_video
+from judges.base import Task
 from judges.builtin.psnr import PsnrConfig, PsnrJudge
+from judges.errors import UndefinedScoreError
 from judges.keyframes import extract_keyframes, iter_frames
 from judges.psnr import (
     capped_psnr,
@@ -86,7 +88,40 @@ def test_keyframe_scores(tmp_path):
     assert safesora_psnr(kf.first_frame, kf.frames) == pytest.approx(
         sum(peak_signal_noise_ratio(frames[0], f) for f in later) / 4, rel=1e-12
     )
-    assert mean_psnr_to_first(frames[0], []) == psnr_cap(frames[0].size)
+    # No frame after frame 0: undefined, never the size-dependent cap (issue: artefact verdicts).
+    for score in (mean_psnr_to_first, safesora_psnr):
+        with pytest.raises(ValueError, match="no frame after frame 0"):
+            score(frames[0], [])
+
+
+def test_one_frame_video_is_an_error_verdict_not_ok(tmp_path):
+    one = write_video(tmp_path / "one.avi", [solid(10)])
+    two = write_video(tmp_path / "two.avi", [solid(10), solid(90)])
+    pair = Pair(
+        "pair",
+        "p",
+        "prompt",
+        Video("a", one, "prompt", "prompt"),
+        Video("b", two, "prompt", "prompt"),
+        {Dimension.INFORMATIVENESS: "video_1"},
+    )
+    for compat in (False, True):
+        judge = get_judge("psnr", safesora_compat=compat)
+        for n in (1, 4, None):
+            v = judge.safe_compare(Task(pair, Dimension.INFORMATIVENESS, n))
+            assert v.status == "error" and v.winner is None, (compat, n)
+            assert v.raw["error_kind"] == "undefined_score"
+            assert str(one) in v.error and "no frame after frame 0" in v.error
+    with pytest.raises(UndefinedScoreError, match="1 frame"):
+        video_psnr_score(one)
+
+
+def test_uniform_one_frame_is_undefined_for_every_pair():
+    judge = get_judge("psnr")
+    reason = judge.undefined_reason("uniform", 1)
+    assert reason is not None and "frame 0 alone" in reason
+    for strategy, n in (("uniform", 2), ("uniform", None), ("diff", 1), ("diff", None)):
+        assert judge.undefined_reason(strategy, n) is None
 
 
 def make_pair(tmp_path, frames_0, frames_1):

@@ -193,6 +193,7 @@ class ClipJudge(OpenClipJudge):
     """
 
     kind = "clip"
+    confidence_unit = "logit"
     default_dimensions = (Dimension.INSTRUCTION_FOLLOWING,)
     higher_is_better = True
     use_logit_scale = True

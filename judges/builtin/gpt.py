@@ -185,6 +185,7 @@ class GptJudge(Judge):
     """
 
     kind = "gpt4o"
+    confidence_kind = "probability"
     version = "1"
     default_dimensions = tuple(Dimension)
     non_semantic = frozenset(
@@ -203,6 +204,8 @@ class GptJudge(Judge):
         self.sends = 0
         self.cached_responses = 0
         self.paid_calls = 0
+        # This judge's own spend: the run's Budget is shared by every API judge of the run.
+        self.spent_usd = 0.0
         self.both_order = 0
         self.flips = 0
 
@@ -257,8 +260,7 @@ class GptJudge(Judge):
             if hit is not None:
                 self._images.move_to_end(key)
                 return hit
-        n = frames if frames is not None else 2**62
-        kf = self.source.get(video.path, n)
+        kf = self.source.get(video.path, frames)
         pics = [resize_max_side(f, self.cfg.max_side) for f in kf.frames]
         if self.cfg.layout == "grid":
             pics = [resize_max_side(tile_grid(pics), 2048)]
@@ -374,6 +376,7 @@ class GptJudge(Judge):
             data = reply_data(response)
             cost = self._cost(data)
             actual = cost or 0.0
+            self.spent_usd += actual
             self.paid_calls += 1
             if self.store is not None:
                 self.store.put(RESPONSES, key, data)
@@ -454,6 +457,7 @@ class GptJudge(Judge):
                 return self.error_verdict(
                     task,
                     call.error or "no reply",
+                    kind="api_error",
                     raw=self._raw(replies, cached),
                     cost_usd=sum(costs) if costs else None,
                     latency_s=time.perf_counter() - start,
@@ -604,7 +608,7 @@ class GptJudge(Judge):
             "retries": max(0, self.http_requests - self.sends),
             "unsupported_params_dropped": sorted(self._unsupported),
             "flip_rate": self.flips / self.both_order if self.both_order else None,
-            "spent_usd": self.budget.spent,
+            "spent_usd": self.spent_usd,
         }
         return info
 

@@ -60,6 +60,7 @@ class Hpsv2Judge(OpenClipJudge):
     """
 
     kind = "hpsv2"
+    confidence_unit = "HPS score"
     default_dimensions = (Dimension.AESTHETICS,)
     higher_is_better = True
     use_logit_scale = False

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from judges.base import ScoreJudge
+from judges.errors import UndefinedScoreError
+from judges.keyframes import Strategy
 from judges.options import build_config
 from judges.psnr import mean_psnr_to_first, safesora_psnr, video_psnr_score
 from judges.registry import register_judge
@@ -46,6 +48,9 @@ class PsnrJudge(ScoreJudge):
     """
 
     kind = "psnr"
+    # 2: a score with no frame after frame 0 is an error, no longer the identical-frame cap.
+    version = "2"
+    confidence_unit = "dB"
     default_dimensions = (Dimension.INFORMATIVENESS,)
     higher_is_better = False
 
@@ -53,8 +58,24 @@ class PsnrJudge(ScoreJudge):
         super().__init__(config, name)
         self.tie_tolerance = config.tie_tolerance
 
+    def undefined_reason(self, strategy: Strategy, frames: int | None) -> str | None:
+        """Uniform selection of 1 frame keeps frame 0 alone: nothing to compare it with."""
+        if strategy == "uniform" and frames == 1:
+            return (
+                "psnr compares frame 0 with the frames after it, and --keyframes uniform "
+                "--frames 1 keeps frame 0 alone, so every score would be undefined; use "
+                "--keyframes diff, or 2 or more frames"
+            )
+        return None
+
     def video_score(self, video: Video, frames: int | None) -> float:
-        """PSNR score of one video (raises VideoError for an unreadable file)."""
+        """PSNR score of one video.
+
+        Raises:
+            VideoError: an unreadable file.
+            UndefinedScoreError: no frame after frame 0 among the selected keyframes.
+
+        """
         compat = self.config.safesora_compat
         if frames is None:
             return video_psnr_score(video.path, safesora_compat=compat)
@@ -62,9 +83,15 @@ class PsnrJudge(ScoreJudge):
         if kf.first_frame is None:
             raise RuntimeError(f"{video.path}: keyframe selection did not keep frame 0")
         later = [f for i, f in zip(kf.indices, kf.frames, strict=True) if i != 0]
-        if compat:
-            return safesora_psnr(kf.first_frame, later)
-        return mean_psnr_to_first(kf.first_frame, later)
+        try:
+            if compat:
+                return safesora_psnr(kf.first_frame, later)
+            return mean_psnr_to_first(kf.first_frame, later)
+        except ValueError as e:
+            raise UndefinedScoreError(
+                f"{video.path}: {e} (the video has {kf.frame_count} frame(s); "
+                f"selected frames {list(kf.indices)})"
+            ) from None
 
 
 @register_judge("psnr", "mean PSNR of frame 0 vs later keyframes; lower (more change) wins")

@@ -115,6 +115,7 @@ class ScoresJudge(ScoreJudge):
     """
 
     kind = "scores"
+    confidence_unit = "score"
     default_dimensions = tuple(Dimension)
 
     def __init__(self, config: ScoresConfig, name: str | None = None) -> None:
