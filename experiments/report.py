@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from judges.agreement import paper_table, to_markdown
+from judges.agreement import display_table, frames_labels, to_markdown
 from judges.cli import HelpFormatter, run_main
 from judges.errors import ConfigError
 
@@ -68,12 +68,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     table = merge_runs(args.runs, allow_mixed_data=args.allow_mixed_data)
     out = args.out or Path("results") / f"report-{stamp}"
     check_writable_dir(out, "--out")
-    table.write_csv(out / "comparison.csv")
+    frames_labels(table).write_csv(out / "comparison.csv")
     (out / "comparison.md").write_text(comparison_markdown(table, args.runs))
     import polars as pl
 
     write_figures(out / "figures", table, pl.DataFrame())
-    print(to_markdown(paper_table(table, "agreement")))
+    print(to_markdown(display_table(table)))
     print(f"report: {out}")
     return 0
 

@@ -253,6 +253,10 @@ def test_a_few_failures_are_reported_without_failing_the_run(tmp_path):
     assert res.returncode == 0, res.stderr
     assert "FAILURES: 1 of 4 verdicts failed" in res.stderr
     assert "image.mp4: not a video: the file is a PNG image" in res.stderr
+    verdicts = pl.read_parquet(only_run_dir(tmp_path / "r") / "verdicts.parquet")
+    ok = verdicts.filter(pl.col("status") == "ok")
+    assert set(ok["confidence_kind"]) == {"margin"}  # psnr's confidence is a dB margin
+    assert verdicts.filter(pl.col("status") == "error")["confidence_kind"].to_list() == [None]
 
 
 def test_undefined_setting_refused_before_work(tmp_path):

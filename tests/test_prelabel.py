@@ -106,6 +106,9 @@ def test_run_prelabel_counts_add_up(tmp_path):
     assert len(routed) == summary["routed_to_humans"]
     assert sum(t["data"]["route"] == "auto" for t in tasks) == summary["pre_labelled"]
     assert summary["threshold"] is not None and summary["pre_labelled"] > 0
+    # The threshold is on a declared kind of confidence (a dB margin for psnr).
+    assert (summary["confidence_kind"], summary["confidence_unit"]) == ("margin", "dB")
+    assert summary["failures"]["psnr"]["failed"] == 0
     assert summary["human_hours_saved"] == pytest.approx(summary["pre_labelled"] * 30 / 3600)
     assert (out / "risk_coverage.png").stat().st_size > 1000
     ET.fromstring((out / "labeling_config.xml").read_text())

@@ -160,3 +160,93 @@ def test_copied_run_folder_is_self_describing(run, tmp_path):
     shutil.copytree(result.run_dir, copy)
     info = json.loads((copy / "run.json").read_text())
     assert info["run_id"] == "a" and len(info["judges"]) == 2
+
+
+def _big_table(n_judges=12):
+    """A table of 12 judges x 6 dimensions x 5 frame settings with long judge labels."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    dims = [
+        "helpfulness",
+        "harmlessness",
+        "instruction_following",
+        "correctness",
+        "informativeness",
+        "aesthetics",
+    ]
+    rows = []
+    for j in range(n_judges):
+        for d in dims:
+            for f in (1, 2, 4, 8, None):
+                a = float(rng.uniform(0.4, 0.8))
+                rows.append(
+                    {
+                        "judge": f"gpt4o-2024-08-06-cot-variant-{j:02d}",
+                        "dimension": d,
+                        "frames": f,
+                        "agreement": a,
+                        "agreement_lo": a - 0.05,
+                        "agreement_hi": a + 0.05,
+                        "n_labeled": 100,
+                    }
+                )
+    return pl.DataFrame(rows, schema_overrides={"frames": pl.Int64})
+
+
+def _text_boxes(fig):
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    texts = [t for t in fig.texts]
+    for ax in fig.axes:
+        if not ax.get_visible():
+            continue
+        texts += [ax.title, ax.xaxis.label, ax.yaxis.label]
+        texts += ax.get_xticklabels() + ax.get_yticklabels()
+    for legend in fig.legends:
+        texts += [*legend.get_texts(), legend.get_title()]
+    return [
+        (t.get_text(), t.get_window_extent(renderer))
+        for t in texts
+        if t.get_visible() and t.get_text().strip()
+    ]
+
+
+@pytest.mark.parametrize("plot", [plot_heatmap, plot_agreement_vs_frames])
+def test_figures_stay_readable_for_12_judges(plot):
+    import itertools
+    import warnings
+
+    table = _big_table()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # e.g. "tight_layout not applied"
+        warnings.filterwarnings("ignore", "The set_bad", PendingDeprecationWarning)
+        fig = plot(table, mark="demo data")
+        boxes = _text_boxes(fig)
+    overlaps = [
+        (a, b)
+        for (a, box_a), (b, box_b) in itertools.combinations(boxes, 2)
+        if box_a.shrunk(0.98, 0.98).overlaps(box_b.shrunk(0.98, 0.98))
+    ]
+    assert overlaps == []
+    titles = {ax.get_title() for ax in fig.axes}
+    if plot is plot_heatmap:
+        assert len([ax for ax in fig.axes if ax.get_visible() and ax.get_title()]) == 12
+    assert any("DEMO DATA" in t.get_text() for t in fig.texts)
+    assert titles  # every panel titled
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+
+
+def test_demo_run_figures_carry_the_mark(tmp_path):
+    import matplotlib.pyplot as plt
+
+    from judges.report import plot_outcomes
+
+    fig = plot_outcomes(pl.DataFrame({"judge": ["a", "b"], "status": ["ok", "error"]}), "demo data")
+    assert any("DEMO DATA" in t.get_text() for t in fig.texts)
+    plt.close(fig)
+    fig = plot_outcomes(pl.DataFrame({"judge": ["a"], "status": ["ok"]}))
+    assert not fig.texts
+    plt.close(fig)

@@ -28,6 +28,8 @@ from judges.types import Dimension, Video
 class MissingScoreError(ItemError):
     """A video has no score in the scores file."""
 
+    kind = "missing_score"
+
 
 @dataclass(frozen=True)
 class ScoresConfig:
