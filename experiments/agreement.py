@@ -137,19 +137,19 @@ def print_dry_run(result: DryRun) -> None:
         print(DEMO_NOTICE)
     for plan in result.plans:
         line = (
-            f"{plan['judge']}: {plan['to_compute']} of {plan['verdicts']} verdicts to "
-            f"compute, {plan['calls']} API calls"
+            f"{plan.judge}: {plan.to_compute} of {plan.verdicts} verdicts to "
+            f"compute, {plan.calls} API calls"
         )
-        if "input_tokens" in plan:
+        if plan.input_tokens is not None:
             line += (
-                f" ({plan['cached_responses']} answered by the cache), "
-                f"~{plan['input_tokens']:,} input tokens"
+                f" ({plan.cached_responses} answered by the cache), "
+                f"~{plan.input_tokens:,} input tokens"
             )
-            if plan["input_cost_usd"] is not None:
-                output = plan["max_cost_usd"] - plan["input_cost_usd"]
+            if plan.input_cost_usd is not None and plan.max_cost_usd is not None:
+                output = plan.max_cost_usd - plan.input_cost_usd
                 line += (
-                    f", estimated ${plan['input_cost_usd']:.4f} input + up to "
-                    f"${output:.4f} output (prices as of {plan['prices_as_of']})"
+                    f", estimated ${plan.input_cost_usd:.4f} input + up to "
+                    f"${output:.4f} output (prices as of {plan.prices_as_of})"
                 )
             else:
                 line += ", no price known for this model (set price_input/price_output)"
@@ -160,7 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the agreement command; returns the exit code."""
     args = build_parser().parse_args(argv)
     if args.list_judges:
-        print_judges()
+        print_judges(verbose=args.verbose)
         return 0
     if args.limit is not None and args.limit < 1:
         raise ConfigError("--limit must be >= 1")

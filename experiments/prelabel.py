@@ -86,7 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the pre-labelling command; returns the exit code."""
     args = build_parser().parse_args(argv)
     if args.list_judges:
-        print_judges()
+        print_judges(verbose=args.verbose)
         return 0
     if not args.judges or len(args.judges) != 1:
         raise ConfigError(

@@ -21,6 +21,7 @@ from judges.cache import Store, stable_hash
 from judges.errors import ItemError
 from judges.keyframes import KeyframeSource, Strategy
 from judges.options import config_dict
+from judges.pricing import CostPlan
 from judges.types import Dimension, Pair, Verdict, Video, Winner
 
 ConfidenceKind = Literal["probability", "margin"]
@@ -125,7 +126,7 @@ class Judge(abc.ABC):
         """
         return None
 
-    def plan_cost(self, tasks: list[Task]) -> dict[str, Any] | None:
+    def plan_cost(self, tasks: list[Task]) -> CostPlan | None:
         """Dry-run estimate of API calls and cost for ``tasks``; ``None`` for local judges."""
         return None
 

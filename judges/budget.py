@@ -11,6 +11,10 @@ class BudgetExhausted(JudgesError):
     """The run stopped before exceeding its ``--max-cost``; finished work is kept."""
 
 
+class BudgetStop(Exception):
+    """One call was not sent because it could push the run past its spending cap."""
+
+
 class Budget:
     """Tracks money spent and reserved by in-flight calls against an optional cap.
 

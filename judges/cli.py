@@ -88,15 +88,30 @@ def add_judge_arguments(parser: argparse.ArgumentParser, repeatable: bool = True
         help="option of the preceding --judge (repeatable), e.g. safesora_compat=true; "
         "name=LABEL labels its results",
     )
-    parser.add_argument("--list-judges", action="store_true", help="list judges and exit")
+    parser.add_argument(
+        "--list-judges",
+        action="count",
+        default=0,
+        help="list judges and exit; -v after it (--list-judges -v) adds every option",
+    )
+    parser.add_argument("-v", dest="verbose", action="store_true", help=argparse.SUPPRESS)
 
 
-def print_judges() -> None:
-    """``--list-judges``: every registered judge with its description."""
-    from judges.registry import judge_descriptions
+def print_judges(verbose: bool = False) -> None:
+    """``--list-judges``: every registered judge with its description (and options)."""
+    from judges.registry import judge_specs, plugin_errors
 
-    for name, description in judge_descriptions().items():
-        print(f"{name:<12} {description}")
+    for name, spec in judge_specs().items():
+        origin = "" if spec.origin == "builtin" else f" [{spec.origin}]"
+        print(f"{name:<12} {spec.description}{origin}")
+        if not verbose:
+            continue
+        for option in spec.options():
+            default = "none" if option["default"] is None else option["default"]
+            print(f"    {option['name']} ({option['type']}, default {default}): {option['help']}")
+        print()
+    for name, error in plugin_errors().items():
+        print(f"{name:<12} FAILED TO LOAD (plugin): {error}")
 
 
 def run_main(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None) -> int:

@@ -10,7 +10,7 @@ import os
 import platform
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from judges.demo import DEMO_NOTICE, demo_dataset
 from judges.errors import ConfigError
 from judges.health import content_duplicates, failing_judges, failure_summary
 from judges.keyframes import KeyframeSource, Strategy
+from judges.pricing import CostPlan
 from judges.registry import get_judge
 from judges.results import (
     RunFolder,
@@ -100,7 +101,7 @@ class DryRun:
     """What a run would do: per judge, verdicts to compute and (API judges) calls and cost."""
 
     dataset: Dataset
-    plans: list[dict[str, Any]]
+    plans: list[CostPlan]
     demo: bool
 
 
@@ -294,8 +295,8 @@ def run_agreement(
             for judge in judges:
                 tasks, _ = plan_tasks(pairs, plan[judge.name], frames)
                 todo = runner.pending(judge, tasks)
-                cost = judge.plan_cost(todo) or {"judge": judge.name, "calls": 0}
-                plans.append({**cost, "verdicts": len(tasks), "to_compute": len(todo)})
+                cost = judge.plan_cost(todo) or CostPlan(judge.name)
+                plans.append(replace(cost, verdicts=len(tasks), to_compute=len(todo)))
         finally:
             if store is not None:
                 store.close()

@@ -120,3 +120,35 @@ def estimate_prompt_tokens(
             total += sum(text_tokens(p.get("text", "")) for p in content if p.get("type") == "text")
     total += sum(image_tokens(w, h, detail, model) for w, h in image_sizes)
     return total
+
+
+@dataclass(frozen=True)
+class CostPlan:
+    """What a dry run found a judge would do and cost.
+
+    Attributes:
+        judge: The judge's label.
+        verdicts: Verdicts the run needs.
+        to_compute: Verdicts the verdict cache does not hold.
+        calls: API calls the response cache cannot answer.
+        cached_responses: Requests the response cache answers.
+        input_tokens: Estimated input tokens of the calls.
+        max_output_tokens: Output tokens at most (``max_tokens`` per call).
+        input_cost_usd: Estimated input cost (``None``: no price known).
+        max_cost_usd: Worst-case total cost (``None``: no price known).
+        prices_as_of: Date of the price table.
+        model: The model asked.
+
+    """
+
+    judge: str
+    verdicts: int = 0
+    to_compute: int = 0
+    calls: int = 0
+    cached_responses: int | None = None
+    input_tokens: int | None = None
+    max_output_tokens: int | None = None
+    input_cost_usd: float | None = None
+    max_cost_usd: float | None = None
+    prices_as_of: str | None = None
+    model: str | None = None

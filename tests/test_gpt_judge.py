@@ -304,14 +304,14 @@ def test_dry_run_estimate_within_ten_percent(pairs, store):
             judge = judge_for(server, store, frames=(1, 2, 4), detail=detail, max_side="512")
             plan = judge.plan_cost(tasks)
             assert server.requests == [] or detail == "high"
-            assert plan["calls"] == len(tasks) and plan["cached_responses"] == 0
+            assert plan.calls == len(tasks) and plan.cached_responses == 0
             before = len(server.requests)
             verdicts = list(judge.judge_all(tasks))
             billed = sum(r["usage"]["prompt_tokens"] for v in verdicts for r in v.raw["replies"])
             assert len(server.requests) - before == len(tasks)
-            assert abs(plan["input_tokens"] - billed) / billed < 0.10, (detail, plan, billed)
-            assert plan["input_cost_usd"] == pytest.approx(plan["input_tokens"] * 5 / 1e6)
-            assert judge.plan_cost(tasks)["calls"] == 0  # now all cached
+            assert abs(plan.input_tokens - billed) / billed < 0.10, (detail, plan, billed)
+            assert plan.input_cost_usd == pytest.approx(plan.input_tokens * 5 / 1e6)
+            assert judge.plan_cost(tasks).calls == 0  # now all cached
 
 
 def test_cost_from_usage(pairs):

@@ -20,7 +20,6 @@ from judges.openclip import (
     require_models,
     resolve_weights,
 )
-from judges.options import build_config
 from judges.registry import register_judge
 from judges.types import Dimension, Video
 
@@ -185,6 +184,11 @@ class ClipConfig:
             raise ValueError("batch_size must be >= 1")
 
 
+@register_judge(
+    "clip",
+    "CLIP (ViT-B-32, OpenAI) image-text logit over keyframes; higher wins",
+    config=ClipConfig,
+)
 class ClipJudge(OpenClipJudge):
     """CLIP image-text logit (logit_scale x cosine), averaged over keyframes; higher wins.
 
@@ -226,9 +230,3 @@ class ClipJudge(OpenClipJudge):
         if self.config.quick_gelu is not None:
             return self.config.quick_gelu
         return bool(self._pretrained_cfg().get("quick_gelu", False))
-
-
-@register_judge("clip", "CLIP (ViT-B-32, OpenAI) image-text logit over keyframes; higher wins")
-def make_clip(**kwargs: Any) -> ClipJudge:
-    """Build the ``clip`` judge (see :class:`ClipConfig`); needs the ``models`` extra."""
-    return ClipJudge(build_config(ClipConfig, kwargs, "clip"))

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from judges.builtin.clip import OpenClipJudge, Precision
 from judges.openclip import Weights, resolve_weights
-from judges.options import build_config
 from judges.registry import register_judge
 from judges.types import Dimension
 
@@ -52,6 +51,9 @@ class Hpsv2Config:
             raise ValueError("batch_size must be >= 1")
 
 
+@register_judge(
+    "hpsv2", "HPS v2.1 (open_clip ViT-H-14) score over keyframes; higher wins", config=Hpsv2Config
+)
 class Hpsv2Judge(OpenClipJudge):
     """Mean HPS v2 score over keyframes; higher wins.
 
@@ -75,9 +77,3 @@ class Hpsv2Judge(OpenClipJudge):
             f"huggingface-cli download {HPS_REPO} {filename}",
             f"hpsv2 ({self.config.version}, {self.config.model})",
         )
-
-
-@register_judge("hpsv2", "HPS v2.1 (open_clip ViT-H-14) score over keyframes; higher wins")
-def make_hpsv2(**kwargs: Any) -> Hpsv2Judge:
-    """Build the ``hpsv2`` judge (see :class:`Hpsv2Config`); needs the ``models`` extra."""
-    return Hpsv2Judge(build_config(Hpsv2Config, kwargs, "hpsv2"))

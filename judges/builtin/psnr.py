@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from judges.base import ScoreJudge
 from judges.errors import UndefinedScoreError
 from judges.keyframes import Strategy
-from judges.options import build_config
 from judges.psnr import mean_psnr_to_first, safesora_psnr, video_psnr_score
 from judges.registry import register_judge
 from judges.types import Dimension, Video
@@ -34,6 +32,9 @@ class PsnrConfig:
             raise ValueError(f"tie_tolerance must be >= 0, got {self.tie_tolerance}")
 
 
+@register_judge(
+    "psnr", "mean PSNR of frame 0 vs later keyframes; lower (more change) wins", config=PsnrConfig
+)
 class PsnrJudge(ScoreJudge):
     """Mean PSNR (dB) of a video's frame 0 against each selected keyframe after it; lower wins.
 
@@ -92,9 +93,3 @@ class PsnrJudge(ScoreJudge):
                 f"{video.path}: {e} (the video has {kf.frame_count} frame(s); "
                 f"selected frames {list(kf.indices)})"
             ) from None
-
-
-@register_judge("psnr", "mean PSNR of frame 0 vs later keyframes; lower (more change) wins")
-def make_psnr(**kwargs: Any) -> PsnrJudge:
-    """Build the ``psnr`` judge from its options (see :class:`PsnrConfig`)."""
-    return PsnrJudge(build_config(PsnrConfig, kwargs, "psnr"))

@@ -20,7 +20,6 @@ import polars as pl
 from judges.base import ScoreJudge
 from judges.cache import file_sha256, stable_hash
 from judges.errors import ConfigError, ItemError
-from judges.options import build_config
 from judges.registry import register_judge
 from judges.types import Dimension, Video
 
@@ -109,6 +108,9 @@ def read_scores(path: Path, id_column: str, column: str | None) -> tuple[dict[st
     return scores, column
 
 
+@register_judge(
+    "scores", "any precomputed per-video metric from a CSV/Parquet/JSON file", config=ScoresConfig
+)
 class ScoresJudge(ScoreJudge):
     """Pairwise verdicts from a table of precomputed per-video scores.
 
@@ -163,9 +165,3 @@ class ScoresJudge(ScoreJudge):
             "sha256": self.file_sha256,
         }
         return info
-
-
-@register_judge("scores", "any precomputed per-video metric from a CSV/Parquet/JSON file")
-def make_scores(**kwargs: Any) -> ScoresJudge:
-    """Build the ``scores`` judge (see :class:`ScoresConfig`)."""
-    return ScoresJudge(build_config(ScoresConfig, kwargs, "scores"))

@@ -1,0 +1,375 @@
+"""``vlm`` judge: a vision-language model compares two videos' keyframes (GPT-4o and presets).
+
+Any OpenAI-compatible model serves (the OpenAI API, vLLM, Ollama, LM Studio, a proxy) through
+``base_url``; ``gpt4o``, ``gpt4o-0806`` and ``gpt4o-mini`` are presets of this one judge. This
+module only prompts and interprets: calls, the response cache, the budget, retries and counters
+belong to :class:`judges.chat.ChatClient`, and concurrency to :class:`judges.base.AsyncJudge`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from judges.async_judge import AsyncJudge
+from judges.base import Task
+from judges.chat import ChatClient, Endpoint, answer_probability
+from judges.errors import ItemError
+from judges.images import data_url, encode_jpeg, resize_max_side, tile_grid
+from judges.parsing import looks_like_refusal, parse_answer
+from judges.pricing import PRICES_AS_OF, CostPlan, estimate_prompt_tokens, price_for
+from judges.prompting import Layout, Variant, load_prompts
+from judges.registry import register_judge
+from judges.types import Dimension, Pair, Status, Verdict, Video, Winner
+
+ANSWERS = frozenset({"1", "2", "tie"})
+
+
+@dataclass(frozen=True)
+class VlmConfig:
+    """Options of the ``vlm`` judge and its presets (``gpt4o``, ``gpt4o-0806``, ``gpt4o-mini``).
+
+    Attributes:
+        model: Model name sent to the endpoint (paper: gpt-4o-2024-05-13, gpt-4o-2024-08-06,
+            gpt-4o-mini).
+        prompt: ``zero_shot`` or ``cot`` (analyse each video, then compare).
+        prompt_version: Version of ``judges/prompts/<version>.toml``.
+        base_url: OpenAI-compatible endpoint (default: the OpenAI API).
+        api_key_env: Environment variable holding the key; ``none`` for keyless local servers.
+        temperature: Sampling temperature.
+        max_tokens: Reply length cap (also the output side of the cost cap's estimate).
+        seed: Sent when the server accepts it; ``none`` to omit.
+        detail: Image detail: ``low``, ``high`` or ``auto``.
+        max_side: Longest side of each frame image, in pixels.
+        jpeg_quality: JPEG quality of the images.
+        layout: ``frames`` (an image per keyframe) or ``grid`` (one tiled image per video).
+        allow_tie: Offer "Final answer: Tie".
+        order: ``fixed`` (the paper's) or ``both`` (ask in both orders; disagreement is a tie).
+        logprobs: Ask for token log-probabilities to measure answer confidence.
+        timeout: Seconds per request before it is retried.
+        max_retries: Retries per request (429, 5xx, timeouts, connection errors).
+        price_input: USD per million input tokens (default: the dated table).
+        price_output: USD per million output tokens (default: the dated table).
+
+    """
+
+    model: str = "gpt-4o-2024-05-13"
+    prompt: Variant = "zero_shot"
+    prompt_version: str = "v1"
+    base_url: str | None = None
+    api_key_env: str | None = "OPENAI_API_KEY"
+    temperature: float = 0.0
+    max_tokens: int = 1024
+    seed: int | None = 0
+    detail: Literal["low", "high", "auto"] = "auto"
+    max_side: int = 768
+    jpeg_quality: int = 90
+    layout: Layout = "frames"
+    allow_tie: bool = False
+    order: Literal["fixed", "both"] = "fixed"
+    logprobs: bool = True
+    timeout: float = 120.0
+    max_retries: int = 4
+    price_input: float | None = None
+    price_output: float | None = None
+
+    def __post_init__(self) -> None:
+        checks = [
+            (self.max_tokens >= 1, "max_tokens must be >= 1"),
+            (self.max_side >= 16, "max_side must be >= 16"),
+            (1 <= self.jpeg_quality <= 100, "jpeg_quality must be within 1..100"),
+            (self.timeout > 0, "timeout must be > 0"),
+            (self.max_retries >= 0, "max_retries must be >= 0"),
+            (self.temperature >= 0, "temperature must be >= 0"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
+
+
+@dataclass
+class _Images:
+    urls: list[str]
+    sizes: list[tuple[int, int]]
+
+
+class VlmJudge(AsyncJudge):
+    """Pairwise VLM judge over any OpenAI-compatible chat endpoint (see :class:`VlmConfig`).
+
+    Example:
+        >>> judge = get_judge("gpt4o", prompt="cot", order="both")  # doctest: +SKIP
+        >>> judge = get_judge("vlm", model="qwen2-vl", base_url="http://localhost:8000/v1",
+        ...                   api_key_env="none")  # doctest: +SKIP
+
+    """
+
+    kind = "vlm"
+    confidence_kind = "probability"
+    version = "1"
+    default_dimensions = tuple(Dimension)
+    non_semantic = frozenset(
+        {"api_key_env", "timeout", "max_retries", "price_input", "price_output"}
+    )
+
+    def __init__(self, config: VlmConfig, name: str | None = None) -> None:
+        super().__init__(config, name)
+        self.prompts = load_prompts(config.prompt_version)
+        self.price = price_for(config.model, config.price_input, config.price_output)
+        endpoint = Endpoint(config.base_url, config.api_key_env, config.timeout, config.max_retries)
+        self.chat = ChatClient(endpoint, self.name, self.prompts.version, self.price)
+        self._images: OrderedDict[tuple[str, int | None], _Images] = OrderedDict()
+        self._images_lock = threading.Lock()
+        self.both_order = 0
+        self.flips = 0
+
+    @property
+    def cfg(self) -> VlmConfig:
+        """The typed options."""
+        return self.config
+
+    def check_ready(self) -> None:
+        """Fail before any work when the API key is missing (naming the variable)."""
+        self.chat.owner = self.name
+        self.chat.check_ready()
+
+    async def start(self) -> None:
+        """Share the run's cache and budget with the client; open it in this event loop."""
+        self.chat.owner, self.chat.store, self.chat.budget = self.name, self.store, self.budget
+        self.chat.open()
+
+    async def stop(self) -> None:
+        """Close the HTTP client."""
+        await self.chat.aclose()
+
+    # --- requests --------------------------------------------------------------------------
+
+    def images(self, video: Video, frames: int | None) -> _Images:
+        """Encoded images of a video's keyframes, cached per run (pairs share videos)."""
+        key = (str(video.path), frames)
+        with self._images_lock:
+            hit = self._images.get(key)
+            if hit is not None:
+                self._images.move_to_end(key)
+                return hit
+        kf = self.source.get(video.path, frames)
+        pics = [resize_max_side(f, self.cfg.max_side) for f in kf.frames]
+        if self.cfg.layout == "grid":
+            pics = [resize_max_side(tile_grid(pics), 2048)]
+        jpegs = [encode_jpeg(p, self.cfg.jpeg_quality) for p in pics]
+        out = _Images([data_url(j) for j in jpegs], [(p.shape[1], p.shape[0]) for p in pics])
+        with self._images_lock:
+            self._images[key] = out
+            while len(self._images) > 256:
+                self._images.popitem(last=False)
+        return out
+
+    def build_request(
+        self, pair: Pair, dimension: Dimension, frames: int | None, swapped: bool = False
+    ) -> tuple[dict[str, Any], list[tuple[int, int]]]:
+        """The chat-completion body for one comparison, and the sizes of its images.
+
+        ``swapped`` presents video_1 first (for ``order=both``).
+        """
+        first, second = self.images(pair.video_0, frames), self.images(pair.video_1, frames)
+        if swapped:
+            first, second = second, first
+        cfg = self.cfg
+        body: dict[str, Any] = {
+            "model": cfg.model,
+            "messages": self.prompts.messages(
+                pair.prompt_text,
+                dimension,
+                (first.urls, second.urls),
+                variant=cfg.prompt,
+                allow_tie=cfg.allow_tie,
+                layout=cfg.layout,
+                detail=cfg.detail,
+            ),
+            "temperature": cfg.temperature,
+            "max_tokens": cfg.max_tokens,
+        }
+        if cfg.seed is not None:
+            body["seed"] = cfg.seed
+        if cfg.logprobs:
+            body["logprobs"] = True
+            body["top_logprobs"] = 5
+        return body, first.sizes + second.sizes
+
+    def estimate(self, body: dict[str, Any], sizes: list[tuple[int, int]]) -> tuple[int, float]:
+        """Estimated input tokens of a request and its worst-case cost (full ``max_tokens``)."""
+        tokens = estimate_prompt_tokens(body["messages"], sizes, self.cfg.detail, self.cfg.model)
+        usd = self.price.cost(tokens, self.cfg.max_tokens) if self.price else 0.0
+        return tokens, usd
+
+    # --- replies ---------------------------------------------------------------------------
+
+    def interpret(self, data: dict[str, Any], swapped: bool) -> dict[str, Any]:
+        """Status, winner and confidence of one reply (winner in dataset terms, not as shown)."""
+        content = data.get("content") or ""
+        parsed = parse_answer(content)
+        status: Status
+        winner: Winner = None
+        if data.get("refusal") or data.get("finish_reason") == "content_filter":
+            status = "refused"
+        elif parsed.answer is None:
+            status = "refused" if looks_like_refusal(content) else "unparsed"
+        elif parsed.answer == "tie":
+            status, winner = ("tie", "tie") if self.cfg.allow_tie else ("unparsed", None)
+        else:
+            status = "ok"
+            first_shown = parsed.answer == "1"
+            winner = "video_1" if first_shown == swapped else "video_0"
+        prob = (
+            answer_probability(data.get("logprobs"), parsed.start, ANSWERS)
+            if status == "ok"
+            else None
+        )
+        return {
+            "order": "video_1 first" if swapped else "video_0 first",
+            "status": status,
+            "answer": parsed.answer,
+            "pattern": parsed.pattern,
+            "winner": winner,
+            "answer_prob": prob,
+            "reasoning": content[: parsed.start].rstrip() if parsed.start else content,
+            "text": content,
+            "refusal": data.get("refusal"),
+            "finish_reason": data.get("finish_reason"),
+            "usage": data.get("usage"),
+            "model": data.get("model"),
+        }
+
+    def _combine(self, replies: list[dict[str, Any]]) -> tuple[Status, Winner, float | None]:
+        statuses = [r["status"] for r in replies]
+        if len(replies) == 1:
+            r = replies[0]
+            return r["status"], r["winner"], r["answer_prob"]
+        for bad in ("refused", "unparsed"):
+            if bad in statuses:
+                return bad, None, None
+        if "tie" in statuses:
+            return "tie", "tie", None
+        self.both_order += 1
+        winners = {r["winner"] for r in replies}
+        if len(winners) > 1:
+            self.flips += 1
+            return "tie", "tie", None
+        probs = [r["answer_prob"] for r in replies if r["answer_prob"] is not None]
+        return "ok", replies[0]["winner"], sum(probs) / len(probs) if len(probs) == 2 else None
+
+    async def judge_task(self, task: Task) -> Verdict:
+        """Ask the model (in one or both presentation orders) and interpret the replies."""
+        start = time.perf_counter()
+        orders = [False, True] if self.cfg.order == "both" else [False]
+        try:
+            requests = await asyncio.to_thread(
+                lambda: [
+                    self.build_request(task.pair, task.dimension, task.frames, s) for s in orders
+                ]
+            )
+        except ItemError as e:
+            return self.error_verdict(task, e)
+        replies: list[dict[str, Any]] = []
+        costs: list[float] = []
+        cached = 0
+        for swapped, (body, sizes) in zip(orders, requests, strict=True):
+            call = await self.chat.call(body, self.estimate(body, sizes)[1])
+            if call.cost is not None:
+                costs.append(call.cost)
+            cached += call.cached
+            if call.data is None:
+                return self.error_verdict(
+                    task,
+                    call.error or "no reply",
+                    kind="api_error",
+                    raw=self._raw(replies, cached),
+                    cost_usd=sum(costs) if costs else None,
+                    latency_s=time.perf_counter() - start,
+                )
+            replies.append(self.interpret(call.data, swapped))
+        status, winner, confidence = self._combine(replies)
+        raw = self._raw(replies, cached)
+        if self.cfg.order == "both" and all(r["status"] == "ok" for r in replies):
+            raw["flip"] = len({r["winner"] for r in replies}) > 1
+        return Verdict(
+            pair_id=task.pair.pair_id,
+            judge=self.name,
+            dimension=task.dimension,
+            frames=task.frames,
+            winner=winner,
+            confidence=confidence,
+            status=status,
+            raw=raw,
+            cost_usd=sum(costs) if costs else None,
+            latency_s=time.perf_counter() - start,
+        )
+
+    def _raw(self, replies: list[dict[str, Any]], cached: int) -> dict[str, Any]:
+        return {
+            "model": self.cfg.model,
+            "prompt": self.cfg.prompt,
+            "prompt_version": self.prompts.version,
+            "order": self.cfg.order,
+            "cached_responses": cached,
+            "replies": replies,
+        }
+
+    # --- planning and reporting ------------------------------------------------------------
+
+    def plan_cost(self, tasks: list[Task]) -> CostPlan:
+        """Dry run: build every request, count the calls the cache cannot answer, estimate cost."""
+        self.chat.store = self.store
+        calls = cached = tokens = 0
+        orders = [False, True] if self.cfg.order == "both" else [False]
+        for task in tasks:
+            for swapped in orders:
+                body, sizes = self.build_request(task.pair, task.dimension, task.frames, swapped)
+                if self.chat.cached(body) is not None:
+                    cached += 1
+                    continue
+                calls += 1
+                tokens += self.estimate(body, sizes)[0]
+        out_tokens = calls * self.cfg.max_tokens
+        return CostPlan(
+            judge=self.name,
+            model=self.cfg.model,
+            calls=calls,
+            cached_responses=cached,
+            input_tokens=tokens,
+            max_output_tokens=out_tokens,
+            input_cost_usd=self.price.cost(tokens, 0) if self.price else None,
+            max_cost_usd=self.price.cost(tokens, out_tokens) if self.price else None,
+            prices_as_of=PRICES_AS_OF,
+        )
+
+    def describe(self) -> dict[str, Any]:
+        """Settings plus what happened: calls, retries, cache use, flips, this judge's spend."""
+        info = super().describe()
+        info["prompt_version"] = self.prompts.version
+        info["price_usd_per_1m"] = (
+            {"input": self.price.input, "output": self.price.output, "as_of": PRICES_AS_OF}
+            if self.price
+            else None
+        )
+        info["requests"] = {
+            **self.chat.stats.as_dict(),
+            "flip_rate": self.flips / self.both_order if self.both_order else None,
+        }
+        return info
+
+
+_PRESETS = {
+    "vlm": (
+        "gpt-4o-2024-05-13",
+        "any OpenAI-compatible VLM compares both videos (model=, base_url=)",
+    ),
+    "gpt4o": ("gpt-4o-2024-05-13", "GPT-4o (2024-05-13) compares both videos' keyframes"),
+    "gpt4o-0806": ("gpt-4o-2024-08-06", "GPT-4o (2024-08-06) pairwise judge"),
+    "gpt4o-mini": ("gpt-4o-mini", "GPT-4o-mini pairwise judge"),
+}
+for _name, (_model, _description) in _PRESETS.items():
+    register_judge(_name, _description, config=VlmConfig, defaults={"model": _model})(VlmJudge)
