@@ -229,13 +229,18 @@ class ScoreJudge(Judge):
 
     Attributes:
         higher_is_better: Whether the higher-scoring video wins.
-        tie_tolerance: Score differences up to this value are ties.
+        tie_tolerance: Score differences up to this value are ties (the config's
+            ``tie_tolerance`` option when it has one, else 0).
 
     """
 
     higher_is_better: bool = True
-    tie_tolerance: float = 0.0
     confidence_kind: ClassVar[ConfidenceKind | None] = "margin"
+
+    @property
+    def tie_tolerance(self) -> float:
+        """Score differences up to this are ties (from the judge's options)."""
+        return float(getattr(self.config, "tie_tolerance", 0.0))
 
     @abc.abstractmethod
     def video_score(self, video: Video, frames: int | None) -> float:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -9,7 +10,46 @@ import cv2
 import numpy as np
 import pytest
 
+from judges.base import ScoreJudge
+from judges.registry import register_judge, unregister_judge
+
 FETV_DEV = Path(__file__).resolve().parents[2] / "shared" / "data" / "fetv-dev"
+
+
+@dataclasses.dataclass(frozen=True)
+class BrightnessConfig:
+    """Options of the test judge.
+
+    Attributes:
+        tie_tolerance: Score differences up to this are ties.
+
+    """
+
+    tie_tolerance: float = 0.0
+
+
+class BrightnessJudge(ScoreJudge):
+    """Test judge: mean brightness of the keyframes, brighter wins. Counts its work."""
+
+    kind = "brightness"
+    higher_is_better = True
+
+    def __init__(self, config: BrightnessConfig | None = None, name: str | None = None) -> None:
+        super().__init__(config or BrightnessConfig(), name)
+        self.calls = 0
+
+    def video_score(self, video: Any, frames: int | None) -> float:
+        self.calls += 1
+        kf = self.source.get(video.path, frames)
+        return float(np.mean([f.mean() for f in kf.frames]))
+
+
+@pytest.fixture
+def fake_judge():
+    """The test judge registered as ``fake-brightness`` for this test only."""
+    register_judge("fake-brightness", "test judge", config=BrightnessConfig)(BrightnessJudge)
+    yield "fake-brightness"
+    unregister_judge("fake-brightness")
 
 
 @pytest.fixture(autouse=True)

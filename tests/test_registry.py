@@ -11,7 +11,14 @@ import pytest
 import judges
 from judges.errors import ConfigError
 from judges.options import build_config
-from judges.registry import UnknownJudgeError, get_judge, list_judges, register_judge
+from judges.registry import (
+    UnknownJudgeError,
+    get_judge,
+    judge_specs,
+    list_judges,
+    register_judge,
+    unregister_judge,
+)
 
 
 def test_list_and_get():
@@ -71,17 +78,48 @@ def test_option_coercion():
         build_config(Opts, {"count": "many"}, "t")
 
 
-def test_register_custom_judge():
+def test_register_custom_judge_with_its_config(fake_judge):
+    judge = get_judge(fake_judge, tie_tolerance="0.5")
+    assert fake_judge in list_judges()
+    assert judge.name == fake_judge and judge.tie_tolerance == 0.5
+    with pytest.raises(ConfigError, match="has no option 'nope'; its options are: tie_tolerance"):
+        get_judge(fake_judge, nope="1")
+    with pytest.raises(ValueError, match="already registered"):
+        register_judge(fake_judge)(lambda **kw: None)
+    (option,) = judge_specs()[fake_judge].options()
+    assert option == {
+        "name": "tie_tolerance",
+        "type": "float",
+        "default": 0.0,
+        "help": "Score differences up to this are ties.",
+    }
+
+
+def test_unregister_and_factories():
     from judges.builtin.psnr import PsnrConfig, PsnrJudge
 
-    @register_judge("test-psnr-clone", "a second registration for the test")
+    @register_judge("test-psnr-clone", "a factory registration")
     def make(**kwargs):
         return PsnrJudge(build_config(PsnrConfig, kwargs, "test-psnr-clone"))
 
-    assert "test-psnr-clone" in list_judges()
-    assert get_judge("test-psnr-clone").name == "test-psnr-clone"
-    with pytest.raises(ValueError, match="already registered"):
-        register_judge("test-psnr-clone")(lambda **kw: None)
+    try:
+        assert get_judge("test-psnr-clone").name == "test-psnr-clone"
+    finally:
+        unregister_judge("test-psnr-clone")
+    assert "test-psnr-clone" not in list_judges()
+
+
+def test_presets_are_one_judge_with_other_defaults():
+    mini, vlm = get_judge("gpt4o-mini"), get_judge("vlm", model="my-vlm")
+    assert type(mini) is type(vlm) and mini.kind == vlm.kind == "vlm"
+    assert (mini.cfg.model, vlm.cfg.model) == ("gpt-4o-mini", "my-vlm")
+    assert get_judge("gpt4o-mini", model="gpt-4o").cfg.model == "gpt-4o"  # defaults yield
+    specs = judge_specs()
+    assert {specs[n].defaults["model"] for n in ("gpt4o", "gpt4o-0806", "gpt4o-mini")} == {
+        "gpt-4o-2024-05-13",
+        "gpt-4o-2024-08-06",
+        "gpt-4o-mini",
+    }
 
 
 def test_import_is_light():

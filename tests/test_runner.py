@@ -1,41 +1,16 @@
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass
 
-import numpy as np
 import pytest
 
-from conftest import make_dataset
-from judges.base import ScoreJudge
+from conftest import BrightnessConfig, BrightnessJudge, make_dataset
 from judges.cache import Store
 from judges.data import load_pairs
 from judges.keyframes import KeyframeSource
 from judges.options import build_config
 from judges.runner import VERDICTS, Runner, plan_tasks
-from judges.types import Dimension, Video
-
-
-@dataclass(frozen=True)
-class BrightConfig:
-    tie_tolerance: float = 0.0
-
-
-class BrightnessJudge(ScoreJudge):
-    """Test judge: mean brightness of the keyframes, brighter wins. Counts its work."""
-
-    kind = "brightness"
-    higher_is_better = True
-
-    def __init__(self, config=None, name=None):
-        super().__init__(config or BrightConfig(), name)
-        self.tie_tolerance = self.config.tie_tolerance
-        self.calls = 0
-
-    def video_score(self, video: Video, frames):
-        self.calls += 1
-        kf = self.source.get(video.path, frames if frames is not None else 10**9)
-        return float(np.mean([f.mean() for f in kf.frames]))
+from judges.types import Dimension
 
 
 @pytest.fixture
@@ -81,7 +56,7 @@ def test_changed_settings_do_not_reuse(dataset, tmp_path):
     pairs = load_pairs(dataset)
     with Store(tmp_path / "c.sqlite") as store:
         run(pairs, BrightnessJudge(), store)
-        other = BrightnessJudge(build_config(BrightConfig, {"tie_tolerance": "0.1"}, "b"))
+        other = BrightnessJudge(build_config(BrightnessConfig, {"tie_tolerance": "0.1"}, "b"))
         out, _, _ = run(pairs, other, store)
         assert out.cached == 0 and other.calls == 20
 

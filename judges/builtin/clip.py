@@ -42,7 +42,6 @@ class OpenClipJudge(ScoreJudge):
     def __init__(self, config: Any, name: str | None = None) -> None:
         require_models()  # without the extra, fail here with the install command
         super().__init__(config, name)
-        self.tie_tolerance = config.tie_tolerance
         self.device = pick_device(config.device)
         self.precision = pick_precision(config.precision, self.device)
         self.weights = self.resolve()  # missing weights fail before any work

@@ -55,10 +55,6 @@ class PsnrJudge(ScoreJudge):
     default_dimensions = (Dimension.INFORMATIVENESS,)
     higher_is_better = False
 
-    def __init__(self, config: PsnrConfig, name: str | None = None) -> None:
-        super().__init__(config, name)
-        self.tie_tolerance = config.tie_tolerance
-
     def undefined_reason(self, strategy: Strategy, frames: int | None) -> str | None:
         """Uniform selection of 1 frame keeps frame 0 alone: nothing to compare it with."""
         if strategy == "uniform" and frames == 1:

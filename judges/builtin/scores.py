@@ -129,7 +129,6 @@ class ScoresJudge(ScoreJudge):
         self.scores, self.column = read_scores(config.file, config.id_column, config.column)
         self.file_sha256 = file_sha256(config.file)
         self.higher_is_better = config.higher_is_better
-        self.tie_tolerance = config.tie_tolerance
         if config.dimensions:
             try:
                 self.default_dimensions = tuple(Dimension.parse(d) for d in config.dimensions)
