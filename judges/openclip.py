@@ -1,157 +1,27 @@
-"""open_clip machinery shared by the model judges (``clip``, ``hpsv2``).
+"""open_clip machinery shared by the ``clip`` and ``hpsv2`` judges.
 
-torch and open_clip are an optional extra and are imported only inside these functions, so
-``import judges`` stays light. Weights are never fetched behind the user's back: they come from
-an explicit path, an environment variable or the local Hugging Face cache (looked up offline),
-and when none has them the error lists every place tried and the command that downloads them.
+The scorer (batched image features, cached text features), the judge base (a video's score is
+the mean of its keyframes' scores, cached per frame) and the options both judges take.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
+from judges.cache import stable_hash
 from judges.errors import ConfigError
+from judges.keyframes import Keyframes
+from judges.models import ModelJudge, Precision, Weights, load_state_dict, require_models
+from judges.types import Video
 
-INSTALL_HINT = "uv sync --extra models   (or: pip install 't2v-judges[models]')"
-
-
-def require_models() -> tuple[Any, Any]:
-    """Import torch and open_clip, or fail with the install command.
-
-    Raises:
-        ConfigError: the ``models`` extra is not installed.
-    """
-    try:
-        import open_clip
-        import torch
-    except ImportError as e:
-        raise ConfigError(
-            f"model judges need torch and open_clip ({e.name} is missing); install the extra: "
-            f"{INSTALL_HINT}"
-        ) from None
-    return torch, open_clip
-
-
-def pick_device(device: str = "auto") -> str:
-    """``auto`` picks cuda, then mps, then cpu."""
-    torch, _ = require_models()
-    if device != "auto":
-        return device
-    if torch.cuda.is_available():
-        return "cuda"
-    mps = getattr(torch.backends, "mps", None)
-    if mps is not None and mps.is_available():
-        return "mps"
-    return "cpu"
-
-
-def pick_precision(precision: str, device: str) -> str:
-    """``auto``: half precision on a GPU, fp32 on the CPU."""
-    if precision != "auto":
-        return precision
-    return "fp16" if device.startswith(("cuda", "mps")) else "fp32"
-
-
-@dataclass(frozen=True)
-class Weights:
-    """A resolved checkpoint file and how it was found."""
-
-    path: Path
-    origin: str
-
-
-def resolve_weights(
-    explicit: Path | None,
-    env_var: str,
-    hf_files: Sequence[tuple[str, str]],
-    download: str,
-    what: str,
-) -> Weights:
-    """Find a checkpoint: explicit path, then ``$env_var``, then the local HF cache (offline).
-
-    Args:
-        explicit: ``checkpoint=`` judge option.
-        env_var: Environment variable that may name the file.
-        hf_files: ``(repo_id, filename)`` candidates in the Hugging Face cache.
-        download: The command that downloads the file on a machine with internet.
-        what: What the weights are (for messages).
-
-    Raises:
-        ConfigError: listing every location tried, how to point at a file and the download.
-    """
-    if explicit is not None:
-        if Path(explicit).is_file():
-            return Weights(Path(explicit), "checkpoint option")
-        raise ConfigError(f"{what}: checkpoint {explicit} does not exist (checkpoint= option)")
-    tried: list[str] = []
-    env = os.environ.get(env_var)
-    if env:
-        if Path(env).expanduser().is_file():
-            return Weights(Path(env).expanduser(), f"${env_var}")
-        tried.append(f"${env_var}={env} (no such file)")
-    else:
-        tried.append(f"${env_var} (not set)")
-    try:
-        from huggingface_hub import try_to_load_from_cache
-    except ImportError:  # pragma: no cover - open_clip depends on huggingface_hub
-        try_to_load_from_cache = None
-    # Read at call time (huggingface_hub reads its constants once, at import).
-    cache_dir = os.environ.get("HF_HUB_CACHE")
-    for repo, filename in hf_files:
-        found = (
-            try_to_load_from_cache(repo, filename, cache_dir=cache_dir)
-            if try_to_load_from_cache
-            else None
-        )
-        if isinstance(found, str) and Path(found).is_file():
-            return Weights(Path(found), f"Hugging Face cache ({repo}/{filename})")
-        tried.append(f"Hugging Face cache: {repo}/{filename}")
-    lines = "\n  ".join(tried)
-    raise ConfigError(
-        f"no weights found for {what}. Tried:\n  {lines}\n"
-        f"Point at a file with --judge-arg checkpoint=PATH or {env_var}=PATH, or download it "
-        f"on a machine with internet:\n  {download}"
-    )
-
-
-def load_state_dict(path: Path, what: str) -> dict[str, Any]:
-    """Read a checkpoint's state dict (``.safetensors`` or a torch file, weights only).
-
-    Accepts a bare state dict or one under ``state_dict`` (as HPSv2 ships it), with or without
-    a ``module.`` prefix.
-
-    Raises:
-        ConfigError: the file is unreadable or holds no state dict.
-    """
-    torch, _ = require_models()
-    try:
-        if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
-
-            state: Any = load_file(str(path))
-        else:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise ConfigError(
-            f"{path}: cannot read the checkpoint for {what} ({type(e).__name__}: "
-            f"{str(e).splitlines()[0][:200] if str(e) else ''}); the file may be corrupt or "
-            "incomplete: download it again"
-        ) from None
-    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
-        state = state["state_dict"]
-    if not isinstance(state, dict) or not state:
-        raise ConfigError(f"{path}: holds no state dict for {what}")
-    if all(k.startswith("module.") for k in state):
-        state = {k.removeprefix("module."): v for k, v in state.items()}
-    return state
+FRAME_SCORES = "frame_scores"
 
 
 def _quiet_random_init(record: logging.LogRecord) -> bool:
@@ -251,3 +121,116 @@ class OpenClipScorer:
         """Cosine similarity of each frame with ``text``."""
         images = self.image_features(frames)
         return (images @ self.text_features(text)).cpu().tolist()
+
+
+@dataclass(frozen=True)
+class OpenClipOptions:
+    """Options every open_clip judge takes.
+
+    Attributes:
+        model: open_clip architecture.
+        checkpoint: A local weights file (open_clip state dict, .safetensors or torch).
+        text: Score against the video's ``video`` text (what the generator saw) or the ``prompt``.
+        device: ``auto`` (cuda, mps, cpu) or a torch device.
+        precision: ``auto`` (fp16 on GPU, fp32 on CPU), fp32, fp16 or bf16.
+        batch_size: Frames per forward pass.
+        tie_tolerance: Score differences up to this are ties.
+
+    """
+
+    model: str = "ViT-B-32"
+    checkpoint: Path | None = None
+    text: Literal["video", "prompt"] = "video"
+    device: str = "auto"
+    precision: Precision = "auto"
+    batch_size: int = 32
+    tie_tolerance: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise ValueError("batch_size must be >= 1")
+
+
+class OpenClipJudge(ModelJudge):
+    """Base of the open_clip judges: a video's score is the mean of its keyframes' scores.
+
+    Frame scores are cached per (weights, video content, frame index, text): a run over 1, 2, 4
+    and 8 frames makes one batched forward pass per video (the smaller selections are subsets),
+    and a rerun or another dimension makes none. The model loads only when a frame actually
+    needs scoring. Subclasses set ``use_logit_scale`` and implement :meth:`resolve`.
+    """
+
+    use_logit_scale: ClassVar[bool] = True
+
+    def __init__(self, config: Any, name: str | None = None) -> None:
+        super().__init__(config, name)
+        self._scorer: OpenClipScorer | None = None
+        self._load_lock = threading.Lock()
+        self._memory: dict[str, float] = {}
+
+    def quick_gelu(self) -> bool:
+        """The activation the weights were trained with."""
+        return False
+
+    @property
+    def scorer(self) -> OpenClipScorer:
+        """The loaded model (loaded on first use)."""
+        with self._load_lock:
+            if self._scorer is None:
+                self._scorer = OpenClipScorer(
+                    self.config.model,
+                    self.weights,
+                    self.device,
+                    self.precision,
+                    quick_gelu=self.quick_gelu(),
+                    batch_size=self.config.batch_size,
+                )
+            return self._scorer
+
+    def text_for(self, video: Video) -> str:
+        """The text a video is scored against: its generator input, or the user's prompt."""
+        if self.config.text == "prompt" or not video.video_text:
+            return video.prompt_text
+        return video.video_text
+
+    def score_inputs(self, video: Video) -> dict[str, Any]:
+        """The text is an input of the score."""
+        return {"text": self.text_for(video)}
+
+    def frame_scores(self, video: Video, kf: Keyframes, text: str) -> dict[int, float]:
+        """Score of every frame in ``kf``, through the per-frame cache, one batch for the rest."""
+        fingerprint = self.fingerprint()
+        file = self.store.file_hash(video.path) if self.store is not None else str(video.path)
+        keys = {
+            i: stable_hash({"judge": fingerprint, "file": file, "frame": i, "text": text})
+            for i in kf.indices
+        }
+        known: dict[str, Any] = {k: self._memory[k] for k in keys.values() if k in self._memory}
+        if self.store is not None:
+            known.update(self.store.get_many(FRAME_SCORES, list(keys.values())))
+        missing = [pos for pos, i in enumerate(kf.indices) if keys[i] not in known]
+        if missing:
+            sims = self.scorer.similarities([kf.frames[p] for p in missing], text)
+            scale = self.scorer.logit_scale if self.use_logit_scale else 1.0
+            for pos, sim in zip(missing, sims, strict=True):
+                key = keys[kf.indices[pos]]
+                known[key] = scale * sim
+                self._memory[key] = scale * sim
+                if self.store is not None:
+                    self.store.put(FRAME_SCORES, key, scale * sim)
+        return {i: float(known[keys[i]]) for i in kf.indices}
+
+    def video_score(self, video: Video, frames: int | None) -> float:
+        """Mean frame score over the selected keyframes."""
+        text = self.text_for(video)
+        decoded = self.source.decoded(video.path, frames)
+        chosen = self.source.get(video.path, frames)
+        scores = self.frame_scores(video, decoded, text)
+        return float(np.mean([scores[i] for i in chosen.indices]))
+
+    def describe(self) -> dict[str, Any]:
+        """Model judge details plus the forward passes made."""
+        info = super().describe()
+        if self._scorer is not None:
+            info["image_forward_passes"] = self._scorer.image_passes
+        return info

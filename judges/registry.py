@@ -69,7 +69,9 @@ class JudgeSpec:
         if self.config is None:
             return []
         hints = typing.get_type_hints(self.config)
-        helps = _attribute_help(self.config.__doc__ or "")
+        helps: dict[str, str] = {}
+        for cls in reversed(self.config.__mro__):  # a subclass's text wins over its base's
+            helps.update(_attribute_help(cls.__doc__ or ""))
         out = []
         for f in dataclasses.fields(self.config):
             default = self.defaults.get(f.name, f.default)

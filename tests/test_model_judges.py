@@ -339,3 +339,36 @@ def test_unreadable_video_is_an_error_verdict(models, tmp_path):
     pair = Pair("p", "p", "x", Video("a", good, "x", "x"), Video("b", bad, "x", "x"))
     v = clip_judge(models).safe_compare(Task(pair, Dimension.AESTHETICS, 1))
     assert v.status == "error" and "b.avi" in v.error
+
+
+def test_model_judge_base_puts_the_weights_in_the_fingerprint(tmp_path):
+    """A new model judge cannot serve scores of other weights: the base hashes them."""
+    from dataclasses import dataclass
+
+    from judges.models import ModelJudge, Weights
+
+    @dataclass(frozen=True)
+    class Options:
+        device: str = "cpu"
+        precision: str = "auto"
+
+    class Tiny(ModelJudge):
+        kind = "tiny"
+
+        def resolve(self):
+            return Weights(tmp_path / "w.bin", "test")
+
+        def video_score(self, video, frames):
+            return 0.0
+
+    (tmp_path / "w.bin").write_bytes(b"weights A")
+    first = Tiny(Options())
+    fingerprint_a = first.fingerprint()
+    (tmp_path / "w.bin").write_bytes(b"weights B")
+    second = Tiny(Options())
+    assert first.settings() == second.settings()
+    assert fingerprint_a != second.fingerprint()
+    assert (
+        second.describe()["weights"]["sha256"]
+        == __import__("hashlib").sha256(b"weights B").hexdigest()
+    )

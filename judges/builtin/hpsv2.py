@@ -10,11 +10,10 @@ then overwrites.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
 
-from judges.builtin.clip import OpenClipJudge, Precision
-from judges.openclip import Weights, resolve_weights
+from judges.models import Weights, resolve_weights
+from judges.openclip import OpenClipJudge, OpenClipOptions
 from judges.registry import register_judge
 from judges.types import Dimension
 
@@ -23,32 +22,19 @@ HPS_FILES = {"v2.1": "HPS_v2.1_compressed.pt", "v2.0": "HPS_v2_compressed.pt"}
 
 
 @dataclass(frozen=True)
-class Hpsv2Config:
-    """Options of the ``hpsv2`` judge.
+class Hpsv2Config(OpenClipOptions):
+    """Options of the ``hpsv2`` judge (and those of :class:`OpenClipOptions`).
 
     Attributes:
         version: ``v2.1`` (the paper's) or ``v2.0``.
         model: open_clip architecture the checkpoint belongs to.
-        checkpoint: A local HPS checkpoint file.
-        text: Score against the video's ``video`` text or the user's ``prompt``.
-        device: ``auto`` (cuda, mps, cpu) or a torch device.
-        precision: ``auto`` (fp16 on GPU, fp32 on CPU), fp32, fp16 or bf16.
         batch_size: Frames per forward pass.
-        tie_tolerance: Score differences up to this are ties.
+
     """
 
-    version: Literal["v2.1", "v2.0"] = "v2.1"
     model: str = "ViT-H-14"
-    checkpoint: Path | None = None
-    text: Literal["video", "prompt"] = "video"
-    device: str = "auto"
-    precision: Precision = "auto"
     batch_size: int = 16
-    tie_tolerance: float = 0.0
-
-    def __post_init__(self) -> None:
-        if self.batch_size < 1:
-            raise ValueError("batch_size must be >= 1")
+    version: Literal["v2.1", "v2.0"] = "v2.1"
 
 
 @register_judge(
