@@ -25,8 +25,8 @@ import torch
 from _clips import WORK
 from judges.data import load_pairs
 from judges.demo import demo_dataset
-from judges.keyframes import iter_frames
 from judges.registry import get_judge
+from judges.video import iter_frames
 
 
 def weights(model: str, layout: str) -> str:

@@ -43,15 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the report command; returns the exit code."""
     args = build_parser().parse_args(argv)
-    from judges.report import (
-        comparison_markdown,
-        export_disagreements,
-        merge_runs,
-        parse_disagreement_spec,
-        read_run,
-        write_figures,
-    )
-    from judges.results import check_writable_dir
+    from judges.disagreements import export_disagreements, parse_disagreement_spec
+    from judges.figures import write_figures
+    from judges.runs import check_writable_dir, comparison_markdown, merge_runs, read_run
 
     if args.limit < 1:
         raise ConfigError("--limit must be >= 1")

@@ -28,7 +28,8 @@ from judges.health import content_duplicates, failing_judges, failure_summary
 from judges.keyframes import KeyframeSource, Strategy
 from judges.pricing import CostPlan
 from judges.registry import get_judge
-from judges.results import (
+from judges.runner import JudgeRun, Runner, plan_tasks
+from judges.runs import (
     RunFolder,
     check_writable_dir,
     git_commit,
@@ -36,7 +37,6 @@ from judges.results import (
     verdict_table,
     write_run,
 )
-from judges.runner import JudgeRun, Runner, plan_tasks
 from judges.types import Dimension, Pair, Verdict, frames_label
 
 DEFAULT_FRAMES: tuple[int | None, ...] = (1, 2, 4, 8)
@@ -378,7 +378,7 @@ def run_agreement(
     }
     try:
         write_run(folder.staging, verdicts, table, info, DEMO_NOTICE if demo else None)
-        from judges.report import write_figures  # matplotlib only when a run finishes
+        from judges.figures import write_figures  # matplotlib only when a run finishes
 
         write_figures(
             folder.staging / "figures", table, verdicts, mark="demo data" if demo else None

@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from judges.errors import UndefinedScoreError
-from judges.keyframes import iter_frames
+from judges.video import iter_frames
 
 
 def _data_range(frame: np.ndarray) -> float:

@@ -6,7 +6,7 @@ import numpy as np
 
 from judges.data import load_dataset, summarize
 from judges.demo import ClipSpec, demo_dataset, demo_specs, pair_labels, render_clip
-from judges.keyframes import count_frames
+from judges.video import count_frames
 
 
 def test_demo_dataset_is_valid_and_deterministic(tmp_path):

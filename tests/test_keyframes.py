@@ -8,14 +8,13 @@ from conftest import FETV_DEV, solid, write_broken_videos, write_video
 from judges.errors import VideoError
 from judges.keyframes import (
     KeyframeSource,
-    count_frames,
     extract_keyframes,
     frame_diffs,
-    iter_frames,
     select_top_n,
     uniform_frames,
     uniform_indices,
 )
+from judges.video import count_frames, iter_frames
 
 
 def levels_video(tmp_path, levels, name="v.avi"):

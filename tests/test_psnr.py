@@ -11,7 +11,7 @@ from conftest import FETV_DEV, solid, write_video
 from judges.base import Task
 from judges.builtin.psnr import PsnrConfig, PsnrJudge
 from judges.errors import UndefinedScoreError
-from judges.keyframes import extract_keyframes, iter_frames
+from judges.keyframes import extract_keyframes
 from judges.psnr import (
     capped_psnr,
     mean_psnr_to_first,
@@ -22,6 +22,7 @@ from judges.psnr import (
 )
 from judges.registry import get_judge
 from judges.types import Dimension, Pair, Video
+from judges.video import iter_frames
 
 
 def random_frames(n, seed=0, shape=(24, 32, 3)):

@@ -13,7 +13,7 @@ from conftest import make_dataset
 from judges.agreement import agreement_table
 from judges.errors import ConfigError
 from judges.experiment import AgreementConfig, JudgeRequest, run_agreement
-from judges.results import RunFolder, check_writable_dir, read_agreement_csv, write_run
+from judges.runs import RunFolder, check_writable_dir, read_agreement_csv, write_run
 
 
 def test_check_writable_dir(tmp_path):
@@ -63,7 +63,7 @@ def test_failed_run_leaves_no_folder(tmp_path, monkeypatch):
     def broken_figures(*args, **kwargs):
         raise RuntimeError("disk full while drawing")
 
-    monkeypatch.setattr("judges.report.write_figures", broken_figures)
+    monkeypatch.setattr("judges.figures.write_figures", broken_figures)
     config = AgreementConfig(
         [JudgeRequest("psnr")],
         frames=[1],

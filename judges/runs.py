@@ -1,5 +1,8 @@
 """Run folders: ``results/<run-id>/`` with verdicts, agreement tables and run metadata.
 
+Writing one (:func:`write_run`, atomically through :class:`RunFolder`), reading one back
+(:func:`read_run`), and merging several side by side (:func:`merge_runs`).
+
 Files:
     verdicts.parquet  one row per verdict, with the human label and whether they match
                       (``frames`` is null for "every frame" here, and only here)
@@ -299,3 +302,75 @@ class RunFolder:
     def discard(self) -> None:
         """Remove the staging folder (after a failure)."""
         shutil.rmtree(self.staging, ignore_errors=True)
+
+
+# --- reading runs back ---------------------------------------------------------------
+
+
+def read_run(run_dir: Path) -> tuple[pl.DataFrame, dict[str, Any]]:
+    """A run folder's agreement table and run.json.
+
+    Raises:
+        ConfigError: not a run folder.
+    """
+    table_path, info_path = run_dir / "agreement.csv", run_dir / "run.json"
+    if not table_path.is_file() or not info_path.is_file():
+        raise ConfigError(
+            f"{run_dir}: not a run folder (needs agreement.csv and run.json from "
+            "experiments/agreement.py)"
+        )
+    return read_agreement_csv(table_path), json.loads(info_path.read_text())
+
+
+def merge_runs(run_dirs: list[Path], allow_mixed_data: bool = False) -> pl.DataFrame:
+    """One long table from several runs, with a ``run_id`` column.
+
+    A judge label used by two runs (e.g. ``gpt4o`` run once zero-shot, once CoT) becomes
+    ``label@run_id`` so both stay distinct.
+
+    Raises:
+        ConfigError: runs on different data (different config SHA-256 or pairs used), unless
+            ``allow_mixed_data``.
+    """
+    if not run_dirs:
+        raise ConfigError("give at least one run folder")
+    unique = list({Path(d).resolve(): Path(d) for d in run_dirs}.values())  # same folder twice
+    loaded = [(d, *read_run(d)) for d in unique]
+    datasets = {
+        (info["data"]["sha256"], info["data"].get("pairs_used")): d for d, _, info in loaded
+    }
+    if len(datasets) > 1 and not allow_mixed_data:
+        listing = "; ".join(
+            f"{d.name}: {sha[:12]}.. ({pairs} pairs)" for (sha, pairs), d in datasets.items()
+        )
+        raise ConfigError(
+            f"these runs used different data ({listing}); their agreements are not comparable. "
+            "Pass --allow-mixed-data to merge anyway."
+        )
+    seen: dict[str, int] = {}
+    for _, table, _ in loaded:
+        for judge in set(table["judge"].to_list()):
+            seen[judge] = seen.get(judge, 0) + 1
+    parts = []
+    ids: dict[str, int] = {}
+    for d, table, info in loaded:
+        run_id = str(info.get("run_id", d.name))
+        ids[run_id] = ids.get(run_id, 0) + 1
+        if ids[run_id] > 1:  # two folders with one run id (copied, or other --out roots)
+            run_id = f"{run_id}#{ids[run_id]}"
+        parts.append(
+            table.with_columns(
+                pl.lit(run_id).alias("run_id"),
+                pl.when(pl.col("judge").is_in([j for j, n in seen.items() if n > 1]))
+                .then(pl.col("judge") + "@" + run_id)
+                .otherwise(pl.col("judge"))
+                .alias("judge"),
+            )
+        )
+    return pl.concat(parts, how="diagonal_relaxed")
+
+
+def comparison_markdown(table: pl.DataFrame, run_dirs: list[Path]) -> str:
+    """Markdown report of a merged table."""
+    runs = "Runs: " + ", ".join(f"`{d}`" for d in run_dirs)
+    return agreement_markdown(table, title="Judge comparison", intro=runs)
