@@ -19,12 +19,12 @@ group cost.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import polars as pl
 
 from judges.stats import binomial_p_value, cohen_kappa, wilson_interval
-from judges.types import CHOICES, STATUSES, Dimension, Verdict, frames_label
+from judges.types import CHOICES, STATUSES, Dimension, frames_label
 
 PAPER_DIMENSION_ORDER = (
     Dimension.INSTRUCTION_FOLLOWING,
@@ -36,36 +36,6 @@ PAPER_DIMENSION_ORDER = (
 )
 GROUP = ("judge", "dimension", "frames")
 _REQUIRED = (*GROUP, "winner", "status", "human")
-
-
-def verdict_rows(verdicts: Iterable[Verdict], humans: dict[tuple[str, str], str]) -> pl.DataFrame:
-    """The minimal frame :func:`agreement_table` reads, from verdicts and human labels.
-
-    Args:
-        verdicts: Judge verdicts.
-        humans: ``(pair_id, dimension) -> 'video_0' | 'video_1'`` for labeled pairs.
-
-    """
-    rows = [
-        {
-            "judge": v.judge,
-            "dimension": v.dimension.value,
-            "frames": v.frames,
-            "winner": v.winner,
-            "status": v.status,
-            "human": humans.get((v.pair_id, v.dimension.value)),
-        }
-        for v in verdicts
-    ]
-    schema = {
-        "judge": pl.String,
-        "dimension": pl.String,
-        "frames": pl.Int64,
-        "winner": pl.String,
-        "status": pl.String,
-        "human": pl.String,
-    }
-    return pl.DataFrame(rows, schema=schema)
 
 
 def agreement_stats(
@@ -122,7 +92,8 @@ def agreement_table(
 
     Args:
         verdicts: Columns ``judge, dimension, frames, winner, status, human`` (``human`` null
-            where the pair has no label for that dimension), e.g. from :func:`verdict_rows`.
+            where the pair has no label for that dimension), e.g. from
+            :func:`judges.runs.verdict_table`.
         unlabeled: ``(judge, dimension) -> pairs`` left unjudged for want of a human label
             (a run does not judge them); added to ``n_unlabeled`` of every frame count.
 

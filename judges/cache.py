@@ -124,22 +124,6 @@ class Store:
             )
             self._conn.commit()
 
-    def delete(self, namespace: str, key: str) -> None:
-        """Remove one entry if present."""
-        with self._lock:
-            self._conn.execute(
-                "DELETE FROM entries WHERE namespace = ? AND key = ?", (namespace, key)
-            )
-            self._conn.commit()
-
-    def count(self, namespace: str) -> int:
-        """Number of entries in a namespace."""
-        with self._lock:
-            (n,) = self._conn.execute(
-                "SELECT COUNT(*) FROM entries WHERE namespace = ?", (namespace,)
-            ).fetchone()
-        return int(n)
-
     def file_hash(self, path: str | Path) -> str:
         """Content SHA-256 of a file, remembered per (path, size, mtime) to avoid rehashing."""
         p = Path(path).resolve()

@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 
 from judges.errors import VideoError
-from judges.types import ALL_FRAMES, Keyframes
+from judges.types import ALL_FRAMES, Keyframes, top_positions
 from judges.video import count_frames, open_video
 
 Strategy = Literal["diff", "uniform"]
@@ -69,8 +69,7 @@ def select_top_n(scores: Sequence[float], n: int) -> list[int]:
         raise ValueError(f"n must be >= 1, got {n}")
     if n >= len(scores):
         return list(range(len(scores)))
-    ranked = sorted(range(1, len(scores)), key=lambda t: (-scores[t], t))
-    return sorted(ranked[:n])
+    return top_positions(scores, range(len(scores)), n)
 
 
 def uniform_indices(frame_count: int, n: int) -> list[int]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -164,7 +164,6 @@ class Runner:
         self,
         judge: Judge,
         tasks: Sequence[Task],
-        on_verdict: Callable[[Verdict], None] | None = None,
     ) -> JudgeRun:
         """Judge every task once, reading what the cache already holds.
 
@@ -193,8 +192,6 @@ class Runner:
                 key = key_of.get(tkey)
                 if self.store is not None and key is not None and verdict.status != "error":
                     self.store.put(VERDICTS, key, verdict_to_dict(verdict))
-                if on_verdict is not None:
-                    on_verdict(verdict)
                 bar.update(1)
                 postfix = {"cached": cached_count, "failed": statuses["error"]}
                 if self.budget.spent:

@@ -7,6 +7,8 @@ without defensive copies.
 from __future__ import annotations
 
 import enum
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -123,10 +125,6 @@ class Pair:
     labels: dict[Dimension, Choice] = field(default_factory=dict)
     prompt_type: str | None = None
 
-    def video(self, choice: Choice) -> Video:
-        """Return ``video_0`` or ``video_1`` by name."""
-        return self.video_0 if choice == "video_0" else self.video_1
-
 
 @dataclass(frozen=True, eq=False)
 class Keyframes:
@@ -176,15 +174,12 @@ class Keyframes:
         if len(self.scores) != len(self.indices):
             raise ValueError("these keyframes carry no scores, so a top-n subset is undefined")
         # Frame 0 has no difference score (nan): it is only kept when every frame is.
-        ranked = sorted(
-            (i for i, s in enumerate(self.scores) if not np.isnan(s)),
-            key=lambda i: (-self.scores[i], self.indices[i]),
-        )
-        if n > len(ranked):
-            raise ValueError(f"these keyframes rank only {len(ranked)} frames; cannot select {n}")
-        if n == len(ranked) == len(self.indices):
+        ranked = sum(not np.isnan(s) for s in self.scores)
+        if n > ranked:
+            raise ValueError(f"these keyframes rank only {ranked} frames; cannot select {n}")
+        if n == ranked == len(self.indices):
             return self
-        keep = sorted(ranked[:n])
+        keep = top_positions(self.scores, self.indices, n)
         return Keyframes(
             indices=tuple(self.indices[i] for i in keep),
             frames=[self.frames[i] for i in keep],
@@ -236,6 +231,25 @@ class Verdict:
     def decided(self) -> bool:
         """Whether the verdict names one of the two videos."""
         return self.winner in CHOICES
+
+
+def top_positions(scores: Sequence[float], frame_indices: Sequence[int], n: int) -> list[int]:
+    """The selection rule: positions of the ``n`` highest scores, in time order.
+
+    ``nan`` scores (frame 0, which has no predecessor) are never ranked; equal scores go to the
+    earlier frame. :func:`judges.keyframes.select_top_n`, :meth:`Keyframes.top` and the
+    streaming heap of :func:`judges.keyframes.extract_keyframes` all follow it.
+
+    Example:
+        >>> top_positions([float("nan"), 3.0, 5.0, 3.0], [0, 1, 2, 3], 2)
+        [1, 2]
+
+    """
+    ranked = sorted(
+        (i for i, s in enumerate(scores) if not math.isnan(s)),
+        key=lambda i: (-scores[i], frame_indices[i]),
+    )
+    return sorted(ranked[:n])
 
 
 def frames_label(frames: int | None) -> str:

@@ -154,3 +154,13 @@ def write_broken_videos(folder: Path) -> dict[str, Path]:
         w.writeframes(rng.integers(-3000, 3000, 8000, dtype=np.int16).tobytes())
     out["unreadable_video"] = audio
     return out
+
+
+def count_entries(db: Path, namespace: str) -> int:
+    """Rows a cache database holds in ``namespace`` (read with sqlite directly)."""
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:
+        return conn.execute(
+            "SELECT COUNT(*) FROM entries WHERE namespace = ?", (namespace,)
+        ).fetchone()[0]

@@ -1,14 +1,16 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import polars as pl
 import pytest
 from scipy import stats
 
-from judges.agreement import agreement_table, paper_table, to_markdown, verdict_rows
+from judges.agreement import agreement_table, paper_table, to_markdown
+from judges.runs import verdict_table
 from judges.stats import wilson_interval
-from judges.types import Dimension, Verdict
+from judges.types import Dimension, Pair, Verdict, Video
 
 
 def rows(judge, dim, frames, winners_humans_statuses):
@@ -105,12 +107,17 @@ def test_dimension_without_labels_gives_nan_not_crash():
     assert "—" in to_markdown(t)
 
 
-def test_verdict_rows_joins_human_labels():
+def test_verdict_table_joins_human_labels():
     verdicts = [
         Verdict("a", "psnr", Dimension.INFORMATIVENESS, 2, "video_0"),
         Verdict("b", "psnr", Dimension.INFORMATIVENESS, 2, None, status="error", error="x"),
     ]
-    df = verdict_rows(verdicts, {("a", "informativeness"): "video_0"})
+    video = Video("v", Path("v.mp4"), "p", "p")
+    pairs = [
+        Pair("a", "p", "p", video, video, {Dimension.INFORMATIVENESS: "video_0"}),
+        Pair("b", "p", "p", video, video, {}),
+    ]
+    df = verdict_table(verdicts, pairs)
     assert df["human"].to_list() == ["video_0", None]
     t = agreement_table(df)
     assert t.row(0, named=True)["agreement"] == 1.0

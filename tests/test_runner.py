@@ -4,7 +4,7 @@ import shutil
 
 import pytest
 
-from conftest import BrightnessConfig, BrightnessJudge, make_dataset
+from conftest import BrightnessConfig, BrightnessJudge, count_entries, make_dataset
 from judges.cache import Store
 from judges.data import load_pairs
 from judges.keyframes import KeyframeSource
@@ -81,7 +81,7 @@ def test_errors_are_not_cached_and_retried(dataset, tmp_path):
         errors = [v for v in out.verdicts if v.status == "error"]
         assert len(errors) == 2 and all(broken.name in v.error for v in errors)
         assert out.statuses["error"] == 2
-        assert store.count(VERDICTS) == 8
+        assert count_entries(tmp_path / "c.sqlite", VERDICTS) == 8
         broken.write_bytes(good)
         judge = BrightnessJudge()
         again, _, _ = run(pairs, judge, store)
@@ -92,18 +92,20 @@ def test_errors_are_not_cached_and_retried(dataset, tmp_path):
 def test_interrupted_run_resumes(dataset, tmp_path):
     pairs = load_pairs(dataset)
     tasks, _ = plan_tasks(pairs, [Dimension.INFORMATIVENESS], [1, 2])
-    seen = []
 
-    def stop_after_three(verdict):
-        seen.append(verdict)
-        if len(seen) == 3:
-            raise KeyboardInterrupt
+    class Interrupted(BrightnessJudge):
+        """Ctrl-C arrives while the fourth verdict is being computed."""
+
+        def compare(self, pair, dimension, frames):
+            if self.calls >= 6:  # two scores per verdict
+                raise KeyboardInterrupt
+            return super().compare(pair, dimension, frames)
 
     with Store(tmp_path / "c.sqlite") as store:
         runner = Runner(store, KeyframeSource(plan=[1, 2]), progress=False)
         with pytest.raises(KeyboardInterrupt):
-            runner.run(BrightnessJudge(), tasks, on_verdict=stop_after_three)
-        assert store.count(VERDICTS) == 3
+            runner.run(Interrupted(), tasks)
+        assert count_entries(tmp_path / "c.sqlite", VERDICTS) == 3
         out = runner.run(BrightnessJudge(), tasks)
         assert out.cached == 3 and out.computed == 7
 
