@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from judges.agreement import display_table, to_markdown
+from judges.agreement_run import AgreementConfig, DryRun, parse_frames, run_agreement
 from judges.cli import (
     EXIT_FAILED_VERDICTS,
     HelpFormatter,
@@ -28,9 +29,9 @@ from judges.cli import (
 from judges.data import format_summary, summarize
 from judges.demo import DEMO_NOTICE
 from judges.errors import ConfigError
-from judges.experiment import AgreementConfig, DryRun, parse_frames, run_agreement
 from judges.health import FAILED_SHARE_LIMIT, format_duplicates, format_failures
 from judges.keyframes import STRATEGIES
+from judges.session import Session, SessionConfig
 from judges.types import Dimension
 
 
@@ -162,25 +163,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.list_judges:
         print_judges(verbose=args.verbose)
         return 0
-    if args.limit is not None and args.limit < 1:
-        raise ConfigError("--limit must be >= 1")
-    if args.workers is not None and args.workers < 1:
-        raise ConfigError("--workers must be >= 1")
-    if args.concurrency < 1:
-        raise ConfigError("--concurrency must be >= 1")
-    if args.max_cost is not None and args.max_cost < 0:
-        raise ConfigError("--max-cost must be >= 0")
     if args.summary:
-        from judges.data import load_dataset
-        from judges.demo import demo_dataset
-
-        ds = load_dataset(
-            args.data or demo_dataset(cache_dir=args.cache_dir),
-            args.video_dir,
-            skip_missing=args.skip_missing,
+        session = Session(
+            SessionConfig(
+                data=args.data,
+                video_dir=args.video_dir,
+                skip_missing=args.skip_missing,
+                limit=args.limit,
+                cache_dir=args.cache_dir,
+            )
         )
+        ds = session.load()
         print(f"{ds.source}\n{format_summary(summarize(ds.pairs))}")
         return 0
+    extra = {"workers": args.workers} if args.workers is not None else {}
     config = AgreementConfig(
         judges=args.judges or [],
         frames=parse_frames(args.frames),
@@ -199,9 +195,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         concurrency=args.concurrency,
         max_cost=args.max_cost,
         dry_run=args.dry_run,
+        **extra,
     )
-    if args.workers is not None:
-        config.workers = args.workers
     result = run_agreement(config)
     if isinstance(result, DryRun):
         print_dry_run(result)

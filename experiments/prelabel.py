@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from judges.agreement_run import parse_frames
 from judges.cli import (
     EXIT_FAILED_VERDICTS,
     HelpFormatter,
@@ -23,7 +24,6 @@ from judges.cli import (
     run_main,
 )
 from judges.errors import ConfigError
-from judges.experiment import parse_frames
 from judges.health import failing_judges, format_failures
 from judges.prelabel import PrelabelConfig, run_prelabel
 from judges.types import Dimension

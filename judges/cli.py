@@ -9,7 +9,7 @@ from typing import Any
 
 from judges.budget import BudgetExhausted
 from judges.errors import JudgesError
-from judges.experiment import JudgeRequest
+from judges.session import JudgeRequest
 
 EXIT_USER_ERROR = 2
 EXIT_BUDGET = 3

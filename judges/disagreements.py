@@ -75,7 +75,7 @@ def parse_disagreement_spec(run_dir: Path, spec: str) -> tuple[str, str, int | N
             setting the run does not have (listing what it has).
 
     """
-    from judges.experiment import parse_frames
+    from judges.agreement_run import parse_frames
 
     parts = spec.split(":")
     if len(parts) not in (2, 3) or not all(p.strip() for p in parts):

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,9 @@ from typing import Any
 
 import polars as pl
 
+from judges.demo import DEMO_NOTICE
+from judges.errors import ConfigError
+from judges.health import failure_summary
 from judges.label_studio import (
     FROM_NAME,
     LABEL_CONFIG,
@@ -26,6 +30,9 @@ from judges.label_studio import (
     confidence_of,
     label_studio_tasks,
 )
+from judges.runner import plan_tasks
+from judges.runs import check_writable_dir, verdict_table
+from judges.session import Session, SessionConfig
 from judges.stats import wilson_interval
 from judges.types import Dimension
 
@@ -113,42 +120,44 @@ def pick_threshold(curve: pl.DataFrame, target: float) -> ThresholdChoice:
 
 
 @dataclass
-class PrelabelConfig:
-    """One pre-labelling pass.
+class PrelabelConfig(SessionConfig):
+    """One pre-labelling pass: the session's options, plus these.
+
+    The session's (see :class:`~judges.session.SessionConfig`): data, video_dir, cache_dir,
+    concurrency, max_cost, progress and the rest.
 
     Attributes:
         judge: The judge to use (``JudgeRequest``).
         dimension: The dimension to label.
         frames: Keyframes per video (``None``: all).
-        data: Pairs to label (labels not needed); ``None``: the demo data.
-        video_dir: SafeSora video layout root for ``data``.
         calibration: Pairs with human labels to pick the threshold on; ``None``: route nothing.
         calibration_video_dir: Video layout root for ``calibration``.
         target_agreement: Required lower 95% Wilson bound of agreement among auto-labelled.
         seconds_per_pair: Human time per pair, for the hours-saved estimate.
         out: Output folder.
         url_prefix: Prefix of video URLs in the Label Studio tasks.
-        cache_dir: Cache folder.
-        concurrency: API requests in flight.
-        max_cost: API spending cap in USD.
-        progress: Show progress bars.
+
+    Raises:
+        ConfigError: an option out of range.
+
     """
 
     judge: Any
     dimension: Dimension
     frames: int | None = 8
-    data: Path | None = None
-    video_dir: Path | None = None
     calibration: Path | None = None
     calibration_video_dir: Path | None = None
     target_agreement: float = 0.8
     seconds_per_pair: float = 30.0
     out: Path = Path("results/prelabel")
     url_prefix: str | None = None
-    cache_dir: Path | None = None
-    concurrency: int | None = None
-    max_cost: float | None = None
-    progress: bool = True
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not 0 < self.target_agreement < 1:
+            raise ConfigError("--target-agreement must be between 0 and 1")
+        if self.seconds_per_pair < 0:
+            raise ConfigError("--seconds-per-pair must be >= 0")
 
 
 def run_prelabel(config: PrelabelConfig) -> dict[str, Any]:
@@ -157,73 +166,41 @@ def run_prelabel(config: PrelabelConfig) -> dict[str, Any]:
     Raises:
         DataError, ConfigError: invalid data or options; BudgetExhausted at ``max_cost``.
     """
-    import json
+    with Session(config, [config.judge], [config.frames]) as session:
+        return _prelabel(config, session)
 
-    from judges.budget import Budget
-    from judges.cache import Store, default_cache_dir
-    from judges.data import load_dataset
-    from judges.demo import DEMO_NOTICE, demo_dataset
-    from judges.errors import ConfigError
-    from judges.experiment import build_judges, check_settings
-    from judges.health import failure_summary
-    from judges.keyframes import KeyframeSource
-    from judges.runner import Runner, plan_tasks
-    from judges.runs import check_writable_dir, verdict_table
 
-    if not 0 < config.target_agreement < 1:
-        raise ConfigError("--target-agreement must be between 0 and 1")
-    if config.seconds_per_pair < 0:
-        raise ConfigError("--seconds-per-pair must be >= 0")
-    if config.concurrency is not None and config.concurrency < 1:
-        raise ConfigError("--concurrency must be >= 1")
-    if config.max_cost is not None and config.max_cost < 0:
-        raise ConfigError("--max-cost must be >= 0")
-    (judge,) = build_judges([config.judge])
-    check_settings([judge], "diff", [config.frames])
-    judge.check_ready()
-    cache_dir = config.cache_dir or default_cache_dir()
+def _prelabel(config: PrelabelConfig, session: Session) -> dict[str, Any]:
+    (judge,) = session.judges
     # Refuse an unwritable output before any (possibly paid) judgement.
     check_writable_dir(Path(config.out), "--out")
-    check_writable_dir(cache_dir, "--cache-dir")
-    demo = config.data is None
-    data = load_dataset(
-        demo_dataset(cache_dir=cache_dir) if demo else config.data, config.video_dir
-    )
-    frames = [config.frames]
     cal = None
     if config.calibration is not None:
-        # Loaded (and checked) before any judgement: a bad calibration path costs nothing.
-        cal = load_dataset(config.calibration, config.calibration_video_dir)
+        # Loaded (and checked) before anything else: a bad calibration path costs nothing.
+        cal = session.load(config.calibration, config.calibration_video_dir, main=False)
         if not any(config.dimension in p.labels for p in cal.pairs):
             raise ConfigError(
                 f"{cal.source}: no pair has a human label for {config.dimension.value}"
             )
-    with Store(cache_dir / "cache.sqlite") as store:
-        runner = Runner(
-            store,
-            KeyframeSource(plan=frames),
-            progress=config.progress,
-            budget=Budget(config.max_cost),
-            concurrency=config.concurrency,
+    demo = session.demo
+    data = session.load()
+    frames = session.frames
+    runner = session.runner
+    tasks, _ = plan_tasks(data.pairs, [config.dimension], frames, labeled_only=False)
+    verdicts = runner.run(judge, tasks).verdicts
+    curve = None
+    choice = None
+    if cal is not None:
+        cal_tasks, _ = plan_tasks(cal.pairs, [config.dimension], frames)
+        cal_verdicts = runner.run(judge, cal_tasks).verdicts
+        humans = {
+            p.pair_id: p.labels[config.dimension] for p in cal.pairs if config.dimension in p.labels
+        }
+        curve = risk_coverage(
+            [confidence_of(v) for v in cal_verdicts],
+            [v.winner == humans[v.pair_id] for v in cal_verdicts],
         )
-        tasks, _ = plan_tasks(data.pairs, [config.dimension], frames, labeled_only=False)
-        verdicts = runner.run(judge, tasks).verdicts
-        curve = None
-        choice = None
-        if cal is not None:
-            cal_tasks, _ = plan_tasks(cal.pairs, [config.dimension], frames)
-            cal_verdicts = runner.run(judge, cal_tasks).verdicts
-            humans = {
-                p.pair_id: p.labels[config.dimension]
-                for p in cal.pairs
-                if config.dimension in p.labels
-            }
-            curve = risk_coverage(
-                [confidence_of(v) for v in cal_verdicts],
-                [v.winner == humans[v.pair_id] for v in cal_verdicts],
-            )
-            choice = pick_threshold(curve, config.target_agreement)
-    judge.close()
+        choice = pick_threshold(curve, config.target_agreement)
     model_version = f"{judge.name}:{judge.fingerprint()[:12]}"
     threshold = choice.threshold if choice else None
     root = data.source.parent

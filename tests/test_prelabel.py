@@ -6,8 +6,8 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from conftest import make_dataset
+from judges.agreement_run import JudgeRequest
 from judges.data import load_pairs
-from judges.experiment import JudgeRequest
 from judges.prelabel import (
     LABEL_CONFIG,
     PrelabelConfig,

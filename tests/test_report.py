@@ -7,9 +7,9 @@ import polars as pl
 import pytest
 
 from conftest import make_dataset
+from judges.agreement_run import AgreementConfig, JudgeRequest, run_agreement
 from judges.disagreements import export_disagreements
 from judges.errors import ConfigError
-from judges.experiment import AgreementConfig, JudgeRequest, run_agreement
 from judges.figures import outcome_rates, plot_agreement_vs_frames, plot_heatmap
 from judges.runs import merge_runs
 

@@ -1,12 +1,12 @@
-"""The agreement experiment: judges x dimensions x frame counts against human labels.
+"""The agreement run: judges x dimensions x frame counts against human labels.
 
 ``experiments/agreement.py`` is a thin command line over :func:`run_agreement`; a notebook can
-call it directly with an :class:`AgreementConfig`.
+call it directly with an :class:`AgreementConfig`. The shared set-up (judges, cache, data,
+runner) is a :class:`~judges.session.Session`.
 """
 
 from __future__ import annotations
 
-import os
 import platform
 import sys
 from collections.abc import Callable, Sequence
@@ -18,82 +18,64 @@ from typing import Any
 import polars as pl
 
 from judges.agreement import agreement_table
-from judges.base import Judge
-from judges.budget import Budget
-from judges.cache import Store, default_cache_dir, file_sha256
-from judges.data import Dataset, load_dataset, summarize
-from judges.demo import DEMO_NOTICE, demo_dataset
+from judges.cache import file_sha256
+from judges.data import Dataset, summarize
+from judges.demo import DEMO_NOTICE
 from judges.errors import ConfigError
 from judges.health import content_duplicates, failing_judges, failure_summary
-from judges.keyframes import KeyframeSource, Strategy
 from judges.pricing import CostPlan
-from judges.registry import get_judge
-from judges.runner import JudgeRun, Runner, plan_tasks
-from judges.runs import (
-    RunFolder,
-    check_writable_dir,
-    git_commit,
-    new_run_id,
-    verdict_table,
-    write_run,
-)
+from judges.runner import JudgeRun, plan_tasks
+from judges.runs import RunFolder, git_commit, new_run_id, verdict_table, write_run
+from judges.session import JudgeRequest, Session, SessionConfig, _stderr
 from judges.types import Dimension, Pair, Verdict, frames_label
+
+__all__ = [
+    "AgreementConfig",
+    "DryRun",
+    "JudgeRequest",
+    "RunResult",
+    "parse_frames",
+    "run_agreement",
+]
 
 DEFAULT_FRAMES: tuple[int | None, ...] = (1, 2, 4, 8)
 
 
-@dataclass(frozen=True)
-class JudgeRequest:
-    """A judge to build: registry name and options (strings are fine, they are coerced)."""
-
-    name: str
-    options: dict[str, Any] = field(default_factory=dict)
-
-
 @dataclass
-class AgreementConfig:
-    """Everything one agreement run needs.
+class AgreementConfig(SessionConfig):
+    """Everything one agreement run needs: the session's options, plus these.
+
+    The session's (see :class:`~judges.session.SessionConfig`): data, video_dir, skip_missing,
+    limit, cache_dir, use_cache, strategy, workers, progress, concurrency, max_cost.
 
     Attributes:
         judges: Judges to run, in order.
         frames: Keyframes per video (``None``: every frame).
-        data: Pairs file or dataset folder; ``None`` uses the built-in demo data.
-        video_dir: Force SafeSora's ``<video_dir>/<prompt_id>/<video_id>.mp4`` layout.
         dimensions: Dimensions to judge; ``None`` uses each judge's defaults.
-        limit: Use only the first ``limit`` pairs.
-        skip_missing: Drop pairs whose video files are missing instead of failing.
         out: Results root; the run goes to ``out/<run-id>``.
         run_id: Name of the run folder (default: timestamp and judge names).
         overwrite: Replace an existing run folder named ``run_id`` (otherwise refuse).
-        cache_dir: Cache folder (default: ``$JUDGES_CACHE_DIR`` or ``~/.cache/t2v-judges``).
-        use_cache: Read and write the cache.
-        strategy: Keyframe selection, ``diff`` (the paper's) or ``uniform``.
-        workers: Threads for locally computed judges.
-        progress: Show progress bars.
-        concurrency: API requests in flight per API judge (``None``: the judge's default, 8).
-        max_cost: Stop before API spend would exceed this many USD (``None``: no cap).
         dry_run: Build every request and estimate calls and cost; call nothing, write nothing.
+
+    Raises:
+        ConfigError: no judge, no frame count, or a session option out of range.
 
     """
 
-    judges: list[JudgeRequest]
+    judges: list[JudgeRequest] = field(default_factory=list)
     frames: Sequence[int | None] = DEFAULT_FRAMES
-    data: Path | None = None
-    video_dir: Path | None = None
     dimensions: Sequence[Dimension] | None = None
-    limit: int | None = None
-    skip_missing: bool = False
     out: Path = Path("results")
     run_id: str | None = None
     overwrite: bool = False
-    cache_dir: Path | None = None
-    use_cache: bool = True
-    strategy: Strategy = "diff"
-    workers: int = field(default_factory=lambda: min(4, os.cpu_count() or 1))
-    progress: bool = True
-    concurrency: int | None = None
-    max_cost: float | None = None
     dry_run: bool = False
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.judges:
+            raise ConfigError("no judge given; pass --judge NAME (see --list-judges)")
+        if not self.frames:
+            raise ConfigError("--frames: give at least one frame count, e.g. 1,2,4,8")
 
 
 @dataclass
@@ -158,20 +140,6 @@ def parse_frames(text: str) -> list[int | None]:
     return sorted(values, key=lambda v: (v is None, v or 0))
 
 
-def build_judges(requests: Sequence[JudgeRequest]) -> list[Judge]:
-    """Instantiate the requested judges; labels must be unique within a run."""
-    judges = [get_judge(r.name, **dict(r.options)) for r in requests]
-    seen: set[str] = set()
-    for judge in judges:
-        if judge.name in seen:
-            raise ConfigError(
-                f"two judges are labelled {judge.name!r}; give one another label with "
-                "--judge-arg name=LABEL"
-            )
-        seen.add(judge.name)
-    return judges
-
-
 def _versions() -> dict[str, str]:
     import cv2
     import numpy
@@ -185,24 +153,6 @@ def _versions() -> dict[str, str]:
         "opencv": cv2.__version__,
         "polars": pl.__version__,
     }
-
-
-def _stderr(msg: str) -> None:
-    print(msg, file=sys.stderr)
-
-
-def check_settings(judges: Sequence[Judge], strategy: Strategy, frames: Sequence[int | None]):
-    """Refuse a judge x keyframe setting whose output would be undefined for every pair.
-
-    Raises:
-        ConfigError: naming the judge, the setting and the fix.
-
-    """
-    for judge in judges:
-        for n in frames:
-            reason = judge.undefined_reason(strategy, n)
-            if reason is not None:
-                raise ConfigError(f"judge {judge.name!r}: {reason}")
 
 
 def check_labels(
@@ -246,98 +196,64 @@ def run_agreement(
 
     """
     started = datetime.now(UTC)
-    if not config.judges:
-        raise ConfigError("no judge given; pass --judge NAME (see --list-judges)")
-    judges = build_judges(config.judges)
-    frames = list(dict.fromkeys(config.frames))
-    check_settings(judges, config.strategy, frames)
-    if not config.dry_run:
-        for judge in judges:
-            judge.check_ready()  # e.g. a missing API key fails here, before any work
-    demo = config.data is None
-    cache_dir = config.cache_dir or default_cache_dir()
-    if config.use_cache or demo:
-        check_writable_dir(cache_dir, "--cache-dir")
+    session = Session(config, config.judges, config.frames, dry_run=config.dry_run, log=log)
+    try:
+        return _run(session, config, started)
+    finally:
+        session.close()
+
+
+def _run(session: Session, config: AgreementConfig, started: datetime) -> RunResult | DryRun:
+    judges, frames = session.judges, session.frames
     folder = None
     if not config.dry_run:
         explicit = config.run_id is not None
         run_id = config.run_id if explicit else new_run_id([j.name for j in judges], started)
         folder = RunFolder(Path(config.out), run_id, overwrite=config.overwrite, explicit=explicit)
-    data_path = demo_dataset(cache_dir=cache_dir) if demo else Path(config.data)  # type: ignore[arg-type]
-    if demo:
-        log(DEMO_NOTICE)
-    dataset = load_dataset(data_path, config.video_dir, skip_missing=config.skip_missing)
-    if dataset.skipped:
-        log(
-            f"skipped {len(dataset.skipped)} pair(s) with missing video files "
-            f"(listed in run.json under data.skipped_missing)"
-        )
-    pairs = dataset.pairs[: config.limit] if config.limit is not None else dataset.pairs
-    if not pairs:
-        raise ConfigError(f"{dataset.source}: no pairs to judge")
+    dataset = session.load()
+    pairs = dataset.pairs
     plan = {j.name: list(config.dimensions or j.default_dimensions) for j in judges}
     for judge in judges:
         check_labels(pairs, plan[judge.name], dataset.source, judge.name)
-
-    store = Store(cache_dir / "cache.sqlite") if config.use_cache else None
-    source = KeyframeSource(plan=frames, strategy=config.strategy)
-    runner = Runner(
-        store,
-        source,
-        workers=config.workers,
-        progress=config.progress,
-        budget=Budget(config.max_cost),
-        concurrency=config.concurrency,
-    )
+    runner = session.runner
     if config.dry_run:
-        try:
-            plans = []
-            for judge in judges:
-                tasks, _ = plan_tasks(pairs, plan[judge.name], frames)
-                todo = runner.pending(judge, tasks)
-                cost = judge.plan_cost(todo) or CostPlan(judge.name)
-                plans.append(replace(cost, verdicts=len(tasks), to_compute=len(todo)))
-        finally:
-            if store is not None:
-                store.close()
-        return DryRun(dataset, plans, demo)
+        plans = []
+        for judge in judges:
+            tasks, _ = plan_tasks(pairs, plan[judge.name], frames)
+            todo = runner.pending(judge, tasks)
+            cost = judge.plan_cost(todo) or CostPlan(judge.name)
+            plans.append(replace(cost, verdicts=len(tasks), to_compute=len(todo)))
+        return DryRun(dataset, plans, session.demo)
     assert folder is not None
     runs: list[JudgeRun] = []
     judge_info: list[dict[str, Any]] = []
     unlabeled_all: dict[str, dict[str, int]] = {}
-    try:
-        for judge in judges:
-            dims = plan[judge.name]
-            tasks, unlabeled = plan_tasks(pairs, dims, frames)
-            if unlabeled:
-                log(
-                    f"{judge.name}: pairs without a human label, not judged: "
-                    + ", ".join(f"{d} {n}" for d, n in unlabeled.items())
-                )
-            run = runner.run(judge, tasks)
-            runs.append(run)
-            unlabeled_all[judge.name] = unlabeled
-            costs = [v.cost_usd for v in run.verdicts if v.cost_usd is not None]
-            judge_info.append(
-                {
-                    **judge.describe(),
-                    "dimensions": [d.value for d in dims],
-                    "verdicts": len(run.verdicts),
-                    "cached": run.cached,
-                    "computed": run.computed,
-                    "statuses": run.statuses,
-                    "seconds": round(run.seconds, 3),
-                    "cost_usd": sum(costs) if costs else None,
-                }
+    for judge in judges:
+        dims = plan[judge.name]
+        tasks, unlabeled = plan_tasks(pairs, dims, frames)
+        if unlabeled:
+            session.log(
+                f"{judge.name}: pairs without a human label, not judged: "
+                + ", ".join(f"{d} {n}" for d, n in unlabeled.items())
             )
-        duplicates = content_duplicates(
-            pairs, store.file_hash if store is not None else file_sha256
+        run = runner.run(judge, tasks)
+        runs.append(run)
+        unlabeled_all[judge.name] = unlabeled
+        costs = [v.cost_usd for v in run.verdicts if v.cost_usd is not None]
+        judge_info.append(
+            {
+                **judge.describe(),
+                "dimensions": [d.value for d in dims],
+                "verdicts": len(run.verdicts),
+                "cached": run.cached,
+                "computed": run.computed,
+                "statuses": run.statuses,
+                "seconds": round(run.seconds, 3),
+                "cost_usd": sum(costs) if costs else None,
+            }
         )
-    finally:
-        for judge in judges:
-            judge.close()
-        if store is not None:
-            store.close()
+    store = session.store
+    duplicates = content_duplicates(pairs, store.file_hash if store is not None else file_sha256)
 
     all_verdicts: list[Verdict] = [v for run in runs for v in run.verdicts]
     verdicts = verdict_table(all_verdicts, pairs, {j.name: j.confidence_kind for j in judges})
@@ -345,6 +261,7 @@ def run_agreement(
         verdicts,
         {(j, d): n for j, counts in unlabeled_all.items() for d, n in counts.items()},
     )
+    demo, cache_dir, source = session.demo, session.cache_dir, session.source
     finished = datetime.now(UTC)
     info = {
         "run_id": folder.run_id,
