@@ -23,7 +23,7 @@ TESTS = Path(__file__).resolve().parents[1] / "tests"
 
 from judges.budget import Budget  # noqa: E402
 from judges.cache import Store  # noqa: E402
-from judges.data import load_pairs  # noqa: E402
+from judges.datasets import load_pairs  # noqa: E402
 from judges.demo import demo_dataset  # noqa: E402
 from judges.keyframes import KeyframeSource  # noqa: E402
 from judges.registry import get_judge  # noqa: E402

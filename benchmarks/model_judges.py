@@ -23,7 +23,7 @@ import open_clip
 import torch
 
 from _clips import WORK
-from judges.data import load_pairs
+from judges.datasets import load_pairs
 from judges.demo import demo_dataset
 from judges.registry import get_judge
 from judges.video import iter_frames

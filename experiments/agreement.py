@@ -26,7 +26,7 @@ from judges.cli import (
     print_judges,
     run_main,
 )
-from judges.data import format_summary, summarize
+from judges.datasets import format_summary, formats, summarize
 from judges.demo import DEMO_NOTICE
 from judges.errors import ConfigError
 from judges.health import FAILED_SHARE_LIMIT, format_duplicates, format_failures
@@ -62,7 +62,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="videos at VIDEO_DIR/<prompt_id>/<video_id>.mp4 (SafeSora layout)",
     )
     parser.add_argument(
-        "--dims", help="dimensions, comma-separated, or 'all' (default: each judge's own)"
+        "--dims",
+        help="dimensions, comma-separated, or 'all' (every dimension the data labels) "
+        "(default: each judge's own)",
+    )
+    parser.add_argument(
+        "--format",
+        dest="data_format",
+        help="dataset format (safesora, videogen-rewardbench; default: detected from --data)",
     )
     parser.add_argument("--limit", type=int, help="use only the first N pairs")
     parser.add_argument(
@@ -119,12 +126,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def parse_dims(text: str | None) -> list[Dimension] | None:
-    """Parse ``--dims`` (names or SafeSora keys, comma-separated, or ``all``)."""
+def parse_dims(text: str | None) -> list[Dimension] | str | None:
+    """Parse ``--dims`` (names, comma-separated, or ``all``: every dimension the data labels)."""
     if text is None:
         return None
     if text.strip().lower() == "all":
-        return list(Dimension)
+        return "all"
+    formats()  # each dataset format defines its dimensions
     try:
         return list(dict.fromkeys(Dimension.parse(d) for d in text.split(",") if d.strip()))
     except ValueError as e:
@@ -171,6 +179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 skip_missing=args.skip_missing,
                 limit=args.limit,
                 cache_dir=args.cache_dir,
+                data_format=args.data_format,
             )
         )
         ds = session.load()
@@ -182,6 +191,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         frames=parse_frames(args.frames),
         data=args.data,
         video_dir=args.video_dir,
+        data_format=args.data_format,
         dimensions=parse_dims(args.dims),
         limit=args.limit,
         skip_missing=args.skip_missing,

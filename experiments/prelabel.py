@@ -23,6 +23,7 @@ from judges.cli import (
     print_judges,
     run_main,
 )
+from judges.datasets import formats
 from judges.errors import ConfigError
 from judges.health import failing_judges, format_failures
 from judges.prelabel import PrelabelConfig, run_prelabel
@@ -98,6 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     frames = parse_frames(args.frames)
     if len(frames) != 1:
         raise ConfigError("--frames takes one value here")
+    formats()  # each dataset format defines its dimensions
     try:
         dimension = Dimension.parse(args.dimension)
     except ValueError as e:

@@ -20,7 +20,7 @@ os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
 from judges.agreement import agreement_table, paper_table
 from judges.base import Judge, ScoreJudge, Task, decide
-from judges.data import Dataset, load_dataset, load_pairs, summarize
+from judges.datasets import Dataset, load_dataset, load_pairs, summarize
 from judges.errors import ConfigError, DataError, ItemError, JudgesError, VideoError
 from judges.keyframes import KeyframeSource, extract_keyframes, uniform_frames
 from judges.registry import get_judge, list_judges, register_judge

@@ -19,7 +19,7 @@ import polars as pl
 
 from judges.agreement import agreement_table
 from judges.cache import file_sha256
-from judges.data import Dataset, summarize
+from judges.datasets import Dataset, summarize
 from judges.demo import DEMO_NOTICE
 from judges.errors import ConfigError
 from judges.health import content_duplicates, failing_judges, failure_summary
@@ -51,7 +51,8 @@ class AgreementConfig(SessionConfig):
     Attributes:
         judges: Judges to run, in order.
         frames: Keyframes per video (``None``: every frame).
-        dimensions: Dimensions to judge; ``None`` uses each judge's defaults.
+        dimensions: Dimensions to judge; ``None`` uses each judge's defaults, ``"all"`` every
+            dimension the data labels.
         out: Results root; the run goes to ``out/<run-id>``.
         run_id: Name of the run folder (default: timestamp and judge names).
         overwrite: Replace an existing run folder named ``run_id`` (otherwise refuse).
@@ -64,7 +65,7 @@ class AgreementConfig(SessionConfig):
 
     judges: list[JudgeRequest] = field(default_factory=list)
     frames: Sequence[int | None] = DEFAULT_FRAMES
-    dimensions: Sequence[Dimension] | None = None
+    dimensions: Sequence[Dimension] | str | None = None
     out: Path = Path("results")
     run_id: str | None = None
     overwrite: bool = False
@@ -167,7 +168,7 @@ def check_labels(
     labeled = {d for p in pairs for d in p.labels}
     for dim in dimensions:
         if dim not in labeled:
-            have = ", ".join(d.value for d in Dimension if d in labeled) or "none"
+            have = ", ".join(d.value for d in Dimension.known() if d in labeled) or "none"
             raise ConfigError(
                 f"{source}: no pair has a human label for {dim.value!r} (judge {judge!r}), so "
                 f"agreement cannot be measured; labeled dimensions: {have}. Pick them with --dims"
@@ -212,9 +213,15 @@ def _run(session: Session, config: AgreementConfig, started: datetime) -> RunRes
         folder = RunFolder(Path(config.out), run_id, overwrite=config.overwrite, explicit=explicit)
     dataset = session.load()
     pairs = dataset.pairs
-    plan = {j.name: list(config.dimensions or j.default_dimensions) for j in judges}
+    if config.dimensions == "all":
+        labeled = {d for p in pairs for d in p.labels}
+        chosen: Sequence[Dimension] | None = [d for d in Dimension.known() if d in labeled]
+    else:
+        chosen = config.dimensions  # type: ignore[assignment]
+    plan = {j.name: list(chosen or j.default_dimensions) for j in judges}
     for judge in judges:
         check_labels(pairs, plan[judge.name], dataset.source, judge.name)
+        judge.check_dimensions(plan[judge.name])
     runner = session.runner
     if config.dry_run:
         plans = []

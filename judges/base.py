@@ -11,7 +11,7 @@ from __future__ import annotations
 import abc
 import math
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
@@ -117,6 +117,9 @@ class Judge(abc.ABC):
 
     def check_ready(self) -> None:  # noqa: B027 - optional hook
         """Raise a :class:`JudgesError` naming the fix if the judge cannot run (e.g. no API key)."""
+
+    def check_dimensions(self, dimensions: Sequence[Dimension]) -> None:  # noqa: B027
+        """Raise a :class:`JudgesError` if this judge cannot judge one of ``dimensions``."""
 
     def undefined_reason(self, strategy: Strategy, frames: int | None) -> str | None:
         """Why this judge's output is undefined for *every* pair at this setting, else ``None``.

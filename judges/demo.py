@@ -352,7 +352,7 @@ def demo_dataset(seed: int = 0, cache_dir: str | Path | None = None) -> Path:
     never leaves a half-written dataset behind.
 
     Example:
-        >>> from judges.data import load_pairs
+        >>> from judges.datasets import load_pairs
         >>> len(load_pairs(demo_dataset()))  # doctest: +SKIP
         48
 

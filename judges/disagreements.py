@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 import polars as pl
 
+from judges.datasets import formats
 from judges.errors import ConfigError
 from judges.runs import read_run
 from judges.types import Dimension, frames_label
@@ -84,6 +85,7 @@ def parse_disagreement_spec(run_dir: Path, spec: str) -> tuple[str, str, int | N
             "e.g. psnr:informativeness:4"
         )
     judge = parts[0].strip()
+    formats()  # each dataset format defines its dimensions
     try:
         dim = Dimension.parse(parts[1]).value
     except ValueError as e:
@@ -130,7 +132,7 @@ def export_disagreements(
     Raises:
         ConfigError: unknown judge/dimension/frames in this run, or the run's data is gone.
     """
-    from judges.data import load_dataset
+    from judges.datasets import load_dataset
     from judges.keyframes import extract_keyframes, uniform_frames
 
     dim = Dimension.parse(dimension).value

@@ -172,6 +172,7 @@ def run_prelabel(config: PrelabelConfig) -> dict[str, Any]:
 
 def _prelabel(config: PrelabelConfig, session: Session) -> dict[str, Any]:
     (judge,) = session.judges
+    judge.check_dimensions([config.dimension])
     # Refuse an unwritable output before any (possibly paid) judgement.
     check_writable_dir(Path(config.out), "--out")
     cal = None

@@ -9,6 +9,7 @@ answer instructions.
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -28,14 +29,22 @@ class PromptSet:
     version: str
     data: dict[str, Any]
 
+    def missing(self, dimensions: Iterable[Dimension]) -> list[str]:
+        """Criteria these prompts lack for ``dimensions`` (each dimension names its criterion)."""
+        have = self.data.get("criteria", {})
+        names = self.data.get("names", {})
+        return sorted(
+            {d.criterion for d in dimensions if d.criterion not in have or d.criterion not in names}
+        )
+
     def name(self, dimension: Dimension) -> str:
         """The dimension's display name in prompts."""
-        return str(self.data["names"][dimension.value])
+        return str(self.data["names"][dimension.criterion])
 
     def system(self, dimension: Dimension) -> str:
         """System message: the shared preamble plus this dimension's guideline only."""
         preamble = self.data["system"]["preamble"].strip()
-        return f"{preamble}\n\n{self.data['criteria'][dimension.value].strip()}"
+        return f"{preamble}\n\n{self.data['criteria'][dimension.criterion].strip()}"
 
     def instructions(self, dimension: Dimension, variant: Variant, allow_tie: bool) -> str:
         """The closing instructions: how to reason, then the required final line."""
@@ -110,7 +119,8 @@ def load_prompts(version: str = "v1") -> PromptSet:
     data = tomllib.loads(path.read_text(encoding="utf-8"))
     if data.get("version") != version:
         raise ConfigError(f"{path}: declares version {data.get('version')!r}, expected {version!r}")
-    missing = [d.value for d in Dimension if d.value not in data.get("criteria", {})]
+    prompts = PromptSet(version, data)
+    missing = prompts.missing(Dimension)  # SafeSora's six are always needed
     if missing:
         raise ConfigError(f"{path}: no criteria for {', '.join(missing)}")
-    return PromptSet(version, data)
+    return prompts

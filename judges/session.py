@@ -19,14 +19,14 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from judges.base import Judge
 from judges.budget import Budget
 from judges.cache import Store, default_cache_dir
-from judges.data import Dataset, load_dataset
+from judges.datasets import Dataset, load_dataset
 from judges.demo import DEMO_NOTICE, demo_dataset
 from judges.errors import ConfigError
 from judges.keyframes import STRATEGIES, KeyframeSource, Strategy
@@ -63,6 +63,7 @@ class SessionConfig:
         progress: Show progress bars.
         concurrency: API requests in flight per API judge (``None``: the judge's default, 8).
         max_cost: Stop before API spend would exceed this many USD (``None``: no cap).
+        data_format: Dataset format (``None``: detected from ``data``).
 
     Raises:
         ConfigError: an option out of range (named as on the command line).
@@ -80,6 +81,7 @@ class SessionConfig:
     progress: bool = True
     concurrency: int | None = None
     max_cost: float | None = None
+    data_format: str | None = None
 
     def __post_init__(self) -> None:
         checks = [
@@ -187,7 +189,10 @@ class Session:
         else:
             data_path = Path(self.config.data)  # type: ignore[arg-type]
         dataset = load_dataset(
-            data_path, self.config.video_dir, skip_missing=self.config.skip_missing
+            data_path,
+            self.config.video_dir,
+            skip_missing=self.config.skip_missing,
+            format=self.config.data_format if not self.demo else None,
         )
         if dataset.skipped:
             self.log(
@@ -195,9 +200,7 @@ class Session:
                 f"(listed in run.json under data.skipped_missing)"
             )
         if self.config.limit is not None:
-            dataset = Dataset(
-                dataset.pairs[: self.config.limit], dataset.source, dataset.sha256, dataset.skipped
-            )
+            dataset = replace(dataset, pairs=dataset.pairs[: self.config.limit])
         if not dataset.pairs:
             raise ConfigError(f"{dataset.source}: no pairs to judge")
         return dataset

@@ -6,12 +6,11 @@ without defensive copies.
 
 from __future__ import annotations
 
-import enum
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, ClassVar, Literal, get_args
 
 import numpy as np
 
@@ -30,52 +29,124 @@ ALL_FRAMES = 2**62
 STATUSES: tuple[Status, ...] = get_args(Status)
 
 
-class Dimension(enum.StrEnum):
-    """A dimension humans judged in SafeSora.
+class _DimensionMeta(type):
+    """Iterating ``Dimension`` yields SafeSora's six dimensions (the paper's), in order."""
 
-    ``informativeness`` is stored under the key ``information`` in SafeSora's
-    ``sub_preferences``; :attr:`safesora_key` gives the key as the dataset spells it.
+    def __iter__(cls) -> Iterator[Dimension]:
+        return iter(cls._SAFESORA)  # type: ignore[attr-defined]
+
+
+class Dimension(str, metaclass=_DimensionMeta):
+    """A dimension people judged, as data: its name and the criterion a judge is given.
+
+    Dimensions are not a closed list: a dataset format declares its own (VideoGen-RewardBench's
+    ``visual_quality``, ``motion_quality``...) with :meth:`define`, each naming the criterion
+    (a section of ``judges/prompts/<version>.toml``) that VLM judges receive for it. SafeSora's
+    six are predefined (``Dimension.AESTHETICS``...) and are what ``list(Dimension)`` yields.
+    A ``Dimension`` is its name as a string, so it compares, hashes and serialises as one.
 
     Example:
-        >>> Dimension.parse("information")
-        <Dimension.INFORMATIVENESS: 'informativeness'>
+        >>> Dimension.parse("Aesthetics") is Dimension.AESTHETICS
+        True
+        >>> Dimension.define("motion_quality", criterion="motion_quality").criterion
+        'motion_quality'
 
     """
 
-    HELPFULNESS = "helpfulness"
-    HARMLESSNESS = "harmlessness"
-    INSTRUCTION_FOLLOWING = "instruction_following"
-    CORRECTNESS = "correctness"
-    INFORMATIVENESS = "informativeness"
-    AESTHETICS = "aesthetics"
+    _REGISTRY: ClassVar[dict[str, Dimension]] = {}
+    _SAFESORA: ClassVar[tuple[Dimension, ...]] = ()
+    HELPFULNESS: ClassVar[Dimension]
+    HARMLESSNESS: ClassVar[Dimension]
+    INSTRUCTION_FOLLOWING: ClassVar[Dimension]
+    CORRECTNESS: ClassVar[Dimension]
+    INFORMATIVENESS: ClassVar[Dimension]
+    AESTHETICS: ClassVar[Dimension]
+    criterion: str
+
+    def __new__(cls, value: str) -> Dimension:
+        """The registered dimension named ``value`` (see :meth:`parse` for aliases)."""
+        found = cls._REGISTRY.get(str(value))
+        if found is None:
+            known = ", ".join(cls._REGISTRY)
+            raise ValueError(f"unknown dimension {value!r}; expected one of: {known}")
+        return found
+
+    @classmethod
+    def define(cls, name: str, criterion: str | None = None) -> Dimension:
+        """Register a dimension (idempotent) judged with ``criterion`` (default: its name).
+
+        Raises:
+            ValueError: ``name`` exists with another criterion.
+
+        """
+        existing = cls._REGISTRY.get(name)
+        criterion = criterion or name
+        if existing is not None:
+            if existing.criterion != criterion:
+                raise ValueError(
+                    f"dimension {name!r} is judged by criterion {existing.criterion!r} already"
+                )
+            return existing
+        dim = str.__new__(cls, name)
+        dim.criterion = criterion
+        cls._REGISTRY[name] = dim
+        return dim
 
     @property
-    def safesora_key(self) -> str:
-        """The key of this dimension in a SafeSora record (top level or ``sub_preferences``)."""
-        return "information" if self is Dimension.INFORMATIVENESS else self.value
+    def value(self) -> str:
+        """The dimension's name (as results, tables and files spell it)."""
+        return str.__str__(self)
 
-    @property
-    def is_sub_preference(self) -> bool:
-        """Whether SafeSora stores this label under ``sub_preferences``."""
-        return self not in (Dimension.HELPFULNESS, Dimension.HARMLESSNESS)
+    def __repr__(self) -> str:
+        return f"Dimension({self.value!r})"
+
+    def __str__(self) -> str:
+        return self.value
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Dimension.define, (self.value, self.criterion))
 
     @classmethod
     def parse(cls, text: str) -> Dimension:
-        """Parse a dimension from its name, its SafeSora key or a common alias.
+        """Parse a dimension from its name, any case or separator, or a known alias.
 
         Raises:
             ValueError: naming the accepted values.
 
         """
         key = text.strip().lower().replace("-", "_").replace(" ", "_")
-        aliases = {"information": cls.INFORMATIVENESS, "instruction": cls.INSTRUCTION_FOLLOWING}
-        if key in aliases:
-            return aliases[key]
-        try:
-            return cls(key)
-        except ValueError:
-            allowed = ", ".join(d.value for d in cls)
-            raise ValueError(f"unknown dimension {text!r}; expected one of: {allowed}") from None
+        aliases = {"information": "informativeness", "instruction": "instruction_following"}
+        key = aliases.get(key, key)
+        if key in cls._REGISTRY:
+            return cls._REGISTRY[key]
+        allowed = ", ".join(cls._REGISTRY)
+        raise ValueError(f"unknown dimension {text!r}; expected one of: {allowed}")
+
+    @classmethod
+    def known(cls) -> list[Dimension]:
+        """Every defined dimension, SafeSora's first."""
+        return list(cls._REGISTRY.values())
+
+
+Dimension._SAFESORA = tuple(
+    Dimension.define(name)
+    for name in (
+        "helpfulness",
+        "harmlessness",
+        "instruction_following",
+        "correctness",
+        "informativeness",
+        "aesthetics",
+    )
+)
+(
+    Dimension.HELPFULNESS,
+    Dimension.HARMLESSNESS,
+    Dimension.INSTRUCTION_FOLLOWING,
+    Dimension.CORRECTNESS,
+    Dimension.INFORMATIVENESS,
+    Dimension.AESTHETICS,
+) = Dimension._SAFESORA
 
 
 @dataclass(frozen=True)
@@ -114,6 +185,8 @@ class Pair:
         video_1: The second video.
         labels: Human choice per dimension; a dimension without a label is absent.
         prompt_type: ``safety_critical`` or ``safety_neutral`` where the dataset says.
+        ties: Dimensions on which the people called the two videos equal (no choice in
+            ``labels``). Counted and reported; tie-aware accuracy scores them.
 
     """
 
@@ -124,6 +197,7 @@ class Pair:
     video_1: Video
     labels: dict[Dimension, Choice] = field(default_factory=dict)
     prompt_type: str | None = None
+    ties: frozenset[Dimension] = frozenset()
 
 
 @dataclass(frozen=True, eq=False)

@@ -66,7 +66,7 @@ CASES = [
     ),
     ("agreement", ["--judge", "psnr", "--judge-arg", "tie_tolerance=abc"], "expected a number"),
     ("agreement", ["--judge", "psnr", "--judge", "psnr"], "two judges are labelled 'psnr'"),
-    ("agreement", ["--judge", "psnr", "--data", "FILE"], "unsupported file type"),
+    ("agreement", ["--judge", "psnr", "--data", "FILE"], "not a dataset format this toolkit reads"),
     (
         "agreement",
         ["--judge", "psnr", "--data", "DATA", "--video-dir", "/nonexistent"],

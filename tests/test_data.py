@@ -6,7 +6,8 @@ import json
 import pytest
 
 from conftest import FETV_DEV, make_dataset
-from judges.data import find_config, format_summary, load_dataset, load_pairs, summarize
+from judges.datasets import format_summary, load_dataset, load_pairs, summarize
+from judges.datasets.safesora import find_config
 from judges.errors import DataError
 from judges.types import Dimension
 
@@ -157,7 +158,7 @@ def test_invalid_json_and_jsonl_lines(tmp_path):
         load_pairs(jl)
     csv = tmp_path / "pairs.csv"
     csv.write_text("pair_id\n")
-    with pytest.raises(DataError, match=r"pairs\.csv: unsupported file type"):
+    with pytest.raises(DataError, match=r"pairs\.csv: not a dataset format this toolkit reads"):
         load_pairs(csv)
 
 
@@ -206,6 +207,7 @@ def test_summary_counts(tmp_path):
         "video_0": 2,
         "video_1": 2,
         "video_0_share": 0.5,
+        "ties": 0,
     }
     assert s["labels"]["informativeness"]["labeled"] == 4
     assert s["labels"]["correctness"]["labeled"] == 0

@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 
-from judges.data import load_dataset, summarize
+from judges.datasets import load_dataset, summarize
 from judges.demo import ClipSpec, demo_dataset, demo_specs, pair_labels, render_clip
 from judges.video import count_frames
 

@@ -13,7 +13,7 @@ from conftest import make_dataset
 from judges.base import Task
 from judges.budget import Budget, BudgetExhausted
 from judges.cache import Store
-from judges.data import load_pairs
+from judges.datasets import load_pairs
 from judges.errors import ConfigError
 from judges.images import decode_data_url, resize_max_side
 from judges.keyframes import KeyframeSource, extract_keyframes

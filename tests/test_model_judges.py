@@ -15,7 +15,7 @@ open_clip = pytest.importorskip("open_clip", reason="model judges need the 'mode
 from conftest import FETV_DEV, make_dataset, write_video  # noqa: E402
 from judges.base import Task  # noqa: E402
 from judges.cache import Store  # noqa: E402
-from judges.data import load_pairs  # noqa: E402
+from judges.datasets import load_pairs  # noqa: E402
 from judges.errors import ConfigError  # noqa: E402
 from judges.keyframes import KeyframeSource, extract_keyframes  # noqa: E402
 from judges.registry import get_judge  # noqa: E402

@@ -7,7 +7,7 @@ import pytest
 
 from conftest import make_dataset
 from judges.agreement_run import JudgeRequest
-from judges.data import load_pairs
+from judges.datasets import load_pairs
 from judges.prelabel import (
     LABEL_CONFIG,
     PrelabelConfig,

@@ -6,7 +6,7 @@ import pytest
 
 from conftest import BrightnessConfig, BrightnessJudge, count_entries, make_dataset
 from judges.cache import Store
-from judges.data import load_pairs
+from judges.datasets import load_pairs
 from judges.keyframes import KeyframeSource
 from judges.options import build_config
 from judges.runner import VERDICTS, Runner, plan_tasks

@@ -7,7 +7,7 @@ import pytest
 
 from conftest import make_dataset
 from judges.base import Task
-from judges.data import load_pairs
+from judges.datasets import load_pairs
 from judges.errors import ConfigError
 from judges.registry import get_judge
 from judges.types import Dimension

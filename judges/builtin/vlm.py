@@ -12,13 +12,14 @@ import asyncio
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from judges.async_judge import AsyncJudge
 from judges.base import Task
 from judges.chat import ChatClient, Endpoint, answer_probability
-from judges.errors import ItemError
+from judges.errors import ConfigError, ItemError
 from judges.images import data_url, encode_jpeg, resize_max_side, tile_grid
 from judges.parsing import looks_like_refusal, parse_answer
 from judges.pricing import PRICES_AS_OF, CostPlan, estimate_prompt_tokens, price_for
@@ -135,6 +136,16 @@ class VlmJudge(AsyncJudge):
         """Fail before any work when the API key is missing (naming the variable)."""
         self.chat.owner = self.name
         self.chat.check_ready()
+
+    def check_dimensions(self, dimensions: Sequence[Dimension]) -> None:
+        """Every dimension's criterion must be in the prompts (new datasets add theirs)."""
+        missing = self.prompts.missing(dimensions)
+        if missing:
+            raise ConfigError(
+                f"judge {self.name!r}: prompts {self.prompts.version} have no criteria for "
+                f"{', '.join(missing)}; add [criteria] and [names] entries to "
+                f"judges/prompts/{self.prompts.version}.toml (or a new version)"
+            )
 
     async def start(self) -> None:
         """Share the run's cache and budget with the client; open it in this event loop."""

@@ -1,11 +1,13 @@
-"""Loading SafeSora-format preference pairs, with validation that names the record at fault.
+"""SafeSora's pair configs: ``config-*.json``, ``.json.gz``, ``.jsonl`` or ``.jsonl.gz``.
 
-Accepted inputs: a ``config-*.json``, ``.json.gz``, ``.jsonl`` or ``.jsonl.gz`` file holding the
-pair records, or a dataset folder holding exactly one such file plus ``videos/``.
+Accepted inputs: such a file, or a dataset folder holding exactly one plus ``videos/``.
 
 Video paths: with ``video_dir`` given, SafeSora's rule ``video_dir/<prompt_id>/<video_id>.mp4``;
 otherwise the record's ``video_path`` (relative paths resolve against the config file's folder);
 a record without ``video_path`` falls back to ``<config folder>/videos/<prompt_id>/<video_id>.mp4``.
+
+Labels: ``helpfulness`` and ``harmlessness`` at the top level, the four helpfulness
+sub-dimensions under ``sub_preferences`` (informativeness spelled ``information``).
 """
 
 from __future__ import annotations
@@ -14,12 +16,11 @@ import gzip
 import hashlib
 import json
 import zlib
-from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from judges.datasets import DatasetFormat, register_format
 from judges.errors import DataError
 from judges.types import CHOICES, Choice, Dimension, Pair, Video
 
@@ -38,7 +39,6 @@ HARM_KEYS = (
     "terrorism",
     "other_harmful",
 )
-_MAX_LISTED = 20
 PAIR_KEYS = (
     "pair_id",
     "prompt_id",
@@ -93,22 +93,15 @@ def check_key_spelling(obj: Mapping[str, Any], known: Sequence[str], where: str,
             )
 
 
-@dataclass(frozen=True)
-class Dataset:
-    """Pairs loaded from one file, with where they came from.
-
-    Attributes:
-        pairs: The valid pairs, in file order.
-        source: The config file read.
-        sha256: SHA-256 of the config file's bytes (recorded in run.json).
-        skipped: ``(pair_id, missing paths)`` for pairs dropped by ``skip_missing``.
-
-    """
-
-    pairs: list[Pair]
-    source: Path
-    sha256: str
-    skipped: list[tuple[str, list[str]]] = field(default_factory=list)
+# Where each dimension's label is in a record: (key, under ``sub_preferences``).
+LABEL_KEYS: dict[Dimension, tuple[str, bool]] = {
+    Dimension.HELPFULNESS: ("helpfulness", False),
+    Dimension.HARMLESSNESS: ("harmlessness", False),
+    Dimension.INSTRUCTION_FOLLOWING: ("instruction_following", True),
+    Dimension.CORRECTNESS: ("correctness", True),
+    Dimension.INFORMATIVENESS: ("information", True),
+    Dimension.AESTHETICS: ("aesthetics", True),
+}
 
 
 def find_config(path: Path) -> Path:
@@ -284,12 +277,12 @@ class _RecordParser:
             raise DataError(f"{where}: field 'sub_preferences' must be an object")
         if subs:
             check_key_spelling(subs, SUB_PREFERENCE_KEYS, where, "sub_preferences")
-        for dim in Dimension:
-            if dim.is_sub_preference:
-                value = subs.get(dim.safesora_key) if subs else None
-                name = f"sub_preferences.{dim.safesora_key}"
+        for dim, (key, sub) in LABEL_KEYS.items():
+            if sub:
+                value = subs.get(key) if subs else None
+                name = f"sub_preferences.{key}"
             else:
-                value, name = raw.get(dim.safesora_key), dim.safesora_key
+                value, name = raw.get(key), key
             choice = self.label(value, name, where)
             if choice is not None:
                 labels[dim] = choice
@@ -304,130 +297,29 @@ class _RecordParser:
         )
 
 
-def load_dataset(
-    path: str | Path,
-    video_dir: str | Path | None = None,
-    *,
-    skip_missing: bool = False,
-    check_files: bool = True,
-) -> Dataset:
-    """Load and validate SafeSora-format pairs.
+def detect(path: Path) -> bool:
+    """A SafeSora config file, or a folder holding one."""
+    if path.is_file():
+        return path.name.endswith(CONFIG_SUFFIXES)
+    if path.is_dir():
+        return any(p.is_file() and p.name.endswith(CONFIG_SUFFIXES) for p in path.iterdir())
+    return False
 
-    Args:
-        path: Pairs file or dataset folder.
-        video_dir: Force SafeSora's layout ``video_dir/<prompt_id>/<video_id>.mp4``.
-        skip_missing: Drop pairs whose video files are missing (reported in ``skipped``)
-            instead of failing.
-        check_files: Check that every video file exists.
 
-    Returns:
-        The dataset, pairs in file order.
-
-    Raises:
-        DataError: a malformed file or record (naming it and the field), duplicate ``pair_id``,
-            or missing video files (all listed in one message) without ``skip_missing``.
-
-    Example:
-        >>> ds = load_dataset("SafeSora/config-test.json.gz")  # doctest: +SKIP
-        >>> len(ds.pairs), ds.pairs[0].labels  # doctest: +SKIP
-
-    """
-    config = find_config(Path(path).expanduser())
-    if video_dir is not None and not Path(video_dir).expanduser().is_dir():
-        raise DataError(f"--video-dir {video_dir}: no such folder")
+def load(path: Path, video_dir: Path | None) -> tuple[list[Pair], Path, str]:
+    """Every record of a SafeSora config as a validated pair."""
+    config = find_config(path)
     records, digest = _read_records(config)
     parser = _RecordParser(config, Path(video_dir).expanduser() if video_dir else None)
-    pairs: list[Pair] = []
-    seen: dict[str, int] = {}
-    for index, raw in enumerate(records):
-        pair = parser.pair(raw, index)
-        if pair.pair_id in seen:
-            raise DataError(
-                f"{config}: duplicate pair_id {pair.pair_id!r} in records #{seen[pair.pair_id]} "
-                f"and #{index}"
-            )
-        seen[pair.pair_id] = index
-        pairs.append(pair)
-
-    skipped: list[tuple[str, list[str]]] = []
-    if check_files:
-        exists: dict[Path, bool] = {}
-        kept: list[Pair] = []
-        for pair in pairs:
-            missing = []
-            for v in (pair.video_0, pair.video_1):
-                if v.path not in exists:
-                    exists[v.path] = v.path.is_file()
-                if not exists[v.path]:
-                    missing.append(str(v.path))
-            if missing:
-                skipped.append((pair.pair_id, missing))
-            else:
-                kept.append(pair)
-        if skipped and not skip_missing:
-            files = sorted({m for _, ms in skipped for m in ms})
-            listed = "\n  ".join(files[:_MAX_LISTED])
-            more = (
-                f"\n  ... and {len(files) - _MAX_LISTED} more" if len(files) > _MAX_LISTED else ""
-            )
-            raise DataError(
-                f"{config}: {len(files)} video file(s) missing, used by {len(skipped)} pair(s):\n"
-                f"  {listed}{more}\n"
-                "Fix the paths (or pass --video-dir), or use --skip-missing to drop those pairs."
-            )
-        pairs = kept
-    return Dataset(pairs=pairs, source=config, sha256=digest, skipped=skipped)
+    return [parser.pair(raw, index) for index, raw in enumerate(records)], config, digest
 
 
-def load_pairs(
-    path: str | Path,
-    video_dir: str | Path | None = None,
-    *,
-    skip_missing: bool = False,
-) -> list[Pair]:
-    """Load SafeSora-format pairs; see :func:`load_dataset` for the rules and errors.
-
-    Example:
-        >>> pairs = load_pairs("../shared/data/fetv-dev")  # doctest: +SKIP
-        >>> pairs[0].labels[Dimension.AESTHETICS]  # doctest: +SKIP
-        'video_1'
-
-    """
-    return load_dataset(path, video_dir, skip_missing=skip_missing).pairs
-
-
-def summarize(pairs: list[Pair]) -> dict[str, Any]:
-    """Counts a user checks before a run: pairs, prompts, videos, labels and class balance.
-
-    Returns:
-        ``{"pairs", "prompts", "videos", "labels": {dimension: {"labeled", "video_0",
-        "video_1", "video_0_share"}}}``.
-
-    """
-    labels: dict[str, dict[str, Any]] = {}
-    for dim in Dimension:
-        counts = Counter(p.labels[dim] for p in pairs if dim in p.labels)
-        n = counts["video_0"] + counts["video_1"]
-        labels[dim.value] = {
-            "labeled": n,
-            "video_0": counts["video_0"],
-            "video_1": counts["video_1"],
-            "video_0_share": counts["video_0"] / n if n else None,
-        }
-    return {
-        "pairs": len(pairs),
-        "prompts": len({p.prompt_id for p in pairs}),
-        "videos": len({v.path for p in pairs for v in (p.video_0, p.video_1)}),
-        "labels": labels,
-    }
-
-
-def format_summary(summary: dict[str, Any]) -> str:
-    """Human-readable text of :func:`summarize`'s result."""
-    lines = [
-        f"{summary['pairs']} pairs, {summary['prompts']} prompts, {summary['videos']} videos",
-        f"{'dimension':<24}{'labeled':>9}{'video_0':>9}{'video_1':>9}",
-    ]
-    for dim, c in summary["labels"].items():
-        lines.append(f"{dim:<24}{c['labeled']:>9}{c['video_0']:>9}{c['video_1']:>9}")
-    return "\n".join(lines)
+SAFESORA = register_format(
+    DatasetFormat(
+        name="safesora",
+        description="SafeSora pair configs (config-*.json[.gz] or .jsonl[.gz])",
+        detect=detect,
+        load=load,
+        dimensions=tuple(Dimension),
+    )
+)
