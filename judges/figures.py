@@ -41,8 +41,10 @@ def _frame_order(table: pl.DataFrame) -> list[str]:
 
 
 def _dimensions(table: pl.DataFrame) -> list[str]:
-    present = set(table["dimension"].to_list())
-    return [d.value for d in PAPER_DIMENSION_ORDER if d.value in present]
+    """The paper's dimensions in its order, then any other dataset's in table order."""
+    present = list(dict.fromkeys(table["dimension"].to_list()))
+    paper = [d.value for d in PAPER_DIMENSION_ORDER if d.value in present]
+    return paper + [d for d in present if d not in paper]
 
 
 def _palette(judges: list[str]) -> dict[str, Any]:
@@ -124,7 +126,7 @@ def plot_agreement_vs_frames(table: pl.DataFrame, mark: str | None = None) -> Fi
         handles,
         [_short(label) for label in labels],
         loc="outside lower center",
-        ncol=min(len(labels), 4),
+        ncol=max(1, min(len(labels), 4)),
         frameon=False,
         title="shaded: 95% Wilson interval, pairs treated as independent",
         title_fontsize="small",

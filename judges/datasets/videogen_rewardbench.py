@@ -45,10 +45,12 @@ def _csv_of(path: Path) -> Path | None:
 
 
 def detect(path: Path) -> bool:
-    """A CSV (or a folder with ``videogen-rewardbench.csv``) whose header has path_A and path_B."""
+    """``videogen-rewardbench.csv`` (or its folder), or any CSV whose header has its columns."""
     csv = _csv_of(path)
     if csv is None:
         return False
+    if csv.name == CSV_NAME:
+        return True  # its own name: a broken header is then reported column by column
     try:
         with csv.open(encoding="utf-8") as f:
             header = f.readline()

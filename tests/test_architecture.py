@@ -1,0 +1,81 @@
+"""Structure the project promises: small modules, no import cycles, no branches on names."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "judges"
+
+
+def _modules() -> dict[str, Path]:
+    out = {}
+    for path in PACKAGE.rglob("*.py"):
+        rel = path.relative_to(PACKAGE.parent).with_suffix("")
+        parts = list(rel.parts)
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        out[".".join(parts)] = path
+    return out
+
+
+def _top_level_imports(path: Path, modules: dict[str, Path]) -> set[str]:
+    """Project modules imported at import time (not inside functions)."""
+    found = set()
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("judges"):
+            found.add(node.module)
+            for alias in node.names:  # "from judges.builtin import psnr" imports a module
+                if f"{node.module}.{alias.name}" in modules:
+                    found.add(f"{node.module}.{alias.name}")
+        elif isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.startswith("judges")}
+    return {m for m in found if m in modules}
+
+
+def test_no_module_over_400_lines():
+    long = {
+        str(p.relative_to(PACKAGE)): n
+        for p in PACKAGE.rglob("*.py")
+        if (n := len(p.read_text().splitlines())) > 400
+    }
+    assert long == {}
+
+
+def test_no_import_cycles():
+    modules = _modules()
+    # The package's __init__ only gathers names for users; it is no one's dependency.
+    graph = {m: _top_level_imports(p, modules) - {"judges", m} for m, p in modules.items()}
+    state: dict[str, int] = {}
+    cycles = []
+
+    def visit(module: str, stack: list[str]) -> None:
+        state[module] = 1
+        for dep in sorted(graph.get(module, ())):
+            if state.get(dep) == 1:
+                cycles.append([*stack[stack.index(dep) :], dep])
+            elif dep not in state:
+                visit(dep, [*stack, dep])
+        state[module] = 2
+
+    for module in sorted(graph):
+        if module not in state:
+            visit(module, [module])
+    assert cycles == []
+
+
+def test_no_branch_on_judge_or_format_names_in_generic_code():
+    names = ["psnr", "clip", "hpsv2", "scores", "gpt4o", "vlm", "safesora", "videogen"]
+    alternatives = "|".join(names)
+    pattern = re.compile(r"""(==|!=|\bin)\s*\(?\s*["'](""" + alternatives + ")")
+    generic = [
+        p for p in PACKAGE.rglob("*.py") if "builtin" not in p.parts and "datasets" not in p.parts
+    ]
+    hits = [
+        f"{p.name}:{i}: {line.strip()}"
+        for p in generic
+        for i, line in enumerate(p.read_text().splitlines(), 1)
+        if pattern.search(line)
+    ]
+    assert hits == []

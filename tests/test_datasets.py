@@ -1,0 +1,203 @@
+"""The datasets package: format registry, VideoGen-RewardBench's CSV, dimensions as data."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from conftest import make_dataset, write_video
+from judges.datasets import detect_format, formats, load_dataset, summarize
+from judges.errors import DataError
+from judges.types import Dimension
+
+ROOT = Path(__file__).resolve().parents[1]
+
+HEADER = (
+    "path_A,path_B,A_model,B_model,prompt,fps_A,fps_B,num_frames_A,num_frames_B,VQ,MQ,TA,Overall"
+)
+
+
+def make_vgrb(root: Path, rows: list[tuple[str, ...]] | None = None) -> Path:
+    """A small dataset in VideoGen-RewardBench's layout: the CSV plus videos/<model>/<file>."""
+    rng = np.random.default_rng(3)
+    for model in ("kling", "minimax", "gen3"):
+        for i in range(3):
+            frames = [rng.integers(0, 256, (24, 32, 3), dtype=np.uint8) for _ in range(6)]
+            write_video(root / "videos" / model / f"{model}_{i:05d}.avi", frames)
+    rows = rows or [
+        ("kling", "minimax", 0, "a red ball rolls", "A", "B", "same", "A"),
+        ("kling", "gen3", 0, "a red ball rolls", "B", "B", "A", "same"),
+        ("minimax", "gen3", 1, "a cat jumps", "A", "A", "A", "A"),
+        ("gen3", "kling", 2, "waves at night", "same", "B", "B", "B"),
+    ]
+    lines = [HEADER]
+    for a, b, i, prompt, vq, mq, ta, overall in rows:
+        lines.append(
+            f'videos/{a}/{a}_{i:05d}.avi,videos/{b}/{b}_{i:05d}.avi,{a},{b},"{prompt}",'
+            f"8,8,6,6,{vq},{mq},{ta},{overall}"
+        )
+    csv = root / "videogen-rewardbench.csv"
+    csv.write_text("\n".join(lines) + "\n")
+    return csv
+
+
+def test_registry_detects_each_format(tmp_path):
+    assert {"safesora", "videogen-rewardbench"} <= set(formats())
+    assert detect_format(make_dataset(tmp_path / "s", n_pairs=1)).name == "safesora"
+    csv = make_vgrb(tmp_path / "v")
+    assert detect_format(csv).name == "videogen-rewardbench"
+    assert detect_format(csv.parent).name == "videogen-rewardbench"  # the dataset folder
+    other = tmp_path / "other.csv"
+    other.write_text("a,b\n1,2\n")
+    with pytest.raises(DataError, match="not a dataset format this toolkit reads"):
+        detect_format(other)
+    with pytest.raises(DataError, match="unknown dataset format 'nope'; known: safesora"):
+        load_dataset(csv, format="nope")
+
+
+def test_videogen_rewardbench_pairs_labels_and_ties(tmp_path):
+    csv = make_vgrb(tmp_path)
+    ds = load_dataset(csv)
+    assert ds.format == "videogen-rewardbench" and len(ds.pairs) == 4
+    first = ds.pairs[0]
+    vq, mq, ta, overall = (
+        Dimension(n) for n in ("visual_quality", "motion_quality", "text_alignment", "overall")
+    )
+    assert first.pair_id == "kling_00000-vs-minimax_00000"
+    assert first.video_0.path == (tmp_path / "videos/kling/kling_00000.avi").resolve()
+    assert first.video_0.generated_from == "kling"
+    assert first.labels == {vq: "video_0", mq: "video_1", overall: "video_0"}
+    assert first.ties == frozenset({ta})
+    # Pairs of one prompt share a prompt id (clustering by prompt works on this data).
+    assert ds.pairs[0].prompt_id == ds.pairs[1].prompt_id != ds.pairs[2].prompt_id
+    assert overall.criterion == "overall_quality" and vq.criterion == "visual_quality"
+    s = summarize(ds.pairs)
+    assert s["labels"]["text_alignment"] == {
+        "labeled": 3,
+        "video_0": 2,
+        "video_1": 1,
+        "video_0_share": 2 / 3,
+        "ties": 1,
+    }
+    assert s["labels"]["helpfulness"]["labeled"] == 0  # SafeSora's dimensions still listed
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda t: t.replace(",VQ,", ",Visual,"), None),  # VQ column gone: other labels remain
+        (lambda t: t.replace("path_B", "path_b"), "missing column"),
+        (lambda t: t.replace(",A,B,same,A", ",A,C,same,A"), r"line 2: column 'MQ' is 'C'"),
+        (lambda t: t.replace('"a cat jumps"', '""'), "line 4: column 'prompt' is empty"),
+    ],
+)
+def test_videogen_rewardbench_errors_name_the_line(tmp_path, edit, message):
+    csv = make_vgrb(tmp_path)
+    csv.write_text(edit(csv.read_text()))
+    if message is None:
+        ds = load_dataset(csv)
+        assert all(Dimension("visual_quality") not in p.labels for p in ds.pairs)
+        return
+    with pytest.raises(DataError, match=message):
+        load_dataset(csv)
+
+
+def test_missing_videos_listed_for_any_format(tmp_path):
+    csv = make_vgrb(tmp_path)
+    (tmp_path / "videos/gen3/gen3_00002.avi").unlink()
+    with pytest.raises(DataError, match=r"1 video file\(s\) missing, used by 1 pair"):
+        load_dataset(csv)
+    assert len(load_dataset(csv, skip_missing=True).pairs) == 3
+
+
+def test_dimensions_are_data():
+    custom = Dimension.define("test_smoothness", criterion="motion_quality")
+    assert Dimension.parse("Test-Smoothness") is custom and custom == "test_smoothness"
+    assert custom not in list(Dimension)  # iteration stays SafeSora's six
+    assert custom in Dimension.known()
+    with pytest.raises(ValueError, match="judged by criterion 'motion_quality' already"):
+        Dimension.define("test_smoothness", criterion="aesthetics")
+    with pytest.raises(ValueError, match="unknown dimension 'beauty'"):
+        Dimension.parse("beauty")
+
+
+def test_agreement_run_on_videogen_rewardbench(tmp_path):
+    csv = make_vgrb(tmp_path / "d")
+    run = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "experiments" / "agreement.py"),
+            "--quiet",
+            "--judge",
+            "psnr",
+            "--data",
+            str(csv),
+            "--dims",
+            "all",
+            "--frames",
+            "1,4",
+            "--out",
+            str(tmp_path / "r"),
+            "--run-id",
+            "v",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr
+    table = pl.read_csv(tmp_path / "r/v/agreement.csv", infer_schema_length=0)
+    assert sorted(set(table["dimension"])) == [
+        "motion_quality",
+        "overall",
+        "text_alignment",
+        "visual_quality",
+    ]
+    # Ties are not scored: text alignment has 3 labeled pairs of 4, and it is said.
+    ta = table.filter(pl.col("dimension") == "text_alignment")
+    assert set(ta["n_labeled"]) == {"3"}
+    info = json.loads((tmp_path / "r/v/run.json").read_text())
+    assert info["data"]["summary"]["labels"]["text_alignment"]["ties"] == 1
+    # The psnr judge's own dimension is not labeled here: refused in one line.
+    refused = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "experiments" / "agreement.py"),
+            "--quiet",
+            "--judge",
+            "psnr",
+            "--data",
+            str(csv),
+            "--out",
+            str(tmp_path / "r"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert refused.returncode == 2
+    assert "no pair has a human label for 'informativeness'" in refused.stderr
+    assert "labeled dimensions: visual_quality, motion_quality, text_alignment, overall" in (
+        refused.stderr
+    )
+
+
+def test_vlm_prompts_carry_each_dimension_criterion():
+    from judges.registry import get_judge
+
+    judge = get_judge("vlm", api_key_env="none")
+    mq = Dimension("motion_quality")
+    system = judge.prompts.system(mq)
+    assert "Dimension: motion quality." in system and "instruction following" not in system
+    judge.check_dimensions([mq, Dimension.AESTHETICS])  # both have criteria
+    unknown = Dimension.define("test_unknown_criterion")
+    with pytest.raises(Exception, match="no criteria for test_unknown_criterion"):
+        judge.check_dimensions([unknown])
