@@ -171,40 +171,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.list_judges:
         print_judges(verbose=args.verbose)
         return 0
+    # The options every command's session takes (the rest are the agreement run's own).
+    shared = {
+        "data": args.data,
+        "video_dir": args.video_dir,
+        "data_format": args.data_format,
+        "skip_missing": args.skip_missing,
+        "limit": args.limit,
+        "cache_dir": args.cache_dir,
+    }
     if args.summary:
-        session = Session(
-            SessionConfig(
-                data=args.data,
-                video_dir=args.video_dir,
-                skip_missing=args.skip_missing,
-                limit=args.limit,
-                cache_dir=args.cache_dir,
-                data_format=args.data_format,
-            )
-        )
-        ds = session.load()
+        ds = Session(SessionConfig(**shared)).load()
         print(f"{ds.source}\n{format_summary(summarize(ds.pairs))}")
         return 0
     extra = {"workers": args.workers} if args.workers is not None else {}
     config = AgreementConfig(
         judges=args.judges or [],
         frames=parse_frames(args.frames),
-        data=args.data,
-        video_dir=args.video_dir,
-        data_format=args.data_format,
         dimensions=parse_dims(args.dims),
-        limit=args.limit,
-        skip_missing=args.skip_missing,
         out=args.out,
         run_id=args.run_id,
         overwrite=args.overwrite,
-        cache_dir=args.cache_dir,
         use_cache=not args.no_cache,
         strategy=args.keyframes,
         progress=not args.quiet,
         concurrency=args.concurrency,
         max_cost=args.max_cost,
         dry_run=args.dry_run,
+        **shared,
         **extra,
     )
     result = run_agreement(config)

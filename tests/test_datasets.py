@@ -127,31 +127,20 @@ def test_dimensions_are_data():
         Dimension.parse("beauty")
 
 
-def test_agreement_run_on_videogen_rewardbench(tmp_path):
-    csv = make_vgrb(tmp_path / "d")
-    run = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "experiments" / "agreement.py"),
-            "--quiet",
-            "--judge",
-            "psnr",
-            "--data",
-            str(csv),
-            "--dims",
-            "all",
-            "--frames",
-            "1,4",
-            "--out",
-            str(tmp_path / "r"),
-            "--run-id",
-            "v",
-        ],
+def agreement(*args, cwd):
+    return subprocess.run(
+        [sys.executable, str(ROOT / "experiments" / "agreement.py"), "--quiet", *map(str, args)],
         capture_output=True,
         text=True,
-        cwd=tmp_path,
+        cwd=cwd,
         timeout=300,
     )
+
+
+def test_agreement_run_on_videogen_rewardbench(tmp_path):
+    csv = make_vgrb(tmp_path / "d")
+    args = ["--judge", "psnr", "--data", csv, "--dims", "all", "--frames", "1,4"]
+    run = agreement(*args, "--out", tmp_path / "r", "--run-id", "v", cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     table = pl.read_csv(tmp_path / "r/v/agreement.csv", infer_schema_length=0)
     assert sorted(set(table["dimension"])) == [
@@ -166,23 +155,7 @@ def test_agreement_run_on_videogen_rewardbench(tmp_path):
     info = json.loads((tmp_path / "r/v/run.json").read_text())
     assert info["data"]["summary"]["labels"]["text_alignment"]["ties"] == 1
     # The psnr judge's own dimension is not labeled here: refused in one line.
-    refused = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "experiments" / "agreement.py"),
-            "--quiet",
-            "--judge",
-            "psnr",
-            "--data",
-            str(csv),
-            "--out",
-            str(tmp_path / "r"),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        timeout=300,
-    )
+    refused = agreement("--judge", "psnr", "--data", csv, "--out", tmp_path / "r", cwd=tmp_path)
     assert refused.returncode == 2
     assert "no pair has a human label for 'informativeness'" in refused.stderr
     assert "labeled dimensions: visual_quality, motion_quality, text_alignment, overall" in (
