@@ -79,6 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--max-cost", type=float, metavar="USD", help="stop before API spend would exceed USD"
     )
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace an existing --out folder"
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser
 
@@ -118,6 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             seconds_per_pair=args.seconds_per_pair,
             out=args.out or Path("results") / f"prelabel-{stamp}",
             url_prefix=args.url_prefix,
+            overwrite=args.overwrite,
             cache_dir=args.cache_dir,
             concurrency=args.concurrency,
             max_cost=args.max_cost,

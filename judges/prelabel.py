@@ -31,7 +31,7 @@ from judges.label_studio import (
     label_studio_tasks,
 )
 from judges.runner import plan_tasks
-from judges.runs import check_writable_dir, verdict_table
+from judges.runs import RunFolder, verdict_table
 from judges.session import Session, SessionConfig
 from judges.stats import wilson_interval
 from judges.types import Dimension
@@ -134,7 +134,8 @@ class PrelabelConfig(SessionConfig):
         calibration_video_dir: Video layout root for ``calibration``.
         target_agreement: Required lower 95% Wilson bound of agreement among auto-labelled.
         seconds_per_pair: Human time per pair, for the hours-saved estimate.
-        out: Output folder.
+        out: Output folder (refused if it exists, unless ``overwrite``).
+        overwrite: Replace an existing output folder.
         url_prefix: Prefix of video URLs in the Label Studio tasks.
 
     Raises:
@@ -151,6 +152,7 @@ class PrelabelConfig(SessionConfig):
     seconds_per_pair: float = 30.0
     out: Path = Path("results/prelabel")
     url_prefix: str | None = None
+    overwrite: bool = False
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -173,8 +175,10 @@ def run_prelabel(config: PrelabelConfig) -> dict[str, Any]:
 def _prelabel(config: PrelabelConfig, session: Session) -> dict[str, Any]:
     (judge,) = session.judges
     judge.check_dimensions([config.dimension])
-    # Refuse an unwritable output before any (possibly paid) judgement.
-    check_writable_dir(Path(config.out), "--out")
+    # Refuse an unwritable or existing output before any (possibly paid) judgement; the files
+    # appear together, when all are written.
+    target = Path(config.out)
+    folder = RunFolder(target.parent, target.name, overwrite=config.overwrite, option="--out")
     cal = None
     if config.calibration is not None:
         # Loaded (and checked) before anything else: a bad calibration path costs nothing.
@@ -208,98 +212,103 @@ def _prelabel(config: PrelabelConfig, session: Session) -> dict[str, Any]:
     tasks_json = label_studio_tasks(
         data.pairs, verdicts, config.dimension, threshold, model_version, root, config.url_prefix
     )
-    out = Path(config.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "label_studio_tasks.json").write_text(json.dumps(tasks_json, indent=1))
-    (out / "labeling_config.xml").write_text(LABEL_CONFIG)
-    routed = [t["data"] for t in tasks_json if t["data"]["route"] == "human"]
-    pl.DataFrame(
-        routed,
-        schema={
-            "pair_id": pl.String,
-            "prompt": pl.String,
-            "dimension": pl.String,
-            "video_0": pl.String,
-            "video_1": pl.String,
-            "route": pl.String,
-            "judge_status": pl.String,
-            "judge_confidence": pl.Float64,
-        },
-    ).write_csv(out / "routed_to_humans.csv")
-    n_auto = len(tasks_json) - len(routed)
-    summary: dict[str, Any] = {
-        "judge": judge.describe(),
-        "model_version": model_version,
-        "confidence_kind": judge.confidence_kind,
-        "confidence_unit": judge.confidence_unit,
-        "failures": failure_summary(verdict_table(verdicts, data.pairs)),
-        "dimension": config.dimension.value,
-        "frames": config.frames,
-        "data": str(data.source),
-        "demo": demo,
-        "pairs": len(tasks_json),
-        "pre_labelled": n_auto,
-        "routed_to_humans": len(routed),
-        "calibration": str(config.calibration) if config.calibration else None,
-        "target_agreement": config.target_agreement,
-        "threshold": threshold,
-        "seconds_per_pair": config.seconds_per_pair,
-        "human_hours_saved": n_auto * config.seconds_per_pair / 3600,
-        "label_studio": {
-            "tasks": "label_studio_tasks.json",
-            "labeling_config": "labeling_config.xml",
-            "prediction_result": {
-                "from_name": FROM_NAME,
-                "to_name": TO_NAME,
-                "type": "choices",
-                "value": {"choices": ["video_0|video_1"]},
+    try:
+        out = folder.staging
+        out.mkdir(parents=True)
+        (out / "label_studio_tasks.json").write_text(json.dumps(tasks_json, indent=1))
+        (out / "labeling_config.xml").write_text(LABEL_CONFIG)
+        routed = [t["data"] for t in tasks_json if t["data"]["route"] == "human"]
+        pl.DataFrame(
+            routed,
+            schema={
+                "pair_id": pl.String,
+                "prompt": pl.String,
+                "dimension": pl.String,
+                "video_0": pl.String,
+                "video_1": pl.String,
+                "route": pl.String,
+                "judge_status": pl.String,
+                "judge_confidence": pl.Float64,
             },
-            "task_data": [
-                "pair_id",
-                "prompt",
-                "dimension",
-                "video_0",
-                "video_1",
-                "route",
-                "judge_status",
-                "judge_confidence",
-            ],
-            "import": "create a project with labeling_config.xml, then import "
-            "label_studio_tasks.json; filter on data.route to review or label",
-        },
-    }
-    if choice is not None and curve is not None:
-        curve.write_csv(out / "risk_coverage.csv")
-        _plot_curve(curve, choice, out / "risk_coverage.png")
-        summary["expected_agreement"] = (
-            {
-                k: choice.row[k]
-                for k in ("agreement", "agreement_lo", "agreement_hi", "coverage", "kept")
-            }
-            if choice.row
-            else None
-        )
-        summary["best_achievable"] = choice.best
-    if choice is None:
-        summary["note"] = (
-            "no calibration set: predictions exported with confidences, "
-            "nothing routed automatically"
-        )
-    elif threshold is None:
-        best = choice.best
-        summary["note"] = (
-            f"no threshold reaches a lower bound of {config.target_agreement:.2f}; the best is "
-            + (
-                f"{best['agreement_lo']:.3f} (agreement {best['agreement']:.3f} on "
-                f"{best['kept']} pairs, threshold {best['threshold']:.4g})"
-                if best
-                else "none"
+        ).write_csv(out / "routed_to_humans.csv")
+        n_auto = len(tasks_json) - len(routed)
+        summary: dict[str, Any] = {
+            "judge": judge.describe(),
+            "model_version": model_version,
+            "confidence_kind": judge.confidence_kind,
+            "confidence_unit": judge.confidence_unit,
+            "failures": failure_summary(verdict_table(verdicts, data.pairs)),
+            "dimension": config.dimension.value,
+            "frames": config.frames,
+            "data": str(data.source),
+            "demo": demo,
+            "pairs": len(tasks_json),
+            "pre_labelled": n_auto,
+            "routed_to_humans": len(routed),
+            "calibration": str(config.calibration) if config.calibration else None,
+            "target_agreement": config.target_agreement,
+            "threshold": threshold,
+            "seconds_per_pair": config.seconds_per_pair,
+            "human_hours_saved": n_auto * config.seconds_per_pair / 3600,
+            "label_studio": {
+                "tasks": "label_studio_tasks.json",
+                "labeling_config": "labeling_config.xml",
+                "prediction_result": {
+                    "from_name": FROM_NAME,
+                    "to_name": TO_NAME,
+                    "type": "choices",
+                    "value": {"choices": ["video_0|video_1"]},
+                },
+                "task_data": [
+                    "pair_id",
+                    "prompt",
+                    "dimension",
+                    "video_0",
+                    "video_1",
+                    "route",
+                    "judge_status",
+                    "judge_confidence",
+                ],
+                "import": "create a project with labeling_config.xml, then import "
+                "label_studio_tasks.json; filter on data.route to review or label",
+            },
+        }
+        if choice is not None and curve is not None:
+            curve.write_csv(out / "risk_coverage.csv")
+            _plot_curve(curve, choice, out / "risk_coverage.png")
+            summary["expected_agreement"] = (
+                {
+                    k: choice.row[k]
+                    for k in ("agreement", "agreement_lo", "agreement_hi", "coverage", "kept")
+                }
+                if choice.row
+                else None
             )
-            + "; every pair is routed to humans"
-        )
-    if demo:
-        summary["notice"] = DEMO_NOTICE
-    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+            summary["best_achievable"] = choice.best
+        if choice is None:
+            summary["note"] = (
+                "no calibration set: predictions exported with confidences, "
+                "nothing routed automatically"
+            )
+        elif threshold is None:
+            best = choice.best
+            summary["note"] = (
+                f"no threshold reaches a lower bound of {config.target_agreement:.2f}; the best is "
+                + (
+                    f"{best['agreement_lo']:.3f} (agreement {best['agreement']:.3f} on "
+                    f"{best['kept']} pairs, threshold {best['threshold']:.4g})"
+                    if best
+                    else "none"
+                )
+                + "; every pair is routed to humans"
+            )
+        if demo:
+            summary["notice"] = DEMO_NOTICE
+        (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+        folder.publish()
+    except BaseException:
+        folder.discard()
+        raise
     return summary
 
 

@@ -254,6 +254,7 @@ class RunFolder:
         overwrite: Replace an existing run of that name (otherwise refuse).
         explicit: Whether the user chose ``run_id``; an automatic id that exists already gets
             a ``-2``, ``-3``... suffix instead of an error.
+        option: The command-line option that named the folder (for messages).
 
     Raises:
         ConfigError: ``out`` is not a writable folder, or the run exists and ``overwrite`` is
@@ -266,7 +267,13 @@ class RunFolder:
     """
 
     def __init__(
-        self, out: Path, run_id: str, *, overwrite: bool = False, explicit: bool = True
+        self,
+        out: Path,
+        run_id: str,
+        *,
+        overwrite: bool = False,
+        explicit: bool = True,
+        option: str = "--run-id",
     ) -> None:
         if not run_id or run_id.startswith(".") or Path(run_id).name != run_id:
             raise ConfigError(
@@ -274,11 +281,13 @@ class RunFolder:
                 "starting with '.'); --out chooses where it goes"
             )
         check_writable_dir(out, "--out")
+        if (out / run_id).exists() and not (out / run_id).is_dir():
+            raise ConfigError(f"{option} {out / run_id}: is a file, not a folder; pass a folder")
         if (out / run_id).exists() and not overwrite:
             if explicit:
                 raise ConfigError(
-                    f"--run-id {run_id}: {out / run_id} exists already; choose another "
-                    "--run-id, or pass --overwrite to replace that run"
+                    f"{option} {run_id}: {out / run_id} exists already; choose another "
+                    f"{option}, or pass --overwrite to replace it"
                 )
             base, n = run_id, 2
             while (out / f"{base}-{n}").exists():

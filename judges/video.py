@@ -83,6 +83,8 @@ def open_video(path: str | Path) -> _Opened:
 
     """
     path = Path(path)
+    if path.is_dir():
+        raise VideoError(path, "is a folder, not a video file", kind="not_a_video")
     if not path.is_file():
         raise VideoError(path, "file not found", kind="missing")
     image, exact = _sniff(path)

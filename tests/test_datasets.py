@@ -174,3 +174,9 @@ def test_vlm_prompts_carry_each_dimension_criterion():
     unknown = Dimension.define("test_unknown_criterion")
     with pytest.raises(Exception, match="no criteria for test_unknown_criterion"):
         judge.check_dimensions([unknown])
+
+
+def test_videogen_rewardbench_csv_saved_with_a_byte_order_mark(tmp_path):
+    csv = make_vgrb(tmp_path)
+    csv.write_bytes(b"\xef\xbb\xbf" + csv.read_bytes())
+    assert len(load_dataset(csv).pairs) == 4

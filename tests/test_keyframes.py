@@ -125,6 +125,9 @@ def test_broken_files_are_errors_with_a_reason_and_no_ffmpeg_noise(tmp_path, cap
                 read(path)
             assert info.value.kind == reason, (path, str(info.value))
             assert str(path) in str(info.value)
+    folder = tmp_path / "folder.mp4"
+    folder.mkdir()
+    assert _error(folder).kind == "not_a_video" and "is a folder" in str(_error(folder))
     messages = {r: str(_error(p)) for r, p in broken.items()}
     assert "the file is a PNG image" in messages["not_a_video"]
     assert "empty file (0 bytes)" in messages["empty_file"]

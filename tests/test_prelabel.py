@@ -8,6 +8,7 @@ import pytest
 from conftest import make_dataset
 from judges.agreement_run import JudgeRequest
 from judges.datasets import load_pairs
+from judges.errors import ConfigError
 from judges.prelabel import (
     LABEL_CONFIG,
     PrelabelConfig,
@@ -131,3 +132,29 @@ def test_without_calibration_nothing_is_routed_automatically(tmp_path):
     assert "nothing routed automatically" in summary["note"]
     tasks = json.loads((tmp_path / "o" / "label_studio_tasks.json").read_text())
     assert all("predictions" in t for t in tasks)  # confidences still exported
+
+
+def test_existing_output_refused_unless_overwrite(tmp_path):
+    data = make_dataset(tmp_path / "d", n_pairs=2)
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / "earlier.txt").write_text("an earlier batch")
+
+    def config(**kw):
+        return PrelabelConfig(
+            judge=JudgeRequest("psnr"),
+            dimension=Dimension.HELPFULNESS,
+            frames=2,
+            data=data,
+            out=out,
+            progress=False,
+            **kw,
+        )
+
+    with pytest.raises(ConfigError, match=r"--out o: .* exists already; .* --overwrite"):
+        run_prelabel(config())
+    assert sorted(p.name for p in out.iterdir()) == ["earlier.txt"]  # untouched
+    run_prelabel(config(overwrite=True))
+    assert "earlier.txt" not in {p.name for p in out.iterdir()}
+    assert (out / "summary.json").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d", "o"]  # no staging left

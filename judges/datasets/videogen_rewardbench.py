@@ -56,7 +56,7 @@ def detect(path: Path) -> bool:
             header = f.readline()
     except (OSError, UnicodeDecodeError):
         return False
-    columns = {c.strip().strip('"') for c in header.split(",")}
+    columns = {c.strip().lstrip("\ufeff").strip('"') for c in header.split(",")}
     return all(c in columns for c in REQUIRED)
 
 
@@ -70,6 +70,8 @@ def load(path: Path, video_dir: Path | None) -> tuple[list[Pair], Path, str]:
         table = pl.read_csv(raw, infer_schema=False)
     except (pl.exceptions.PolarsError, UnicodeDecodeError) as e:
         raise DataError(f"{csv}: not a readable CSV ({str(e).splitlines()[0]})") from None
+    # A byte-order mark (CSV saved by Excel) would otherwise hide the first column's name.
+    table = table.rename({c: c.lstrip("\ufeff").strip() for c in table.columns})
     table = table.rename({c: _ALIASES[c] for c in table.columns if c in _ALIASES})
     missing = [c for c in REQUIRED if c not in table.columns]
     labels = [c for c in DIMENSIONS if c in table.columns]
