@@ -79,9 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--max-cost", type=float, metavar="USD", help="stop before API spend would exceed USD"
     )
-    parser.add_argument(
-        "--overwrite", action="store_true", help="replace an existing --out folder"
-    )
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --out folder")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser
 
