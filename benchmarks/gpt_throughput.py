@@ -21,6 +21,7 @@ from pathlib import Path
 
 TESTS = Path(__file__).resolve().parents[1] / "tests"
 
+from judges.base import RunContext  # noqa: E402
 from judges.budget import Budget  # noqa: E402
 from judges.cache import Store  # noqa: E402
 from judges.datasets import load_pairs  # noqa: E402
@@ -59,8 +60,19 @@ def make_judge(server, store, frames, concurrency):
     judge = get_judge(
         "gpt4o", base_url=server.url, api_key_env="none", max_side="256", detail="low"
     )
-    judge.bind(KeyframeSource(plan=frames), store, Budget(), concurrency)
+    CONTEXTS[id(judge)] = RunContext(KeyframeSource(plan=frames), store, Budget(), concurrency)
     return judge
+
+
+CONTEXTS: dict[int, RunContext] = {}  # each benchmark judge's run context
+
+
+def ctx_of(judge):
+    return CONTEXTS[id(judge)]
+
+
+def run_all(judge, tasks):
+    return judge.judge_all(tasks, ctx_of(judge))
 
 
 def timed(fn):
@@ -82,9 +94,11 @@ def main() -> None:
         for concurrency, n in ((1, 20), (8, 160), (32, 512)):
             judge = make_judge(server, None, [1, 2, 4, 8], concurrency)
             for t in tasks[: n + 2]:
-                judge.build_request(t.pair, t.dimension, t.frames)
-            list(judge.judge_all(tasks[n : n + 2]))  # open the connection, warm the client
-            seconds, out = timed(lambda j=judge, n=n: list(j.judge_all(tasks[:n])))
+                judge.build_request(t.pair, t.dimension, t.frames, False, ctx_of(judge).source)
+            list(
+                judge.judge_all(tasks[n : n + 2], ctx_of(judge))
+            )  # open the connection, warm the client
+            seconds, out = timed(lambda j=judge, n=n: list(run_all(j, tasks[:n])))
             rate = len(out) / seconds
             ideal = concurrency / LATENCY
             print(
@@ -98,18 +112,28 @@ def main() -> None:
         with Store(Path(tempfile.mkdtemp()) / "c.sqlite") as store:
             judge = make_judge(server, store, [1, 2, 4, 8], 1)
             encode, bodies = timed(
-                lambda: [judge.build_request(t.pair, t.dimension, t.frames) for t in sample]
+                lambda: [
+                    judge.build_request(t.pair, t.dimension, t.frames, False, ctx_of(judge).source)
+                    for t in sample
+                ]
             )
             again, _ = timed(
-                lambda: [judge.build_request(t.pair, t.dimension, t.frames) for t in sample]
+                lambda: [
+                    judge.build_request(t.pair, t.dimension, t.frames, False, ctx_of(judge).source)
+                    for t in sample
+                ]
             )
-            keys, _ = timed(lambda: [judge.request_key(b) for b, _ in bodies])
+            keys, _ = timed(lambda: [judge.chat.request_key(b) for b, _ in bodies])
             data = {"content": "Let me compare.\nFinal answer: Video 2", "logprobs": None}
             parse, _ = timed(lambda: [judge.interpret(data, False) for _ in sample])
             put, _ = timed(lambda: [store.put("bench", str(i), data) for i in range(len(sample))])
             get, _ = timed(lambda: [store.get("bench", str(i)) for i in range(len(sample))])
             total, _ = timed(
-                lambda: list(make_judge(server, store, [1, 2, 4, 8], 1).judge_all(sample))
+                lambda: list(
+                    (lambda j: j.judge_all(sample, ctx_of(j)))(
+                        make_judge(server, store, [1, 2, 4, 8], 1)
+                    )
+                )
             )
         n = len(sample)
         print(
@@ -140,7 +164,7 @@ def main() -> None:
             f"{calls(judge)} API calls"
         )
         judge = make_judge(server, store, frames, 32)
-        seconds, out = timed(lambda: list(judge.judge_all(tasks)))
+        seconds, out = timed(lambda: list(run_all(judge, tasks)))
         print(
             f"  {len(tasks)} requests via the response cache (requests rebuilt, images "
             f"re-encoded): {seconds:.2f} s, {calls(judge)} API calls"

@@ -228,7 +228,7 @@ def _run(session: Session, config: AgreementConfig, started: datetime) -> RunRes
         for judge in judges:
             tasks, _ = plan_tasks(pairs, plan[judge.name], frames)
             todo = runner.pending(judge, tasks)
-            cost = judge.plan_cost(todo) or CostPlan(judge.name)
+            cost = judge.plan_cost(todo, runner.ctx) or CostPlan(judge.name)
             plans.append(replace(cost, verdicts=len(tasks), to_compute=len(todo)))
         return DryRun(dataset, plans, session.demo)
     assert folder is not None

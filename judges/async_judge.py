@@ -11,9 +11,9 @@ import asyncio
 import queue
 import threading
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import Any, ClassVar
 
-from judges.base import Judge, Task
+from judges.base import Judge, RunContext, Task
 from judges.budget import BudgetExhausted, BudgetStop
 from judges.types import Dimension, Pair, Verdict
 
@@ -38,61 +38,65 @@ class AsyncJudge(Judge):
 
     """
 
-    def __init__(self, config: Any = None, name: str | None = None) -> None:
-        super().__init__(config, name)
-        self.concurrency = 8
+    default_concurrency: ClassVar[int] = 8
 
-    async def start(self) -> None:
-        """Open per-run resources inside the event loop."""
+    async def start(self, ctx: RunContext) -> None:
+        """Open per-run resources inside the event loop (``ctx``: the run's cache, budget...)."""
 
     async def stop(self) -> None:
         """Close what :meth:`start` opened."""
 
     @abc.abstractmethod
-    async def judge_task(self, task: Task) -> Verdict:
+    async def judge_task(self, task: Task, ctx: RunContext) -> Verdict:
         """Judge one task (a failure of this item is an error Verdict, not an exception)."""
 
-    def compare(self, pair: Pair, dimension: Dimension, frames: int | None) -> Verdict:
+    def compare(
+        self, pair: Pair, dimension: Dimension, frames: int | None, ctx: RunContext | None = None
+    ) -> Verdict:
         """Judge one pair (runs the async machinery for a single task)."""
-        (verdict,) = list(self.judge_all([Task(pair, dimension, frames)]))
+        (verdict,) = list(self.judge_all([Task(pair, dimension, frames)], ctx))
         return verdict
 
-    async def _run_async(self, tasks: list[Task], out: queue.Queue[Any]) -> None:
-        sem = asyncio.Semaphore(self.concurrency)
+    async def _run_async(self, tasks: list[Task], ctx: RunContext, out: queue.Queue[Any]) -> None:
+        sem = asyncio.Semaphore(ctx.concurrency or self.default_concurrency)
+        budget = ctx.budget
         stopped = 0
 
         async def one(task: Task) -> None:
             nonlocal stopped
             async with sem:
-                if self.budget.exhausted:
+                if budget.exhausted:
                     stopped += 1
                     return
                 try:
-                    out.put(await self.judge_task(task))
+                    out.put(await self.judge_task(task, ctx))
                 except BudgetStop:
                     stopped += 1
 
-        await self.start()
+        await self.start(ctx)
         try:
             await asyncio.gather(*(one(t) for t in tasks))
         finally:
             await self.stop()
         if stopped:
-            limit = self.budget.max_usd or 0.0
+            limit = budget.max_usd or 0.0
             out.put(
                 BudgetExhausted(
-                    f"--max-cost {limit:.2f} USD reached: spent {self.budget.spent:.4f} USD, "
+                    f"--max-cost {limit:.2f} USD reached: spent {budget.spent:.4f} USD, "
                     f"{stopped} judgement(s) of {self.name!r} not run. Finished answers are "
                     "cached: rerun the same command with a higher --max-cost to continue "
                     "without paying for them again."
                 )
             )
 
-    def judge_all(self, tasks: Iterable[Task], workers: int = 1) -> Iterator[Verdict]:
-        """Judge tasks concurrently (``concurrency`` in flight); yields as they finish."""
+    def judge_all(
+        self, tasks: Iterable[Task], ctx: RunContext | None = None, workers: int = 1
+    ) -> Iterator[Verdict]:
+        """Judge tasks concurrently (``ctx.concurrency`` in flight); yields as they finish."""
         tasks = list(tasks)
         if not tasks:
             return
+        run_ctx = ctx or RunContext()
         out: queue.Queue[Any] = queue.Queue()
         state: dict[str, Any] = {}
 
@@ -100,7 +104,7 @@ class AsyncJudge(Judge):
             async def main() -> None:
                 state["loop"] = asyncio.get_running_loop()
                 state["task"] = asyncio.current_task()
-                await self._run_async(tasks, out)
+                await self._run_async(tasks, run_ctx, out)
 
             try:
                 asyncio.run(main())

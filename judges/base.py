@@ -13,7 +13,7 @@ import math
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 from judges.budget import Budget
@@ -25,6 +25,29 @@ from judges.pricing import CostPlan
 from judges.types import Dimension, Pair, Verdict, Video, Winner
 
 ConfidenceKind = Literal["probability", "margin"]
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What one run hands every judge call; judges keep no run state of their own.
+
+    Attributes:
+        source: The run's keyframes (each video decoded once for all judges and frame counts).
+        store: The run's cache (``None``: no caching).
+        budget: The run's spending cap, shared by API judges.
+        concurrency: API requests in flight per API judge (``None``: the judge's default).
+
+    Example:
+        >>> ctx = RunContext(KeyframeSource(plan=[1, 8]))
+        >>> ctx.store is None
+        True
+
+    """
+
+    source: KeyframeSource = field(default_factory=KeyframeSource)
+    store: Store | None = None
+    budget: Budget = field(default_factory=Budget)
+    concurrency: int | None = None
 
 
 @dataclass(frozen=True)
@@ -95,25 +118,6 @@ class Judge(abc.ABC):
     def __init__(self, config: Any = None, name: str | None = None) -> None:
         self.config = config
         self.name = name or self.kind
-        self.store: Store | None = None
-        self.source = KeyframeSource()
-        self.budget = Budget()
-        self.concurrency = 1
-
-    def bind(
-        self,
-        source: KeyframeSource,
-        store: Store | None,
-        budget: Budget | None = None,
-        concurrency: int | None = None,
-    ) -> None:
-        """Share the run's keyframe source, cache, spending cap and API concurrency."""
-        self.source = source
-        self.store = store
-        if budget is not None:
-            self.budget = budget
-        if concurrency is not None:
-            self.concurrency = concurrency
 
     def check_ready(self) -> None:  # noqa: B027 - optional hook
         """Raise a :class:`JudgesError` naming the fix if the judge cannot run (e.g. no API key)."""
@@ -129,7 +133,7 @@ class Judge(abc.ABC):
         """
         return None
 
-    def plan_cost(self, tasks: list[Task]) -> CostPlan | None:
+    def plan_cost(self, tasks: list[Task], ctx: RunContext) -> CostPlan | None:
         """Dry-run estimate of API calls and cost for ``tasks``; ``None`` for local judges."""
         return None
 
@@ -161,8 +165,13 @@ class Judge(abc.ABC):
         }
 
     @abc.abstractmethod
-    def compare(self, pair: Pair, dimension: Dimension, frames: int | None) -> Verdict:
-        """Judge one pair on one dimension with ``frames`` keyframes per video."""
+    def compare(
+        self, pair: Pair, dimension: Dimension, frames: int | None, ctx: RunContext | None = None
+    ) -> Verdict:
+        """Judge one pair on one dimension with ``frames`` keyframes per video.
+
+        ``ctx`` is the run's context (keyframes, cache, budget); ``None`` gives a fresh one.
+        """
 
     def error_verdict(
         self, task: Task, error: BaseException | str, kind: str | None = None, **extra: Any
@@ -191,27 +200,30 @@ class Judge(abc.ABC):
             **extra,
         )
 
-    def safe_compare(self, task: Task) -> Verdict:
+    def safe_compare(self, task: Task, ctx: RunContext | None = None) -> Verdict:
         """:meth:`compare`; a failure of this item (bad video...) becomes an error Verdict.
 
         Run-level problems (missing or corrupt weights, a rejected key) propagate: they would
         fail every item the same way.
         """
         try:
-            return self.compare(task.pair, task.dimension, task.frames)
+            return self.compare(task.pair, task.dimension, task.frames, ctx)
         except ItemError as e:
             return self.error_verdict(task, e)
 
-    def judge_all(self, tasks: Iterable[Task], workers: int = 1) -> Iterator[Verdict]:
+    def judge_all(
+        self, tasks: Iterable[Task], ctx: RunContext | None = None, workers: int = 1
+    ) -> Iterator[Verdict]:
         """Judge many tasks; verdicts come back as they finish (not necessarily in order)."""
         tasks = list(tasks)
+        ctx = ctx or RunContext()
         if workers <= 1 or len(tasks) <= 1:
             for task in tasks:
-                yield self.safe_compare(task)
+                yield self.safe_compare(task, ctx)
             return
         # Decoding and OpenCV maths release the GIL, so threads use every core.
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            futures = [pool.submit(self.safe_compare, t) for t in tasks]
+            futures = [pool.submit(self.safe_compare, t, ctx) for t in tasks]
             try:
                 for future in as_completed(futures):
                     yield future.result()
@@ -246,8 +258,11 @@ class ScoreJudge(Judge):
         return float(getattr(self.config, "tie_tolerance", 0.0))
 
     @abc.abstractmethod
-    def video_score(self, video: Video, frames: int | None) -> float:
-        """Score one video from ``frames`` keyframes (``None``: all frames)."""
+    def video_score(self, video: Video, frames: int | None, ctx: RunContext) -> float:
+        """Score one video from ``frames`` keyframes (``None``: all frames).
+
+        Take the keyframes from ``ctx.source`` (each video is decoded once per run).
+        """
 
     def score_inputs(self, video: Video) -> dict[str, Any]:
         """Inputs beyond the file that a video's score depends on (e.g. its text)."""
@@ -262,31 +277,35 @@ class ScoreJudge(Judge):
             "tie_tolerance": self.tie_tolerance,
         }
 
-    def score(self, video: Video, frames: int | None) -> float:
+    def score(self, video: Video, frames: int | None, ctx: RunContext) -> float:
         """:meth:`video_score` through the per-video score cache."""
-        if self.store is None:
-            return self.video_score(video, frames)
+        store = ctx.store
+        if store is None:
+            return self.video_score(video, frames, ctx)
         key = stable_hash(
             {
                 "judge": self.fingerprint(),
-                "strategy": self.source.strategy,
+                "strategy": ctx.source.strategy,
                 "frames": frames,
-                "file": self.store.file_hash(video.path),
+                "file": store.file_hash(video.path),
                 "inputs": self.score_inputs(video),
             }
         )
-        hit = self.store.get("scores", key)
+        hit = store.get("scores", key)
         if hit is not None:
             return float(hit)
-        value = float(self.video_score(video, frames))
-        self.store.put("scores", key, value)
+        value = float(self.video_score(video, frames, ctx))
+        store.put("scores", key, value)
         return value
 
-    def compare(self, pair: Pair, dimension: Dimension, frames: int | None) -> Verdict:
+    def compare(
+        self, pair: Pair, dimension: Dimension, frames: int | None, ctx: RunContext | None = None
+    ) -> Verdict:
         """Score both videos and decide."""
+        ctx = ctx or RunContext()
         start = time.perf_counter()
-        s0 = self.score(pair.video_0, frames)
-        s1 = self.score(pair.video_1, frames)
+        s0 = self.score(pair.video_0, frames, ctx)
+        s1 = self.score(pair.video_1, frames, ctx)
         winner = decide(s0, s1, self.higher_is_better, self.tie_tolerance)
         margin = abs(s0 - s1) if winner is not None else None
         common = {

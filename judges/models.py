@@ -25,6 +25,8 @@ from judges.cache import file_sha256, stable_hash
 from judges.errors import ConfigError
 
 Precision = Literal["auto", "fp32", "fp16", "bf16"]
+# Weights files are large: hash each (path, size, mtime) once per process.
+_WEIGHT_HASHES: dict[tuple[str, int, int], str] = {}
 
 
 INSTALL_HINT = "uv sync --extra models   (or: pip install 't2v-judges[models]')"
@@ -185,12 +187,14 @@ class ModelJudge(ScoreJudge):
 
     @property
     def weights_sha256(self) -> str:
-        """Content hash of the checkpoint (part of every cache key)."""
+        """Content hash of the checkpoint (part of every cache key); hashed once per process."""
         if self._weights_sha is None:
             path = self.weights.path
-            self._weights_sha = (
-                self.store.file_hash(path) if self.store is not None else file_sha256(path)
-            )
+            st = path.stat()
+            key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+            if key not in _WEIGHT_HASHES:
+                _WEIGHT_HASHES[key] = file_sha256(path)
+            self._weights_sha = _WEIGHT_HASHES[key]
         return self._weights_sha
 
     def fingerprint(self) -> str:

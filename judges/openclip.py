@@ -15,7 +15,8 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from judges.cache import stable_hash
+from judges.base import RunContext
+from judges.cache import Store, stable_hash
 from judges.errors import ConfigError
 from judges.keyframes import Keyframes
 from judges.models import ModelJudge, Precision, Weights, load_state_dict, require_models
@@ -197,17 +198,19 @@ class OpenClipJudge(ModelJudge):
         """The text is an input of the score."""
         return {"text": self.text_for(video)}
 
-    def frame_scores(self, video: Video, kf: Keyframes, text: str) -> dict[int, float]:
+    def frame_scores(
+        self, video: Video, kf: Keyframes, text: str, store: Store | None = None
+    ) -> dict[int, float]:
         """Score of every frame in ``kf``, through the per-frame cache, one batch for the rest."""
         fingerprint = self.fingerprint()
-        file = self.store.file_hash(video.path) if self.store is not None else str(video.path)
+        file = store.file_hash(video.path) if store is not None else str(video.path)
         keys = {
             i: stable_hash({"judge": fingerprint, "file": file, "frame": i, "text": text})
             for i in kf.indices
         }
         known: dict[str, Any] = {k: self._memory[k] for k in keys.values() if k in self._memory}
-        if self.store is not None:
-            known.update(self.store.get_many(FRAME_SCORES, list(keys.values())))
+        if store is not None:
+            known.update(store.get_many(FRAME_SCORES, list(keys.values())))
         missing = [pos for pos, i in enumerate(kf.indices) if keys[i] not in known]
         if missing:
             sims = self.scorer.similarities([kf.frames[p] for p in missing], text)
@@ -216,16 +219,16 @@ class OpenClipJudge(ModelJudge):
                 key = keys[kf.indices[pos]]
                 known[key] = scale * sim
                 self._memory[key] = scale * sim
-                if self.store is not None:
-                    self.store.put(FRAME_SCORES, key, scale * sim)
+                if store is not None:
+                    store.put(FRAME_SCORES, key, scale * sim)
         return {i: float(known[keys[i]]) for i in kf.indices}
 
-    def video_score(self, video: Video, frames: int | None) -> float:
+    def video_score(self, video: Video, frames: int | None, ctx: RunContext) -> float:
         """Mean frame score over the selected keyframes."""
         text = self.text_for(video)
-        decoded = self.source.decoded(video.path, frames)
-        chosen = self.source.get(video.path, frames)
-        scores = self.frame_scores(video, decoded, text)
+        decoded = ctx.source.decoded(video.path, frames)
+        chosen = ctx.source.get(video.path, frames)
+        scores = self.frame_scores(video, decoded, text, ctx.store)
         return float(np.mean([scores[i] for i in chosen.indices]))
 
     def describe(self) -> dict[str, Any]:

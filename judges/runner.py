@@ -16,7 +16,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from judges.base import Judge, Task
+from judges.base import Judge, RunContext, Task
 from judges.budget import Budget
 from judges.cache import Store, stable_hash
 from judges.keyframes import KeyframeSource
@@ -103,6 +103,8 @@ class Runner:
         self.progress = progress
         self.budget = budget or Budget()
         self.concurrency = concurrency
+        # Handed to every judge call: judges keep no run state of their own.
+        self.ctx = RunContext(source, store, self.budget, concurrency)
 
     def verdict_key(self, judge: Judge, task: Task) -> str:
         """Cache key of a verdict: judge identity, task and the content of its inputs."""
@@ -157,7 +159,6 @@ class Runner:
 
     def pending(self, judge: Judge, tasks: Sequence[Task]) -> list[Task]:
         """The tasks whose verdicts the cache does not hold (what a run would compute)."""
-        judge.bind(self.source, self.store, self.budget, self.concurrency)
         return self._split(judge, tasks)[1]
 
     def run(
@@ -172,7 +173,6 @@ class Runner:
 
         """
         start = time.perf_counter()
-        judge.bind(self.source, self.store, self.budget, self.concurrency)
         results, todo, key_of = self._split(judge, tasks)
         cached_count = len(results)
         statuses: Counter[str] = Counter(v.status for v in results.values())
@@ -185,7 +185,7 @@ class Runner:
             dynamic_ncols=True,
         )
         try:
-            for verdict in judge.judge_all(todo, workers=self.workers):
+            for verdict in judge.judge_all(todo, self.ctx, workers=self.workers):
                 tkey = (verdict.pair_id, verdict.dimension.value, verdict.frames)
                 results[tkey] = verdict
                 statuses[verdict.status] += 1

@@ -38,9 +38,9 @@ class BrightnessJudge(ScoreJudge):
         super().__init__(config or BrightnessConfig(), name)
         self.calls = 0
 
-    def video_score(self, video: Any, frames: int | None) -> float:
+    def video_score(self, video: Any, frames: int | None, ctx: Any) -> float:
         self.calls += 1
-        kf = self.source.get(video.path, frames)
+        kf = ctx.source.get(video.path, frames)
         return float(np.mean([f.mean() for f in kf.frames]))
 
 

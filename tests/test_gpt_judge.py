@@ -10,7 +10,7 @@ import pytest
 
 from chat_server import ChatServer, Reply
 from conftest import make_dataset
-from judges.base import Task
+from judges.base import RunContext, Task
 from judges.budget import Budget, BudgetExhausted
 from judges.cache import Store
 from judges.datasets import load_pairs
@@ -48,9 +48,29 @@ def judge_for(server, store=None, frames=(1, 2), **options):
         "timeout": "5",
         **options,
     }
-    judge = get_judge("gpt4o", **options)
-    judge.bind(KeyframeSource(plan=list(frames)), store, Budget(), 4)
-    return judge
+    return WithContext(
+        get_judge("gpt4o", **options),
+        RunContext(KeyframeSource(plan=list(frames)), store, Budget(), 4),
+    )
+
+
+class WithContext:
+    """A judge and the run context the tests hand its calls (judges keep no run state)."""
+
+    def __init__(self, judge, ctx):
+        self.judge, self.ctx = judge, ctx
+
+    def __getattr__(self, name):
+        return getattr(self.judge, name)
+
+    def judge_all(self, tasks, ctx=None, workers=1):
+        return self.judge.judge_all(tasks, ctx or self.ctx, workers)
+
+    def plan_cost(self, tasks, ctx=None):
+        return self.judge.plan_cost(tasks, ctx or self.ctx)
+
+    def build_request(self, pair, dimension, frames, swapped=False):
+        return self.judge.build_request(pair, dimension, frames, swapped, self.ctx.source)
 
 
 def one(judge, pair, dim=Dimension.AESTHETICS, frames=2):
@@ -283,7 +303,7 @@ def test_budget_stops_before_exceeding(pairs, store):
         body, sizes = judge.build_request(tasks[0].pair, tasks[0].dimension, 1)
         per_call = judge.estimate(body, sizes)[1]
         budget = Budget(per_call * 2.5)
-        judge.bind(judge.source, store, budget, 1)
+        judge.ctx = RunContext(judge.ctx.source, store, budget, 1)
         done = []
         with pytest.raises(BudgetExhausted, match="rerun the same command with a higher"):
             for v in judge.judge_all(tasks):

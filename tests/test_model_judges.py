@@ -13,7 +13,7 @@ torch = pytest.importorskip("torch", reason="model judges need the 'models' extr
 open_clip = pytest.importorskip("open_clip", reason="model judges need the 'models' extra")
 
 from conftest import FETV_DEV, make_dataset, write_video  # noqa: E402
-from judges.base import Task  # noqa: E402
+from judges.base import RunContext, Task  # noqa: E402
 from judges.cache import Store  # noqa: E402
 from judges.datasets import load_pairs  # noqa: E402
 from judges.errors import ConfigError  # noqa: E402
@@ -149,7 +149,7 @@ def test_clip_batched_scores_equal_per_frame_reference(models, pairs):
     judge = clip_judge(models)
     for pair in pairs:
         for n in (1, 4, None):
-            score = judge.video_score(pair.video_0, n)
+            score = judge.video_score(pair.video_0, n, RunContext())
             frames = extract_keyframes(pair.video_0.path, n or 10**9).frames
             ref = reference_clip(
                 models / "clip.pt", "test-tiny-clip", frames, pair.video_0.video_text
@@ -163,7 +163,7 @@ def test_hpsv2_scores_equal_hpsv2_reference(models, pairs, tmp_path):
     for pair in pairs[:2]:
         frames = extract_keyframes(pair.video_1.path, 4).frames
         ref = reference_hps(models / "hps.pt", "test-tiny-vith", frames, pair.prompt_text, tmp_path)
-        assert judge.video_score(pair.video_1, 4) == pytest.approx(ref, abs=1e-5)
+        assert judge.video_score(pair.video_1, 4, RunContext()) == pytest.approx(ref, abs=1e-5)
 
 
 @pytest.mark.skipif(not FETV_DEV.is_dir(), reason="../shared/data/fetv-dev not present")
@@ -172,7 +172,7 @@ def test_scores_on_real_videos(models):
     judge = clip_judge(models, text="prompt")
     frames = extract_keyframes(pair.video_0.path, 8).frames
     ref = reference_clip(models / "clip.pt", "test-tiny-clip", frames, pair.prompt_text)
-    assert judge.video_score(pair.video_0, 8) == pytest.approx(ref, abs=1e-5)
+    assert judge.video_score(pair.video_0, 8, RunContext()) == pytest.approx(ref, abs=1e-5)
 
 
 def test_safetensors_checkpoint_and_text_choice(models, pairs):
@@ -180,7 +180,9 @@ def test_safetensors_checkpoint_and_text_choice(models, pairs):
     b = get_judge(
         "clip", model="test-tiny-clip", checkpoint=str(models / "clip.safetensors"), device="cpu"
     )
-    assert a.video_score(pairs[0].video_0, 2) == pytest.approx(b.video_score(pairs[0].video_0, 2))
+    assert a.video_score(pairs[0].video_0, 2, RunContext()) == pytest.approx(
+        b.video_score(pairs[0].video_0, 2, RunContext())
+    )
     assert a.fingerprint() != b.fingerprint() or a.weights_sha256 == b.weights_sha256
     video = pairs[0].video_0
     refined = Video(video.video_id, video.path, "a cat", "a fluffy orange cat on a sofa")
@@ -282,16 +284,16 @@ def test_corrupt_and_mismatched_checkpoints(models, pairs, tmp_path):
     bad.write_bytes(b"definitely not a checkpoint")
     judge = get_judge("clip", model="test-tiny-clip", checkpoint=str(bad), device="cpu")
     with pytest.raises(ConfigError, match=r"corrupt\.pt: cannot read the checkpoint"):
-        judge.video_score(pairs[0].video_0, 1)
+        judge.video_score(pairs[0].video_0, 1, RunContext())
     wrong = get_judge(
         "hpsv2", model="test-tiny-vith", checkpoint=str(models / "clip.pt"), device="cpu"
     )
     with pytest.raises(ConfigError, match="does not match the test-tiny-vith architecture"):
-        wrong.video_score(pairs[0].video_0, 1)
+        wrong.video_score(pairs[0].video_0, 1, RunContext())
     with pytest.raises(ConfigError, match="unknown open_clip model"):
         get_judge(
             "clip", model="no-such-model", checkpoint=str(models / "clip.pt"), device="cpu"
-        ).video_score(pairs[0].video_0, 1)
+        ).video_score(pairs[0].video_0, 1, RunContext())
 
 
 def test_checkpoint_errors_become_a_clear_cli_error(models, tmp_path):
@@ -358,7 +360,7 @@ def test_model_judge_base_puts_the_weights_in_the_fingerprint(tmp_path):
         def resolve(self):
             return Weights(tmp_path / "w.bin", "test")
 
-        def video_score(self, video, frames):
+        def video_score(self, video, frames, ctx):
             return 0.0
 
     (tmp_path / "w.bin").write_bytes(b"weights A")

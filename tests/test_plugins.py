@@ -44,8 +44,8 @@ class BrightnessJudge(ScoreJudge):
     config_class = BrightnessConfig
     default_dimensions = (Dimension.AESTHETICS,)
 
-    def video_score(self, video, frames):
-        kf = self.source.get(video.path, frames)
+    def video_score(self, video, frames, ctx):
+        kf = ctx.source.get(video.path, frames)
         return float(sum(f.mean() for f in kf.frames) / len(kf.frames))
 '''
 

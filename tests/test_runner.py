@@ -96,10 +96,10 @@ def test_interrupted_run_resumes(dataset, tmp_path):
     class Interrupted(BrightnessJudge):
         """Ctrl-C arrives while the fourth verdict is being computed."""
 
-        def compare(self, pair, dimension, frames):
+        def compare(self, pair, dimension, frames, ctx=None):
             if self.calls >= 6:  # two scores per verdict
                 raise KeyboardInterrupt
-            return super().compare(pair, dimension, frames)
+            return super().compare(pair, dimension, frames, ctx)
 
     with Store(tmp_path / "c.sqlite") as store:
         runner = Runner(store, KeyframeSource(plan=[1, 2]), progress=False)

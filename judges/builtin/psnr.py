@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from judges.base import ScoreJudge
+from judges.base import RunContext, ScoreJudge
 from judges.errors import UndefinedScoreError
 from judges.keyframes import Strategy
 from judges.psnr import mean_psnr_to_first, safesora_psnr, video_psnr_score
@@ -65,7 +65,7 @@ class PsnrJudge(ScoreJudge):
             )
         return None
 
-    def video_score(self, video: Video, frames: int | None) -> float:
+    def video_score(self, video: Video, frames: int | None, ctx: RunContext) -> float:
         """PSNR score of one video.
 
         Raises:
@@ -76,7 +76,7 @@ class PsnrJudge(ScoreJudge):
         compat = self.config.safesora_compat
         if frames is None:
             return video_psnr_score(video.path, safesora_compat=compat)
-        kf = self.source.get(video.path, frames)
+        kf = ctx.source.get(video.path, frames)
         if kf.first_frame is None:
             raise RuntimeError(f"{video.path}: keyframe selection did not keep frame 0")
         later = [f for i, f in zip(kf.indices, kf.frames, strict=True) if i != 0]

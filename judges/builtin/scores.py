@@ -17,7 +17,7 @@ from typing import Any
 
 import polars as pl
 
-from judges.base import ScoreJudge
+from judges.base import RunContext, ScoreJudge
 from judges.cache import file_sha256, stable_hash
 from judges.errors import ConfigError, ItemError
 from judges.registry import register_judge
@@ -141,11 +141,11 @@ class ScoresJudge(ScoreJudge):
             {"base": super().fingerprint(), "file": self.file_sha256, "column": self.column}
         )
 
-    def score(self, video: Video, frames: int | None) -> float:
+    def score(self, video: Video, frames: int | None, ctx: RunContext) -> float:
         """A dictionary look-up: no per-video cache needed."""
-        return self.video_score(video, frames)
+        return self.video_score(video, frames, ctx)
 
-    def video_score(self, video: Video, frames: int | None) -> float:
+    def video_score(self, video: Video, frames: int | None, ctx: RunContext) -> float:
         """The video's precomputed score."""
         try:
             return self.scores[video.video_id]

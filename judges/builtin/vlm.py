@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from judges.async_judge import AsyncJudge
-from judges.base import Task
+from judges.base import RunContext, Task
 from judges.chat import ChatClient, Endpoint, answer_probability
 from judges.errors import ConfigError, ItemError
 from judges.images import data_url, encode_jpeg, resize_max_side, tile_grid
+from judges.keyframes import KeyframeSource
 from judges.parsing import looks_like_refusal, parse_answer
 from judges.pricing import PRICES_AS_OF, CostPlan, estimate_prompt_tokens, price_for
 from judges.prompting import Layout, Variant, load_prompts
@@ -147,9 +148,9 @@ class VlmJudge(AsyncJudge):
                 f"judges/prompts/{self.prompts.version}.toml (or a new version)"
             )
 
-    async def start(self) -> None:
-        """Share the run's cache and budget with the client; open it in this event loop."""
-        self.chat.owner, self.chat.store, self.chat.budget = self.name, self.store, self.budget
+    async def start(self, ctx: RunContext) -> None:
+        """Give the client this run's cache and budget; open it in this event loop."""
+        self.chat.owner, self.chat.store, self.chat.budget = self.name, ctx.store, ctx.budget
         self.chat.open()
 
     async def stop(self) -> None:
@@ -158,7 +159,7 @@ class VlmJudge(AsyncJudge):
 
     # --- requests --------------------------------------------------------------------------
 
-    def images(self, video: Video, frames: int | None) -> _Images:
+    def images(self, video: Video, frames: int | None, source: KeyframeSource) -> _Images:
         """Encoded images of a video's keyframes, cached per run (pairs share videos)."""
         key = (str(video.path), frames)
         with self._images_lock:
@@ -166,7 +167,7 @@ class VlmJudge(AsyncJudge):
             if hit is not None:
                 self._images.move_to_end(key)
                 return hit
-        kf = self.source.get(video.path, frames)
+        kf = source.get(video.path, frames)
         pics = [resize_max_side(f, self.cfg.max_side) for f in kf.frames]
         if self.cfg.layout == "grid":
             pics = [resize_max_side(tile_grid(pics), 2048)]
@@ -179,13 +180,21 @@ class VlmJudge(AsyncJudge):
         return out
 
     def build_request(
-        self, pair: Pair, dimension: Dimension, frames: int | None, swapped: bool = False
+        self,
+        pair: Pair,
+        dimension: Dimension,
+        frames: int | None,
+        swapped: bool = False,
+        source: KeyframeSource | None = None,
     ) -> tuple[dict[str, Any], list[tuple[int, int]]]:
         """The chat-completion body for one comparison, and the sizes of its images.
 
-        ``swapped`` presents video_1 first (for ``order=both``).
+        ``swapped`` presents video_1 first (for ``order=both``); ``source`` is the run's
+        keyframes (a fresh one when ``None``).
         """
-        first, second = self.images(pair.video_0, frames), self.images(pair.video_1, frames)
+        source = source or KeyframeSource()
+        first = self.images(pair.video_0, frames, source)
+        second = self.images(pair.video_1, frames, source)
         if swapped:
             first, second = second, first
         cfg = self.cfg
@@ -272,14 +281,15 @@ class VlmJudge(AsyncJudge):
         probs = [r["answer_prob"] for r in replies if r["answer_prob"] is not None]
         return "ok", replies[0]["winner"], sum(probs) / len(probs) if len(probs) == 2 else None
 
-    async def judge_task(self, task: Task) -> Verdict:
+    async def judge_task(self, task: Task, ctx: RunContext) -> Verdict:
         """Ask the model (in one or both presentation orders) and interpret the replies."""
         start = time.perf_counter()
         orders = [False, True] if self.cfg.order == "both" else [False]
         try:
             requests = await asyncio.to_thread(
                 lambda: [
-                    self.build_request(task.pair, task.dimension, task.frames, s) for s in orders
+                    self.build_request(task.pair, task.dimension, task.frames, s, ctx.source)
+                    for s in orders
                 ]
             )
         except ItemError as e:
@@ -331,14 +341,16 @@ class VlmJudge(AsyncJudge):
 
     # --- planning and reporting ------------------------------------------------------------
 
-    def plan_cost(self, tasks: list[Task]) -> CostPlan:
+    def plan_cost(self, tasks: list[Task], ctx: RunContext) -> CostPlan:
         """Dry run: build every request, count the calls the cache cannot answer, estimate cost."""
-        self.chat.store = self.store
+        self.chat.store = ctx.store
         calls = cached = tokens = 0
         orders = [False, True] if self.cfg.order == "both" else [False]
         for task in tasks:
             for swapped in orders:
-                body, sizes = self.build_request(task.pair, task.dimension, task.frames, swapped)
+                body, sizes = self.build_request(
+                    task.pair, task.dimension, task.frames, swapped, ctx.source
+                )
                 if self.chat.cached(body) is not None:
                     cached += 1
                     continue
