@@ -23,6 +23,7 @@ import open_clip
 import torch
 
 from _clips import WORK
+from judges.base import RunContext
 from judges.datasets import load_pairs
 from judges.demo import demo_dataset
 from judges.registry import get_judge
@@ -78,7 +79,8 @@ def compare(label, judge, reference, videos):
     ref_t = time.perf_counter() - start
     frames = sum(n for _, n in ref)
     start = time.perf_counter()
-    ours = [judge.video_score(v, None) for v in videos]
+    ctx = RunContext()  # no cache: every frame is scored
+    ours = [judge.video_score(v, None, ctx) for v in videos]
     our_t = time.perf_counter() - start
     diff = max(abs(a - b) for (a, _), b in zip(ref, ours, strict=True))
     print(
