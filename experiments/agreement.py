@@ -213,21 +213,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(DEMO_NOTICE)
     print("agreement [95% Wilson interval, pairs treated as independent] n=labeled pairs")
     print(to_markdown(display_table(result.table)))
-    for judge in result.info["judges"]:
-        statuses = ", ".join(f"{k} {v}" for k, v in sorted(judge["statuses"].items()))
-        line = (
-            f"{judge['name']}: {judge['computed']} computed, {judge['cached']} from cache "
-            f"({statuses})"
-        )
-        requests = judge.get("requests")
-        if requests:
+    for judge in result.judges:
+        statuses = ", ".join(f"{k} {v}" for k, v in sorted(judge.statuses.items()))
+        line = f"{judge.name}: {judge.computed} computed, {judge.cached} from cache ({statuses})"
+        if judge.requests is not None:
+            r = judge.requests
             line += (
-                f"; {requests['paid_calls']} API calls, {requests['cached_responses']} "
-                f"cached replies, {requests['retries']} retries, "
-                f"spent ${requests['spent_usd']:.4f}"
+                f"; {r.paid_calls} API calls, {r.cached_responses} cached replies, "
+                f"{r.retries} retries, spent ${r.spent_usd:.4f}"
             )
-            if requests["flip_rate"] is not None:
-                line += f", order flip rate {requests['flip_rate']:.3f}"
+        if judge.flip_rate is not None:
+            line += f", order flip rate {judge.flip_rate:.3f}"
         print(line)
     print(f"results: {result.run_dir}")
     duplicates = format_duplicates(result.info["data"]["content_duplicates"])

@@ -10,7 +10,7 @@ from __future__ import annotations
 import platform
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ import polars as pl
 
 from judges.agreement import agreement_table
 from judges.cache import file_sha256
+from judges.chat import ChatStats
 from judges.datasets import Dataset, summarize
 from judges.demo import DEMO_NOTICE
 from judges.errors import ConfigError
@@ -79,6 +80,40 @@ class AgreementConfig(SessionConfig):
             raise ConfigError("--frames: give at least one frame count, e.g. 1,2,4,8")
 
 
+@dataclass(frozen=True)
+class JudgeReport:
+    """What one judge did in a run (run.json holds the same, with its settings).
+
+    Attributes:
+        name: The judge's label.
+        dimensions: The dimensions it judged.
+        verdicts: Verdicts in the run.
+        cached: Verdicts the cache already held.
+        computed: Verdicts computed now.
+        statuses: Count of each verdict status.
+        seconds: Wall time.
+        cost_usd: API cost of its verdicts (cached replies included), if any.
+        requests: API call counters and its own spend (API judges only).
+        flip_rate: Share of both-order answers that disagreed (``order=both`` only).
+
+    """
+
+    name: str
+    dimensions: list[str]
+    verdicts: int
+    cached: int
+    computed: int
+    statuses: dict[str, int]
+    seconds: float
+    cost_usd: float | None = None
+    requests: ChatStats | None = None
+    flip_rate: float | None = None
+
+
+# JudgeReport fields run.json takes from Judge.describe() instead.
+_DESCRIBED = ("name", "requests", "flip_rate")
+
+
 @dataclass
 class DryRun:
     """What a run would do: per judge, verdicts to compute and (API judges) calls and cost."""
@@ -98,6 +133,7 @@ class RunResult:
     table: pl.DataFrame
     info: dict[str, Any]
     demo: bool
+    judges: list[JudgeReport] = field(default_factory=list)
 
     @property
     def failures(self) -> dict[str, dict[str, Any]]:
@@ -234,6 +270,7 @@ def _run(session: Session, config: AgreementConfig, started: datetime) -> RunRes
     assert folder is not None
     runs: list[JudgeRun] = []
     judge_info: list[dict[str, Any]] = []
+    reports: list[JudgeReport] = []
     unlabeled_all: dict[str, dict[str, int]] = {}
     for judge in judges:
         dims = plan[judge.name]
@@ -247,18 +284,21 @@ def _run(session: Session, config: AgreementConfig, started: datetime) -> RunRes
         runs.append(run)
         unlabeled_all[judge.name] = unlabeled
         costs = [v.cost_usd for v in run.verdicts if v.cost_usd is not None]
-        judge_info.append(
-            {
-                **judge.describe(),
-                "dimensions": [d.value for d in dims],
-                "verdicts": len(run.verdicts),
-                "cached": run.cached,
-                "computed": run.computed,
-                "statuses": run.statuses,
-                "seconds": round(run.seconds, 3),
-                "cost_usd": sum(costs) if costs else None,
-            }
+        report = JudgeReport(
+            name=judge.name,
+            dimensions=[d.value for d in dims],
+            verdicts=len(run.verdicts),
+            cached=run.cached,
+            computed=run.computed,
+            statuses=run.statuses,
+            seconds=round(run.seconds, 3),
+            cost_usd=sum(costs) if costs else None,
+            requests=judge.request_stats(),
+            flip_rate=judge.flip_rate,
         )
+        reports.append(report)
+        counts = {k: v for k, v in asdict(report).items() if k not in _DESCRIBED}
+        judge_info.append({**judge.describe(), **counts})
     store = session.store
     duplicates = content_duplicates(pairs, store.file_hash if store is not None else file_sha256)
 
@@ -311,4 +351,4 @@ def _run(session: Session, config: AgreementConfig, started: datetime) -> RunRes
     except BaseException:
         folder.discard()
         raise
-    return RunResult(run_dir, dataset, verdicts, table, info, demo)
+    return RunResult(run_dir, dataset, verdicts, table, info, demo, reports)

@@ -18,6 +18,7 @@ from typing import Any, ClassVar, Literal
 
 from judges.budget import Budget
 from judges.cache import Store, stable_hash
+from judges.chat import ChatStats
 from judges.errors import ItemError
 from judges.keyframes import KeyframeSource, Strategy
 from judges.options import config_dict
@@ -135,6 +136,15 @@ class Judge(abc.ABC):
 
     def plan_cost(self, tasks: list[Task], ctx: RunContext) -> CostPlan | None:
         """Dry-run estimate of API calls and cost for ``tasks``; ``None`` for local judges."""
+        return None
+
+    @property
+    def flip_rate(self) -> float | None:
+        """Share of pairs asked in both orders whose answers disagreed (pair judges only)."""
+        return None
+
+    def request_stats(self) -> ChatStats | None:
+        """What an API judge's calls did (``None`` for judges that call no API)."""
         return None
 
     def settings(self) -> dict[str, Any]:

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
+
+from judges.chat import answer_probability
+from judges.types import Status, Winner
 
 Answer = Literal["1", "2", "tie"]
 
@@ -84,3 +87,48 @@ def looks_like_refusal(text: str | None) -> bool:
 
     """
     return bool(text) and bool(_DECLINES.search(text or ""))
+
+
+ANSWERS = frozenset({"1", "2", "tie"})
+
+
+def interpret_reply(data: dict[str, Any], swapped: bool, allow_tie: bool) -> dict[str, Any]:
+    """Status, winner and confidence of one chat reply (winner in dataset terms, not as shown).
+
+    Args:
+        data: The reply as plain data (:func:`judges.chat.reply_data`).
+        swapped: Whether video_1 was shown first.
+        allow_tie: Whether the prompt offered a tie (otherwise a tie is ``unparsed``).
+
+    """
+    content = data.get("content") or ""
+    parsed = parse_answer(content)
+    status: Status
+    winner: Winner = None
+    if data.get("refusal") or data.get("finish_reason") == "content_filter":
+        status = "refused"
+    elif parsed.answer is None:
+        status = "refused" if looks_like_refusal(content) else "unparsed"
+    elif parsed.answer == "tie":
+        status, winner = ("tie", "tie") if allow_tie else ("unparsed", None)
+    else:
+        status = "ok"
+        first_shown = parsed.answer == "1"
+        winner = "video_1" if first_shown == swapped else "video_0"
+    prob = (
+        answer_probability(data.get("logprobs"), parsed.start, ANSWERS) if status == "ok" else None
+    )
+    return {
+        "order": "video_1 first" if swapped else "video_0 first",
+        "status": status,
+        "answer": parsed.answer,
+        "pattern": parsed.pattern,
+        "winner": winner,
+        "answer_prob": prob,
+        "reasoning": content[: parsed.start].rstrip() if parsed.start else content,
+        "text": content,
+        "refusal": data.get("refusal"),
+        "finish_reason": data.get("finish_reason"),
+        "usage": data.get("usage"),
+        "model": data.get("model"),
+    }

@@ -18,17 +18,15 @@ from typing import Any, Literal
 
 from judges.async_judge import AsyncJudge
 from judges.base import RunContext, Task
-from judges.chat import ChatClient, Endpoint, answer_probability
+from judges.chat import ChatClient, ChatStats, Endpoint
 from judges.errors import ConfigError, ItemError
 from judges.images import data_url, encode_jpeg, resize_max_side, tile_grid
 from judges.keyframes import KeyframeSource
-from judges.parsing import looks_like_refusal, parse_answer
+from judges.parsing import interpret_reply
 from judges.pricing import PRICES_AS_OF, CostPlan, estimate_prompt_tokens, price_for
 from judges.prompting import Layout, Variant, load_prompts
 from judges.registry import register_judge
 from judges.types import Dimension, Pair, Status, Verdict, Video, Winner
-
-ANSWERS = frozenset({"1", "2", "tie"})
 
 
 @dataclass(frozen=True)
@@ -228,40 +226,8 @@ class VlmJudge(AsyncJudge):
     # --- replies ---------------------------------------------------------------------------
 
     def interpret(self, data: dict[str, Any], swapped: bool) -> dict[str, Any]:
-        """Status, winner and confidence of one reply (winner in dataset terms, not as shown)."""
-        content = data.get("content") or ""
-        parsed = parse_answer(content)
-        status: Status
-        winner: Winner = None
-        if data.get("refusal") or data.get("finish_reason") == "content_filter":
-            status = "refused"
-        elif parsed.answer is None:
-            status = "refused" if looks_like_refusal(content) else "unparsed"
-        elif parsed.answer == "tie":
-            status, winner = ("tie", "tie") if self.cfg.allow_tie else ("unparsed", None)
-        else:
-            status = "ok"
-            first_shown = parsed.answer == "1"
-            winner = "video_1" if first_shown == swapped else "video_0"
-        prob = (
-            answer_probability(data.get("logprobs"), parsed.start, ANSWERS)
-            if status == "ok"
-            else None
-        )
-        return {
-            "order": "video_1 first" if swapped else "video_0 first",
-            "status": status,
-            "answer": parsed.answer,
-            "pattern": parsed.pattern,
-            "winner": winner,
-            "answer_prob": prob,
-            "reasoning": content[: parsed.start].rstrip() if parsed.start else content,
-            "text": content,
-            "refusal": data.get("refusal"),
-            "finish_reason": data.get("finish_reason"),
-            "usage": data.get("usage"),
-            "model": data.get("model"),
-        }
+        """Status, winner and confidence of one reply (see :func:`interpret_reply`)."""
+        return interpret_reply(data, swapped, self.cfg.allow_tie)
 
     def _combine(self, replies: list[dict[str, Any]]) -> tuple[Status, Winner, float | None]:
         statuses = [r["status"] for r in replies]
@@ -369,6 +335,15 @@ class VlmJudge(AsyncJudge):
             prices_as_of=PRICES_AS_OF,
         )
 
+    def request_stats(self) -> ChatStats:
+        """Calls, retries, cached replies and this judge's own spend."""
+        return self.chat.stats
+
+    @property
+    def flip_rate(self) -> float | None:
+        """Share of pairs asked in both orders whose answers disagreed (``order=both``)."""
+        return self.flips / self.both_order if self.both_order else None
+
     def describe(self) -> dict[str, Any]:
         """Settings plus what happened: calls, retries, cache use, flips, this judge's spend."""
         info = super().describe()
@@ -380,7 +355,7 @@ class VlmJudge(AsyncJudge):
         )
         info["requests"] = {
             **self.chat.stats.as_dict(),
-            "flip_rate": self.flips / self.both_order if self.both_order else None,
+            "flip_rate": self.flip_rate,
         }
         return info
 
