@@ -28,7 +28,8 @@ from judges.datasets import load_pairs  # noqa: E402
 from judges.demo import demo_dataset  # noqa: E402
 from judges.keyframes import KeyframeSource  # noqa: E402
 from judges.registry import get_judge  # noqa: E402
-from judges.runner import Runner, plan_tasks  # noqa: E402
+from judges.runner import plan_tasks  # noqa: E402
+from judges.session import JudgeRequest, Session, SessionConfig  # noqa: E402
 from judges.types import Dimension  # noqa: E402
 
 LATENCY = 0.2
@@ -149,25 +150,35 @@ def main() -> None:
             f"{(put + get) / n * 1e3:6.3f} ms   parsing: {parse / n * 1e3:6.3f} ms"
         )
 
-    print("\nfully cached rerun:")
-    with Server(0.0) as server, Store(Path(tempfile.mkdtemp()) / "c.sqlite") as store:
+    print("\nfully cached rerun (through a run session, as agreement.py runs):")
+    with Server(0.0) as server:
         frames = [1, 2, 4, 8]
-        Runner(store, KeyframeSource(plan=frames), progress=False, concurrency=32).run(
-            make_judge(server, store, frames, 32), tasks
+        config = SessionConfig(cache_dir=Path(tempfile.mkdtemp()), progress=False, concurrency=32)
+        request = JudgeRequest(
+            "gpt4o",
+            {"base_url": server.url, "api_key_env": "none", "max_side": "256", "detail": "low"},
         )
-        calls = lambda j: j.describe()["requests"]["paid_calls"]  # noqa: E731
-        runner = Runner(store, KeyframeSource(plan=frames), progress=False, concurrency=32)
-        judge = make_judge(server, store, frames, 32)
-        seconds, out = timed(lambda: runner.run(judge, tasks))
+
+        def session_run():
+            with Session(config, [request], frames) as session:
+                (judge,) = session.judges
+                session.runner.run(judge, tasks)
+                return judge.request_stats().paid_calls
+
+        session_run()  # pays for every request once
+        seconds, calls = timed(session_run)
         print(
             f"  {len(tasks)} requests via the run's verdict cache: {seconds:.2f} s, "
-            f"{calls(judge)} API calls"
+            f"{calls} API calls"
         )
-        judge = make_judge(server, store, frames, 32)
-        seconds, out = timed(lambda: list(run_all(judge, tasks)))
+        with Session(config, [request], frames) as session:
+            (judge,) = session.judges
+            ctx = RunContext(session.source, session.store, session.budget, 32)
+            seconds, _ = timed(lambda: list(judge.judge_all(tasks, ctx)))
+            calls = judge.request_stats().paid_calls
         print(
             f"  {len(tasks)} requests via the response cache (requests rebuilt, images "
-            f"re-encoded): {seconds:.2f} s, {calls(judge)} API calls"
+            f"re-encoded): {seconds:.2f} s, {calls} API calls"
         )
 
 

@@ -207,7 +207,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     print(
         f"\nAgreement with human labels ({result.dataset.source}, "
-        f"{result.info['data']['pairs_used']} pairs)"
+        f"{len(result.dataset.pairs)} pairs)"
     )
     if result.demo:
         print(DEMO_NOTICE)
@@ -226,7 +226,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             line += f", order flip rate {judge.flip_rate:.3f}"
         print(line)
     print(f"results: {result.run_dir}")
-    duplicates = format_duplicates(result.info["data"]["content_duplicates"])
+    duplicates = format_duplicates(result.content_duplicates)
     if duplicates:
         print(duplicates, file=sys.stderr)
     failures = format_failures(result.failures)

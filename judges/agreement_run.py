@@ -141,6 +141,11 @@ class RunResult:
         return self.info["failures"]
 
     @property
+    def content_duplicates(self) -> dict[str, Any]:
+        """Pairs repeating another pair's video content (see :func:`content_duplicates`)."""
+        return self.info["data"]["content_duplicates"]
+
+    @property
     def failing_judges(self) -> list[str]:
         """Judges with more than half of their verdicts failed (the run exits non-zero)."""
         return failing_judges(self.failures)
