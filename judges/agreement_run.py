@@ -27,7 +27,7 @@ from judges.health import content_duplicates, failing_judges, failure_summary
 from judges.pricing import CostPlan
 from judges.runner import JudgeRun, plan_tasks
 from judges.runs import RunFolder, git_commit, new_run_id, verdict_table, write_run
-from judges.session import JudgeRequest, Session, SessionConfig, _stderr
+from judges.session import JudgeRequest, Session, SessionConfig, log_to_stderr
 from judges.types import Dimension, Pair, Verdict, frames_label
 
 __all__ = [
@@ -218,7 +218,7 @@ def check_labels(
 
 def run_agreement(
     config: AgreementConfig,
-    log: Callable[[str], None] = _stderr,
+    log: Callable[[str], None] = log_to_stderr,
 ) -> RunResult | DryRun:
     """Run every judge over the data and write ``out/<run-id>/`` (or only plan, when dry).
 
@@ -339,7 +339,7 @@ def _run(session: Session, config: AgreementConfig, started: datetime) -> RunRes
         "failures": failure_summary(verdicts),
         "unlabeled_not_judged": unlabeled_all,
         "cost_usd": sum(j["cost_usd"] or 0.0 for j in judge_info),
-        "spent_usd_this_run": runner.budget.spent,
+        "spent_usd_this_run": session.budget.spent,
         "max_cost_usd": config.max_cost,
         "cache": str(cache_dir) if config.use_cache else None,
         "git_commit": git_commit(),

@@ -20,6 +20,7 @@ from typing import Any
 
 import polars as pl
 
+from judges.datasets import load_dataset
 from judges.demo import DEMO_NOTICE
 from judges.errors import ConfigError
 from judges.health import failure_summary
@@ -182,7 +183,7 @@ def _prelabel(config: PrelabelConfig, session: Session) -> dict[str, Any]:
     cal = None
     if config.calibration is not None:
         # Loaded (and checked) before anything else: a bad calibration path costs nothing.
-        cal = session.load(config.calibration, config.calibration_video_dir, main=False)
+        cal = load_dataset(config.calibration, config.calibration_video_dir)
         if not any(config.dimension in p.labels for p in cal.pairs):
             raise ConfigError(
                 f"{cal.source}: no pair has a human label for {config.dimension.value}"

@@ -97,28 +97,24 @@ class Runner:
         budget: Budget | None = None,
         concurrency: int | None = None,
     ) -> None:
-        self.store = store
-        self.source = source
         self.workers = workers
         self.progress = progress
-        self.budget = budget or Budget()
-        self.concurrency = concurrency
-        # Handed to every judge call: judges keep no run state of their own.
-        self.ctx = RunContext(source, store, self.budget, concurrency)
+        # The run's state, handed to every judge call: judges keep none of their own.
+        self.ctx = RunContext(source, store, budget or Budget(), concurrency)
 
     def verdict_key(self, judge: Judge, task: Task) -> str:
         """Cache key of a verdict: judge identity, task and the content of its inputs."""
-        assert self.store is not None
+        assert self.ctx.store is not None
         pair = task.pair
         return stable_hash(
             {
                 "judge": judge.fingerprint(),
                 "dimension": task.dimension.value,
                 "frames": task.frames,
-                "strategy": self.source.strategy,
+                "strategy": self.ctx.source.strategy,
                 "files": [
-                    self.store.file_hash(pair.video_0.path),
-                    self.store.file_hash(pair.video_1.path),
+                    self.ctx.store.file_hash(pair.video_0.path),
+                    self.ctx.store.file_hash(pair.video_1.path),
                 ],
                 "inputs": judge.cache_inputs(task),
             }
@@ -139,9 +135,9 @@ class Runner:
         """Verdicts the cache already holds, the tasks still to do, and each task's cache key."""
         keys: list[str | None] = [None] * len(tasks)
         found: dict[str, Any] = {}
-        if self.store is not None:
+        if self.ctx.store is not None:
             keys = self._keys(judge, tasks)
-            found = self.store.get_many(VERDICTS, [k for k in keys if k is not None])
+            found = self.ctx.store.get_many(VERDICTS, [k for k in keys if k is not None])
         results: dict[tuple[str, str, int | None], Verdict] = {}
         todo: list[Task] = []
         key_of: dict[Any, str | None] = {}
@@ -190,12 +186,12 @@ class Runner:
                 results[tkey] = verdict
                 statuses[verdict.status] += 1
                 key = key_of.get(tkey)
-                if self.store is not None and key is not None and verdict.status != "error":
-                    self.store.put(VERDICTS, key, verdict_to_dict(verdict))
+                if self.ctx.store is not None and key is not None and verdict.status != "error":
+                    self.ctx.store.put(VERDICTS, key, verdict_to_dict(verdict))
                 bar.update(1)
                 postfix = {"cached": cached_count, "failed": statuses["error"]}
-                if self.budget.spent:
-                    postfix["spent"] = f"${self.budget.spent:.4f}"
+                if self.ctx.budget.spent:
+                    postfix["spent"] = f"${self.ctx.budget.spent:.4f}"
                 bar.set_postfix(postfix, refresh=False)
         finally:
             bar.close()

@@ -43,7 +43,8 @@ class JudgeRequest:
     options: dict[str, Any] = field(default_factory=dict)
 
 
-def _stderr(msg: str) -> None:
+def log_to_stderr(msg: str) -> None:
+    """Where a session's notices go by default."""
     print(msg, file=sys.stderr)
 
 
@@ -149,7 +150,7 @@ class Session:
         frames: Sequence[int | None] = (),
         *,
         dry_run: bool = False,
-        log: Callable[[str], None] = _stderr,
+        log: Callable[[str], None] = log_to_stderr,
     ) -> None:
         self.config = config
         self.frames = list(dict.fromkeys(frames))
@@ -168,21 +169,16 @@ class Session:
         self._store: Store | None = None
         self._runner: Runner | None = None
 
-    def load(
-        self, path: Path | None = None, video_dir: Path | None = None, *, main: bool = True
-    ) -> Dataset:
-        """The run's dataset (or another one, e.g. a calibration set, with ``main=False``).
+    def load(self) -> Dataset:
+        """The run's dataset: the configured data, or the demo data when none.
 
-        With ``main``, the configured data (the demo data when none), ``--limit`` applied and
-        skipped pairs reported.
+        ``--limit`` is applied and pairs skipped for missing videos are reported.
 
         Raises:
             DataError: invalid data or missing videos.
             ConfigError: no pairs left to judge.
 
         """
-        if not main:
-            return load_dataset(path, video_dir)  # type: ignore[arg-type]
         if self.demo:
             self.log(DEMO_NOTICE)
             data_path = demo_dataset(cache_dir=self.cache_dir)
