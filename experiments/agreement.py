@@ -17,8 +17,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from judges.agreement import display_table, to_markdown
-from judges.agreement_run import AgreementConfig, DryRun, parse_frames, run_agreement
+from judges.agreement_run import (
+    AgreementConfig,
+    DryRun,
+    RunResult,
+    parse_frames,
+    run_agreement,
+)
+from judges.bootstrap import CLUSTER_BY, DEFAULT_RESAMPLES, BootstrapConfig
 from judges.cli import (
     EXIT_FAILED_VERDICTS,
     HelpFormatter,
@@ -32,6 +38,7 @@ from judges.errors import ConfigError
 from judges.health import FAILED_SHARE_LIMIT, format_duplicates, format_failures
 from judges.keyframes import STRATEGIES
 from judges.session import Session, SessionConfig
+from judges.tables import display_table, interval_note, to_markdown
 from judges.types import Dimension
 
 
@@ -71,6 +78,29 @@ def build_parser() -> argparse.ArgumentParser:
         dest="data_format",
         help="dataset format (safesora, videogen-rewardbench; default: detected from --data)",
     )
+    parser.add_argument(
+        "--votes",
+        type=Path,
+        action="append",
+        default=[],
+        help="annotators' votes (CSV/parquet/JSONL: pair_id,dimension,annotator,choice; or a "
+        "Label Studio JSON export) for the human ceiling; repeatable",
+    )
+    parser.add_argument(
+        "--cluster",
+        choices=CLUSTER_BY,
+        default="prompt",
+        help="bootstrap unit: prompt (pairs of a prompt together), video (pairs of the same "
+        "two videos), none (pairs independent)",
+    )
+    parser.add_argument(
+        "--bootstrap",
+        type=int,
+        default=DEFAULT_RESAMPLES,
+        metavar="B",
+        help="bootstrap resamples (0: Wilson intervals only)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     parser.add_argument("--limit", type=int, help="use only the first N pairs")
     parser.add_argument(
         "--skip-missing",
@@ -165,6 +195,12 @@ def print_dry_run(result: DryRun) -> None:
         print(line)
 
 
+def config_stats(result: RunResult) -> dict[str, object]:
+    """The run's bootstrap settings as :class:`BootstrapConfig` arguments."""
+    stats = result.info["statistics"]
+    return {k: stats[k] for k in ("cluster", "resamples", "seed", "level")}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the agreement command; returns the exit code."""
     args = build_parser().parse_args(argv)
@@ -198,6 +234,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         concurrency=args.concurrency,
         max_cost=args.max_cost,
         dry_run=args.dry_run,
+        votes=args.votes,
+        stats=BootstrapConfig(cluster=args.cluster, resamples=args.bootstrap, seed=args.seed),
         **shared,
         **extra,
     )
@@ -211,8 +249,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if result.demo:
         print(DEMO_NOTICE)
-    print("agreement [95% Wilson interval, pairs treated as independent] n=labeled pairs")
-    print(to_markdown(display_table(result.table)))
+    print(interval_note(result.table, BootstrapConfig(**config_stats(result))))
+    print(to_markdown(display_table(result.table, result.ceiling)))
+    if result.ceiling is not None:
+        print(
+            "human (leave-one-out): each annotator against the others' majority, pooled; "
+            "ceiling.csv has Krippendorff's alpha and each annotator"
+        )
     for judge in result.judges:
         statuses = ", ".join(f"{k} {v}" for k, v in sorted(judge.statuses.items()))
         line = f"{judge.name}: {judge.computed} computed, {judge.cached} from cache ({statuses})"

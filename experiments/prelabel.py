@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from judges.agreement_run import parse_frames
+from judges.bootstrap import DEFAULT_RESAMPLES, BootstrapConfig
+from judges.calibration import METHODS
 from judges.cli import (
     EXIT_FAILED_VERDICTS,
     HelpFormatter,
@@ -67,6 +69,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="prefix of video URLs in the Label Studio tasks, "
         "e.g. /data/local-files/?d= (default: absolute file paths)",
     )
+    parser.add_argument(
+        "--calibrate",
+        choices=METHODS,
+        help="map a score judge's margin to a probability on the calibration set first",
+    )
+    parser.add_argument(
+        "--min-kept",
+        type=int,
+        default=50,
+        help="fewest calibration pairs a threshold must keep to be tested",
+    )
+    parser.add_argument(
+        "--min-prompts",
+        type=int,
+        default=10,
+        help="fewest calibration prompts those pairs must span",
+    )
+    parser.add_argument("--bootstrap", type=int, default=DEFAULT_RESAMPLES, metavar="B")
+    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     parser.add_argument("--out", type=Path, help="output folder (default results/prelabel-<time>)")
     parser.add_argument(
         "--cache-dir",
@@ -124,6 +145,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             concurrency=args.concurrency,
             max_cost=args.max_cost,
             progress=not args.quiet,
+            calibrate=args.calibrate,
+            min_kept=args.min_kept,
+            min_prompts=args.min_prompts,
+            stats=BootstrapConfig(resamples=args.bootstrap, seed=args.seed),
         )
     )
     if summary.get("notice"):
@@ -139,9 +164,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     expected = summary.get("expected_agreement")
     if expected:
         print(
-            f"expected agreement on pre-labelled pairs: {expected['agreement']:.3f} "
-            f"[{expected['agreement_lo']:.3f}, {expected['agreement_hi']:.3f}] "
-            f"(calibration coverage {expected['coverage']:.2f})"
+            f"expected agreement on this batch's pre-labelled pairs: "
+            f"{expected['agreement']:.3f}, 95% prediction interval "
+            f"[{expected['predicted_lo']:.3f}, {expected['predicted_hi']:.3f}]; one-sided lower "
+            f"bound {expected['lower_bound']:.3f} (calibration coverage "
+            f"{expected['coverage']:.2f})\n"
+            f"method: {summary['promise']['method']}\nassumes: {summary['promise']['assumes']}"
         )
     if summary.get("note"):
         print(summary["note"])

@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from judges.agreement import display_table, frames_labels, to_markdown
 from judges.cli import HelpFormatter, run_main
 from judges.errors import ConfigError
+from judges.tables import display_table, frames_labels, to_markdown
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,7 +45,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from judges.disagreements import export_disagreements, parse_disagreement_spec
     from judges.figures import write_figures
-    from judges.runs import check_writable_dir, comparison_markdown, merge_runs, read_run
+    from judges.runs import check_writable_dir, merge_runs, read_run
+    from judges.tables import comparison_markdown
 
     if args.limit < 1:
         raise ConfigError("--limit must be >= 1")

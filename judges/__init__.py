@@ -18,12 +18,13 @@ import os
 # set before anything here can open a video. Set it yourself to see FFmpeg's diagnostics.
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
-from judges.agreement import agreement_table, paper_table
+from judges.agreement import agreement_table
 from judges.base import Judge, ScoreJudge, Task, decide
 from judges.datasets import Dataset, load_dataset, load_pairs, summarize
 from judges.errors import ConfigError, DataError, ItemError, JudgesError, VideoError
 from judges.keyframes import KeyframeSource, extract_keyframes, uniform_frames
 from judges.registry import get_judge, list_judges, register_judge
+from judges.tables import paper_table
 from judges.types import Choice, Dimension, Keyframes, Pair, Verdict, Video
 
 __version__ = "0.1.0"

@@ -20,11 +20,27 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from typing import Any
 
+import numpy as np
 import polars as pl
 
-from judges.stats import binomial_p_value, cohen_kappa, wilson_interval
-from judges.types import CHOICES, STATUSES, Dimension, frames_label
+from judges.bootstrap import (
+    BootstrapConfig,
+    ClusterResampler,
+    design_effect,
+    percentile_interval,
+    ratio,
+)
+from judges.stats import (
+    binomial_p_value,
+    binomial_p_values_half,
+    cohen_kappa,
+    wilson_interval,
+    wilson_intervals,
+)
+from judges.ties import NONE, TIE, V0, V1, folds_by_cluster, tie_accuracy
+from judges.types import CHOICES, STATUSES, Dimension
 
 PAPER_DIMENSION_ORDER = (
     Dimension.INSTRUCTION_FOLLOWING,
@@ -86,52 +102,125 @@ def agreement_stats(
 
 
 def agreement_table(
-    verdicts: pl.DataFrame, unlabeled: Mapping[tuple[str, str], int] | None = None
+    verdicts: pl.DataFrame,
+    unlabeled: Mapping[tuple[str, str], int] | None = None,
+    bootstrap: BootstrapConfig | None = None,
 ) -> pl.DataFrame:
     """Long agreement table: one row per (judge, dimension, frames).
 
+    The counts and independent-pairs statistics are one polars aggregation; the cluster
+    bootstrap and the tie-aware accuracy loop over groups only (24 for a full SafeSora run),
+    each group one matrix product (see :mod:`judges.bootstrap`).
+
     Args:
         verdicts: Columns ``judge, dimension, frames, winner, status, human`` (``human`` null
-            where the pair has no label for that dimension), e.g. from
-            :func:`judges.runs.verdict_table`.
+            where the pair has no label for that dimension, ``tie`` where people called it
+            even), plus ``pair_id, prompt_id, video_0_id, video_1_id, score_0, score_1`` for the
+            clustered intervals and tie thresholds, e.g. from :func:`judges.runs.verdict_table`.
         unlabeled: ``(judge, dimension) -> pairs`` left unjudged for want of a human label
             (a run does not judge them); added to ``n_unlabeled`` of every frame count.
+        bootstrap: Cluster, resamples and seed of the bootstrap intervals (default: by prompt,
+            B = 2000, seed 0); ``resamples=0`` leaves those columns out.
 
     Returns:
-        Group columns, ``n_unlabeled`` and the statistics of :func:`agreement_stats`, sorted
-        by judge, the paper's dimension order, then frames (``all`` last).
+        Group columns, ``n_unlabeled``, the statistics of :func:`agreement_stats` (pairs with a
+        human tie left out), the clustered intervals and design effect, and the tie-aware
+        accuracy columns; sorted by judge, the paper's dimension order, then frames (``all``
+        last).
 
     """
     missing = [c for c in _REQUIRED if c not in verdicts.columns]
     if missing:
         raise ValueError(f"verdict table lacks column(s): {', '.join(missing)}")
-    rows = []
-    for key, group in verdicts.group_by(list(GROUP), maintain_order=True):
-        judge, dimension, frames = key
-        labeled = group.filter(pl.col("human").is_not_null())
-        stats = agreement_stats(
-            labeled["winner"].to_list(), labeled["human"].to_list(), labeled["status"].to_list()
-        )
-        row = {
-            "judge": judge,
-            "dimension": dimension,
-            "frames": frames,
-            "n_unlabeled": group.height
-            - labeled.height
-            + (unlabeled or {}).get((judge, dimension), 0),
-            **stats,
-        }
-        if "cost_usd" in group.columns:
-            # API judges: what these verdicts cost (replies served from the cache included)
-            costs = group["cost_usd"].drop_nulls()
-            row["cost_usd"] = float(costs.sum()) if costs.len() else None
-        rows.append(row)
-    if not rows:
+    if verdicts.is_empty():
         return pl.DataFrame(schema={"judge": pl.String, "dimension": pl.String, "frames": pl.Int64})
-    table = pl.DataFrame(rows, schema_overrides={"frames": pl.Int64}, infer_schema_length=None)
-    order = {d.value: i for i, d in enumerate(PAPER_DIMENSION_ORDER)}
+    config = bootstrap or BootstrapConfig()
+    frame = verdicts.with_row_index("_row")
+    labeled = pl.col("human").is_in(list(CHOICES))
+    decided = pl.col("winner").is_in(list(CHOICES))
+    match = (pl.col("winner") == pl.col("human")).fill_null(False)
+    aggs = [
+        pl.len().alias("_rows"),
+        pl.col("human").is_null().sum().alias("_unlabeled"),
+        labeled.sum().alias("n_labeled"),
+        (labeled & decided).sum().alias("n_decided"),
+        (labeled & match).sum().alias("n_matches"),
+        (labeled & (pl.col("status") == "error")).sum().alias("n_errors"),
+        (pl.col("human") == "tie").fill_null(False).sum().alias("n_human_ties"),
+        *(
+            (labeled & (pl.col(side) == choice)).fill_null(False).sum().alias(f"_{side}_{choice}")
+            for side in ("winner", "human")
+            for choice in CHOICES
+        ),
+        *(
+            (labeled & (pl.col("status") == status)).sum().alias(f"_{status}")
+            for status in STATUSES
+            if status != "ok"
+        ),
+        pl.col("_row"),
+    ]
+    if "cost_usd" in frame.columns:
+        aggs.append(pl.col("cost_usd").sum().alias("_cost"))
+        aggs.append(pl.col("cost_usd").is_not_null().any().alias("_has_cost"))
+    grouped = frame.group_by(list(GROUP), maintain_order=True).agg(aggs)
+    n = grouped["n_labeled"].to_numpy().astype(np.float64)
+    k = grouped["n_matches"].to_numpy()
+    d = grouped["n_decided"].to_numpy()
+    a_lo, a_hi = wilson_intervals(k, n)
+    c_lo, c_hi = wilson_intervals(k, d)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        # Cohen's kappa from counts: "undecided" is a judge category people never use.
+        expected = (
+            grouped["_winner_video_0"].to_numpy() * grouped["_human_video_0"].to_numpy()
+            + grouped["_winner_video_1"].to_numpy() * grouped["_human_video_1"].to_numpy()
+        ) / (n * n)
+        observed = k / n
+        kappa = np.where((n > 0) & (expected != 1), (observed - expected) / (1 - expected), np.nan)
+        columns: dict[str, Any] = {
+            "coverage": np.where(n > 0, d / n, np.nan),
+            "agreement": np.where(n > 0, k / n, np.nan),
+            "agreement_lo": a_lo,
+            "agreement_hi": a_hi,
+            "p_value": binomial_p_values_half(k, n),
+            "accuracy": np.where(d > 0, k / d, np.nan),
+            "accuracy_lo": c_lo,
+            "accuracy_hi": c_hi,
+            "accuracy_p_value": binomial_p_values_half(k, d),
+            "kappa": kappa,
+        }
+        for status in STATUSES:
+            if status != "ok":
+                columns[f"{status}_rate"] = np.where(
+                    n > 0, grouped[f"_{status}"].to_numpy() / n, np.nan
+                )
+    extra = {(j, dim): c for (j, dim), c in (unlabeled or {}).items()}
+    table = grouped.select(
+        *GROUP,
+        (
+            pl.col("_unlabeled")
+            + pl.struct("judge", "dimension").map_elements(
+                lambda r: extra.get((r["judge"], r["dimension"]), 0), return_dtype=pl.Int64
+            )
+        ).alias("n_unlabeled"),
+        *(pl.col(c).cast(pl.Int64) for c in ("n_labeled", "n_decided", "n_matches")),
+    ).with_columns(
+        pl.Series(name, values) for name, values in columns.items() if "rate" not in name
+    )
+    table = table.with_columns(grouped["n_errors"].cast(pl.Int64)).with_columns(
+        pl.Series(name, values) for name, values in columns.items() if "rate" in name
+    )
+    if "_cost" in grouped.columns:
+        table = table.with_columns(
+            pl.when(grouped["_has_cost"]).then(grouped["_cost"]).otherwise(None).alias("cost_usd")
+        )
+    table = table.with_columns(
+        pl.Series(name, values, dtype=pl.Int64 if name == "n_clusters" else pl.Float64)
+        for name, values in _resampled(frame, grouped["_row"], config).items()
+    )
+    order = {dim.value: i for i, dim in enumerate(PAPER_DIMENSION_ORDER)}
     return (
-        table.with_columns(
+        table.with_columns(pl.col("frames").cast(pl.Int64))
+        .with_columns(
             pl.col("dimension").replace_strict(order, default=len(order)).alias("_dim"),
             pl.col("frames").is_null().alias("_all"),
         )
@@ -140,90 +229,105 @@ def agreement_table(
     )
 
 
-def paper_table(table: pl.DataFrame, metric: str = "agreement") -> pl.DataFrame:
-    """The paper's shape: one row per (judge, dimension), one column per frame count.
+def cluster_column(verdicts: pl.DataFrame, cluster: str) -> pl.Expr:
+    """The cluster key of each verdict row as a polars expression (see :mod:`judges.bootstrap`).
 
-    Example:
-        >>> paper_table(agreement_table(df)).columns  # doctest: +SKIP
-        ['judge', 'dimension', '1', '2', '4', '8']
-
+    ``prompt``: the prompt id (a row without one is its own cluster); ``video``: the unordered
+    pair of video ids; ``none``: the pair id. A table without pair ids makes each row a cluster.
     """
-    if table.is_empty():
-        return pl.DataFrame(schema={"judge": pl.String, "dimension": pl.String})
-    labels = frames_labels(table)
-    # Column order follows the (already sorted) long table: 1, 2, 4, 8, all.
-    columns = list(dict.fromkeys(labels["frames"].to_list()))
-    wide = labels.pivot(on="frames", index=["judge", "dimension"], values=metric)
-    return wide.select(["judge", "dimension", *columns])
+    if "pair_id" not in verdicts.columns:
+        return pl.int_range(pl.len()).cast(pl.String)
+    pair = pl.col("pair_id").cast(pl.String)
+    if cluster == "prompt" and "prompt_id" in verdicts.columns:
+        return pl.col("prompt_id").fill_null(pl.lit("pair:") + pair)
+    if cluster == "video" and {"video_0_id", "video_1_id"} <= set(verdicts.columns):
+        a = pl.col("video_0_id").fill_null(pl.lit("?") + pair)
+        b = pl.col("video_1_id").fill_null(pl.lit("?") + pair)
+        return pl.when(a <= b).then(a + "|" + b).otherwise(b + "|" + a)
+    return pair
 
 
-def frames_labels(table: pl.DataFrame) -> pl.DataFrame:
-    """``table`` with ``frames`` as display text: ``"4"``, or ``"all"`` for every frame.
-
-    Tables people read (CSV, markdown, console) use this; parquet keeps null for "all".
-    """
-    return table.with_columns(
-        pl.when(pl.col("frames").is_null())
-        .then(pl.lit(frames_label(None)))
-        .otherwise(pl.col("frames").cast(pl.String))
-        .alias("frames")
+def _resampled(
+    frame: pl.DataFrame, rows_per_group: pl.Series, config: BootstrapConfig
+) -> dict[str, list[Any]]:
+    """Cluster-bootstrap intervals, design effect and tie-aware accuracy, group by group."""
+    outcome = {"video_0": V0, "video_1": V1, "tie": TIE}
+    coded = frame.select(
+        (cluster_column(frame, config.cluster).rank("dense").cast(pl.Int64) - 1).alias("c"),
+        # Tie thresholds are cross-fitted over two halves of the prompts, whatever --cluster.
+        cluster_column(frame, "prompt").alias("fold"),
+        *(
+            pl.col(c).replace_strict(outcome, default=NONE, return_dtype=pl.Int8).alias(c)
+            for c in ("winner", "human")
+        ),
+        (
+            (pl.col("score_0") - pl.col("score_1")).fill_null(np.nan)
+            if {"score_0", "score_1"} <= set(frame.columns)
+            else pl.lit(np.nan)
+        ).alias("margin"),
     )
+    prompts = coded["fold"].unique().to_list()
+    fold_of = dict(zip(prompts, folds_by_cluster(prompts).tolist(), strict=True))
+    coded = coded.with_columns(pl.col("fold").replace_strict(fold_of, return_dtype=pl.Int64))
+    codes = coded["c"].to_numpy()
+    resampler = ClusterResampler.from_codes(codes, int(codes.max()) + 1, config)
+    winners, humans = coded["winner"].to_numpy(), coded["human"].to_numpy()
+    margins, folds = coded["margin"].to_numpy(), coded["fold"].to_numpy()
+    out: dict[str, list[Any]] = {name: [] for name in _RESAMPLED}
+    for rows in rows_per_group:
+        idx = rows.to_numpy()
+        w, h = winners[idx], humans[idx]
+        lab = (h == V0) | (h == V1)
+        match = (w == h) & lab
+        dec = lab & ((w == V0) | (w == V1))
+        with_tie = h != NONE
+        ties = tie_accuracy(w[with_tie], h[with_tie], margins[idx][with_tie], folds[idx][with_tie])
+        hits = np.zeros(len(idx), dtype=bool)
+        hits[with_tie] = ties.hits
+        n_lab = int(lab.sum())
+        t_lo, t_hi = wilson_interval(int(ties.hits.sum()), int(with_tie.sum()))
+        out["n_clusters"].append(len(np.unique(codes[idx][lab])))
+        out["accuracy_ties"].append(ties.accuracy)
+        out["accuracy_ties_lo"].append(t_lo)
+        out["accuracy_ties_hi"].append(t_hi)
+        out["tie_threshold"].append(ties.threshold)
+        out["accuracy_ties_optimistic"].append(ties.optimistic)
+        if not config.resamples:
+            for name in _CLUSTERED:
+                out[name].append(math.nan)
+            continue
+        # One matrix product gives every statistic's resampled totals (paired by resample).
+        totals = resampler.subset(idx).resampled_sums(match, lab, dec, hits, with_tie)
+        agree = ratio(totals[:, 0], totals[:, 1])
+        intervals = {
+            "agreement": percentile_interval(agree, config.level),
+            "accuracy": percentile_interval(ratio(totals[:, 0], totals[:, 2]), config.level),
+            "accuracy_ties": percentile_interval(ratio(totals[:, 3], totals[:, 4]), config.level),
+        }
+        for metric, (lo, hi) in intervals.items():
+            out[f"{metric}_cluster_lo"].append(lo)
+            out[f"{metric}_cluster_hi"].append(hi)
+        estimate = float(match.sum() / n_lab) if n_lab else math.nan
+        out["design_effect"].append(design_effect(agree, estimate, n_lab))
+    return out
 
 
-def _cell(row: Mapping[str, object]) -> str:
-    agreement = row["agreement"]
-    if not isinstance(agreement, float) or math.isnan(agreement):
-        return f"— n={row['n_labeled']}"
-    text = (
-        f"{agreement:.3f} [{row['agreement_lo']:.2f}, {row['agreement_hi']:.2f}] "
-        f"n={row['n_labeled']}"
-    )
-    errors = row.get("n_errors") or 0
-    if errors:
-        text += f" ⚠ {errors} error{'s' if errors != 1 else ''}"
-    return text
-
-
-def display_table(table: pl.DataFrame) -> pl.DataFrame:
-    """Paper-shaped agreement for people: agreement, 95% interval, n and failures per cell.
-
-    A cell reads ``0.620 [0.52, 0.71] n=100``, with ``⚠ k errors`` appended where judgements
-    failed, so no one reads a point estimate without its uncertainty or its failures.
-
-    Example:
-        >>> display_table(table)  # doctest: +SKIP
-        judge  dimension        1                         ...
-        psnr   informativeness  0.620 [0.52, 0.71] n=100 ⚠ 3 errors
-
-    """
-    if table.is_empty():
-        return pl.DataFrame(schema={"judge": pl.String, "dimension": pl.String})
-    cells = frames_labels(table).with_columns(
-        pl.struct(pl.all()).map_elements(_cell, return_dtype=pl.String).alias("_cell")
-    )
-    columns = list(dict.fromkeys(cells["frames"].to_list()))
-    wide = cells.pivot(on="frames", index=["judge", "dimension"], values="_cell")
-    return wide.select(["judge", "dimension", *columns])
-
-
-def error_groups(table: pl.DataFrame) -> pl.DataFrame:
-    """The (judge, dimension, frames) groups where some judgements failed."""
-    if "n_errors" not in table.columns:
-        return table.clear()
-    return table.filter(pl.col("n_errors") > 0)
-
-
-def _fmt(value: object, digits: int) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return "—" if math.isnan(value) else f"{value:.{digits}f}"
-    return str(value)
-
-
-def to_markdown(table: pl.DataFrame, digits: int = 3) -> str:
-    """A GitHub-flavoured markdown table (floats to ``digits`` places, NaN as an em dash)."""
-    header = "| " + " | ".join(table.columns) + " |"
-    rule = "|" + "|".join("---" for _ in table.columns) + "|"
-    body = ["| " + " | ".join(_fmt(v, digits) for v in row) + " |" for row in table.iter_rows()]
-    return "\n".join([header, rule, *body])
+_CLUSTERED = (
+    "agreement_cluster_lo",
+    "agreement_cluster_hi",
+    "accuracy_cluster_lo",
+    "accuracy_cluster_hi",
+    "design_effect",
+    "accuracy_ties_cluster_lo",
+    "accuracy_ties_cluster_hi",
+)
+_RESAMPLED = (
+    "n_clusters",
+    *_CLUSTERED[:5],
+    "accuracy_ties",
+    "accuracy_ties_lo",
+    "accuracy_ties_hi",
+    *_CLUSTERED[5:],
+    "tie_threshold",
+    "accuracy_ties_optimistic",
+)

@@ -18,7 +18,10 @@ from typing import Any
 import polars as pl
 
 from judges.agreement import agreement_table
+from judges.bootstrap import BootstrapConfig
 from judges.cache import file_sha256
+from judges.calibration import calibration_table, position_bias
+from judges.ceiling import ceiling_table, with_ceiling
 from judges.chat import ChatStats
 from judges.datasets import Dataset, summarize
 from judges.demo import DEMO_NOTICE
@@ -29,6 +32,7 @@ from judges.runner import JudgeRun, plan_tasks
 from judges.runs import RunFolder, git_commit, new_run_id, verdict_table, write_run
 from judges.session import JudgeRequest, Session, SessionConfig, log_to_stderr
 from judges.types import Dimension, Pair, Verdict, frames_label
+from judges.votes import Votes, collect_votes
 
 __all__ = [
     "AgreementConfig",
@@ -58,6 +62,9 @@ class AgreementConfig(SessionConfig):
         run_id: Name of the run folder (default: timestamp and judge names).
         overwrite: Replace an existing run folder named ``run_id`` (otherwise refuse).
         dry_run: Build every request and estimate calls and cost; call nothing, write nothing.
+        votes: Votes files (CSV, parquet, JSONL or a Label Studio export) for the human
+            ceiling; the pairs' own ``votes`` fields are read too.
+        stats: Cluster, resamples and seed of the bootstrap intervals.
 
     Raises:
         ConfigError: no judge, no frame count, or a session option out of range.
@@ -71,6 +78,8 @@ class AgreementConfig(SessionConfig):
     run_id: str | None = None
     overwrite: bool = False
     dry_run: bool = False
+    votes: Sequence[Path] = ()
+    stats: BootstrapConfig = field(default_factory=BootstrapConfig)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -134,6 +143,8 @@ class RunResult:
     info: dict[str, Any]
     demo: bool
     judges: list[JudgeReport] = field(default_factory=list)
+    ceiling: pl.DataFrame | None = None
+    votes: Votes | None = None
 
     @property
     def failures(self) -> dict[str, dict[str, Any]]:
@@ -254,6 +265,8 @@ def _run(session: Session, config: AgreementConfig, started: datetime) -> RunRes
         folder = RunFolder(Path(config.out), run_id, overwrite=config.overwrite, explicit=explicit)
     dataset = session.load()
     pairs = dataset.pairs
+    # Votes are checked before any judgement: a bad row costs nothing.
+    votes = collect_votes(pairs, config.votes)
     if config.dimensions == "all":
         labeled = {d for p in pairs for d in p.labels}
         chosen: Sequence[Dimension] | None = [d for d in Dimension.known() if d in labeled]
@@ -267,7 +280,7 @@ def _run(session: Session, config: AgreementConfig, started: datetime) -> RunRes
     if config.dry_run:
         plans = []
         for judge in judges:
-            tasks, _ = plan_tasks(pairs, plan[judge.name], frames)
+            tasks, _ = plan_tasks(pairs, plan[judge.name], frames, with_ties=True)
             todo = runner.pending(judge, tasks)
             cost = judge.plan_cost(todo, runner.ctx) or CostPlan(judge.name)
             plans.append(replace(cost, verdicts=len(tasks), to_compute=len(todo)))
@@ -279,7 +292,7 @@ def _run(session: Session, config: AgreementConfig, started: datetime) -> RunRes
     unlabeled_all: dict[str, dict[str, int]] = {}
     for judge in judges:
         dims = plan[judge.name]
-        tasks, unlabeled = plan_tasks(pairs, dims, frames)
+        tasks, unlabeled = plan_tasks(pairs, dims, frames, with_ties=True)
         if unlabeled:
             session.log(
                 f"{judge.name}: pairs without a human label, not judged: "
@@ -312,7 +325,10 @@ def _run(session: Session, config: AgreementConfig, started: datetime) -> RunRes
     table = agreement_table(
         verdicts,
         {(j, d): n for j, counts in unlabeled_all.items() for d, n in counts.items()},
+        config.stats,
     )
+    ceiling = ceiling_table(votes.table, pairs, config.stats) if votes is not None else None
+    table = with_ceiling(table, ceiling)
     demo, cache_dir, source = session.demo, session.cache_dir, session.source
     finished = datetime.now(UTC)
     info = {
@@ -334,6 +350,8 @@ def _run(session: Session, config: AgreementConfig, started: datetime) -> RunRes
             "content_duplicates": duplicates,
         },
         "frames": [frames_label(n) for n in frames],
+        "statistics": {**asdict(config.stats), "method": config.stats.method},
+        "votes": votes.describe() if votes is not None else None,
         "keyframes": {"strategy": config.strategy, "decodes": source.decodes},
         "judges": judge_info,
         "failures": failure_summary(verdicts),
@@ -346,14 +364,27 @@ def _run(session: Session, config: AgreementConfig, started: datetime) -> RunRes
         "versions": _versions(),
     }
     try:
-        write_run(folder.staging, verdicts, table, info, DEMO_NOTICE if demo else None)
-        from judges.figures import write_figures  # matplotlib only when a run finishes
-
-        write_figures(
-            folder.staging / "figures", table, verdicts, mark="demo data" if demo else None
+        extra = {
+            "calibration": calibration_table(verdicts),
+            "position_bias": position_bias(verdicts, config.stats),
+        }
+        write_run(
+            folder.staging,
+            verdicts,
+            table,
+            info,
+            DEMO_NOTICE if demo else None,
+            ceiling=ceiling,
+            extra=extra,
         )
+        from judges.figures import write_figures  # matplotlib only when a run finishes
+        from judges.stat_figures import write_reliability
+
+        mark = "demo data" if demo else None
+        write_figures(folder.staging / "figures", table, verdicts, mark=mark)
+        write_reliability(folder.staging / "figures", verdicts, mark=mark)
         run_dir = folder.publish()
     except BaseException:
         folder.discard()
         raise
-    return RunResult(run_dir, dataset, verdicts, table, info, demo, reports)
+    return RunResult(run_dir, dataset, verdicts, table, info, demo, reports, ceiling, votes)

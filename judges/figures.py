@@ -23,7 +23,8 @@ import polars as pl
 import seaborn as sns
 from matplotlib.figure import Figure
 
-from judges.agreement import PAPER_DIMENSION_ORDER, paper_table
+from judges.agreement import PAPER_DIMENSION_ORDER
+from judges.tables import paper_table
 from judges.types import STATUSES, frames_label
 
 _STATUS_COLOURS = {

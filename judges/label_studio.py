@@ -22,7 +22,7 @@ LABEL_CONFIG = """<View>
   <!-- Pairwise comparison of two text-to-video outputs (t2v-judges pre-labelling).
        Task data: $prompt, $dimension, $video_0, $video_1 (video URLs), $pair_id, $route.
        Predictions: from_name="preference", to_name="video_0", type="choices",
-       value.choices = ["video_0"] or ["video_1"]. -->
+       value.choices = ["video_0"] or ["video_1"]; people may also answer "tie". -->
   <Header value="Prompt: $prompt"/>
   <Header value="Which video is better on: $dimension" size="5"/>
   <View style="display: flex; gap: 12px;">
@@ -38,6 +38,7 @@ LABEL_CONFIG = """<View>
   <Choices name="preference" toName="video_0" choice="single" showInline="true" required="true">
     <Choice value="video_0"/>
     <Choice value="video_1"/>
+    <Choice value="tie"/>
   </Choices>
 </View>
 """
@@ -79,6 +80,7 @@ def label_studio_tasks(
     model_version: str,
     video_root: Path | None = None,
     url_prefix: str | None = None,
+    confidences: dict[str, float | None] | None = None,
 ) -> list[dict[str, Any]]:
     """Label Studio tasks for ``pairs``: data, route and (when decided) the judge's prediction.
 
@@ -91,12 +93,17 @@ def label_studio_tasks(
         video_root: Folder video URLs are made relative to (with ``url_prefix``).
         url_prefix: Prefix of video URLs, e.g. ``/data/local-files/?d=`` for Label Studio's
             local file serving; without it the absolute file path is used.
+        confidences: ``pair_id -> confidence`` to route by (e.g. calibrated probabilities);
+            default: :func:`confidence_of` each verdict.
     """
     by_pair = {v.pair_id: v for v in verdicts}
     tasks = []
     for pair in pairs:
         v = by_pair.get(pair.pair_id)
-        conf = confidence_of(v) if v is not None else None
+        if confidences is not None:
+            conf = confidences.get(pair.pair_id)
+        else:
+            conf = confidence_of(v) if v is not None else None
         auto = threshold is not None and conf is not None and conf >= threshold
         task: dict[str, Any] = {
             "data": {

@@ -5,7 +5,10 @@
    held in both presentation orders when no probabilities are available.
 2. On a calibration set with human labels, :func:`risk_coverage` gives, for each confidence
    threshold, the share of pairs kept and the agreement among them with its Wilson interval;
-   :func:`pick_threshold` takes the lowest threshold whose lower 95% bound reaches the target.
+   :func:`judges.promise.choose_threshold` walks the thresholds by fixed-sequence testing with
+   lower bounds clustered by prompt, and :func:`judges.promise.prediction_interval` states where
+   the agreement on the new batch's pre-labelled pairs should fall. A score judge's margin can
+   first be mapped to a probability (:class:`judges.calibration.MarginCalibrator`).
 3. :func:`label_studio_tasks` writes every pair as a Label Studio task; confident ones carry
    the judge's choice as a prediction and ``route: auto``, the rest ``route: human``.
 """
@@ -13,13 +16,17 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 
+from judges.bootstrap import BootstrapConfig
+from judges.calibration import METHODS, MarginCalibrator, Method
 from judges.datasets import load_dataset
 from judges.demo import DEMO_NOTICE
 from judges.errors import ConfigError
@@ -31,6 +38,7 @@ from judges.label_studio import (
     confidence_of,
     label_studio_tasks,
 )
+from judges.promise import choose_threshold, prediction_interval
 from judges.runner import plan_tasks
 from judges.runs import RunFolder, verdict_table
 from judges.session import Session, SessionConfig
@@ -90,36 +98,6 @@ def risk_coverage(
     return pl.DataFrame(rows, schema=schema)
 
 
-@dataclass(frozen=True)
-class ThresholdChoice:
-    """The picked threshold (``None`` when no threshold reaches the target) and the evidence."""
-
-    threshold: float | None
-    target: float
-    row: dict[str, Any] | None
-    best: dict[str, Any] | None
-
-
-def pick_threshold(curve: pl.DataFrame, target: float) -> ThresholdChoice:
-    """The lowest threshold (most coverage) whose agreement's lower bound reaches ``target``.
-
-    Example:
-        >>> curve = risk_coverage([0.9] * 50 + [0.1] * 50, [True] * 50 + [False] * 50)
-        >>> pick_threshold(curve, 0.9).threshold
-        0.9
-    """
-    ok = curve.filter(pl.col("agreement_lo") >= target)
-    best = (
-        curve.sort(["agreement_lo", "coverage"], descending=True).row(0, named=True)
-        if curve.height
-        else None
-    )
-    if ok.is_empty():
-        return ThresholdChoice(None, target, None, best)
-    row = ok.sort("threshold").row(0, named=True)
-    return ThresholdChoice(row["threshold"], target, row, best)
-
-
 @dataclass
 class PrelabelConfig(SessionConfig):
     """One pre-labelling pass: the session's options, plus these.
@@ -133,7 +111,13 @@ class PrelabelConfig(SessionConfig):
         frames: Keyframes per video (``None``: all).
         calibration: Pairs with human labels to pick the threshold on; ``None``: route nothing.
         calibration_video_dir: Video layout root for ``calibration``.
-        target_agreement: Required lower 95% Wilson bound of agreement among auto-labelled.
+        target_agreement: Agreement among auto-labelled pairs the promise is about (its
+            clustered one-sided 95% lower bound must reach it).
+        calibrate: Map a margin to a probability on the calibration set (``isotonic`` or
+            ``platt``) before thresholding; ``None`` thresholds the judge's own confidence.
+        min_kept: Fewest calibration pairs kept for a threshold to be tested.
+        min_prompts: Fewest calibration prompts among them.
+        stats: Bootstrap B and seed (clusters are prompts).
         seconds_per_pair: Human time per pair, for the hours-saved estimate.
         out: Output folder (refused if it exists, unless ``overwrite``).
         overwrite: Replace an existing output folder.
@@ -154,9 +138,17 @@ class PrelabelConfig(SessionConfig):
     out: Path = Path("results/prelabel")
     url_prefix: str | None = None
     overwrite: bool = False
+    calibrate: Method | None = None
+    min_kept: int = 50
+    min_prompts: int = 10
+    stats: BootstrapConfig = field(default_factory=BootstrapConfig)
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.calibrate is not None and self.calibrate not in METHODS:
+            raise ConfigError(f"--calibrate must be one of {', '.join(METHODS)}")
+        if self.min_kept < 1 or self.min_prompts < 1:
+            raise ConfigError("--min-kept and --min-prompts must be >= 1")
         if not 0 < self.target_agreement < 1:
             raise ConfigError("--target-agreement must be between 0 and 1")
         if self.seconds_per_pair < 0:
@@ -194,24 +186,68 @@ def _prelabel(config: PrelabelConfig, session: Session) -> dict[str, Any]:
     runner = session.runner
     tasks, _ = plan_tasks(data.pairs, [config.dimension], frames, labeled_only=False)
     verdicts = runner.run(judge, tasks).verdicts
+    promise = calibrator = None
+    interval: tuple[float, float] | None = None
     curve = None
-    choice = None
+    confidences = {v.pair_id: confidence_of(v) for v in verdicts}
     if cal is not None:
         cal_tasks, _ = plan_tasks(cal.pairs, [config.dimension], frames)
         cal_verdicts = runner.run(judge, cal_tasks).verdicts
-        humans = {
-            p.pair_id: p.labels[config.dimension] for p in cal.pairs if config.dimension in p.labels
-        }
-        curve = risk_coverage(
-            [confidence_of(v) for v in cal_verdicts],
-            [v.winner == humans[v.pair_id] for v in cal_verdicts],
+        by_id = {p.pair_id: p for p in cal.pairs}
+        conf = np.array([_num(confidence_of(v)) for v in cal_verdicts])
+        correct = np.array(
+            [v.winner == by_id[v.pair_id].labels[config.dimension] for v in cal_verdicts]
         )
-        choice = pick_threshold(curve, config.target_agreement)
+        if config.calibrate is not None:
+            if judge.confidence_kind != "margin":
+                raise ConfigError(
+                    f"--calibrate maps a score margin to a probability; {judge.name}'s "
+                    f"confidence is {judge.confidence_kind or 'not a margin'}"
+                )
+            fit = np.isfinite(conf)
+            calibrator = MarginCalibrator.fit(conf[fit], correct[fit], config.calibrate)
+            conf = np.where(fit, calibrator.predict(np.nan_to_num(conf)), np.nan)
+            confidences = {
+                k: None if c is None else float(calibrator.predict(np.array([c]))[0])
+                for k, c in confidences.items()
+            }
+        prompts = [by_id[v.pair_id].prompt_id for v in cal_verdicts]
+        promise = choose_threshold(
+            conf,
+            correct,
+            prompts,
+            config.target_agreement,
+            config.stats,
+            min_clusters=config.min_prompts,
+            min_kept=config.min_kept,
+        )
+        curve = risk_coverage([None if np.isnan(c) else c for c in conf], correct.tolist()).join(
+            promise.curve.select("threshold", "prompts", "lower_bound", "tested", "passed"),
+            on="threshold",
+            how="left",
+        )
+        if promise.threshold is not None:
+            new_prompts = {p.pair_id: p.prompt_id for p in data.pairs}
+            kept = {
+                new_prompts[k]
+                for k, c in confidences.items()
+                if c is not None and c >= promise.threshold
+            }
+            interval = prediction_interval(
+                conf, correct, prompts, promise.threshold, len(kept), config.stats
+            )
     model_version = f"{judge.name}:{judge.fingerprint()[:12]}"
-    threshold = choice.threshold if choice else None
+    threshold = promise.threshold if promise else None
     root = data.source.parent
     tasks_json = label_studio_tasks(
-        data.pairs, verdicts, config.dimension, threshold, model_version, root, config.url_prefix
+        data.pairs,
+        verdicts,
+        config.dimension,
+        threshold,
+        model_version,
+        root,
+        config.url_prefix,
+        confidences,
     )
     try:
         out = folder.staging
@@ -236,8 +272,13 @@ def _prelabel(config: PrelabelConfig, session: Session) -> dict[str, Any]:
         summary: dict[str, Any] = {
             "judge": judge.describe(),
             "model_version": model_version,
-            "confidence_kind": judge.confidence_kind,
-            "confidence_unit": judge.confidence_unit,
+            "confidence_kind": "probability" if calibrator else judge.confidence_kind,
+            "confidence_unit": (
+                f"probability ({calibrator.method} on the calibration set)"
+                if calibrator
+                else judge.confidence_unit
+            ),
+            "calibrator": calibrator.describe() if calibrator else None,
             "failures": failure_summary(verdict_table(verdicts, data.pairs)),
             "dimension": config.dimension.value,
             "frames": config.frames,
@@ -274,34 +315,45 @@ def _prelabel(config: PrelabelConfig, session: Session) -> dict[str, Any]:
                 "label_studio_tasks.json; filter on data.route to review or label",
             },
         }
-        if choice is not None and curve is not None:
+        if promise is not None and curve is not None:
+            from judges.stat_figures import plot_risk_coverage  # matplotlib only here
+
             curve.write_csv(out / "risk_coverage.csv")
-            _plot_curve(curve, choice, out / "risk_coverage.png")
+            plot_risk_coverage(curve, promise, out / "risk_coverage.png")
+            summary["promise"] = promise.describe()
             summary["expected_agreement"] = (
                 {
-                    k: choice.row[k]
-                    for k in ("agreement", "agreement_lo", "agreement_hi", "coverage", "kept")
+                    "agreement": promise.agreement,
+                    "lower_bound": promise.lower_bound,
+                    "predicted_lo": interval[0],
+                    "predicted_hi": interval[1],
+                    "coverage": promise.coverage,
+                    "kept": promise.kept,
+                    "what": "agreement expected among this batch's pre-labelled pairs: "
+                    "calibration estimate, its one-sided lower bound, and a 95% prediction "
+                    "interval for the measured value",
                 }
-                if choice.row
+                if promise.threshold is not None and interval is not None
                 else None
             )
-            summary["best_achievable"] = choice.best
-        if choice is None:
+        if promise is None:
             summary["note"] = (
                 "no calibration set: predictions exported with confidences, "
                 "nothing routed automatically"
             )
         elif threshold is None:
-            best = choice.best
+            tested = promise.curve.filter(pl.col("tested"))
+            best = (
+                f"the first tested threshold ({tested['threshold'][0]:.4g}, {tested['kept'][0]} "
+                f"pairs over {tested['prompts'][0]} prompts) has a lower bound of "
+                f"{tested['lower_bound'][0]:.3f}"
+                if tested.height
+                else f"no threshold keeps {config.min_kept} pairs over {config.min_prompts} "
+                "prompts (--min-kept, --min-prompts)"
+            )
             summary["note"] = (
-                f"no threshold reaches a lower bound of {config.target_agreement:.2f}; the best is "
-                + (
-                    f"{best['agreement_lo']:.3f} (agreement {best['agreement']:.3f} on "
-                    f"{best['kept']} pairs, threshold {best['threshold']:.4g})"
-                    if best
-                    else "none"
-                )
-                + "; every pair is routed to humans"
+                f"no threshold's clustered lower bound reaches {config.target_agreement:.2f}: "
+                f"{best}; every pair is routed to humans"
             )
         if demo:
             summary["notice"] = DEMO_NOTICE
@@ -313,33 +365,5 @@ def _prelabel(config: PrelabelConfig, session: Session) -> dict[str, Any]:
     return summary
 
 
-def _plot_curve(curve: pl.DataFrame, choice: ThresholdChoice, path: Path) -> None:
-    from judges.figures import plt, sns
-
-    sns.set_theme(style="whitegrid", context="notebook")
-    fig, ax = plt.subplots(figsize=(6, 4))
-    cov = curve["coverage"].to_list()
-    ax.fill_between(
-        cov,
-        curve["agreement_lo"].to_list(),
-        curve["agreement_hi"].to_list(),
-        alpha=0.2,
-        label="95% Wilson interval (pairs treated as independent)",
-    )
-    ax.plot(cov, curve["agreement"].to_list(), marker=".", label="agreement among kept")
-    ax.axhline(choice.target, color="grey", linestyle="--", label=f"target {choice.target:.2f}")
-    if choice.row is not None:
-        ax.axvline(
-            choice.row["coverage"],
-            color="green",
-            linestyle=":",
-            label=f"threshold {choice.threshold:.4g}",
-        )
-    ax.set_xlabel("coverage (share of calibration pairs pre-labelled)")
-    ax.set_ylabel("agreement with humans")
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1.02)
-    ax.legend(loc="lower left", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
+def _num(value: float | None) -> float:
+    return math.nan if value is None else float(value)

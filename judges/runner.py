@@ -31,6 +31,7 @@ def plan_tasks(
     frames: Sequence[int | None],
     *,
     labeled_only: bool = True,
+    with_ties: bool = False,
 ) -> tuple[list[Task], dict[str, int]]:
     """The tasks of a run, and how many (pair, dimension) combinations were left out.
 
@@ -40,6 +41,8 @@ def plan_tasks(
         frames: Frame counts (``None``: all frames).
         labeled_only: Skip a pair on a dimension it has no human label for (an agreement run
             cannot score it, and an API judge would be paid for nothing).
+        with_ties: Also judge a pair on a dimension its people called even (tie-aware
+            accuracy scores it); otherwise such pairs count as unlabeled.
 
     Returns:
         ``(tasks, unlabeled)`` where ``unlabeled`` maps a dimension to the number of pairs
@@ -50,7 +53,7 @@ def plan_tasks(
     unlabeled: Counter[str] = Counter()
     for dim in dimensions:
         for pair in pairs:
-            if labeled_only and dim not in pair.labels:
+            if labeled_only and dim not in pair.labels and not (with_ties and dim in pair.ties):
                 unlabeled[dim.value] += 1
                 continue
             tasks.extend(Task(pair, dim, n) for n in frames)

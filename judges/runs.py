@@ -32,8 +32,8 @@ from typing import Any
 
 import polars as pl
 
-from judges.agreement import display_table, error_groups, frames_labels, paper_table, to_markdown
 from judges.errors import ConfigError
+from judges.tables import agreement_markdown, frames_labels
 from judges.types import Pair, Verdict, frames_label
 
 VERDICT_SCHEMA: dict[str, Any] = {
@@ -87,7 +87,9 @@ def verdict_table(
     rows = []
     for v in verdicts:
         pair = by_id.get(v.pair_id)
-        human = pair.labels.get(v.dimension) if pair else None
+        human: str | None = None
+        if pair is not None:
+            human = pair.labels.get(v.dimension) or ("tie" if v.dimension in pair.ties else None)
         rows.append(
             {
                 "pair_id": v.pair_id,
@@ -136,51 +138,6 @@ def git_commit(path: Path | None = None) -> str | None:
         return None
 
 
-def agreement_markdown(
-    table: pl.DataFrame,
-    notice: str | None = None,
-    title: str = "Agreement with human labels",
-    intro: str | None = None,
-) -> str:
-    """The markdown report: paper-shaped tables first, then every statistic."""
-    parts = [f"# {title}", ""]
-    if intro:
-        parts += [intro, ""]
-    if notice:
-        parts += [f"> {notice}", ""]
-    failed = error_groups(table)
-    if failed.height:
-        listing = "; ".join(
-            f"{r['judge']} {r['dimension']} @{frames_label(r['frames'])}: {r['n_errors']} of "
-            f"{r['n_labeled']}"
-            for r in failed.iter_rows(named=True)
-        )
-        parts += [
-            f"> ⚠ **Failed judgements in {failed.height} group(s)** ({listing}). They count as "
-            "disagreements; see run.json `failures` for the reasons before reading a number.",
-            "",
-        ]
-    parts += [
-        "Agreement = matches / labeled pairs (undecided counts as disagreement). "
-        "Accuracy = matches / decided pairs. Intervals: 95% Wilson, treating pairs as "
-        "independent.",
-        "",
-        "## Agreement (dimensions x frames)",
-        "",
-        to_markdown(display_table(table)),
-        "",
-        "## Accuracy when decided (dimensions x frames)",
-        "",
-        to_markdown(paper_table(table, "accuracy")),
-        "",
-        "## All statistics",
-        "",
-        to_markdown(frames_labels(table)),
-        "",
-    ]
-    return "\n".join(parts)
-
-
 def _json_ready(obj: Any) -> Any:
     if isinstance(obj, float) and not math.isfinite(obj):
         return None
@@ -199,18 +156,42 @@ def write_run(
     table: pl.DataFrame,
     info: dict[str, Any],
     notice: str | None = None,
+    ceiling: pl.DataFrame | None = None,
+    extra: Mapping[str, pl.DataFrame] | None = None,
 ) -> None:
-    """Write a run's files into ``run_dir`` (created if needed; normally a staging folder)."""
+    """Write a run's files into ``run_dir`` (created if needed; normally a staging folder).
+
+    ``ceiling`` goes to ``ceiling.csv`` and the report; each non-empty ``extra`` table
+    (``calibration``, ``position_bias``) to ``<name>.csv`` and a section of the report.
+    """
     run_dir.mkdir(parents=True, exist_ok=True)
     verdicts.write_parquet(run_dir / "verdicts.parquet")
     frames_labels(table).write_csv(run_dir / "agreement.csv")
-    (run_dir / "agreement.md").write_text(agreement_markdown(table, notice))
+    if ceiling is not None:
+        ceiling.write_csv(run_dir / "ceiling.csv")
+    extra = {k: v for k, v in (extra or {}).items() if not v.is_empty()}
+    for name, frame in extra.items():
+        frames_labels(frame).write_csv(run_dir / f"{name}.csv")
+    (run_dir / "agreement.md").write_text(
+        agreement_markdown(
+            table, notice, ceiling=ceiling, bootstrap=info.get("statistics"), extra=extra
+        )
+    )
     (run_dir / "run.json").write_text(json.dumps(_json_ready(info), indent=2, sort_keys=False))
 
 
 def read_agreement_csv(path: Path) -> pl.DataFrame:
     """An ``agreement.csv`` back as a table, ``frames`` as integers with null for ``all``."""
     table = pl.read_csv(path, schema_overrides={"frames": pl.String})
+    # A statistic that is empty in every row (e.g. no tie threshold) reads back as text.
+    empty = [
+        c
+        for c, dtype in table.schema.items()
+        if c not in ("judge", "dimension", "frames")
+        and dtype == pl.String
+        and table[c].null_count() == table.height
+    ]
+    table = table.with_columns(pl.col(empty).cast(pl.Float64))
     return table.with_columns(
         pl.when(pl.col("frames") == frames_label(None))
         .then(None)
@@ -377,9 +358,3 @@ def merge_runs(run_dirs: list[Path], allow_mixed_data: bool = False) -> pl.DataF
             )
         )
     return pl.concat(parts, how="diagonal_relaxed")
-
-
-def comparison_markdown(table: pl.DataFrame, run_dirs: list[Path]) -> str:
-    """Markdown report of a merged table."""
-    runs = "Runs: " + ", ".join(f"`{d}`" for d in run_dirs)
-    return agreement_markdown(table, title="Judge comparison", intro=runs)

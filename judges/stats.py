@@ -7,6 +7,8 @@ from collections import Counter
 from collections.abc import Hashable, Sequence
 from statistics import NormalDist
 
+import numpy as np
+
 
 def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
     """Wilson score interval for a binomial proportion.
@@ -31,6 +33,79 @@ def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[f
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
     return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def wilson_intervals(
+    successes: np.ndarray, n: np.ndarray, confidence: float = 0.95
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`wilson_interval` over arrays at once (nan where ``n`` is 0).
+
+    Example:
+        >>> lo, hi = wilson_intervals(np.array([81, 0]), np.array([263, 0]))
+        >>> round(float(lo[0]), 4), bool(np.isnan(hi[1]))
+        (0.2553, True)
+
+    """
+    k = np.asarray(successes, dtype=np.float64)
+    m = np.asarray(n, dtype=np.float64)
+    z = NormalDist().inv_cdf(0.5 + confidence / 2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = k / m
+        denom = 1 + z * z / m
+        centre = (p + z * z / (2 * m)) / denom
+        half = z * np.sqrt(p * (1 - p) / m + z * z / (4 * m * m)) / denom
+    lo = np.where(m > 0, np.maximum(0.0, centre - half), np.nan)
+    hi = np.where(m > 0, np.minimum(1.0, centre + half), np.nan)
+    return lo, hi
+
+
+def binomial_p_values_half(successes: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Exact two-sided binomial p-values against p = 0.5, over arrays (nan where n is 0).
+
+    For p = 0.5 the distribution is symmetric, so the two-sided p-value of
+    ``scipy.stats.binomtest`` is ``min(1, 2 * min(P(X <= k), P(X >= k)))``.
+
+    Example:
+        >>> binomial_p_values_half(np.array([7]), np.array([10])).round(4).tolist()
+        [0.3438]
+
+    """
+    from scipy import stats
+
+    k = np.asarray(successes, dtype=np.float64)
+    m = np.asarray(n, dtype=np.float64)
+    tail = np.minimum(stats.binom.cdf(k, m, 0.5), stats.binom.sf(k - 1, m, 0.5))
+    return np.where(m > 0, np.minimum(1.0, 2 * tail), np.nan)
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm's step-down adjusted p-values (family-wise error control); nan stays nan.
+
+    Example:
+        >>> holm([0.01, 0.04, 0.03])
+        [0.03, 0.06, 0.06]
+
+    """
+    finite = [(p, i) for i, p in enumerate(p_values) if not math.isnan(p)]
+    finite.sort()
+    m = len(finite)
+    out = [math.nan] * len(p_values)
+    running = 0.0
+    for rank, (p, i) in enumerate(finite):
+        running = max(running, min(1.0, (m - rank) * p))
+        out[i] = running
+    return out
+
+
+def mcnemar_exact(b: int, c: int) -> float:
+    """McNemar's exact test: two-sided binomial p-value of ``b`` among the ``b + c`` discordant.
+
+    Example:
+        >>> round(mcnemar_exact(10, 2), 4)
+        0.0386
+
+    """
+    return binomial_p_value(b, b + c)
 
 
 def binomial_p_value(successes: int, n: int, p: float = 0.5) -> float:

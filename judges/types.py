@@ -187,6 +187,9 @@ class Pair:
         prompt_type: ``safety_critical`` or ``safety_neutral`` where the dataset says.
         ties: Dimensions on which the people called the two videos equal (no choice in
             ``labels``). Counted and reported; tie-aware accuracy scores them.
+        votes: Individual annotators' votes, ``(annotator, dimension, choice)`` with choice
+            ``video_0``, ``video_1`` or ``tie``, where the dataset records them (see
+            :mod:`judges.votes`; the labels above stay the reference a judge is scored on).
 
     """
 
@@ -198,6 +201,7 @@ class Pair:
     labels: dict[Dimension, Choice] = field(default_factory=dict)
     prompt_type: str | None = None
     ties: frozenset[Dimension] = frozenset()
+    votes: tuple[tuple[str, Dimension, str], ...] = ()
 
 
 @dataclass(frozen=True, eq=False)

@@ -7,9 +7,10 @@ import polars as pl
 import pytest
 from scipy import stats
 
-from judges.agreement import agreement_table, paper_table, to_markdown
+from judges.agreement import agreement_table
 from judges.runs import verdict_table
 from judges.stats import wilson_interval
+from judges.tables import paper_table, to_markdown
 from judges.types import Dimension, Pair, Verdict, Video
 
 

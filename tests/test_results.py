@@ -11,6 +11,7 @@ import pytest
 
 from conftest import make_dataset
 from judges.agreement import agreement_table
+from judges.bootstrap import BootstrapConfig
 from judges.agreement_run import AgreementConfig, JudgeRequest, run_agreement
 from judges.errors import ConfigError
 from judges.runs import RunFolder, check_writable_dir, read_agreement_csv, write_run
@@ -108,7 +109,8 @@ def test_frames_all_reads_all_in_csv_and_round_trips(tmp_path):
         },
         schema_overrides={"frames": pl.Int64},
     )
-    table = agreement_table(verdicts)
+    # Without the bootstrap, cells show the Wilson interval (independent pairs).
+    table = agreement_table(verdicts, bootstrap=BootstrapConfig(resamples=0))
     write_run(tmp_path, verdicts, table, {"run_id": "x"})
     csv = pl.read_csv(tmp_path / "agreement.csv", infer_schema_length=0)
     assert csv["frames"].to_list() == ["4", "all"]

@@ -50,6 +50,7 @@ PAIR_KEYS = (
     "harmlessness",
     "sub_preferences",
     "is_safe",
+    "votes",
 )
 VIDEO_KEYS = (
     "prompt_id",
@@ -235,14 +236,41 @@ class _RecordParser:
             generated_from=raw.get("generated_from"),
         )
 
-    def label(self, value: Any, field_name: str, where: str) -> Choice | None:
+    def label(self, value: Any, field_name: str, where: str) -> str | None:
         if value is None:
             return None
-        if value not in CHOICES:
+        if value not in (*CHOICES, "tie"):
             raise DataError(
-                f"{where}: field '{field_name}' is {value!r}; expected 'video_0', 'video_1' or null"
+                f"{where}: field '{field_name}' is {value!r}; expected 'video_0', 'video_1', "
+                "'tie' or null"
             )
         return value
+
+    def votes(self, raw: Any, where: str) -> tuple[tuple[str, Dimension, str], ...]:
+        """The record's own ``votes``: ``[{"annotator", "dimension", "choice"}, ...]``."""
+        if raw is None:
+            return ()
+        if not isinstance(raw, list):
+            raise DataError(f"{where}: field 'votes' must be a list of objects")
+        out = []
+        for i, vote in enumerate(raw):
+            field_name = f"votes[{i}]"
+            if not isinstance(vote, Mapping) or not {"annotator", "dimension", "choice"} <= set(
+                vote
+            ):
+                raise DataError(
+                    f"{where}: field '{field_name}' must be an object with 'annotator', "
+                    "'dimension' and 'choice'"
+                )
+            try:
+                dim = Dimension.parse(str(vote["dimension"]))
+            except ValueError as e:
+                raise DataError(f"{where}: field '{field_name}.dimension': {e}") from None
+            choice = self.label(vote["choice"], f"{field_name}.choice", where)
+            if choice is None:
+                raise DataError(f"{where}: field '{field_name}.choice' is null")
+            out.append((str(vote["annotator"]), dim, choice))
+        return tuple(out)
 
     def pair(self, raw: Any, index: int) -> Pair:
         if not isinstance(raw, Mapping):
@@ -272,6 +300,7 @@ class _RecordParser:
         if v0.path == v1.path:
             raise DataError(f"{where}: video_0 and video_1 are the same file ({v0.path})")
         labels: dict[Dimension, Choice] = {}
+        ties: set[Dimension] = set()
         subs = raw.get("sub_preferences")
         if subs is not None and not isinstance(subs, Mapping):
             raise DataError(f"{where}: field 'sub_preferences' must be an object")
@@ -284,8 +313,10 @@ class _RecordParser:
             else:
                 value, name = raw.get(key), key
             choice = self.label(value, name, where)
-            if choice is not None:
-                labels[dim] = choice
+            if choice == "tie":
+                ties.add(dim)
+            elif choice is not None:
+                labels[dim] = choice  # type: ignore[assignment]
         return Pair(
             pair_id=pair_id,
             prompt_id=prompt_id or pair_id,
@@ -294,6 +325,8 @@ class _RecordParser:
             video_1=v1,
             labels=labels,
             prompt_type=raw.get("prompt_type"),
+            ties=frozenset(ties),
+            votes=self.votes(raw.get("votes"), where),
         )
 
 

@@ -1,0 +1,96 @@
+"""Paired comparisons of judges or frame counts on the pairs both judged.
+
+Examples:
+    python experiments/compare.py results/RUN --compare "gpt4o@8 vs gpt4o@1"
+    python experiments/compare.py results/RUN_A results/RUN_B --dims aesthetics
+    python experiments/compare.py results/RUN            # each judge's frames vs its fewest,
+                                                         # and judges against each other
+
+Each comparison reads: difference in agreement (A - B) with a paired cluster-bootstrap 95%
+interval, McNemar's exact p-value on the discordant pairs, and the Holm-corrected p-value over
+every comparison in the command. Writes comparisons.csv, comparisons.md and forest.png/.svg.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from judges.bootstrap import CLUSTER_BY, DEFAULT_RESAMPLES, BootstrapConfig
+from judges.cli import HelpFormatter, run_main
+from judges.compare import compare, default_family, load_verdicts, parse_comparison
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command's argument parser."""
+    parser = argparse.ArgumentParser(
+        prog="compare.py", description=__doc__.splitlines()[0], formatter_class=HelpFormatter
+    )
+    parser.add_argument("runs", nargs="+", type=Path, help="run folders (results/<run-id>)")
+    parser.add_argument(
+        "--compare",
+        action="append",
+        default=[],
+        metavar="'A@F vs B@G'",
+        help="a comparison, e.g. 'gpt4o@8 vs gpt4o@1' (repeatable; default: each judge's "
+        "frame counts vs its fewest, and each pair of judges at shared frame counts)",
+    )
+    parser.add_argument("--dims", help="dimensions, comma-separated (default: every one judged)")
+    parser.add_argument("--cluster", choices=CLUSTER_BY, default="prompt", help="bootstrap unit")
+    parser.add_argument("--bootstrap", type=int, default=DEFAULT_RESAMPLES, metavar="B")
+    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    parser.add_argument("--out", type=Path, help="output folder (default results/compare-<time>)")
+    parser.add_argument(
+        "--allow-mixed-data",
+        action="store_true",
+        help="compare runs made on different data (on the pairs they share)",
+    )
+    return parser
+
+
+def write_comparisons(table, out: Path, mark: str | None = None) -> None:
+    """Write ``comparisons.csv``, ``comparisons.md`` and the forest plot into ``out``."""
+    from judges.runs import check_writable_dir
+    from judges.stat_figures import plot_forest, save
+    from judges.tables import to_markdown
+
+    check_writable_dir(out, "--out")
+    table.write_csv(out / "comparisons.csv")
+    lines = [
+        "# Paired comparisons",
+        "",
+        "Difference in agreement (A − B) on the pairs both judged, paired cluster-bootstrap "
+        "95% interval, McNemar's exact test on the discordant pairs, Holm-corrected over the "
+        "family below.",
+        "",
+        *(f"- {s}" for s in table["sentence"]),
+        "",
+        to_markdown(table.drop("sentence")),
+        "",
+    ]
+    (out / "comparisons.md").write_text("\n".join(lines))
+    save(plot_forest(table, mark), str(out / "forest"))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the compare command; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    config = BootstrapConfig(cluster=args.cluster, resamples=args.bootstrap, seed=args.seed)
+    verdicts = load_verdicts(args.runs, allow_mixed_data=args.allow_mixed_data)
+    family = [parse_comparison(c) for c in args.compare] or default_family(verdicts)
+    dims = [d for d in (args.dims or "").split(",") if d.strip()] or None
+    table = compare(verdicts, family, dims, config)
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    out = args.out or Path("results") / f"compare-{stamp}"
+    write_comparisons(table, out)
+    for line in table["sentence"]:
+        print(line)
+    print(f"comparisons: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_main(main, sys.argv[1:]))
