@@ -209,6 +209,7 @@ def agreement_table(
     table = table.with_columns(grouped["n_errors"].cast(pl.Int64)).with_columns(
         pl.Series(name, values) for name, values in columns.items() if "rate" in name
     )
+    table = table.with_columns(grouped["n_human_ties"].cast(pl.Int64))
     if "_cost" in grouped.columns:
         table = table.with_columns(
             pl.when(grouped["_has_cost"]).then(grouped["_cost"]).otherwise(None).alias("cost_usd")
@@ -252,27 +253,29 @@ def _resampled(
 ) -> dict[str, list[Any]]:
     """Cluster-bootstrap intervals, design effect and tie-aware accuracy, group by group."""
     outcome = {"video_0": V0, "video_1": V1, "tie": TIE}
-    coded = frame.select(
-        (cluster_column(frame, config.cluster).rank("dense").cast(pl.Int64) - 1).alias("c"),
-        # Tie thresholds are cross-fitted over two halves of the prompts, whatever --cluster.
-        cluster_column(frame, "prompt").alias("fold"),
-        *(
-            pl.col(c).replace_strict(outcome, default=NONE, return_dtype=pl.Int8).alias(c)
-            for c in ("winner", "human")
-        ),
-        (
-            (pl.col("score_0") - pl.col("score_1")).fill_null(np.nan)
-            if {"score_0", "score_1"} <= set(frame.columns)
-            else pl.lit(np.nan)
-        ).alias("margin"),
+    # Categorical codes: exact, and several times faster than ranking strings.
+    keys = {
+        kind: frame.select(cluster_column(frame, kind).cast(pl.Categorical).to_physical())
+        .to_series()
+        .to_numpy()
+        for kind in dict.fromkeys((config.cluster, "prompt"))
+    }
+    codes, n_clusters, _ = _dense(keys[config.cluster])
+    resampler = ClusterResampler.from_codes(codes, n_clusters, config)
+    # Tie thresholds are cross-fitted over two halves of the prompts, whatever --cluster: a
+    # stable hash of each prompt's name (taken from its first row) picks its half.
+    prompt_codes, _, first = _dense(keys["prompt"])
+    names = frame[first].select(cluster_column(frame, "prompt")).to_series().to_list()
+    folds = folds_by_cluster(names)[prompt_codes]
+    winners, humans = (
+        frame[c].replace_strict(outcome, default=NONE, return_dtype=pl.Int8).to_numpy()
+        for c in ("winner", "human")
     )
-    prompts = coded["fold"].unique().to_list()
-    fold_of = dict(zip(prompts, folds_by_cluster(prompts).tolist(), strict=True))
-    coded = coded.with_columns(pl.col("fold").replace_strict(fold_of, return_dtype=pl.Int64))
-    codes = coded["c"].to_numpy()
-    resampler = ClusterResampler.from_codes(codes, int(codes.max()) + 1, config)
-    winners, humans = coded["winner"].to_numpy(), coded["human"].to_numpy()
-    margins, folds = coded["margin"].to_numpy(), coded["fold"].to_numpy()
+    margins = (
+        (frame["score_0"] - frame["score_1"]).fill_null(np.nan).to_numpy()
+        if {"score_0", "score_1"} <= set(frame.columns)
+        else np.full(frame.height, np.nan)
+    )
     out: dict[str, list[Any]] = {name: [] for name in _RESAMPLED}
     for rows in rows_per_group:
         idx = rows.to_numpy()
@@ -286,7 +289,7 @@ def _resampled(
         hits[with_tie] = ties.hits
         n_lab = int(lab.sum())
         t_lo, t_hi = wilson_interval(int(ties.hits.sum()), int(with_tie.sum()))
-        out["n_clusters"].append(len(np.unique(codes[idx][lab])))
+        out["n_clusters"].append(int(np.count_nonzero(np.bincount(codes[idx][lab]))))
         out["accuracy_ties"].append(ties.accuracy)
         out["accuracy_ties_lo"].append(t_lo)
         out["accuracy_ties_hi"].append(t_hi)
@@ -310,6 +313,15 @@ def _resampled(
         estimate = float(match.sum() / n_lab) if n_lab else math.nan
         out["design_effect"].append(design_effect(agree, estimate, n_lab))
     return out
+
+
+def _dense(keys: np.ndarray) -> tuple[np.ndarray, int, np.ndarray]:
+    """Codes ``0..C-1`` for non-negative integer keys, C, and each code's first row (O(n))."""
+    present = np.bincount(keys) > 0
+    codes = (np.cumsum(present) - 1)[keys]
+    first = np.empty(int(present.sum()), dtype=np.int64)
+    first[codes[::-1]] = np.arange(len(keys) - 1, -1, -1)  # the last write, the first row
+    return codes, len(first), first
 
 
 _CLUSTERED = (

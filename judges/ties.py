@@ -66,13 +66,19 @@ def tie_aware_hits(
 
 
 def best_tie_threshold(
-    winners: np.ndarray, humans: np.ndarray, margins: np.ndarray
+    winners: np.ndarray, humans: np.ndarray, margins: np.ndarray, *, presorted: bool = False
 ) -> tuple[float | None, float]:
     """The tie threshold that maximises tie-aware accuracy on these pairs, and that accuracy.
 
     Candidates are "no threshold" and every distinct ``|margin|`` of a decided verdict (a
     threshold between two of them scores like the lower one). Vectorised: sort by ``|margin|``
     and accumulate; the smallest best threshold wins a draw.
+
+    Args:
+        winners: Judge outcome codes.
+        humans: Human outcome codes.
+        margins: ``score_0 - score_1`` (nan without scores).
+        presorted: The rows are already in ascending ``|margin|`` order (skips the sort).
 
     Returns:
         ``(eps, accuracy)``; ``eps`` is ``None`` when no threshold beats none (or there are no
@@ -91,9 +97,10 @@ def best_tie_threshold(
     base = tie_aware_hits(winners, humans, margins, None)
     decided = ((winners == V0) | (winners == V1)) & np.isfinite(margins)
     best_eps, best = None, int(base.sum())
-    if decided.any():
+    # Without a human tie, calling a pair even can only lose: no threshold (and no sort).
+    if decided.any() and (humans == TIE).any():
         absm = np.abs(margins[decided])
-        order = np.argsort(absm, kind="stable")
+        order = np.arange(len(absm)) if presorted else np.argsort(absm, kind="stable")
         absm = absm[order]
         # Turning a decided verdict into a tie gains a hit if the human said tie, and loses
         # one if its choice was right.
@@ -150,18 +157,23 @@ def tie_accuracy(
         (1.0, 0.1)
 
     """
-    eps_all, optimistic = best_tie_threshold(winners, humans, margins)
+    # Sorted once by |margin| here; every fold's subset stays sorted (no sort per fold).
+    order = np.argsort(np.abs(np.nan_to_num(margins, nan=np.inf)))
+    back = np.empty_like(order)
+    back[order] = np.arange(len(order))
+    winners, humans, margins, folds = winners[order], humans[order], margins[order], folds[order]
+    eps_all, optimistic = best_tie_threshold(winners, humans, margins, presorted=True)
     if not np.isfinite(margins).any():
         hits = tie_aware_hits(winners, humans, margins, None)
         acc = float(hits.mean()) if len(hits) else math.nan
-        return TieAccuracy(hits, acc, None, (), acc)
+        return TieAccuracy(hits[back], acc, None, (), acc)
     hits = np.zeros(len(humans), dtype=bool)
     used: list[float | None] = []
     for fold in np.unique(folds):
         test = folds == fold
         train = ~test
-        eps = best_tie_threshold(winners[train], humans[train], margins[train])[0]
+        eps = best_tie_threshold(winners[train], humans[train], margins[train], presorted=True)[0]
         used.append(eps)
         hits[test] = tie_aware_hits(winners[test], humans[test], margins[test], eps)
     acc = float(hits.mean()) if len(hits) else math.nan
-    return TieAccuracy(hits, acc, eps_all, tuple(used), optimistic)
+    return TieAccuracy(hits[back], acc, eps_all, tuple(used), optimistic)

@@ -11,8 +11,8 @@ import pytest
 
 from conftest import make_dataset
 from judges.agreement import agreement_table
-from judges.bootstrap import BootstrapConfig
 from judges.agreement_run import AgreementConfig, JudgeRequest, run_agreement
+from judges.bootstrap import BootstrapConfig
 from judges.errors import ConfigError
 from judges.runs import RunFolder, check_writable_dir, read_agreement_csv, write_run
 

@@ -1,0 +1,141 @@
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+
+from judges.agreement import agreement_table
+from judges.bootstrap import (
+    BootstrapConfig,
+    ClusterResampler,
+    design_effect,
+    percentile_interval,
+    resample_weights,
+)
+from judges.errors import ConfigError
+from judges.stats import wilson_interval
+
+
+def test_weights_draw_every_cluster_count_and_follow_the_seed():
+    w = resample_weights(50, 400, seed=7)
+    assert w.shape == (400, 50)
+    assert (w.sum(axis=1) == 50).all()  # each resample draws C clusters
+    assert np.array_equal(w, resample_weights(50, 400, seed=7))
+    assert not np.array_equal(w, resample_weights(50, 400, seed=8))
+    # Each cluster is drawn once per resample on average.
+    assert w.mean() == pytest.approx(1.0, abs=0.02)
+
+
+def test_draws_equal_a_loop_over_resamples():
+    # The matrix product is the textbook cluster bootstrap: resample clusters, pool their
+    # pairs, take the ratio. Checked against a plain loop over the same multiplicities.
+    rng = np.random.default_rng(0)
+    keys = rng.integers(0, 30, 200).astype(str)
+    num = rng.random(200) < 0.6
+    den = np.ones(200)
+    config = BootstrapConfig(resamples=300, seed=3)
+    r = ClusterResampler(keys, config)
+    draws = r.draws(num.astype(float), den)
+    present = sorted(set(keys), key=list(dict.fromkeys(keys)).index)
+    weights = resample_weights(len(present), 300, 3)
+    loop = []
+    for row in weights:
+        top = bottom = 0.0
+        for c, mult in zip(present, row, strict=True):
+            top += mult * num[keys == c].sum()
+            bottom += mult * den[keys == c].sum()
+        loop.append(top / bottom)
+    assert np.allclose(draws, loop, atol=1e-5)
+
+
+def test_masks_keep_clusters_and_views_share_weights():
+    keys = np.array(["a", "a", "b", "c", "c", "d"])
+    r = ClusterResampler(keys, BootstrapConfig(resamples=50))
+    view = r.subset(np.array([0, 1, 2, 3, 4, 5]))
+    assert view.weights is r.weights  # the same clusters: one matrix for every group
+    masked = r.draws(np.ones(6), np.ones(6), rows=np.array([1, 1, 0, 1, 1, 0], dtype=bool))
+    assert np.nanmin(masked) == 1.0  # ratio over the masked rows only
+    other = r.subset(np.array([0, 1, 2]))
+    assert other.weights.shape == (50, 2)  # its own clusters (a, b)
+
+
+def test_clustered_interval_is_wider_when_prompts_share_outcomes():
+    # 40 prompts x 5 pairs, every pair of a prompt agrees or not together: 40 independent
+    # observations, not 200. The Wilson interval is too narrow; the cluster bootstrap is not.
+    rng = np.random.default_rng(1)
+    per_prompt = rng.random(40) < 0.6
+    match = np.repeat(per_prompt, 5)
+    keys = np.repeat(np.arange(40), 5).astype(str)
+    config = BootstrapConfig(resamples=2000)
+    draws = ClusterResampler(keys, config).draws(match.astype(float), np.ones(200))
+    lo, hi = percentile_interval(draws)
+    w_lo, w_hi = wilson_interval(int(match.sum()), 200)
+    assert hi - lo > 1.8 * (w_hi - w_lo)
+    assert design_effect(draws, match.mean(), 200) == pytest.approx(5, rel=0.35)
+    # Resampling pairs (cluster "none") treats them as independent: about Wilson's width.
+    iid = ClusterResampler(np.arange(200).astype(str), config).draws(
+        match.astype(float), np.ones(200)
+    )
+    lo2, hi2 = percentile_interval(iid)
+    assert (hi2 - lo2) == pytest.approx(w_hi - w_lo, rel=0.2)
+
+
+def test_cluster_bootstrap_covers_where_wilson_does_not():
+    # Coverage over 200 simulated datasets: 40 prompts x 8 pairs with a strong prompt effect.
+    # The true agreement is E[sigmoid(0.4 + 1.5 Z)], computed by quadrature.
+    z = np.linspace(-8, 8, 20001)
+    truth = float(
+        np.trapezoid(np.exp(-z * z / 2) / np.sqrt(2 * np.pi) / (1 + np.exp(-(0.4 + 1.5 * z))), z)
+    )
+    cover_boot = cover_wilson = 0
+    keys = np.repeat(np.arange(40), 8).astype(str)
+    for rep in range(200):
+        rng = np.random.default_rng(100 + rep)
+        p = 1 / (1 + np.exp(-(0.4 + 1.5 * rng.normal(size=40))))
+        match = (rng.random((40, 8)) < p[:, None]).ravel()
+        lo, hi = ClusterResampler(keys, BootstrapConfig(resamples=400, seed=rep)).interval(
+            match.astype(float), np.ones(320)
+        )
+        w_lo, w_hi = wilson_interval(int(match.sum()), 320)
+        cover_boot += lo <= truth <= hi
+        cover_wilson += w_lo <= truth <= w_hi
+    assert cover_boot >= 172  # >= 0.86 of 0.95 nominal with 40 clusters
+    assert cover_wilson <= cover_boot - 40  # independence badly under-covers
+
+
+def test_config_checks_and_names():
+    with pytest.raises(ConfigError, match="--cluster"):
+        BootstrapConfig(cluster="pair")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="--bootstrap"):
+        BootstrapConfig(resamples=-1)
+    assert BootstrapConfig().method == "cluster bootstrap by prompt (B=2000, percentile)"
+    assert "over pairs" in BootstrapConfig(cluster="none").method
+
+
+def _table(cluster: str) -> pl.DataFrame:
+    # 4 prompts x 2 pairs; pairs p0/p1 show the same two videos (in either order).
+    return pl.DataFrame(
+        {
+            "pair_id": [f"p{i}" for i in range(8)],
+            "prompt_id": [f"q{i // 2}" for i in range(8)],
+            "video_0_id": ["a", "b", "c", "d", "e", "f", "g", "h"],
+            "video_1_id": ["b", "a", "x", "y", "z", "w", "u", "v"],
+            "judge": "j",
+            "dimension": "aesthetics",
+            "frames": 1,
+            "winner": ["video_0", "video_0", "video_1", "video_1"] * 2,
+            "human": ["video_0"] * 8,
+            "status": "ok",
+        }
+    )
+
+
+@pytest.mark.parametrize(("cluster", "clusters"), [("prompt", 4), ("video", 7), ("none", 8)])
+def test_table_counts_the_clusters_of_each_kind(cluster, clusters):
+    table = agreement_table(_table(cluster), bootstrap=BootstrapConfig(cluster=cluster))
+    row = table.row(0, named=True)
+    assert row["n_clusters"] == clusters
+    assert row["agreement"] == 0.5
+    assert row["agreement_cluster_lo"] <= 0.5 <= row["agreement_cluster_hi"]
+    again = agreement_table(_table(cluster), bootstrap=BootstrapConfig(cluster=cluster))
+    assert again["agreement_cluster_lo"].equals(table["agreement_cluster_lo"])  # seeded
