@@ -207,7 +207,9 @@ class ClusterResampler:
     def resampled_sums(self, *columns: np.ndarray) -> np.ndarray:
         """``B x len(columns)``: each column's total in each resample (one matrix product)."""
         sums = cluster_sums(self._local, len(self.present), *columns)
-        return self.weights @ sums.astype(np.float32)
+        # float32 totals of integer counts are exact below 2**24; ratios are taken in float64
+        # so an all-equal resample reproduces the estimate to the last digit.
+        return (self.weights @ sums.astype(np.float32)).astype(np.float64)
 
     def draws(self, num: np.ndarray, den: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
         """Bootstrap draws of ``sum(num[rows]) / sum(den[rows])`` (rows: a boolean mask)."""

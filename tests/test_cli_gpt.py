@@ -220,3 +220,45 @@ def test_refusals_are_counted_not_dropped(tmp_path):
     table = pl.read_csv(next((tmp_path / "r").iterdir()) / "agreement.csv")
     row = table.row(0, named=True)
     assert row["refused_rate"] == 1.0 and row["agreement"] == 0.0 and row["n_labeled"] == 3
+
+
+def test_both_orders_give_position_bias_and_calibration_files(tmp_path):
+    with ChatServer() as server:
+        res = cli(
+            server,
+            "--frames",
+            "1",
+            "--limit",
+            "6",
+            "--dims",
+            "aesthetics",
+            "--judge-arg",
+            "order=both",
+            "--bootstrap",
+            "300",
+            "--out",
+            tmp_path / "r",
+            "--run-id",
+            "b",
+            cwd=tmp_path,
+        )
+        assert res.returncode == 0, res.stderr
+        bodies = list(server.requests)
+    # Independently: the server answered "Video 1" (the video shown first) by a hash.
+    answers = [default_responder(b).content.rstrip()[-1] for b in bodies]
+    run = tmp_path / "r" / "b"
+    bias = pl.read_csv(run / "position_bias.csv")
+    assert bias["n_replies"][0] == len(answers) == 12
+    assert bias["first_position_rate"][0] == pytest.approx(answers.count("1") / 12)
+    verdicts = pl.read_parquet(run / "verdicts.parquet")
+    flips = sum(json.loads(r)["flip"] for r in verdicts["raw"] if "flip" in json.loads(r))
+    assert bias["flip_rate"][0] == pytest.approx(flips / bias["n_both_decided"][0])
+    assert bias["flip_cluster_lo"][0] <= bias["flip_rate"][0] <= bias["flip_cluster_hi"][0]
+    # Decided verdicts carry a probability (0.9 from the server's log-probabilities).
+    calibration = pl.read_csv(run / "calibration.csv")
+    decided = verdicts.filter((pl.col("status") == "ok") & pl.col("human").is_not_null())
+    if decided.height:
+        right = (decided["winner"] == decided["human"]).mean()
+        assert calibration["ece"][0] == pytest.approx(abs(right - 0.9), abs=1e-9)
+        assert list((run / "figures").glob("reliability-gpt4o-aesthetics-1.png"))
+    assert "Position bias" in (run / "agreement.md").read_text()
