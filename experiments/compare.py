@@ -21,7 +21,13 @@ from pathlib import Path
 
 from judges.bootstrap import CLUSTER_BY, DEFAULT_RESAMPLES, BootstrapConfig
 from judges.cli import HelpFormatter, run_main
-from judges.compare import compare, default_family, load_verdicts, parse_comparison
+from judges.compare import (
+    compare,
+    default_family,
+    load_verdicts,
+    parse_comparison,
+    write_comparisons,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,30 +55,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="compare runs made on different data (on the pairs they share)",
     )
     return parser
-
-
-def write_comparisons(table, out: Path, mark: str | None = None) -> None:
-    """Write ``comparisons.csv``, ``comparisons.md`` and the forest plot into ``out``."""
-    from judges.runs import check_writable_dir
-    from judges.stat_figures import plot_forest, save
-    from judges.tables import to_markdown
-
-    check_writable_dir(out, "--out")
-    table.write_csv(out / "comparisons.csv")
-    lines = [
-        "# Paired comparisons",
-        "",
-        "Difference in agreement (A − B) on the pairs both judged, paired cluster-bootstrap "
-        "95% interval, McNemar's exact test on the discordant pairs, Holm-corrected over the "
-        "family below.",
-        "",
-        *(f"- {s}" for s in table["sentence"]),
-        "",
-        to_markdown(table.drop("sentence")),
-        "",
-    ]
-    (out / "comparisons.md").write_text("\n".join(lines))
-    save(plot_forest(table, mark), str(out / "forest"))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -37,6 +37,14 @@ def build_parser() -> argparse.ArgumentParser:
         "may be left out when the run has one frame setting",
     )
     parser.add_argument("--limit", type=int, default=50, help="pairs to export at most")
+    parser.add_argument(
+        "--compare",
+        action="append",
+        default=[],
+        metavar="'A@F vs B@G'",
+        help="add paired comparisons (see compare.py) to the report; 'default' for each "
+        "judge's frames vs its fewest and judges against each other",
+    )
     return parser
 
 
@@ -69,6 +77,27 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     write_figures(out / "figures", table, pl.DataFrame())
     print(to_markdown(display_table(table)))
+    if args.compare:
+        from judges.compare import (
+            compare,
+            default_family,
+            load_verdicts,
+            parse_comparison,
+            write_comparisons,
+        )
+
+        verdicts = load_verdicts(args.runs, allow_mixed_data=args.allow_mixed_data)
+        family = [
+            pair
+            for spec in args.compare
+            for pair in (
+                default_family(verdicts) if spec == "default" else [parse_comparison(spec)]
+            )
+        ]
+        comparisons = compare(verdicts, family)
+        write_comparisons(comparisons, out)
+        for line in comparisons["sentence"]:
+            print(line)
     print(f"report: {out}")
     return 0
 

@@ -87,6 +87,9 @@ class AgreementConfig(SessionConfig):
             raise ConfigError("no judge given; pass --judge NAME (see --list-judges)")
         if not self.frames:
             raise ConfigError("--frames: give at least one frame count, e.g. 1,2,4,8")
+        for path in self.votes:
+            if not Path(path).expanduser().is_file():
+                raise ConfigError(f"--votes {path}: no such file")
 
 
 @dataclass(frozen=True)

@@ -207,8 +207,10 @@ def compare(
     config = config or BootstrapConfig()
     rows = []
     present = set(verdicts.select("judge", "frames", "dimension").unique().iter_rows())
+    judged = ", ".join(sorted({f"{j} @{frames_label(f)}" for j, f, _ in present}))
     for a, b in family:
         dims = [d.value for d in map(Dimension.parse, dimensions)] if dimensions else None
+        before = len(rows)
         for dim in dims or sorted({d for _, _, d in present}):
             have_a = (a.judge, a.frames, dim) in present
             have_b = (b.judge, b.frames, dim) in present
@@ -217,12 +219,13 @@ def compare(
             for arm, have in ((a, have_a), (b, have_b)):
                 if not have:
                     raise ConfigError(
-                        f"--compare: {arm} did not judge {dim} in these runs; judged: "
-                        + ", ".join(sorted({f"{j} @{frames_label(f)}" for j, f, _ in present}))
+                        f"--compare: {arm} did not judge {dim} in these runs; judged: {judged}"
                     )
             rows.append(compare_arms(verdicts, a, b, dim, config))
-    if not rows:
-        raise ConfigError("--compare: no comparison has a dimension both arms judged")
+        if len(rows) == before:
+            raise ConfigError(
+                f"--compare {a} vs {b}: no dimension was judged by both; judged: {judged}"
+            )
     adjusted = holm([r["p_value"] for r in rows])
     for row, p in zip(rows, adjusted, strict=True):
         row["p_holm"] = p
@@ -240,7 +243,7 @@ def load_verdicts(run_dirs: Sequence[Path], allow_mixed_data: bool = False) -> p
     frames = []
     seen: dict[str, str] = {}
     data: set[tuple[Any, ...]] = set()
-    for run_dir in run_dirs:
+    for run_dir in {Path(d).resolve(): Path(d) for d in run_dirs}.values():  # once each
         path, info_path = Path(run_dir) / "verdicts.parquet", Path(run_dir) / "run.json"
         if not path.is_file() or not info_path.is_file():
             raise ConfigError(
@@ -265,3 +268,27 @@ def load_verdicts(run_dirs: Sequence[Path], allow_mixed_data: bool = False) -> p
             "paired comparisons need the same pairs (--allow-mixed-data compares the overlap)"
         )
     return pl.concat(frames, how="diagonal_relaxed")
+
+
+def write_comparisons(table, out: Path, mark: str | None = None) -> None:
+    """Write ``comparisons.csv``, ``comparisons.md`` and the forest plot into ``out``."""
+    from judges.runs import check_writable_dir
+    from judges.stat_figures import plot_forest, save
+    from judges.tables import to_markdown
+
+    check_writable_dir(out, "--out")
+    table.write_csv(out / "comparisons.csv")
+    lines = [
+        "# Paired comparisons",
+        "",
+        "Difference in agreement (A − B) on the pairs both judged, paired cluster-bootstrap "
+        "95% interval, McNemar's exact test on the discordant pairs, Holm-corrected over the "
+        "family below.",
+        "",
+        *(f"- {s}" for s in table["sentence"]),
+        "",
+        to_markdown(table.drop("sentence")),
+        "",
+    ]
+    (out / "comparisons.md").write_text("\n".join(lines))
+    save(plot_forest(table, mark), str(out / "forest"))

@@ -186,13 +186,42 @@ def test_fetv_dev_real_videos(tmp_path):
         "1,8,all",
         "--dims",
         "information,aesthetics",
+        "--votes",
+        FETV_DEV / "votes.csv",
+        "--seed",
+        "3",
         "--out",
         tmp_path / "r",
         cwd=tmp_path,
     )
     assert res.returncode == 0, res.stderr
     assert "FAILURES" not in res.stderr and "WARNING" not in res.stderr
+    assert "[95% cluster bootstrap by prompt (B=2000, percentile)]" in res.stdout
+    assert "| human (leave-one-out) | informativeness |" in res.stdout
     run = only_run_dir(tmp_path / "r")
+    info = json.loads((run / "run.json").read_text())
+    assert info["statistics"] | {"method": None} == {
+        "cluster": "prompt",
+        "resamples": 2000,
+        "seed": 3,
+        "level": 0.95,
+        "method": None,
+    }
+    assert info["votes"]["votes"] == 828 and info["votes"]["annotators"] == [
+        "rater0",
+        "rater1",
+        "rater2",
+    ]
+    ceiling = pl.read_csv(run / "ceiling.csv").filter(pl.col("annotator") == "all")
+    assert ceiling.height == 4  # every voted dimension, judged or not
+    human = dict(zip(ceiling["dimension"], ceiling["agreement"], strict=True))
+    long = pl.read_csv(run / "agreement.csv")
+    for row in long.iter_rows(named=True):
+        assert row["agreement_of_ceiling"] == pytest.approx(
+            row["agreement"] / human[row["dimension"]]
+        )
+        assert row["n_clusters"] == 12  # fetv-dev's prompts
+    assert "## Human ceiling (leave one annotator out)" in (run / "agreement.md").read_text()
     verdicts = pl.read_parquet(run / "verdicts.parquet")
     assert verdicts.filter(pl.col("status") == "error").height == 0
     table = pl.read_csv(run / "agreement.csv")

@@ -40,7 +40,12 @@ def world(tmp_path_factory):
         )
     )
     (root / "a-file").write_text("not a folder")
+    (root / "votes.csv").write_text(
+        "pair_id,dimension,annotator,choice\npair-0,aesthetics,a,video_0\n"
+        "pair-9,aesthetics,a,video_1\n"
+    )
     return {
+        "VOTES": str(root / "votes.csv"),
         "DATA": str(data),
         "RUN": str(root / "results" / "done"),
         "FILE": str(root / "a-file"),
@@ -84,6 +89,23 @@ CASES = [
     ("agreement", ["--judge", "psnr", "--run-id", "../elsewhere"], "give a plain folder name"),
     ("agreement", ["--judge", "psnr", "--run-id", ""], "give a plain folder name"),
     ("agreement", ["--summary", "--data", "/nonexistent"], "no such file or folder"),
+    (
+        "agreement",
+        ["--judge", "psnr", "--data", "DATA", "--votes", "VOTES"],
+        "votes.csv: line 3: pair_id 'pair-9' is not a pair of the dataset",
+    ),
+    ("agreement", ["--judge", "psnr", "--votes", "/nonexistent.csv"], "no such file"),
+    ("agreement", ["--judge", "psnr", "--bootstrap", "-1"], "--bootstrap must be >= 0"),
+    # compare.py
+    ("compare", ["/nonexistent"], "not a run folder"),
+    ("compare", ["RUN", "--compare", "psnr vs psnr@2"], "is not JUDGE@FRAMES"),
+    ("compare", ["RUN", "--compare", "psnr@8 vs psnr@1"], "no dimension was judged by both"),
+    (
+        "compare",
+        ["RUN", "--compare", "psnr@8 vs psnr@1", "--dims", "informativeness"],
+        "psnr @8 did not judge informativeness in these runs; judged: psnr @1, psnr @2",
+    ),
+    ("compare", ["RUN", "--out", "FILE"], "is a file, not a folder"),
     # report.py
     ("report", ["/nonexistent"], "not a run folder"),
     ("report", ["OUT"], "not a run folder"),
@@ -134,6 +156,11 @@ CASES = [
         ["--judge", "psnr", "--dimension", "aesthetics", "--seconds-per-pair", "-1"],
         "--seconds-per-pair must be >= 0",
     ),
+    (
+        "prelabel",
+        ["--judge", "psnr", "--dimension", "aesthetics", "--min-kept", "0"],
+        "--min-kept and --min-prompts must be >= 1",
+    ),
 ]
 
 
@@ -143,7 +170,7 @@ def test_bad_arguments_exit_2_with_one_line(
 ):
     monkeypatch.chdir(tmp_path)
     argv = [a for arg in args for a in [_fill(arg, world)]]
-    if command != "report":
+    if command not in ("report", "compare"):
         argv.append("--quiet")
     code = run_main(_command(command), argv)  # an uncaught exception (a traceback) fails here
     err = capsys.readouterr().err
@@ -160,11 +187,13 @@ def _fill(arg: str, world: dict[str, str]) -> str:
     return arg
 
 
-@pytest.mark.parametrize("command", ["agreement", "prelabel", "report"])
+@pytest.mark.parametrize("command", ["agreement", "prelabel", "report", "compare"])
 def test_argparse_errors_exit_2(command, capsys):
     with pytest.raises(SystemExit) as info:
         _command(command)(
-            ["RUN", "--no-such-option"] if command == "report" else ["--no-such-option"]
+            ["RUN", "--no-such-option"]
+            if command in ("report", "compare")
+            else ["--no-such-option"]
         )
     assert info.value.code == 2
     assert "unrecognized arguments" in capsys.readouterr().err

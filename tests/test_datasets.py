@@ -149,9 +149,23 @@ def test_agreement_run_on_videogen_rewardbench(tmp_path):
         "text_alignment",
         "visual_quality",
     ]
-    # Ties are not scored: text alignment has 3 labeled pairs of 4, and it is said.
+    # A human tie is left out of agreement (3 labeled pairs of 4) and scored by tie-aware
+    # accuracy, whose in-sample optimum is checked here by brute force over thresholds.
     ta = table.filter(pl.col("dimension") == "text_alignment")
-    assert set(ta["n_labeled"]) == {"3"}
+    assert set(ta["n_labeled"]) == {"3"} and set(ta["n_human_ties"]) == {"1"}
+    assert set(ta["n_unlabeled"]) == {"0"}
+    verdicts = pl.read_parquet(tmp_path / "r/v/verdicts.parquet").filter(
+        (pl.col("dimension") == "text_alignment") & (pl.col("frames") == 1)
+    )
+    rows = verdicts.select("winner", "human", "score_0", "score_1").rows()
+    best = 0.0
+    for eps in [None, *(abs(a - b) for _, _, a, b in rows)]:
+        hits = sum(
+            ("tie" if eps is not None and w != "tie" and abs(a - b) <= eps else w) == h
+            for w, h, a, b in rows
+        )
+        best = max(best, hits / len(rows))
+    assert float(ta["accuracy_ties_optimistic"][0]) == pytest.approx(best)
     info = json.loads((tmp_path / "r/v/run.json").read_text())
     assert info["data"]["summary"]["labels"]["text_alignment"]["ties"] == 1
     # The psnr judge's own dimension is not labeled here: refused in one line.

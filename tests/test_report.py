@@ -118,12 +118,18 @@ def test_report_command(run, tmp_path):
             str(result.run_dir),
             "--out",
             str(tmp_path / "cmp"),
+            "--compare",
+            "default",
         ],
         capture_output=True,
         text=True,
     )
     assert res.returncode == 0, res.stderr
     assert (tmp_path / "cmp" / "comparison.md").read_text().startswith("# Judge comparison")
+    # The paired comparisons join the report (the same run twice: nothing to compare twice).
+    assert "no evidence of a difference" in res.stdout or "more often" in res.stdout
+    assert (tmp_path / "cmp" / "forest.png").is_file()
+    assert (tmp_path / "cmp" / "comparisons.md").read_text().startswith("# Paired comparisons")
     assert (tmp_path / "cmp" / "figures" / "agreement_heatmap.png").is_file()
     bad = subprocess.run(
         [sys.executable, str(script), str(tmp_path)], capture_output=True, text=True
