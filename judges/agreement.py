@@ -136,43 +136,50 @@ def agreement_table(
         return pl.DataFrame(schema={"judge": pl.String, "dimension": pl.String, "frames": pl.Int64})
     config = bootstrap or BootstrapConfig()
     frame = verdicts.with_row_index("_row")
-    labeled = pl.col("human").is_in(list(CHOICES))
-    decided = pl.col("winner").is_in(list(CHOICES))
-    match = (pl.col("winner") == pl.col("human")).fill_null(False)
-    aggs = [
-        pl.len().alias("_rows"),
-        pl.col("human").is_null().sum().alias("_unlabeled"),
-        labeled.sum().alias("n_labeled"),
-        (labeled & decided).sum().alias("n_decided"),
-        (labeled & match).sum().alias("n_matches"),
-        (labeled & (pl.col("status") == "error")).sum().alias("n_errors"),
-        (pl.col("human") == "tie").fill_null(False).sum().alias("n_human_ties"),
-        *(
-            (labeled & (pl.col(side) == choice)).fill_null(False).sum().alias(f"_{side}_{choice}")
-            for side in ("winner", "human")
-            for choice in CHOICES
-        ),
-        *(
-            (labeled & (pl.col("status") == status)).sum().alias(f"_{status}")
-            for status in STATUSES
-            if status != "ok"
-        ),
-        pl.col("_row"),
-    ]
+    rows = pl.col("_row")
+    if (frame["human"] == "tie").any():
+        # Each group's rows in ascending |score margin| (nan last), sorted by polars in
+        # parallel: the tie-threshold search needs that order and then sorts nothing.
+        rows = rows.sort_by(_abs_margin(frame), nulls_last=True)
+    aggs = [rows]
     if "cost_usd" in frame.columns:
         aggs.append(pl.col("cost_usd").sum().alias("_cost"))
         aggs.append(pl.col("cost_usd").is_not_null().any().alias("_has_cost"))
     grouped = frame.group_by(list(GROUP), maintain_order=True).agg(aggs)
-    n = grouped["n_labeled"].to_numpy().astype(np.float64)
-    k = grouped["n_matches"].to_numpy()
-    d = grouped["n_decided"].to_numpy()
+    # Every count is read off one contingency cube per group, (winner, human, status), made
+    # by a single bincount over integer codes: no string comparison per statistic.
+    groups = grouped.height
+    gid = np.empty(frame.height, dtype=np.int64)
+    for i, idx in enumerate(grouped["_row"]):
+        gid[idx.to_numpy()] = i
+    winners, humans = (_outcome_codes(frame[c]) for c in ("winner", "human"))
+    status = (
+        frame["status"]
+        .replace_strict({s: i for i, s in enumerate(STATUSES)}, default=0, return_dtype=pl.Int64)
+        .to_numpy()
+    )
+    key = ((gid * 4 + winners + 1) * 4 + humans + 1) * len(STATUSES) + status
+    cube = np.bincount(key, minlength=groups * 16 * len(STATUSES)).reshape(
+        groups, 4, 4, len(STATUSES)
+    )
+    labeled = cube[:, :, 1 + V0 : 2 + V1, :]  # human chose a video (ties left out)
+    n = labeled.sum(axis=(1, 2, 3)).astype(np.float64)
+    k = cube[:, 1 + V0, 1 + V0, :].sum(axis=1) + cube[:, 1 + V1, 1 + V1, :].sum(axis=1)
+    d = labeled[:, 1 + V0 : 2 + V1].sum(axis=(1, 2, 3))
+    counts = {
+        "_unlabeled": cube[:, :, 1 + NONE, :].sum(axis=(1, 2)),
+        "n_labeled": n.astype(np.int64),
+        "n_decided": d,
+        "n_matches": k,
+        "n_errors": labeled[..., STATUSES.index("error")].sum(axis=(1, 2)),
+        "n_human_ties": cube[:, :, 1 + TIE, :].sum(axis=(1, 2)),
+    }
     a_lo, a_hi = wilson_intervals(k, n)
     c_lo, c_hi = wilson_intervals(k, d)
     with np.errstate(invalid="ignore", divide="ignore"):
         # Cohen's kappa from counts: "undecided" is a judge category people never use.
-        expected = (
-            grouped["_winner_video_0"].to_numpy() * grouped["_human_video_0"].to_numpy()
-            + grouped["_winner_video_1"].to_numpy() * grouped["_human_video_1"].to_numpy()
+        expected = sum(
+            labeled[:, 1 + c].sum(axis=(1, 2)) * labeled[:, :, c].sum(axis=(1, 2)) for c in (V0, V1)
         ) / (n * n)
         observed = k / n
         kappa = np.where((n > 0) & (expected != 1), (observed - expected) / (1 - expected), np.nan)
@@ -188,11 +195,11 @@ def agreement_table(
             "accuracy_p_value": binomial_p_values_half(k, d),
             "kappa": kappa,
         }
-        for status in STATUSES:
-            if status != "ok":
-                columns[f"{status}_rate"] = np.where(
-                    n > 0, grouped[f"_{status}"].to_numpy() / n, np.nan
-                )
+        for i, name in enumerate(STATUSES):
+            if name != "ok":
+                rate = labeled[..., i].sum(axis=(1, 2)) / n
+                columns[f"{name}_rate"] = np.where(n > 0, rate, np.nan)
+    grouped = grouped.with_columns(pl.Series(c, v, dtype=pl.Int64) for c, v in counts.items())
     extra = {(j, dim): c for (j, dim), c in (unlabeled or {}).items()}
     table = grouped.select(
         *GROUP,
@@ -216,7 +223,7 @@ def agreement_table(
         )
     table = table.with_columns(
         pl.Series(name, values, dtype=pl.Int64 if name == "n_clusters" else pl.Float64)
-        for name, values in _resampled(frame, grouped["_row"], config).items()
+        for name, values in _resampled(frame, grouped["_row"], config, winners, humans).items()
     )
     order = {dim.value: i for i, dim in enumerate(PAPER_DIMENSION_ORDER)}
     return (
@@ -240,6 +247,8 @@ def cluster_column(verdicts: pl.DataFrame, cluster: str) -> pl.Expr:
         return pl.int_range(pl.len()).cast(pl.String)
     pair = pl.col("pair_id").cast(pl.String)
     if cluster == "prompt" and "prompt_id" in verdicts.columns:
+        if verdicts["prompt_id"].null_count() == 0:
+            return pl.col("prompt_id")  # no fallback string built for a million rows
         return pl.col("prompt_id").fill_null(pl.lit("pair:") + pair)
     if cluster == "video" and {"video_0_id", "video_1_id"} <= set(verdicts.columns):
         a = pl.col("video_0_id").fill_null(pl.lit("?") + pair)
@@ -248,11 +257,20 @@ def cluster_column(verdicts: pl.DataFrame, cluster: str) -> pl.Expr:
     return pair
 
 
+def _outcome_codes(column: pl.Series) -> np.ndarray:
+    """``V0``/``V1``/``TIE`` codes of a winner or human column (``NONE`` for anything else)."""
+    outcome = {"video_0": V0, "video_1": V1, "tie": TIE}
+    return column.replace_strict(outcome, default=NONE, return_dtype=pl.Int8).to_numpy()
+
+
 def _resampled(
-    frame: pl.DataFrame, rows_per_group: pl.Series, config: BootstrapConfig
+    frame: pl.DataFrame,
+    rows_per_group: pl.Series,
+    config: BootstrapConfig,
+    winners: np.ndarray,
+    humans: np.ndarray,
 ) -> dict[str, list[Any]]:
     """Cluster-bootstrap intervals, design effect and tie-aware accuracy, group by group."""
-    outcome = {"video_0": V0, "video_1": V1, "tie": TIE}
     # Categorical codes: exact, and several times faster than ranking strings.
     keys = {
         kind: frame.select(cluster_column(frame, kind).cast(pl.Categorical).to_physical())
@@ -267,10 +285,6 @@ def _resampled(
     prompt_codes, _, first = _dense(keys["prompt"])
     names = frame[first].select(cluster_column(frame, "prompt")).to_series().to_list()
     folds = folds_by_cluster(names)[prompt_codes]
-    winners, humans = (
-        frame[c].replace_strict(outcome, default=NONE, return_dtype=pl.Int8).to_numpy()
-        for c in ("winner", "human")
-    )
     margins = (
         (frame["score_0"] - frame["score_1"]).fill_null(np.nan).to_numpy()
         if {"score_0", "score_1"} <= set(frame.columns)
@@ -284,7 +298,9 @@ def _resampled(
         match = (w == h) & lab
         dec = lab & ((w == V0) | (w == V1))
         with_tie = h != NONE
-        ties = tie_accuracy(w[with_tie], h[with_tie], margins[idx][with_tie], folds[idx][with_tie])
+        ties = tie_accuracy(
+            w[with_tie], h[with_tie], margins[idx][with_tie], folds[idx][with_tie], presorted=True
+        )
         hits = np.zeros(len(idx), dtype=bool)
         hits[with_tie] = ties.hits
         n_lab = int(lab.sum())
@@ -313,6 +329,13 @@ def _resampled(
         estimate = float(match.sum() / n_lab) if n_lab else math.nan
         out["design_effect"].append(design_effect(agree, estimate, n_lab))
     return out
+
+
+def _abs_margin(frame: pl.DataFrame) -> pl.Expr:
+    """``|score_0 - score_1|``, null where the judge has no scores."""
+    if {"score_0", "score_1"} <= set(frame.columns):
+        return (pl.col("score_0") - pl.col("score_1")).abs().fill_nan(None)
+    return pl.lit(None, dtype=pl.Float64)
 
 
 def _dense(keys: np.ndarray) -> tuple[np.ndarray, int, np.ndarray]:

@@ -66,7 +66,12 @@ def tie_aware_hits(
 
 
 def best_tie_threshold(
-    winners: np.ndarray, humans: np.ndarray, margins: np.ndarray, *, presorted: bool = False
+    winners: np.ndarray,
+    humans: np.ndarray,
+    margins: np.ndarray,
+    *,
+    presorted: bool = False,
+    rows: np.ndarray | None = None,
 ) -> tuple[float | None, float]:
     """The tie threshold that maximises tie-aware accuracy on these pairs, and that accuracy.
 
@@ -78,7 +83,8 @@ def best_tie_threshold(
         winners: Judge outcome codes.
         humans: Human outcome codes.
         margins: ``score_0 - score_1`` (nan without scores).
-        presorted: The rows are already in ascending ``|margin|`` order (skips the sort).
+        presorted: The rows are already in ascending ``|margin|`` order, nan last (no sort).
+        rows: Score only these rows (a boolean mask), without copying the arrays.
 
     Returns:
         ``(eps, accuracy)``; ``eps`` is ``None`` when no threshold beats none (or there are no
@@ -91,27 +97,33 @@ def best_tie_threshold(
         (0.1, 1.0)
 
     """
-    n = len(humans)
+    inside = np.ones(len(humans), dtype=bool) if rows is None else rows
+    n = int(inside.sum())
     if n == 0:
         return None, math.nan
-    base = tie_aware_hits(winners, humans, margins, None)
-    decided = ((winners == V0) | (winners == V1)) & np.isfinite(margins)
+    base = tie_aware_hits(winners, humans, margins, None) & inside
+    absm = np.abs(margins)
+    candidate = inside & ((winners == V0) | (winners == V1)) & np.isfinite(absm)
     best_eps, best = None, int(base.sum())
     # Without a human tie, calling a pair even can only lose: no threshold (and no sort).
-    if decided.any() and (humans == TIE).any():
-        absm = np.abs(margins[decided])
-        order = np.arange(len(absm)) if presorted else np.argsort(absm, kind="stable")
-        absm = absm[order]
-        # Turning a decided verdict into a tie gains a hit if the human said tie, and loses
-        # one if its choice was right.
-        gain = (humans[decided] == TIE).astype(np.int64)[order]
-        loss = base[decided].astype(np.int64)[order]
-        totals = best + np.cumsum(gain - loss)
-        last = np.r_[absm[1:] != absm[:-1], True]  # a threshold takes all equal margins
-        totals, values = totals[last], absm[last]
-        k = int(np.argmax(totals))
-        if totals[k] > best:
-            best_eps, best = float(values[k]), int(totals[k])
+    if not candidate.any() or not (inside & (humans == TIE)).any():
+        return best_eps, best / n
+    order = slice(None) if presorted else np.argsort(np.where(candidate, absm, np.inf))
+    absm = absm[order]
+    # Turning a decided verdict into a tie gains a hit if the human said tie, and loses
+    # one if its choice was right; rows outside the candidates change nothing.
+    gain = (candidate & (humans == TIE)).astype(np.int64)[order]
+    loss = (candidate & base).astype(np.int64)[order]
+    totals = best + np.cumsum(gain - loss)
+    # A threshold takes all equal margins: score it at the end of each run of equal values
+    # that holds a candidate (the run's last row may be outside ``rows``).
+    ends = np.r_[absm[1:] != absm[:-1], True]
+    run = np.cumsum(np.r_[True, ends[:-1]]) - 1
+    last = ends & (np.bincount(run, weights=candidate[order]) > 0)[run]
+    totals, values = totals[last], absm[last]
+    k = int(np.argmax(totals))
+    if totals[k] > best:
+        best_eps, best = float(values[k]), int(totals[k])
     return best_eps, best / n
 
 
@@ -142,12 +154,18 @@ class TieAccuracy:
 
 
 def tie_accuracy(
-    winners: np.ndarray, humans: np.ndarray, margins: np.ndarray, folds: np.ndarray
+    winners: np.ndarray,
+    humans: np.ndarray,
+    margins: np.ndarray,
+    folds: np.ndarray,
+    *,
+    presorted: bool = False,
 ) -> TieAccuracy:
     """Tie-aware accuracy with the tie threshold cross-fitted over ``folds`` (by cluster).
 
     A judge without scores (all margins nan) is scored on its own outcomes, no threshold.
-    A fold whose complement is empty is scored without a threshold.
+    A fold whose complement is empty is scored without a threshold. ``presorted`` says the
+    rows are in ascending ``|margin|`` order with nan last (skips the sort).
 
     Example:
         >>> w = encode_outcomes(["video_0"] * 4)
@@ -157,11 +175,21 @@ def tie_accuracy(
         (1.0, 0.1)
 
     """
-    # Sorted once by |margin| here; every fold's subset stays sorted (no sort per fold).
-    order = np.argsort(np.abs(np.nan_to_num(margins, nan=np.inf)))
-    back = np.empty_like(order)
-    back[order] = np.arange(len(order))
-    winners, humans, margins, folds = winners[order], humans[order], margins[order], folds[order]
+    if not (humans == TIE).any():
+        # No human tie: calling a pair even can only lose, so no threshold is fit and the
+        # tie-aware accuracy is the share of outcomes equal to the people's.
+        hits = tie_aware_hits(winners, humans, margins, None)
+        acc = float(hits.mean()) if len(hits) else math.nan
+        return TieAccuracy(hits, acc, None, (), acc)
+    # Sorted once by |margin| (nan last); every fold's subset stays sorted (no sort per fold).
+    # ``presorted``: the caller's rows already are (agreement_table sorts within groups).
+    if presorted:
+        back = slice(None)
+    else:
+        order = np.argsort(np.abs(np.nan_to_num(margins, nan=np.inf)))
+        back = np.empty_like(order)
+        back[order] = np.arange(len(order))
+        winners, humans, margins, folds = (a[order] for a in (winners, humans, margins, folds))
     eps_all, optimistic = best_tie_threshold(winners, humans, margins, presorted=True)
     if not np.isfinite(margins).any():
         hits = tie_aware_hits(winners, humans, margins, None)
@@ -169,11 +197,11 @@ def tie_accuracy(
         return TieAccuracy(hits[back], acc, None, (), acc)
     hits = np.zeros(len(humans), dtype=bool)
     used: list[float | None] = []
-    for fold in np.unique(folds):
+    # The folds present (a count, not a sort: fold labels are small non-negative integers).
+    for fold in np.flatnonzero(np.bincount(folds)) if len(folds) else ():
         test = folds == fold
-        train = ~test
-        eps = best_tie_threshold(winners[train], humans[train], margins[train], presorted=True)[0]
+        eps = best_tie_threshold(winners, humans, margins, presorted=True, rows=~test)[0]
         used.append(eps)
-        hits[test] = tie_aware_hits(winners[test], humans[test], margins[test], eps)
+        hits[test] = tie_aware_hits(winners, humans, margins, eps)[test]
     acc = float(hits.mean()) if len(hits) else math.nan
     return TieAccuracy(hits[back], acc, eps_all, tuple(used), optimistic)

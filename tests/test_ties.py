@@ -42,6 +42,22 @@ def test_threshold_search_equals_brute_force(seed):
     assert eps == ref_eps
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_masked_search_on_sorted_rows_equals_the_subset(seed):
+    # agreement_table hands over whole groups sorted by |margin| and a fold mask.
+    rng = np.random.default_rng(seed)
+    margins = np.round(rng.normal(0, 1, 80), 1)
+    margins[rng.random(80) < 0.1] = np.nan
+    order = np.argsort(np.abs(np.nan_to_num(margins, nan=np.inf)))
+    margins = margins[order]
+    winners = encode_outcomes(["video_0" if m > 0 else "video_1" for m in margins])
+    humans = encode_outcomes(rng.choice(["video_0", "video_1", "tie"], 80, p=[0.4, 0.4, 0.2]))
+    rows = rng.random(80) < 0.5
+    masked = best_tie_threshold(winners, humans, margins, presorted=True, rows=rows)
+    subset = best_tie_threshold(winners[rows], humans[rows], margins[rows])
+    assert masked[0] == subset[0] and masked[1] == pytest.approx(subset[1])
+
+
 def test_deutsch_hand_example():
     # Five pairs: the judge's small margins are the human ties.
     winners = encode_outcomes(["video_0", "video_1", "video_0", "video_1", None])
