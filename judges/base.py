@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from judges.budget import Budget
@@ -64,6 +65,21 @@ class Task:
         """Identity of the task within a run."""
         return (self.pair.pair_id, self.dimension.value, self.frames)
 
+    @property
+    def item_id(self) -> str:
+        """The id verdicts carry (the pair's)."""
+        return self.pair.pair_id
+
+    @property
+    def files(self) -> tuple[Path, ...]:
+        """The video files whose content the verdict depends on."""
+        return (self.pair.video_0.path, self.pair.video_1.path)
+
+    @property
+    def cache_fields(self) -> dict[str, Any]:
+        """What identifies the judgement in a cache key, besides judge, files and inputs."""
+        return {"dimension": self.dimension.value, "frames": self.frames}
+
 
 def decide(
     score_0: float, score_1: float, higher_is_better: bool, tie_tolerance: float = 0.0
@@ -106,10 +122,15 @@ class Judge(abc.ABC):
             (in [0, 1], comparable across judges) or ``margin`` (a score difference in the
             judge's own unit, comparable only within the judge); ``None`` if it gives none.
         confidence_unit: The margin's unit, for reports (``dB``, ``logit``...).
+        task_kind: What the judge judges: ``pair`` (a preference between two videos) or
+            ``harm`` (the harm labels of one text-video pair, :mod:`judges.harm`).
+        verdict_type: The verdict class it returns (read back from the cache by the runner).
 
     """
 
     kind: ClassVar[str] = ""
+    task_kind: ClassVar[str] = "pair"
+    verdict_type: ClassVar[type] = Verdict
     version: ClassVar[str] = "1"
     default_dimensions: ClassVar[tuple[Dimension, ...]] = tuple(Dimension)
     non_semantic: ClassVar[frozenset[str]] = frozenset()

@@ -7,7 +7,6 @@ command picks up the rest. Error verdicts are never cached: a rerun retries them
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -108,17 +107,12 @@ class Runner:
     def verdict_key(self, judge: Judge, task: Task) -> str:
         """Cache key of a verdict: judge identity, task and the content of its inputs."""
         assert self.ctx.store is not None
-        pair = task.pair
         return stable_hash(
             {
                 "judge": judge.fingerprint(),
-                "dimension": task.dimension.value,
-                "frames": task.frames,
+                **task.cache_fields,
                 "strategy": self.ctx.source.strategy,
-                "files": [
-                    self.ctx.store.file_hash(pair.video_0.path),
-                    self.ctx.store.file_hash(pair.video_1.path),
-                ],
+                "files": [self.ctx.store.file_hash(path) for path in task.files],
                 "inputs": judge.cache_inputs(task),
             }
         )
@@ -134,24 +128,22 @@ class Runner:
 
     def _split(
         self, judge: Judge, tasks: Sequence[Task]
-    ) -> tuple[dict[tuple[str, str, int | None], Verdict], list[Task], dict[Any, str | None]]:
+    ) -> tuple[dict[Any, Any], list[Task], dict[Any, str | None]]:
         """Verdicts the cache already holds, the tasks still to do, and each task's cache key."""
         keys: list[str | None] = [None] * len(tasks)
         found: dict[str, Any] = {}
         if self.ctx.store is not None:
             keys = self._keys(judge, tasks)
             found = self.ctx.store.get_many(VERDICTS, [k for k in keys if k is not None])
-        results: dict[tuple[str, str, int | None], Verdict] = {}
+        results: dict[Any, Any] = {}
         todo: list[Task] = []
         key_of: dict[Any, str | None] = {}
         for task, key in zip(tasks, keys, strict=True):
             key_of[task.key] = key
             if key is not None and key in found:
                 # Stored verdicts are content-addressed: stamp this run's ids on them.
-                cached = verdict_from_dict(found[key])
-                results[task.key] = dataclasses.replace(
-                    cached, pair_id=task.pair.pair_id, judge=judge.name
-                )
+                cached = judge.verdict_type.from_dict(found[key])
+                results[task.key] = cached.restamp(task.item_id, judge.name)
             else:
                 todo.append(task)
         return results, todo, key_of
@@ -185,12 +177,12 @@ class Runner:
         )
         try:
             for verdict in judge.judge_all(todo, self.ctx, workers=self.workers):
-                tkey = (verdict.pair_id, verdict.dimension.value, verdict.frames)
+                tkey = verdict.task_key
                 results[tkey] = verdict
                 statuses[verdict.status] += 1
                 key = key_of.get(tkey)
                 if self.ctx.store is not None and key is not None and verdict.status != "error":
-                    self.ctx.store.put(VERDICTS, key, verdict_to_dict(verdict))
+                    self.ctx.store.put(VERDICTS, key, verdict.to_dict())
                 bar.update(1)
                 postfix = {"cached": cached_count, "failed": statuses["error"]}
                 if self.ctx.budget.spent:
@@ -207,15 +199,3 @@ class Runner:
             seconds=time.perf_counter() - start,
             statuses=dict(statuses),
         )
-
-
-def verdict_to_dict(v: Verdict) -> dict[str, Any]:
-    """A verdict as JSON-ready data."""
-    d = dataclasses.asdict(v)
-    d["dimension"] = v.dimension.value
-    return d
-
-
-def verdict_from_dict(d: dict[str, Any]) -> Verdict:
-    """Inverse of :func:`verdict_to_dict`."""
-    return Verdict(**{**d, "dimension": Dimension(d["dimension"])})

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar, Literal, get_args
 
@@ -309,6 +309,26 @@ class Verdict:
     def decided(self) -> bool:
         """Whether the verdict names one of the two videos."""
         return self.winner in CHOICES
+
+    @property
+    def task_key(self) -> tuple[str, str, int | None]:
+        """The key of the task it answers (``Task.key``)."""
+        return (self.pair_id, self.dimension.value, self.frames)
+
+    def restamp(self, item_id: str, judge: str) -> Verdict:
+        """This cached verdict with this run's ids (stored verdicts are content-addressed)."""
+        return replace(self, pair_id=item_id, judge=judge)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready data (the cache's form)."""
+        d = asdict(self)
+        d["dimension"] = self.dimension.value
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Verdict:
+        """Inverse of :meth:`to_dict`."""
+        return cls(**{**d, "dimension": Dimension(d["dimension"])})
 
 
 def top_positions(scores: Sequence[float], frame_indices: Sequence[int], n: int) -> list[int]:
