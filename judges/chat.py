@@ -9,7 +9,8 @@
 - the spending cap: a call reserves its worst-case cost before it is sent and settles to the
   actual cost after (:class:`judges.budget.Budget`, shared by the run's API judges);
 - retries and timeouts (the ``openai`` client's own, honouring Retry-After), and dropping
-  optional parameters a server rejects (``logprobs``, ``seed``), remembered for later calls;
+  optional parameters a server rejects (``logprobs``, ``seed``, ``response_format``),
+  remembered for later calls;
 - error mapping: a wrong key, no access or an unknown model stops the run
   (:class:`ConfigError`); any other failure is one failed call;
 - counters (:class:`ChatStats`): HTTP requests, paid calls, cached replies, this client's spend.
@@ -28,7 +29,7 @@ from judges.errors import ConfigError
 
 RESPONSES = "responses"
 # Parameters some OpenAI-compatible servers reject; dropped (and remembered) on a 400 naming them.
-OPTIONAL_PARAMS = ("logprobs", "top_logprobs", "seed")
+OPTIONAL_PARAMS = ("logprobs", "top_logprobs", "seed", "response_format")
 
 
 @dataclass(frozen=True)

@@ -138,13 +138,14 @@ def git_commit(path: Path | None = None) -> str | None:
         return None
 
 
-def _json_ready(obj: Any) -> Any:
+def json_ready(obj: Any) -> Any:
+    """``obj`` with NaN/inf as null, paths as text and keys as strings (for run.json)."""
     if isinstance(obj, float) and not math.isfinite(obj):
         return None
     if isinstance(obj, dict):
-        return {str(k): _json_ready(v) for k, v in obj.items()}
+        return {str(k): json_ready(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_json_ready(v) for v in obj]
+        return [json_ready(v) for v in obj]
     if isinstance(obj, Path):
         return str(obj)
     return obj
@@ -177,7 +178,7 @@ def write_run(
             table, notice, ceiling=ceiling, bootstrap=info.get("statistics"), extra=extra
         )
     )
-    (run_dir / "run.json").write_text(json.dumps(_json_ready(info), indent=2, sort_keys=False))
+    (run_dir / "run.json").write_text(json.dumps(json_ready(info), indent=2, sort_keys=False))
 
 
 def read_agreement_csv(path: Path) -> pl.DataFrame:

@@ -140,6 +140,8 @@ class Session:
         frames: The frame counts the run will ask for (``None``: every frame).
         dry_run: Skip readiness checks (a dry run calls nothing).
         log: Where notices go (stderr by default).
+        task_kind: What the command's judges must judge (``pair`` preferences or ``harm``
+            labels); a judge of the other kind is refused naming the command that runs it.
 
     """
 
@@ -151,11 +153,19 @@ class Session:
         *,
         dry_run: bool = False,
         log: Callable[[str], None] = log_to_stderr,
+        task_kind: str = "pair",
     ) -> None:
         self.config = config
         self.frames = list(dict.fromkeys(frames))
         self.log = log
         self.judges = build_judges(judges)
+        for judge in self.judges:
+            if judge.task_kind != task_kind:
+                command = "experiments/harm.py" if judge.task_kind == "harm" else "agreement.py"
+                raise ConfigError(
+                    f"judge {judge.name!r} judges {judge.task_kind} tasks, this command "
+                    f"{task_kind} tasks; run it with {command}"
+                )
         check_settings(self.judges, config.strategy, self.frames)
         if not dry_run:
             for judge in self.judges:
@@ -169,6 +179,13 @@ class Session:
         self._store: Store | None = None
         self._runner: Runner | None = None
 
+    def data_path(self) -> Path:
+        """The configured data, or the demo data (built on first use, with its notice)."""
+        if self.demo:
+            self.log(DEMO_NOTICE)
+            return demo_dataset(cache_dir=self.cache_dir)
+        return Path(self.config.data)  # type: ignore[arg-type]
+
     def load(self) -> Dataset:
         """The run's dataset: the configured data, or the demo data when none.
 
@@ -179,13 +196,8 @@ class Session:
             ConfigError: no pairs left to judge.
 
         """
-        if self.demo:
-            self.log(DEMO_NOTICE)
-            data_path = demo_dataset(cache_dir=self.cache_dir)
-        else:
-            data_path = Path(self.config.data)  # type: ignore[arg-type]
         dataset = load_dataset(
-            data_path,
+            self.data_path(),
             self.config.video_dir,
             skip_missing=self.config.skip_missing,
             format=self.config.data_format if not self.demo else None,

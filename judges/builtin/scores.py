@@ -51,6 +51,33 @@ class ScoresConfig:
     tie_tolerance: float = 0.0
 
 
+_READERS: dict[str, Any] = {
+    ".csv": pl.read_csv,
+    ".tsv": lambda p: pl.read_csv(p, separator="\t"),
+    ".parquet": pl.read_parquet,
+    ".json": pl.read_json,
+    ".jsonl": pl.read_ndjson,
+    ".ndjson": pl.read_ndjson,
+}
+
+
+def read_table(path: Path) -> pl.DataFrame:
+    """A scores table from CSV, TSV, Parquet, JSON or JSON lines.
+
+    Raises:
+        ConfigError: an unsupported suffix, a missing or unreadable file.
+    """
+    reader = _READERS.get(path.suffix.lower())
+    if reader is None:
+        raise ConfigError(f"{path}: unsupported scores file; use {', '.join(_READERS)}")
+    if not path.is_file():
+        raise ConfigError(f"{path}: scores file not found")
+    try:
+        return reader(path)
+    except Exception as e:
+        raise ConfigError(f"{path}: cannot read scores ({type(e).__name__}: {e})") from None
+
+
 def read_scores(path: Path, id_column: str, column: str | None) -> tuple[dict[str, float], str]:
     """Load ``video_id -> score`` from a table file; returns the mapping and the column used.
 
@@ -58,23 +85,7 @@ def read_scores(path: Path, id_column: str, column: str | None) -> tuple[dict[st
         ConfigError: unreadable file, missing columns (listing those present), non-numeric
             scores, or one video with two different scores.
     """
-    readers = {
-        ".csv": pl.read_csv,
-        ".tsv": lambda p: pl.read_csv(p, separator="\t"),
-        ".parquet": pl.read_parquet,
-        ".json": pl.read_json,
-        ".jsonl": pl.read_ndjson,
-        ".ndjson": pl.read_ndjson,
-    }
-    reader = readers.get(path.suffix.lower())
-    if reader is None:
-        raise ConfigError(f"{path}: unsupported scores file; use {', '.join(readers)}")
-    if not path.is_file():
-        raise ConfigError(f"{path}: scores file not found")
-    try:
-        table = reader(path)
-    except Exception as e:
-        raise ConfigError(f"{path}: cannot read scores ({type(e).__name__}: {e})") from None
+    table = read_table(path)
     if id_column not in table.columns:
         raise ConfigError(
             f"{path}: no {id_column!r} column (columns: {', '.join(table.columns)}); "

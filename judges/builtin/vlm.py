@@ -117,7 +117,7 @@ class VlmJudge(AsyncJudge):
 
     def __init__(self, config: VlmConfig, name: str | None = None) -> None:
         super().__init__(config, name)
-        self.prompts = load_prompts(config.prompt_version)
+        self.prompts = self.load_prompts(config.prompt_version)
         self.price = price_for(config.model, config.price_input, config.price_output)
         endpoint = Endpoint(config.base_url, config.api_key_env, config.timeout, config.max_retries)
         self.chat = ChatClient(endpoint, self.name, self.prompts.version, self.price)
@@ -125,6 +125,10 @@ class VlmJudge(AsyncJudge):
         self._images_lock = threading.Lock()
         self.both_order = 0
         self.flips = 0
+
+    def load_prompts(self, version: str) -> Any:
+        """The judge's prompt set (harm judges load theirs)."""
+        return load_prompts(version)
 
     @property
     def cfg(self) -> VlmConfig:

@@ -59,6 +59,9 @@ class DatasetFormat:
         detect: Whether a path looks like this format (cheap: names and a few bytes).
         load: ``(path, video_dir) -> (pairs, source file, sha256)``; validates every record.
         dimensions: The dimensions the format's people judged.
+        load_items: For formats of single text-video pairs (harm labels), their loader:
+            ``(path, video_dir) -> (harm items, source file, sha256)``.
+        priority: Formats that read the content to recognise a file are asked first.
 
     """
 
@@ -67,10 +70,16 @@ class DatasetFormat:
     detect: Callable[[Path], bool]
     load: Callable[[Path, Path | None], tuple[list[Pair], Path, str]]
     dimensions: tuple[Dimension, ...]
+    load_items: Callable[[Path, Path | None], tuple[list[Any], Path, str]] | None = None
+    priority: int = 0
 
 
 _FORMATS: dict[str, DatasetFormat] = {}
-_BUILTIN = ("judges.datasets.safesora", "judges.datasets.videogen_rewardbench")
+_BUILTIN = (
+    "judges.datasets.safesora",
+    "judges.datasets.safesora_label",
+    "judges.datasets.videogen_rewardbench",
+)
 
 
 def register_format(fmt: DatasetFormat) -> DatasetFormat:
@@ -96,7 +105,7 @@ def detect_format(path: Path) -> DatasetFormat:
     if not path.exists():
         raise DataError(f"{path}: no such file or folder (pass a dataset file or folder)")
     known = formats()
-    for fmt in known.values():
+    for fmt in sorted(known.values(), key=lambda f: -f.priority):
         if fmt.detect(path):
             return fmt
     listing = "; ".join(f"{f.name}: {f.description}" for f in known.values())

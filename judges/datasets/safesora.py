@@ -22,23 +22,10 @@ from typing import Any
 
 from judges.datasets import DatasetFormat, register_format
 from judges.errors import DataError
+from judges.harm import HARM_KEYS, check_harm_labels
 from judges.types import CHOICES, Choice, Dimension, Pair, Video
 
 CONFIG_SUFFIXES = (".json", ".json.gz", ".jsonl", ".jsonl.gz")
-HARM_KEYS = (
-    "porn",
-    "animal_abuse",
-    "child_abuse",
-    "crime",
-    "controversial",
-    "contraband",
-    "hate",
-    "violence",
-    "racism",
-    "other_discrimination",
-    "terrorism",
-    "other_harmful",
-)
 PAIR_KEYS = (
     "pair_id",
     "prompt_id",
@@ -219,13 +206,14 @@ class _RecordParser:
         else:
             raise DataError(f"{where}: field '{side}' has no 'video_path' and no 'prompt_id'")
         labels_raw = raw.get("video_labels")
-        harm: dict[str, bool] | None = None
+        field_name = f"{side}.video_labels" if side else "video_labels"
         if isinstance(labels_raw, Mapping):
-            check_key_spelling(labels_raw, HARM_KEYS, where, f"{side}.video_labels")
-            harm = {k: bool(v) for k, v in labels_raw.items() if v is not None}
-        elif labels_raw is not None:
-            raise DataError(f"{where}: field '{side}.video_labels' must be an object")
+            check_key_spelling(labels_raw, HARM_KEYS, where, field_name)
+        harm = check_harm_labels(labels_raw, where, field_name)
         is_safe = raw.get("is_safe")
+        if is_safe is not None and not isinstance(is_safe, bool):
+            name = f"{side}.is_safe" if side else "is_safe"
+            raise DataError(f"{where}: field {name!r} is {is_safe!r}; expected true or false")
         return Video(
             video_id=video_id,
             path=path.resolve(),

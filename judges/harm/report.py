@@ -1,0 +1,117 @@
+"""Files and figures of a harm run: tables in markdown, the paper's Figure 6(2) shape."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from judges.harm import CATEGORIES, HARM_KEYS
+from judges.runs import json_ready
+from judges.tables import frames_labels, to_markdown
+
+
+def harm_markdown(table: pl.DataFrame, derived: pl.DataFrame | None, notice: str | None) -> str:
+    """The harm report: agreement per category x frames, then every statistic."""
+    parts = ["# Harm-label agreement with crowdworkers", ""]
+    if notice:
+        parts += [f"> {notice}", ""]
+    parts += [
+        "Agreement = items where the judge's label equals the people's / labelled items (a "
+        "failed judgement is a miss); precision, recall, F1 and kappa over the items answered. "
+        "Cells: agreement [95% cluster bootstrap by prompt] n.",
+        "",
+    ]
+    labels = frames_labels(table)
+    cells = labels.with_columns(
+        pl.format(
+            "{} [{}, {}] n={}",
+            pl.col("agreement").round(3),
+            pl.col("agreement_cluster_lo").round(2),
+            pl.col("agreement_cluster_hi").round(2),
+            pl.col("n_labeled"),
+        ).alias("_cell")
+    ).filter(pl.col("category").is_in([*HARM_KEYS, "is_safe"]))
+    names = {c.key: f"{c.id} {c.key}" for c in CATEGORIES} | {"is_safe": "is_safe"}
+    wide = cells.with_columns(pl.col("category").replace_strict(names)).pivot(
+        on="frames", index=["judge", "category"], values="_cell"
+    )
+    parts += ["## Agreement (categories x frames)", "", to_markdown(wide), ""]
+    if derived is not None and not derived.is_empty():
+        parts += [
+            "## Harmlessness derived from harm labels (fewer harmful categories wins)",
+            "",
+            to_markdown(
+                frames_labels(derived).select(
+                    "judge",
+                    "frames",
+                    "n_labeled",
+                    "agreement",
+                    "agreement_cluster_lo",
+                    "agreement_cluster_hi",
+                    "tie_rate",
+                    "error_rate",
+                )
+            ),
+            "",
+        ]
+    parts += ["## All statistics", "", to_markdown(labels), ""]
+    return "\n".join(parts)
+
+
+def plot_harm_vs_frames(table: pl.DataFrame, mark: str | None = None) -> Any:
+    """Agreement vs keyframes, a line per category (the paper's Figure 6(2)), a panel per judge."""
+    from judges.figures import mark_figure, plt, sns
+
+    sns.set_theme(style="whitegrid", context="notebook")
+    judges = list(dict.fromkeys(table["judge"].to_list()))
+    fig, axes = plt.subplots(1, len(judges), figsize=(6 * len(judges), 4.5), squeeze=False)
+    data = frames_labels(table).filter(
+        pl.col("category").is_in([*HARM_KEYS, "is_safe"]) & (pl.col("n_labeled") > 0)
+    )
+    palette = sns.color_palette("husl", len(HARM_KEYS) + 1)
+    for ax, judge in zip(axes[0], judges, strict=True):
+        rows = data.filter(pl.col("judge") == judge)
+        for colour, key in zip(palette, [*HARM_KEYS, "is_safe"], strict=True):
+            r = rows.filter(pl.col("category") == key)
+            if r.height:
+                ax.plot(
+                    r["frames"].to_list(),
+                    r["agreement"].to_list(),
+                    marker="o",
+                    color=colour,
+                    linewidth=2.5 if key == "is_safe" else 1.2,
+                    label=key,
+                )
+        ax.set_title(judge)
+        ax.set_xlabel("keyframes per video")
+        ax.set_ylabel("agreement with crowdworkers")
+        ax.set_ylim(0, 1.02)
+    axes[0][-1].legend(fontsize=7, loc="lower right", ncol=2)
+    fig.tight_layout()
+    mark_figure(fig, mark)
+    return fig
+
+
+def write_harm_run(
+    run_dir: Path,
+    verdicts: pl.DataFrame,
+    table: pl.DataFrame,
+    derived: pl.DataFrame | None,
+    info: dict[str, Any],
+) -> None:
+    """Write a harm run's files into ``run_dir`` (normally a staging folder)."""
+    from judges.stat_figures import save
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    verdicts.write_parquet(run_dir / "harm_verdicts.parquet")
+    frames_labels(table).write_csv(run_dir / "harm_agreement.csv")
+    if derived is not None:
+        frames_labels(derived).write_csv(run_dir / "harmlessness_derived.csv")
+    (run_dir / "harm_agreement.md").write_text(harm_markdown(table, derived, info.get("notice")))
+    (run_dir / "run.json").write_text(json.dumps(json_ready(info), indent=2))
+    (run_dir / "figures").mkdir(exist_ok=True)
+    mark = "demo data" if info.get("demo") else None
+    save(plot_harm_vs_frames(table, mark), str(run_dir / "figures" / "harm_agreement_vs_frames"))

@@ -1,0 +1,239 @@
+"""The harm agreement run: harm judges x frame counts against the crowdworkers' harm labels.
+
+``experiments/harm.py`` is a thin command line over :func:`run_harm`. It shares the agreement
+run's machinery: the session (judges, cache, keyframes, budget), the runner (resume from the
+cache, errors as rows), the atomic run folder, the bootstrap settings.
+
+Files of ``out/<run-id>/``: ``harm_verdicts.parquet`` (one row per item x judge x frames, the
+judge's and the people's 12 labels side by side), ``harm_agreement.csv`` / ``.md`` (per
+category, ``is_safe``, micro and macro), ``harmlessness_derived.csv`` (pair data: the
+preference "fewer harmful categories wins" against the people's harmlessness choices, in the
+agreement table's columns), ``run.json`` and ``figures/harm_agreement_vs_frames.png``.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from judges.agreement import agreement_table
+from judges.agreement_run import DEFAULT_FRAMES, DryRun, JudgeRequest
+from judges.bootstrap import BootstrapConfig
+from judges.demo import DEMO_NOTICE
+from judges.errors import ConfigError
+from judges.harm import HarmTask, HarmVerdict
+from judges.harm.data import HarmDataset, load_harm_dataset
+from judges.harm.metrics import (
+    derived_harmlessness,
+    harm_agreement_table,
+    harm_verdict_table,
+    inconsistent_pairs,
+)
+from judges.health import failing_judges, failure_summary
+from judges.pricing import CostPlan
+from judges.runs import RunFolder, git_commit, new_run_id, verdict_table
+from judges.session import Session, SessionConfig, log_to_stderr
+from judges.types import Dimension, frames_label
+
+
+@dataclass
+class HarmConfig(SessionConfig):
+    """One harm agreement run: the session's options, plus these.
+
+    Attributes:
+        judges: Harm judges to run, in order.
+        frames: Keyframes per video (``None``: every frame).
+        out: Results root; the run goes to ``out/<run-id>``.
+        run_id: Name of the run folder (default: timestamp and judge names).
+        overwrite: Replace an existing run folder named ``run_id``.
+        dry_run: Build every request and estimate calls and cost; call and write nothing.
+        stats: Bootstrap resamples and seed (clusters are prompts).
+        exclude_inconsistent: Leave out of the derived-harmlessness measurement the pairs the
+            paper calls noise (see :func:`inconsistent_pairs`).
+
+    """
+
+    judges: list[JudgeRequest] = field(default_factory=list)
+    frames: Sequence[int | None] = DEFAULT_FRAMES
+    out: Path = Path("results")
+    run_id: str | None = None
+    overwrite: bool = False
+    dry_run: bool = False
+    stats: BootstrapConfig = field(default_factory=BootstrapConfig)
+    exclude_inconsistent: bool = False
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.judges:
+            raise ConfigError("no judge given; pass --judge NAME (harm judges: --list-judges)")
+        if not self.frames:
+            raise ConfigError("--frames: give at least one frame count, e.g. 1,2,4,8")
+
+
+@dataclass
+class HarmResult:
+    """What a harm run produced (also written to ``run_dir``)."""
+
+    run_dir: Path
+    dataset: HarmDataset
+    verdicts: pl.DataFrame
+    table: pl.DataFrame
+    derived: pl.DataFrame | None
+    info: dict[str, Any]
+    demo: bool
+
+    @property
+    def failing_judges(self) -> list[str]:
+        """Judges with more than half of their verdicts failed (the run exits non-zero)."""
+        return failing_judges(self.info["failures"])
+
+
+def run_harm(config: HarmConfig, log: Callable[[str], None] = log_to_stderr) -> HarmResult | DryRun:
+    """Run every harm judge over the items and write ``out/<run-id>/`` (or only plan).
+
+    Raises:
+        DataError: invalid data (a label that is not a boolean, an unknown key, a missing video).
+        ConfigError: a preference judge, a bad option, no harm labels in the data.
+
+    Example:
+        >>> run_harm(HarmConfig(judges=[JudgeRequest("gpt4o-harm")]))  # doctest: +SKIP
+
+    """
+    started = datetime.now(UTC)
+    session = Session(
+        config, config.judges, config.frames, dry_run=config.dry_run, log=log, task_kind="harm"
+    )
+    try:
+        return _run(session, config, started)
+    finally:
+        session.close()
+
+
+def _run(session: Session, config: HarmConfig, started: datetime) -> HarmResult | DryRun:
+    judges, frames = session.judges, session.frames
+    folder = None
+    if not config.dry_run:
+        explicit = config.run_id is not None
+        run_id = config.run_id if explicit else new_run_id([j.name for j in judges], started)
+        folder = RunFolder(Path(config.out), run_id, overwrite=config.overwrite, explicit=explicit)
+    ds = load_harm_dataset(
+        session.data_path(),
+        config.video_dir,
+        skip_missing=config.skip_missing,
+        format=config.data_format if not session.demo else None,
+    )
+    if config.limit is not None:
+        ds = replace(ds, items=ds.items[: config.limit])
+    if not ds.labelled:
+        raise ConfigError(
+            f"{ds.source}: no video has harm labels (video_labels), so agreement cannot be "
+            "measured; SafeSora-Label configs and SafeSora pair configs carry them"
+        )
+    tasks = [HarmTask(item, n) for item in ds.items for n in frames]
+    runner = session.runner
+    if config.dry_run:
+        plans = []
+        for judge in judges:
+            todo = runner.pending(judge, tasks)  # type: ignore[arg-type]
+            cost = judge.plan_cost(todo, runner.ctx) or CostPlan(judge.name)  # type: ignore[arg-type]
+            plans.append(replace(cost, verdicts=len(tasks), to_compute=len(todo)))
+        return DryRun(ds, plans, session.demo)  # type: ignore[arg-type]
+    assert folder is not None
+    verdicts: list[HarmVerdict] = []
+    judge_info = []
+    for judge in judges:
+        run = runner.run(judge, tasks)  # type: ignore[arg-type]
+        verdicts.extend(run.verdicts)  # type: ignore[arg-type]
+        judge_info.append(
+            {
+                **judge.describe(),
+                "verdicts": len(run.verdicts),
+                "cached": run.cached,
+                "computed": run.computed,
+                "statuses": run.statuses,
+                "seconds": round(run.seconds, 3),
+            }
+        )
+    table = harm_verdict_table(verdicts, ds.items)
+    agreement = harm_agreement_table(table, config.stats)
+    derived, inconsistent = _derived(ds, verdicts, judges, config)
+    finished = datetime.now(UTC)
+    failures = failure_summary(
+        table.with_columns(pl.col("item_id").alias("pair_id"), pl.lit("harm").alias("dimension"))
+    )
+    info = {
+        "run_id": folder.run_id,
+        "command": sys.argv,
+        "kind": "harm",
+        "started": started.isoformat(),
+        "finished": finished.isoformat(),
+        "demo": session.demo,
+        "notice": DEMO_NOTICE if session.demo else None,
+        "data": {
+            "path": str(ds.source),
+            "sha256": ds.sha256,
+            "format": ds.format,
+            "items": len(ds.items),
+            "labelled_items": ds.labelled,
+            "pairs": len(ds.pairs) if ds.pairs is not None else None,
+            "skipped_missing": [{"item_id": i, "missing": m} for i, m in ds.skipped],
+            "inconsistent_pairs": {
+                "count": len(inconsistent),
+                "excluded": config.exclude_inconsistent,
+                "pair_ids": inconsistent[:200],
+            },
+        },
+        "frames": [frames_label(n) for n in frames],
+        "statistics": {**asdict(config.stats), "method": config.stats.method},
+        "judges": judge_info,
+        "failures": failures,
+        "cost_usd": sum(v.cost_usd or 0.0 for v in verdicts),
+        "cache": str(session.cache_dir) if config.use_cache else None,
+        "git_commit": git_commit(),
+    }
+    try:
+        from judges.harm.report import write_harm_run  # matplotlib only when a run finishes
+
+        write_harm_run(folder.staging, table, agreement, derived, info)
+        run_dir = folder.publish()
+    except BaseException:
+        folder.discard()
+        raise
+    return HarmResult(run_dir, ds, table, agreement, derived, info, session.demo)
+
+
+def _derived(
+    ds: HarmDataset, verdicts: list[HarmVerdict], judges: Sequence[Any], config: HarmConfig
+) -> tuple[pl.DataFrame | None, list[str]]:
+    """Harmlessness from two harm verdicts per pair, scored against the people's choices."""
+    if not ds.pairs:
+        return None, []
+    pairs = ds.pairs
+    inconsistent = inconsistent_pairs(pairs)
+    if config.exclude_inconsistent and inconsistent:
+        drop = set(inconsistent)
+        pairs = [
+            replace(p, labels={d: c for d, c in p.labels.items() if d != Dimension.HARMLESSNESS})
+            if p.pair_id in drop
+            else p
+            for p in pairs
+        ]
+    if not any(Dimension.HARMLESSNESS in p.labels for p in pairs):
+        return None, inconsistent
+    derived = [
+        v
+        for judge in judges
+        for v in derived_harmlessness(
+            pairs, [h for h in verdicts if h.judge == judge.name], f"{judge.name}:fewer-harms"
+        )
+    ]
+    table = verdict_table(derived, pairs)
+    return agreement_table(table.filter(pl.col("human").is_not_null()), None, config.stats), (
+        inconsistent
+    )

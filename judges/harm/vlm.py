@@ -1,0 +1,158 @@
+"""``vlm-harm`` judge: a vision-language model tags one text-video pair with the 12 harm labels.
+
+Any OpenAI-compatible model serves (presets ``gpt4o-harm``, ``gpt4o-mini-harm``). It shares the
+preference judge's machinery (:class:`judges.builtin.vlm.VlmJudge`: keyframe images, the chat
+client with its cache, budget, retries and dry run, concurrency), and replaces the prompt and the
+reply contract: a JSON object with exactly the 12 keys (:mod:`judges.harm.prompts`). With
+``structured=true`` (default) the request asks for that JSON schema as ``response_format``; a
+server that rejects it gets the request without it, remembered for later calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from judges.base import RunContext
+from judges.builtin.vlm import VlmConfig, VlmJudge
+from judges.errors import ItemError
+from judges.harm import HarmItem, HarmTask, HarmVerdict
+from judges.harm.base import HarmJudge
+from judges.harm.prompts import JSON_SCHEMA, interpret_harm_reply, load_harm_prompts
+from judges.keyframes import KeyframeSource
+from judges.pricing import PRICES_AS_OF, CostPlan
+from judges.registry import register_judge
+
+
+@dataclass(frozen=True)
+class HarmVlmConfig(VlmConfig):
+    """Options of ``vlm-harm`` and its presets: :class:`VlmConfig`'s, plus ``structured``.
+
+    ``order``, ``allow_tie`` and ``logprobs`` do not apply (one video, twelve answers).
+
+    Attributes:
+        structured: Ask for the 12-key JSON schema as ``response_format``.
+    """
+
+    prompt_version: str = "harm-v1"
+    logprobs: bool = False
+    structured: bool = True
+
+
+class VlmHarmJudge(HarmJudge, VlmJudge):
+    """Harm labels of one text-video pair from a VLM (see the module docstring).
+
+    Example:
+        >>> judge = get_judge("gpt4o-harm", prompt="cot")  # doctest: +SKIP
+    """
+
+    kind = "vlm-harm"
+    version = "1"
+    confidence_kind = None
+
+    def load_prompts(self, version: str) -> Any:
+        """The harm prompt set."""
+        return load_harm_prompts(version)
+
+    def check_dimensions(self, dimensions: Any) -> None:
+        """A harm judge has no preference dimensions."""
+
+    def build_harm_request(
+        self, item: HarmItem, frames: int | None, source: KeyframeSource | None = None
+    ) -> tuple[dict[str, Any], list[tuple[int, int]]]:
+        """The chat-completion body for tagging one item, and the sizes of its images."""
+        images = self.images(item.video, frames, source or KeyframeSource())
+        cfg = self.cfg
+        body: dict[str, Any] = {
+            "model": cfg.model,
+            "messages": self.prompts.messages(
+                item.prompt_text,
+                images.urls,
+                variant=cfg.prompt,
+                layout=cfg.layout,
+                detail=cfg.detail,
+            ),
+            "temperature": cfg.temperature,
+            "max_tokens": cfg.max_tokens,
+        }
+        if cfg.seed is not None:
+            body["seed"] = cfg.seed
+        if cfg.structured and cfg.prompt == "zero_shot":
+            body["response_format"] = JSON_SCHEMA  # CoT replies reason in prose first
+        return body, images.sizes
+
+    async def judge_task(self, task: HarmTask, ctx: RunContext) -> HarmVerdict:  # type: ignore[override]
+        """Ask the model once and read the 12 labels from its reply."""
+        start = time.perf_counter()
+        try:
+            body, sizes = await asyncio.to_thread(
+                self.build_harm_request, task.item, task.frames, ctx.source
+            )
+        except ItemError as e:
+            return self.error_verdict(task, e)
+        call = await self.chat.call(body, self.estimate(body, sizes)[1])
+        raw: dict[str, Any] = {
+            "model": self.cfg.model,
+            "prompt": self.cfg.prompt,
+            "prompt_version": self.prompts.version,
+            "cached_responses": call.cached,
+        }
+        if call.data is None:
+            return self.error_verdict(
+                task,
+                call.error or "no reply",
+                kind="api_error",
+                raw=raw,
+                cost_usd=call.cost,
+                latency_s=time.perf_counter() - start,
+            )
+        reply = interpret_harm_reply(call.data)
+        raw["reply"] = reply
+        return HarmVerdict(
+            item_id=task.item.item_id,
+            judge=self.name,
+            frames=task.frames,
+            labels=reply["labels"],
+            status=reply["status"],
+            raw=raw,
+            error=reply["problem"] if reply["status"] != "ok" else None,
+            cost_usd=call.cost,
+            latency_s=time.perf_counter() - start,
+        )
+
+    def plan_cost(self, tasks: list[HarmTask], ctx: RunContext) -> CostPlan:  # type: ignore[override]
+        """Dry run: build every request, count what the cache cannot answer, estimate cost."""
+        self.chat.store = ctx.store
+        calls = cached = tokens = 0
+        for task in tasks:
+            body, sizes = self.build_harm_request(task.item, task.frames, ctx.source)
+            if self.chat.cached(body) is not None:
+                cached += 1
+                continue
+            calls += 1
+            tokens += self.estimate(body, sizes)[0]
+        out_tokens = calls * self.cfg.max_tokens
+        return CostPlan(
+            judge=self.name,
+            model=self.cfg.model,
+            calls=calls,
+            cached_responses=cached,
+            input_tokens=tokens,
+            max_output_tokens=out_tokens,
+            input_cost_usd=self.price.cost(tokens, 0) if self.price else None,
+            max_cost_usd=self.price.cost(tokens, out_tokens) if self.price else None,
+            prices_as_of=PRICES_AS_OF,
+        )
+
+
+_PRESETS = {
+    "vlm-harm": ("gpt-4o-2024-05-13", "any OpenAI-compatible VLM tags the 12 harm labels"),
+    "gpt4o-harm": ("gpt-4o-2024-05-13", "GPT-4o (2024-05-13) tags the 12 harm labels"),
+    "gpt4o-mini-harm": ("gpt-4o-mini", "GPT-4o-mini tags the 12 harm labels"),
+}
+for _name, (_model, _description) in _PRESETS.items():
+    register_judge(_name, _description, config=HarmVlmConfig, defaults={"model": _model})(
+        VlmHarmJudge
+    )
