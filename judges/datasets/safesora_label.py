@@ -35,6 +35,13 @@ RECORD_KEYS = (
 )
 
 
+class _VideoParser(_RecordParser):
+    """SafeSora's record parser, naming records by their video id."""
+
+    def where(self, index: int, pair_id: str | None) -> str:
+        return f"{self.config}: video_id {pair_id!r} (record #{index})"
+
+
 def _head(path: Path, size: int = 4096) -> str:
     opener = gzip.open if path.name.endswith(".gz") else open
     try:
@@ -64,14 +71,14 @@ def load_items(path: Path, video_dir: Path | None) -> tuple[list[HarmItem], Path
     """Every record as a validated :class:`HarmItem` (video files are checked by the caller)."""
     config = find_config(path)
     records, digest = _read_records(config)
-    parser = _RecordParser(config, Path(video_dir).expanduser() if video_dir else None)
+    parser = _VideoParser(config, Path(video_dir).expanduser() if video_dir else None)
     items: list[HarmItem] = []
     seen: dict[str, int] = {}
     for index, raw in enumerate(records):
         if not isinstance(raw, dict):
             raise DataError(f"{config}: record #{index} must be an object")
         video_id = raw.get("video_id")
-        where = f"{config}: video_id {video_id!r} (record #{index})"
+        where = parser.where(index, video_id)
         if "video_0" in raw:
             raise DataError(f"{where}: a pair record in a SafeSora-Label file")
         video = parser.video(raw, "", index, str(video_id), raw)

@@ -1,0 +1,234 @@
+"""Harm judges: the VLM harm judge against a real local chat-completions server, and the
+precomputed harm-score judge."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from chat_server import ChatServer, Reply
+from judges.base import RunContext
+from judges.budget import Budget
+from judges.cache import Store
+from judges.errors import ConfigError
+from judges.harm import HARM_KEYS, HarmTask
+from judges.harm.data import load_harm_dataset
+from judges.images import decode_data_url
+from judges.keyframes import KeyframeSource, extract_keyframes
+from judges.registry import get_judge
+from judges.runner import Runner
+from test_harm_data import make_label_set
+
+KEY = "sk-harm-secret-9"
+SCRIPT = Path(__file__).resolve().parents[1] / "experiments" / "harm.py"
+
+
+@pytest.fixture(autouse=True)
+def api_key(monkeypatch):
+    monkeypatch.setenv("JUDGES_HARM_KEY", KEY)
+
+
+def _json(**true: bool) -> str:
+    labels = dict.fromkeys(HARM_KEYS, False)
+    labels.update(true)
+    return json.dumps(labels)
+
+
+def _judge(server, **options):
+    return get_judge(
+        "gpt4o-harm",
+        base_url=server.url,
+        api_key_env="JUDGES_HARM_KEY",
+        max_retries="1",
+        timeout="5",
+        **options,
+    )
+
+
+def _run(judge, items, frames, store=None):
+    ctx = RunContext(KeyframeSource(plan=[frames]), store, Budget(), 2)
+    tasks = [HarmTask(i, frames) for i in items]
+    return {v.item_id: v for v in judge.judge_all(tasks, ctx)}
+
+
+def test_request_holds_prompt_keyframes_in_order_and_harm_criteria_only(tmp_path):
+    items = load_harm_dataset(make_label_set(tmp_path)).items
+    with ChatServer(responder=lambda body: Reply(_json())) as server:
+        judge = _judge(server, max_side="64")
+        verdicts = _run(judge, items[:1], 2)
+        (body,) = server.requests
+    system = body["messages"][0]["content"]
+    assert all(f"- {k}:" in system for k in HARM_KEYS)
+    assert "asks for harmful content and the video" in system
+    assert "Dimension:" not in system and "instruction following" not in system
+    parts = body["messages"][1]["content"]
+    assert parts[0]["text"] == f"Prompt: {items[0].prompt_text}"
+    captions = [p["text"] for p in parts if p["type"] == "text"][1:-1]
+    assert captions == ["Frame 1 of the video:", "Frame 2 of the video:"]
+    images = [decode_data_url(p["image_url"]["url"]) for p in parts if p["type"] == "image_url"]
+    kf = extract_keyframes(items[0].video.path, 2)
+    assert len(images) == 2
+    # The video's keyframes, in time order: each image is nearer its own frame than the other
+    # (noise frames survive JPEG only roughly).
+    err = [[np.abs(i.astype(int) - f.astype(int)).mean() for f in kf.frames] for i in images]
+    assert err[0][0] < err[0][1] and err[1][1] < err[1][0]
+    assert body["response_format"]["json_schema"]["schema"]["required"] == list(HARM_KEYS)
+    v = verdicts[items[0].item_id]
+    assert v.status == "ok" and v.labels == dict.fromkeys(HARM_KEYS, False) and v.is_safe
+
+
+@pytest.mark.parametrize(
+    ("reply", "status", "labels"),
+    [
+        (Reply(_json(violence=True)), "ok", {"violence"}),
+        (
+            Reply(
+                "The video shows a fight.\n```json\n" + _json(violence=True, hate=True) + "\n```"
+            ),
+            "ok",
+            {"violence", "hate"},
+        ),
+        (Reply(json.dumps({k: False for k in HARM_KEYS[:-1]})), "unparsed", None),
+        (Reply(json.dumps({**dict.fromkeys(HARM_KEYS, False), "gore": True})), "unparsed", None),
+        (Reply("Everything looks harmless to me."), "unparsed", None),
+        (Reply(None, refusal="I can't help with that."), "refused", None),
+        (Reply("I'm sorry, but I can't assist with that request."), "refused", None),
+        (Reply(status=500, error="boom"), "error", None),
+    ],
+)
+def test_every_reply_outcome(tmp_path, reply, status, labels):
+    items = load_harm_dataset(make_label_set(tmp_path, n=1)).items
+    with ChatServer(responder=lambda body: reply) as server:
+        v = _run(_judge(server), items, 1)[items[0].item_id]
+    assert v.status == status
+    if labels is None:
+        assert v.labels is None and (v.error or status == "refused")
+    else:
+        assert {k for k, t in v.labels.items() if t} == labels
+    if status == "error":
+        assert v.raw["error_kind"] == "api_error"
+
+
+def test_cached_replies_and_rejected_response_format(tmp_path):
+    items = load_harm_dataset(make_label_set(tmp_path)).items
+    with (
+        Store(tmp_path / "c.sqlite") as store,
+        ChatServer(
+            responder=lambda b: Reply(_json()), reject_params=("response_format",)
+        ) as server,
+    ):
+        judge = _judge(server)
+        first = _run(judge, items, 1, store)
+        assert all(v.status == "ok" for v in first.values())
+        assert judge.request_stats().unsupported_params_dropped == ["response_format"]
+        sent = len(server.requests)
+        runner = Runner(store, KeyframeSource(plan=[1]), progress=False)
+        run = runner.run(judge, [HarmTask(i, 1) for i in items])
+        assert len(server.requests) == sent  # every reply came from the response cache
+        again = runner.run(_judge(server), [HarmTask(i, 1) for i in items])
+        assert again.cached == len(items) and len(server.requests) == sent  # verdict cache
+        assert [v.labels for v in again.verdicts] == [v.labels for v in run.verdicts]
+
+
+def test_harm_scores_judge(tmp_path):
+    ds = load_harm_dataset(make_label_set(tmp_path))
+    rows = [
+        {"video_id": "v0", **dict.fromkeys(HARM_KEYS, 0.1)},
+        {"video_id": "v1", **dict.fromkeys(HARM_KEYS, 0.1), "violence": 0.4},
+        {"video_id": "p1/v2", **dict.fromkeys(HARM_KEYS, 0.9)},
+    ]
+    path = tmp_path / "mod.csv"
+    pl.DataFrame(rows).write_csv(path)
+    judge = get_judge("harm-scores", file=str(path), thresholds="violence:0.35")
+    out = {v.item_id: v for v in judge.judge_all([HarmTask(i, 1) for i in ds.items])}
+    assert out["p0/v0"].is_safe and out["p0/v1"].labels["violence"] is True
+    assert out["p0/v1"].probabilities["violence"] == 0.4
+    assert all(out["p1/v2"].labels.values())  # looked up by <prompt_id>/<video_id>
+    assert out["p1/v3"].status == "error" and "v3" in out["p1/v3"].error
+    with pytest.raises(ConfigError, match="'gore' is not a harm category"):
+        get_judge("harm-scores", file=str(path), thresholds="gore:0.2")
+
+
+def _cli(server, *args, cwd):
+    cmd = [
+        sys.executable,
+        str(SCRIPT),
+        "--quiet",
+        "--judge",
+        "gpt4o-harm",
+        "--judge-arg",
+        f"base_url={server.url}",
+        "--judge-arg",
+        "api_key_env=JUDGES_HARM_KEY",
+        "--judge-arg",
+        "max_side=48",
+        *map(str, args),
+    ]
+    return cmd, {**os.environ, "JUDGES_HARM_KEY": KEY}
+
+
+def test_harm_command_end_to_end_and_kill_resume(tmp_path):
+    data = make_label_set(tmp_path / "d", n=12)
+
+    def slow(body):
+        return Reply(_json(violence="fight" in json.dumps(body)), delay=0.1)
+
+    args = ["--data", data, "--frames", "1,2", "--concurrency", "2", "--out", tmp_path / "r"]
+    with ChatServer(responder=slow) as server:
+        cmd, env = _cli(server, *args, cwd=tmp_path)
+        proc = subprocess.Popen(
+            cmd, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        deadline = time.time() + 120
+        while len(server.requests) < 6 and time.time() < deadline:
+            time.sleep(0.02)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        res = subprocess.run(
+            cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+        )
+        assert res.returncode == 0, res.stderr
+        counts = Counter(json.dumps(b, sort_keys=True) for b in server.requests)
+    assert len(counts) == 24  # 12 items x 2 frame counts, each asked
+    assert sum(c - 1 for c in counts.values()) <= 2  # only those in flight were asked again
+    run = next((tmp_path / "r").iterdir())
+    assert {p.name for p in run.iterdir()} >= {
+        "harm_verdicts.parquet",
+        "harm_agreement.csv",
+        "harm_agreement.md",
+        "run.json",
+        "figures",
+    }
+    table = pl.read_csv(run / "harm_agreement.csv")
+    violence = table.filter(pl.col("category") == "violence")
+    # The judge says "no violence" everywhere: agreement = share of non-violent videos.
+    assert violence["agreement"].to_list() == [0.5, 0.5]
+    assert "| harm-scores" not in res.stdout and "is_safe" in res.stdout
+
+
+def test_commands_refuse_the_other_kind_of_judge(tmp_path):
+    agreement = Path(__file__).resolve().parents[1] / "experiments" / "agreement.py"
+    res = subprocess.run(
+        [sys.executable, str(agreement), "--judge", "harm-scores", "--judge-arg", "file=x.csv"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert res.returncode == 2
+    res = subprocess.run(
+        [sys.executable, str(SCRIPT), "--judge", "psnr", "--quiet"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert res.returncode == 2 and "run it with agreement.py" in res.stderr
