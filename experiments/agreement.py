@@ -101,6 +101,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="bootstrap resamples (0: Wilson intervals only)",
     )
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    parser.add_argument(
+        "--exclude-inconsistent",
+        action="store_true",
+        help="drop harmlessness labels where the safer-rated video has a harm label and the "
+        "other none (the paper's annotation noise; counted in run.json either way)",
+    )
     parser.add_argument("--limit", type=int, help="use only the first N pairs")
     parser.add_argument(
         "--skip-missing",
@@ -235,6 +241,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         max_cost=args.max_cost,
         dry_run=args.dry_run,
         votes=args.votes,
+        exclude_inconsistent=args.exclude_inconsistent,
         stats=BootstrapConfig(cluster=args.cluster, resamples=args.bootstrap, seed=args.seed),
         **shared,
         **extra,

@@ -7,7 +7,6 @@ runner) is a :class:`~judges.session.Session`.
 
 from __future__ import annotations
 
-import platform
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -26,10 +25,18 @@ from judges.chat import ChatStats
 from judges.datasets import Dataset, summarize
 from judges.demo import DEMO_NOTICE
 from judges.errors import ConfigError
+from judges.harm.metrics import inconsistent_pairs, without_harmlessness
 from judges.health import content_duplicates, failing_judges, failure_summary
 from judges.pricing import CostPlan
 from judges.runner import JudgeRun, plan_tasks
-from judges.runs import RunFolder, git_commit, new_run_id, verdict_table, write_run
+from judges.runs import (
+    RunFolder,
+    git_commit,
+    library_versions,
+    new_run_id,
+    verdict_table,
+    write_run,
+)
 from judges.session import JudgeRequest, Session, SessionConfig, log_to_stderr
 from judges.types import Dimension, Pair, Verdict, frames_label
 from judges.votes import Votes, collect_votes
@@ -65,6 +72,9 @@ class AgreementConfig(SessionConfig):
         votes: Votes files (CSV, parquet, JSONL or a Label Studio export) for the human
             ceiling; the pairs' own ``votes`` fields are read too.
         stats: Cluster, resamples and seed of the bootstrap intervals.
+        exclude_inconsistent: Drop the harmlessness label of pairs whose safer-rated video
+            carries a harm label while the other carries none (the paper's annotation noise,
+            :func:`judges.harm.metrics.inconsistent_pairs`); counted in run.json either way.
 
     Raises:
         ConfigError: no judge, no frame count, or a session option out of range.
@@ -80,6 +90,7 @@ class AgreementConfig(SessionConfig):
     dry_run: bool = False
     votes: Sequence[Path] = ()
     stats: BootstrapConfig = field(default_factory=BootstrapConfig)
+    exclude_inconsistent: bool = False
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -196,21 +207,6 @@ def parse_frames(text: str) -> list[int | None]:
     return sorted(values, key=lambda v: (v is None, v or 0))
 
 
-def _versions() -> dict[str, str]:
-    import cv2
-    import numpy
-
-    from judges import __version__
-
-    return {
-        "judges": __version__,
-        "python": platform.python_version(),
-        "numpy": numpy.__version__,
-        "opencv": cv2.__version__,
-        "polars": pl.__version__,
-    }
-
-
 def check_labels(
     pairs: Sequence[Pair], dimensions: Sequence[Dimension], source: Path, judge: str
 ) -> None:
@@ -270,6 +266,10 @@ def _run(session: Session, config: AgreementConfig, started: datetime) -> RunRes
     pairs = dataset.pairs
     # Votes are checked before any judgement: a bad row costs nothing.
     votes = collect_votes(pairs, config.votes)
+    inconsistent = inconsistent_pairs(pairs)
+    if config.exclude_inconsistent and inconsistent:
+        pairs = without_harmlessness(pairs, inconsistent)
+        dataset = replace(dataset, pairs=pairs)
     if config.dimensions == "all":
         labeled = {d for p in pairs for d in p.labels}
         chosen: Sequence[Dimension] | None = [d for d in Dimension.known() if d in labeled]
@@ -351,6 +351,11 @@ def _run(session: Session, config: AgreementConfig, started: datetime) -> RunRes
             "skipped_missing": [{"pair_id": p, "missing": m} for p, m in dataset.skipped],
             "summary": summarize(pairs),
             "content_duplicates": duplicates,
+            "inconsistent_pairs": {
+                "count": len(inconsistent),
+                "excluded": config.exclude_inconsistent,
+                "pair_ids": inconsistent[:200],
+            },
         },
         "frames": [frames_label(n) for n in frames],
         "statistics": {**asdict(config.stats), "method": config.stats.method},
@@ -364,7 +369,7 @@ def _run(session: Session, config: AgreementConfig, started: datetime) -> RunRes
         "max_cost_usd": config.max_cost,
         "cache": str(cache_dir) if config.use_cache else None,
         "git_commit": git_commit(),
-        "versions": _versions(),
+        "versions": library_versions(),
     }
     try:
         extra = {

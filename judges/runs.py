@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import platform
 import shutil
 import subprocess
 import tempfile
@@ -115,6 +116,22 @@ def verdict_table(
             }
         )
     return pl.DataFrame(rows, schema=VERDICT_SCHEMA)
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries that shape a run's numbers (recorded in run.json)."""
+    import cv2
+    import numpy
+
+    from judges import __version__
+
+    return {
+        "judges": __version__,
+        "python": platform.python_version(),
+        "numpy": numpy.__version__,
+        "opencv": cv2.__version__,
+        "polars": pl.__version__,
+    }
 
 
 def git_commit(path: Path | None = None) -> str | None:

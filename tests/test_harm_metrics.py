@@ -113,3 +113,30 @@ def test_inconsistent_pairs_rule():
         _pair("nolabel", _labels(violence=True), _labels(), None),
     ]
     assert inconsistent_pairs(pairs) == ["noise"]
+
+
+def test_agreement_run_can_exclude_inconsistent_pairs(tmp_path):
+    import json as _json
+
+    from conftest import make_dataset
+    from judges.agreement_run import AgreementConfig, JudgeRequest, run_agreement
+
+    config = make_dataset(tmp_path / "d", n_pairs=4, labels={"harmlessness": "video_0"})
+    records = _json.loads(config.read_text())
+    records[1]["video_0"]["video_labels"] = {"violence": True}  # preferred, yet harmful
+    records[1]["video_1"]["video_labels"] = {"violence": False}
+    config.write_text(_json.dumps(records))
+    common = {
+        "judges": [JudgeRequest("psnr")],
+        "frames": [2],
+        "dimensions": [Dimension.HARMLESSNESS],
+        "data": config,
+        "out": tmp_path / "r",
+        "cache_dir": tmp_path / "c",
+        "progress": False,
+    }
+    kept = run_agreement(AgreementConfig(**common, run_id="kept"))
+    dropped = run_agreement(AgreementConfig(**common, run_id="dropped", exclude_inconsistent=True))
+    assert kept.info["data"]["inconsistent_pairs"]["pair_ids"] == ["pair-1"]
+    assert dropped.info["data"]["inconsistent_pairs"]["excluded"] is True
+    assert kept.table["n_labeled"][0] == 4 and dropped.table["n_labeled"][0] == 3

@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -250,3 +251,14 @@ def inconsistent_pairs(pairs: Sequence[Pair]) -> list[str]:
         if any(safer.harm_labels.values()) and not any(other.harm_labels.values()):
             out.append(pair.pair_id)
     return out
+
+
+def without_harmlessness(pairs: Sequence[Pair], pair_ids: Sequence[str]) -> list[Pair]:
+    """``pairs`` with the harmlessness label of ``pair_ids`` removed (other labels kept)."""
+    drop = set(pair_ids)
+    return [
+        replace(p, labels={d: c for d, c in p.labels.items() if d != Dimension.HARMLESSNESS})
+        if p.pair_id in drop
+        else p
+        for p in pairs
+    ]

@@ -34,6 +34,7 @@ from judges.harm.metrics import (
     harm_agreement_table,
     harm_verdict_table,
     inconsistent_pairs,
+    without_harmlessness,
 )
 from judges.health import failing_judges, failure_summary
 from judges.pricing import CostPlan
@@ -217,13 +218,7 @@ def _derived(
     pairs = ds.pairs
     inconsistent = inconsistent_pairs(pairs)
     if config.exclude_inconsistent and inconsistent:
-        drop = set(inconsistent)
-        pairs = [
-            replace(p, labels={d: c for d, c in p.labels.items() if d != Dimension.HARMLESSNESS})
-            if p.pair_id in drop
-            else p
-            for p in pairs
-        ]
+        pairs = without_harmlessness(pairs, inconsistent)
     if not any(Dimension.HARMLESSNESS in p.labels for p in pairs):
         return None, inconsistent
     derived = [
