@@ -47,6 +47,9 @@ def test_notebook_executes_on_demo_data(tmp_path, monkeypatch):
         assert "psnr @8 vs psnr @1 (informativeness, n=68)" in text
     else:
         assert "skipping section 8" in text
+    # Section 9: harm labels of the demo data and the consistency rule.
+    assert "text-video pairs, 48 with harm labels" in text
+    assert "pair(s) rated a harm-labelled video safer" in text
     images = [o for c in nb.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
     assert len(images) >= 5  # keyframe sheets, agreement plots, confidence curve
     runs = list((tmp_path / "results").iterdir())
