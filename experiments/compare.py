@@ -21,13 +21,7 @@ from pathlib import Path
 
 from judges.bootstrap import CLUSTER_BY, DEFAULT_RESAMPLES, BootstrapConfig
 from judges.cli import HelpFormatter, run_main
-from judges.compare import (
-    compare,
-    default_family,
-    load_verdicts,
-    parse_comparison,
-    write_comparisons,
-)
+from judges.compare import compare_runs, write_comparisons
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,10 +55,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the compare command; returns the exit code."""
     args = build_parser().parse_args(argv)
     config = BootstrapConfig(cluster=args.cluster, resamples=args.bootstrap, seed=args.seed)
-    verdicts = load_verdicts(args.runs, allow_mixed_data=args.allow_mixed_data)
-    family = [parse_comparison(c) for c in args.compare] or default_family(verdicts)
     dims = [d for d in (args.dims or "").split(",") if d.strip()] or None
-    table = compare(verdicts, family, dims, config)
+    table = compare_runs(args.runs, args.compare, dims, config, args.allow_mixed_data)
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     out = args.out or Path("results") / f"compare-{stamp}"
     write_comparisons(table, out)

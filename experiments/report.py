@@ -78,23 +78,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     write_figures(out / "figures", table, pl.DataFrame())
     print(to_markdown(display_table(table)))
     if args.compare:
-        from judges.compare import (
-            compare,
-            default_family,
-            load_verdicts,
-            parse_comparison,
-            write_comparisons,
-        )
+        from judges.compare import compare_runs, write_comparisons
 
-        verdicts = load_verdicts(args.runs, allow_mixed_data=args.allow_mixed_data)
-        family = [
-            pair
-            for spec in args.compare
-            for pair in (
-                default_family(verdicts) if spec == "default" else [parse_comparison(spec)]
-            )
-        ]
-        comparisons = compare(verdicts, family)
+        comparisons = compare_runs(args.runs, args.compare, allow_mixed_data=args.allow_mixed_data)
         write_comparisons(comparisons, out)
         for line in comparisons["sentence"]:
             print(line)

@@ -33,7 +33,6 @@ from judges.runs import (
     RunFolder,
     git_commit,
     library_versions,
-    new_run_id,
     verdict_table,
     write_run,
 )
@@ -259,9 +258,8 @@ def _run(session: Session, config: AgreementConfig, started: datetime) -> RunRes
     judges, frames = session.judges, session.frames
     folder = None
     if not config.dry_run:
-        explicit = config.run_id is not None
-        run_id = config.run_id if explicit else new_run_id([j.name for j in judges], started)
-        folder = RunFolder(Path(config.out), run_id, overwrite=config.overwrite, explicit=explicit)
+        names = [j.name for j in judges]
+        folder = RunFolder.for_run(config.out, config.run_id, names, started, config.overwrite)
     dataset = session.load()
     pairs = dataset.pairs
     # Votes are checked before any judgement: a bad row costs nothing.
@@ -281,12 +279,10 @@ def _run(session: Session, config: AgreementConfig, started: datetime) -> RunRes
         judge.check_dimensions(plan[judge.name])
     runner = session.runner
     if config.dry_run:
-        plans = []
-        for judge in judges:
-            tasks, _ = plan_tasks(pairs, plan[judge.name], frames, with_ties=True)
-            todo = runner.pending(judge, tasks)
-            cost = judge.plan_cost(todo, runner.ctx) or CostPlan(judge.name)
-            plans.append(replace(cost, verdicts=len(tasks), to_compute=len(todo)))
+        plans = [
+            runner.plan(judge, plan_tasks(pairs, plan[judge.name], frames, with_ties=True)[0])
+            for judge in judges
+        ]
         return DryRun(dataset, plans, session.demo)
     assert folder is not None
     runs: list[JudgeRun] = []

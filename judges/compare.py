@@ -233,6 +233,26 @@ def compare(
     return pl.DataFrame(rows, infer_schema_length=None)
 
 
+def compare_runs(
+    run_dirs: Sequence[Path],
+    specs: Sequence[str] = (),
+    dimensions: Sequence[str] | None = None,
+    config: BootstrapConfig | None = None,
+    allow_mixed_data: bool = False,
+) -> pl.DataFrame:
+    """:func:`compare` on the verdicts of run folders.
+
+    ``specs`` are ``"A@F vs B@G"``; ``"default"`` (or none at all) adds :func:`default_family`.
+    """
+    verdicts = load_verdicts(run_dirs, allow_mixed_data=allow_mixed_data)
+    family = [
+        pair
+        for spec in specs or ["default"]
+        for pair in (default_family(verdicts) if spec == "default" else [parse_comparison(spec)])
+    ]
+    return compare(verdicts, family, dimensions, config)
+
+
 def load_verdicts(run_dirs: Sequence[Path], allow_mixed_data: bool = False) -> pl.DataFrame:
     """Verdict tables of several runs, judge labels made unique as :func:`merge_runs` does.
 

@@ -7,6 +7,7 @@ command picks up the rest. Error verdicts are never cached: a rerun retries them
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -19,6 +20,7 @@ from judges.base import Judge, RunContext, Task
 from judges.budget import Budget
 from judges.cache import Store, stable_hash
 from judges.keyframes import KeyframeSource
+from judges.pricing import CostPlan
 from judges.types import Dimension, Pair, Verdict
 
 VERDICTS = "verdicts"
@@ -151,6 +153,12 @@ class Runner:
     def pending(self, judge: Judge, tasks: Sequence[Task]) -> list[Task]:
         """The tasks whose verdicts the cache does not hold (what a run would compute)."""
         return self._split(judge, tasks)[1]
+
+    def plan(self, judge: Judge, tasks: Sequence[Task]) -> CostPlan:
+        """Dry run: verdicts asked, those to compute and (API judges) calls and cost."""
+        todo = self.pending(judge, tasks)
+        cost = judge.plan_cost(todo, self.ctx) or CostPlan(judge.name)
+        return dataclasses.replace(cost, verdicts=len(tasks), to_compute=len(todo))
 
     def run(
         self,

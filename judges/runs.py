@@ -265,6 +265,20 @@ class RunFolder:
 
     """
 
+    @classmethod
+    def for_run(
+        cls,
+        out: Path,
+        run_id: str | None,
+        judge_names: Sequence[str],
+        started: datetime,
+        overwrite: bool = False,
+    ) -> RunFolder:
+        """The folder of a run: ``run_id`` if given, else a time-and-judges name."""
+        explicit = run_id is not None
+        name = run_id if run_id is not None else new_run_id(judge_names, started)
+        return cls(Path(out), name, overwrite=overwrite, explicit=explicit)
+
     def __init__(
         self,
         out: Path,

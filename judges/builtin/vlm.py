@@ -326,6 +326,10 @@ class VlmJudge(AsyncJudge):
                     continue
                 calls += 1
                 tokens += self.estimate(body, sizes)[0]
+        return self.cost_plan(calls, cached, tokens)
+
+    def cost_plan(self, calls: int, cached: int, tokens: int) -> CostPlan:
+        """A dry run's estimate from the calls to make, cached replies and input tokens."""
         out_tokens = calls * self.cfg.max_tokens
         return CostPlan(
             judge=self.name,

@@ -37,8 +37,7 @@ from judges.harm.metrics import (
     without_harmlessness,
 )
 from judges.health import failing_judges, failure_summary
-from judges.pricing import CostPlan
-from judges.runs import RunFolder, git_commit, new_run_id, verdict_table
+from judges.runs import RunFolder, git_commit, verdict_table
 from judges.session import Session, SessionConfig, log_to_stderr
 from judges.types import Dimension, frames_label
 
@@ -120,9 +119,8 @@ def _run(session: Session, config: HarmConfig, started: datetime) -> HarmResult 
     judges, frames = session.judges, session.frames
     folder = None
     if not config.dry_run:
-        explicit = config.run_id is not None
-        run_id = config.run_id if explicit else new_run_id([j.name for j in judges], started)
-        folder = RunFolder(Path(config.out), run_id, overwrite=config.overwrite, explicit=explicit)
+        names = [j.name for j in judges]
+        folder = RunFolder.for_run(config.out, config.run_id, names, started, config.overwrite)
     ds = load_harm_dataset(
         session.data_path(),
         config.video_dir,
@@ -139,11 +137,7 @@ def _run(session: Session, config: HarmConfig, started: datetime) -> HarmResult 
     tasks = [HarmTask(item, n) for item in ds.items for n in frames]
     runner = session.runner
     if config.dry_run:
-        plans = []
-        for judge in judges:
-            todo = runner.pending(judge, tasks)  # type: ignore[arg-type]
-            cost = judge.plan_cost(todo, runner.ctx) or CostPlan(judge.name)  # type: ignore[arg-type]
-            plans.append(replace(cost, verdicts=len(tasks), to_compute=len(todo)))
+        plans = [runner.plan(judge, tasks) for judge in judges]  # type: ignore[arg-type]
         return DryRun(ds, plans, session.demo)  # type: ignore[arg-type]
     assert folder is not None
     verdicts: list[HarmVerdict] = []

@@ -22,7 +22,7 @@ from judges.harm import HarmItem, HarmTask, HarmVerdict
 from judges.harm.base import HarmJudge
 from judges.harm.prompts import JSON_SCHEMA, interpret_harm_reply, load_harm_prompts
 from judges.keyframes import KeyframeSource
-from judges.pricing import PRICES_AS_OF, CostPlan
+from judges.pricing import CostPlan
 from judges.registry import register_judge
 
 
@@ -133,18 +133,7 @@ class VlmHarmJudge(HarmJudge, VlmJudge):
                 continue
             calls += 1
             tokens += self.estimate(body, sizes)[0]
-        out_tokens = calls * self.cfg.max_tokens
-        return CostPlan(
-            judge=self.name,
-            model=self.cfg.model,
-            calls=calls,
-            cached_responses=cached,
-            input_tokens=tokens,
-            max_output_tokens=out_tokens,
-            input_cost_usd=self.price.cost(tokens, 0) if self.price else None,
-            max_cost_usd=self.price.cost(tokens, out_tokens) if self.price else None,
-            prices_as_of=PRICES_AS_OF,
-        )
+        return self.cost_plan(calls, cached, tokens)
 
 
 _PRESETS = {
