@@ -200,17 +200,23 @@ class VlmJudge(AsyncJudge):
         if swapped:
             first, second = second, first
         cfg = self.cfg
+        messages = self.prompts.messages(
+            pair.prompt_text,
+            dimension,
+            (first.urls, second.urls),
+            variant=cfg.prompt,
+            allow_tie=cfg.allow_tie,
+            layout=cfg.layout,
+            detail=cfg.detail,
+        )
+        return self.chat_body(messages), first.sizes + second.sizes
+
+    def chat_body(self, messages: list[dict[str, Any]]) -> dict[str, Any]:
+        """A chat-completion body with this judge's model and sampling options."""
+        cfg = self.cfg
         body: dict[str, Any] = {
             "model": cfg.model,
-            "messages": self.prompts.messages(
-                pair.prompt_text,
-                dimension,
-                (first.urls, second.urls),
-                variant=cfg.prompt,
-                allow_tie=cfg.allow_tie,
-                layout=cfg.layout,
-                detail=cfg.detail,
-            ),
+            "messages": messages,
             "temperature": cfg.temperature,
             "max_tokens": cfg.max_tokens,
         }
@@ -219,7 +225,7 @@ class VlmJudge(AsyncJudge):
         if cfg.logprobs:
             body["logprobs"] = True
             body["top_logprobs"] = 5
-        return body, first.sizes + second.sizes
+        return body
 
     def estimate(self, body: dict[str, Any], sizes: list[tuple[int, int]]) -> tuple[int, float]:
         """Estimated input tokens of a request and its worst-case cost (full ``max_tokens``)."""

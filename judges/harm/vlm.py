@@ -65,20 +65,15 @@ class VlmHarmJudge(HarmJudge, VlmJudge):
         """The chat-completion body for tagging one item, and the sizes of its images."""
         images = self.images(item.video, frames, source or KeyframeSource())
         cfg = self.cfg
-        body: dict[str, Any] = {
-            "model": cfg.model,
-            "messages": self.prompts.messages(
+        body = self.chat_body(
+            self.prompts.messages(
                 item.prompt_text,
                 images.urls,
                 variant=cfg.prompt,
                 layout=cfg.layout,
                 detail=cfg.detail,
-            ),
-            "temperature": cfg.temperature,
-            "max_tokens": cfg.max_tokens,
-        }
-        if cfg.seed is not None:
-            body["seed"] = cfg.seed
+            )
+        )
         if cfg.structured and cfg.prompt == "zero_shot":
             body["response_format"] = JSON_SCHEMA  # CoT replies reason in prose first
         return body, images.sizes
