@@ -53,7 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from judges.disagreements import export_disagreements, parse_disagreement_spec
     from judges.figures import write_figures
-    from judges.runs import check_writable_dir, merge_runs, read_run
+    from judges.runs import check_writable_dir, merge_runs, read_run, run_kind
     from judges.tables import comparison_markdown
 
     if args.limit < 1:
@@ -71,6 +71,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     table = merge_runs(args.runs, allow_mixed_data=args.allow_mixed_data)
     out = args.out or Path("results") / f"report-{stamp}"
     check_writable_dir(out, "--out")
+    if run_kind(args.runs[0]) == "harm":
+        from judges.harm.report import write_harm_comparison
+
+        print(write_harm_comparison(table, args.runs, out))
+        print(f"report: {out}")
+        return 0
     frames_labels(table).write_csv(out / "comparison.csv")
     (out / "comparison.md").write_text(comparison_markdown(table, args.runs))
     import polars as pl

@@ -329,23 +329,32 @@ class RunFolder:
 # --- reading runs back ---------------------------------------------------------------
 
 
+RUN_TABLES = {"agreement": "agreement.csv", "harm": "harm_agreement.csv"}
+
+
+def run_kind(run_dir: Path) -> str:
+    """``agreement`` (a preference run) or ``harm`` (a harm-label run), from its files."""
+    return "harm" if (Path(run_dir) / RUN_TABLES["harm"]).is_file() else "agreement"
+
+
 def read_run(run_dir: Path) -> tuple[pl.DataFrame, dict[str, Any]]:
-    """A run folder's agreement table and run.json.
+    """A run folder's agreement table (preference or harm) and run.json.
 
     Raises:
         ConfigError: not a run folder.
     """
-    table_path, info_path = run_dir / "agreement.csv", run_dir / "run.json"
+    table_path = Path(run_dir) / RUN_TABLES[run_kind(run_dir)]
+    info_path = Path(run_dir) / "run.json"
     if not table_path.is_file() or not info_path.is_file():
         raise ConfigError(
-            f"{run_dir}: not a run folder (needs agreement.csv and run.json from "
-            "experiments/agreement.py)"
+            f"{run_dir}: not a run folder (needs agreement.csv or harm_agreement.csv, and "
+            "run.json, from experiments/agreement.py or harm.py)"
         )
     return read_agreement_csv(table_path), json.loads(info_path.read_text())
 
 
 def merge_runs(run_dirs: list[Path], allow_mixed_data: bool = False) -> pl.DataFrame:
-    """One long table from several runs, with a ``run_id`` column.
+    """One long table from several runs of one kind, with a ``run_id`` column.
 
     A judge label used by two runs (e.g. ``gpt4o`` run once zero-shot, once CoT) becomes
     ``label@run_id`` so both stay distinct.
@@ -357,6 +366,11 @@ def merge_runs(run_dirs: list[Path], allow_mixed_data: bool = False) -> pl.DataF
     if not run_dirs:
         raise ConfigError("give at least one run folder")
     unique = list({Path(d).resolve(): Path(d) for d in run_dirs}.values())  # same folder twice
+    kinds = {run_kind(d) for d in unique}
+    if len(kinds) > 1:
+        raise ConfigError(
+            "these runs mix preference and harm-label runs; report each kind separately"
+        )
     loaded = [(d, *read_run(d)) for d in unique]
     datasets = {
         (info["data"]["sha256"], info["data"].get("pairs_used")): d for d, _, info in loaded

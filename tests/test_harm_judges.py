@@ -232,3 +232,39 @@ def test_commands_refuse_the_other_kind_of_judge(tmp_path):
         cwd=tmp_path,
     )
     assert res.returncode == 2 and "run it with agreement.py" in res.stderr
+
+
+def test_report_merges_harm_runs(tmp_path):
+    data = make_label_set(tmp_path / "d", n=4)
+    rows = [{"video_id": f"v{i}", **dict.fromkeys(HARM_KEYS, 0.1 * i)} for i in range(4)]
+    scores = tmp_path / "mod.csv"
+    pl.DataFrame(rows).write_csv(scores)
+    for run_id, threshold in (("a", "0.15"), ("b", "0.25")):
+        res = subprocess.run(
+            [
+                *(sys.executable, str(SCRIPT), "--judge", "harm-scores", "--quiet"),
+                *("--judge-arg", f"file={scores}", "--judge-arg", f"threshold={threshold}"),
+                *("--data", str(data), "--frames", "1", "--out", str(tmp_path / "r")),
+                *("--run-id", run_id, "--bootstrap", "100"),
+            ],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+        )
+        assert res.returncode == 0, res.stderr
+    report = Path(__file__).resolve().parents[1] / "experiments" / "report.py"
+    res = subprocess.run(
+        [
+            *(sys.executable, str(report), str(tmp_path / "r/a"), str(tmp_path / "r/b")),
+            *("--out", str(tmp_path / "rep")),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert res.returncode == 0, res.stderr
+    merged = pl.read_csv(tmp_path / "rep" / "harm_comparison.csv")
+    assert set(merged["judge"]) == {"harm-scores@a", "harm-scores@b"}
+    # Threshold 0.15 tags v2 and v3 in every category, 0.25 only v3: violence (v1, v3) differs.
+    violence = merged.filter(pl.col("category") == "violence").sort("judge")
+    assert violence["agreement"].to_list() == [0.5, 0.75]
+    assert (tmp_path / "rep" / "figures" / "harm_agreement_vs_frames.png").is_file()

@@ -115,3 +115,22 @@ def write_harm_run(
     (run_dir / "figures").mkdir(exist_ok=True)
     mark = "demo data" if info.get("demo") else None
     save(plot_harm_vs_frames(table, mark), str(run_dir / "figures" / "harm_agreement_vs_frames"))
+
+
+def write_harm_comparison(table: pl.DataFrame, run_dirs: list[Path], out: Path) -> str:
+    """Merged harm runs: ``harm_comparison.csv/.md`` and the figure; returns the summary table."""
+    from judges.stat_figures import save
+
+    frames_labels(table).write_csv(out / "harm_comparison.csv")
+    summary = to_markdown(
+        frames_labels(table)
+        .filter(pl.col("category").is_in(["is_safe", "micro", "macro"]))
+        .select("judge", "frames", "category", "n_labeled", "agreement", "f1")
+    )
+    runs = "Runs: " + ", ".join(f"`{d}`" for d in run_dirs)
+    (out / "harm_comparison.md").write_text(
+        "\n".join(["# Harm-label judges compared", "", runs, "", summary, ""])
+    )
+    (out / "figures").mkdir(exist_ok=True)
+    save(plot_harm_vs_frames(table), str(out / "figures" / "harm_agreement_vs_frames"))
+    return summary
