@@ -28,11 +28,10 @@ from judges.errors import ConfigError
 from judges.harm.metrics import inconsistent_pairs, without_harmlessness
 from judges.health import content_duplicates, failing_judges, failure_summary
 from judges.pricing import CostPlan
+from judges.provenance import git_commit, library_versions
 from judges.runner import JudgeRun, plan_tasks
 from judges.runs import (
     RunFolder,
-    git_commit,
-    library_versions,
     verdict_table,
     write_run,
 )

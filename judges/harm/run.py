@@ -37,7 +37,8 @@ from judges.harm.metrics import (
     without_harmlessness,
 )
 from judges.health import failing_judges, failure_summary
-from judges.runs import RunFolder, git_commit, verdict_table
+from judges.provenance import git_commit
+from judges.runs import RunFolder, verdict_table
 from judges.session import Session, SessionConfig, log_to_stderr
 from judges.types import Dimension, frames_label
 
