@@ -61,6 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="pair data: leave out pairs whose safer-rated video has a harm label and the "
         "other none (the paper's annotation noise)",
     )
+    parser.add_argument(
+        "--fit-thresholds",
+        action="store_true",
+        help="judges giving probabilities: per-category thresholds fit on one half of the "
+        "prompts, applied to the other (run.json has thresholds fit on all, for thresholds=)",
+    )
     parser.add_argument("--bootstrap", type=int, default=DEFAULT_RESAMPLES, metavar="B")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     parser.add_argument("--out", type=Path, default=Path("results"), help="results root")
@@ -90,6 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         limit=args.limit,
         skip_missing=args.skip_missing,
         exclude_inconsistent=args.exclude_inconsistent,
+        fit_thresholds=args.fit_thresholds,
         stats=BootstrapConfig(resamples=args.bootstrap, seed=args.seed),
         out=args.out,
         run_id=args.run_id,

@@ -268,3 +268,29 @@ def test_report_merges_harm_runs(tmp_path):
     violence = merged.filter(pl.col("category") == "violence").sort("judge")
     assert violence["agreement"].to_list() == [0.5, 0.75]
     assert (tmp_path / "rep" / "figures" / "harm_agreement_vs_frames.png").is_file()
+
+
+def test_fit_thresholds_recorded(tmp_path):
+    data = make_label_set(tmp_path / "d", n=8)
+    rows = [
+        {"video_id": f"v{i}", **dict.fromkeys(HARM_KEYS, 0.2), "violence": 0.3 + 0.1 * (i % 2)}
+        for i in range(8)
+    ]
+    scores = tmp_path / "mod.csv"
+    pl.DataFrame(rows).write_csv(scores)
+    res = subprocess.run(
+        [
+            *(sys.executable, str(SCRIPT), "--judge", "harm-scores", "--quiet", "--fit-thresholds"),
+            *("--judge-arg", f"file={scores}", "--data", str(data), "--frames", "1"),
+            *("--out", str(tmp_path / "r"), "--run-id", "f", "--bootstrap", "100"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert res.returncode == 0, res.stderr
+    info = json.loads((tmp_path / "r/f/run.json").read_text())
+    # Odd videos are violent and score 0.4, even ones 0.3: the fit cuts at 0.4.
+    assert info["fitted_thresholds"]["harm-scores"]["1"]["violence"] == pytest.approx(0.4)
+    table = pl.read_csv(tmp_path / "r/f/harm_agreement.csv")
+    assert table.filter(pl.col("category") == "violence")["agreement"][0] == 1.0

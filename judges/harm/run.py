@@ -36,6 +36,7 @@ from judges.harm.metrics import (
     inconsistent_pairs,
     without_harmlessness,
 )
+from judges.harm.thresholds import refit
 from judges.health import failing_judges, failure_summary
 from judges.provenance import git_commit
 from judges.runs import RunFolder, verdict_table
@@ -57,6 +58,8 @@ class HarmConfig(SessionConfig):
         stats: Bootstrap resamples and seed (clusters are prompts).
         exclude_inconsistent: Leave out of the derived-harmlessness measurement the pairs the
             paper calls noise (see :func:`inconsistent_pairs`).
+        fit_thresholds: Relabel judges that give probabilities with per-category thresholds
+            cross-fitted by prompt (:func:`judges.harm.thresholds.refit`).
 
     """
 
@@ -68,6 +71,7 @@ class HarmConfig(SessionConfig):
     dry_run: bool = False
     stats: BootstrapConfig = field(default_factory=BootstrapConfig)
     exclude_inconsistent: bool = False
+    fit_thresholds: bool = False
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -156,6 +160,9 @@ def _run(session: Session, config: HarmConfig, started: datetime) -> HarmResult 
                 "seconds": round(run.seconds, 3),
             }
         )
+    fitted = None
+    if config.fit_thresholds:
+        verdicts, fitted = refit(verdicts, ds.items)
     table = harm_verdict_table(verdicts, ds.items)
     agreement = harm_agreement_table(table, config.stats)
     derived, inconsistent = _derived(ds, verdicts, judges, config)
@@ -187,6 +194,7 @@ def _run(session: Session, config: HarmConfig, started: datetime) -> HarmResult 
         },
         "frames": [frames_label(n) for n in frames],
         "statistics": {**asdict(config.stats), "method": config.stats.method},
+        "fitted_thresholds": fitted,
         "judges": judge_info,
         "failures": failures,
         "cost_usd": sum(v.cost_usd or 0.0 for v in verdicts),
