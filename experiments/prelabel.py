@@ -29,6 +29,7 @@ from judges.datasets import formats
 from judges.errors import ConfigError
 from judges.health import failing_judges, format_failures
 from judges.prelabel import PrelabelConfig, run_prelabel
+from judges.registry import judge_specs
 from judges.types import Dimension
 
 
@@ -105,6 +106,49 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def harm_main(args: argparse.Namespace, frames: int | None) -> int:
+    """Pre-label harm tags with a harm judge (no --dimension)."""
+    from judges.harm.prelabel import HarmPrelabelConfig, run_harm_prelabel
+
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    summary = run_harm_prelabel(
+        HarmPrelabelConfig(
+            judge=args.judges[0],
+            frames=frames,
+            data=args.data,
+            video_dir=args.video_dir,
+            calibration=args.calibration,
+            calibration_video_dir=args.calibration_video_dir,
+            target_agreement=args.target_agreement,
+            out=args.out or Path("results") / f"prelabel-harm-{stamp}",
+            url_prefix=args.url_prefix,
+            overwrite=args.overwrite,
+            cache_dir=args.cache_dir,
+            concurrency=args.concurrency,
+            max_cost=args.max_cost,
+            progress=not args.quiet,
+            min_kept=args.min_kept,
+            min_prompts=args.min_prompts,
+            stats=BootstrapConfig(resamples=args.bootstrap, seed=args.seed),
+        )
+    )
+    print(
+        f"{summary['items']} text-video pairs: {summary['pre_labelled']} pre-tagged, "
+        f"{summary['routed_to_humans']} routed to humans (item threshold {summary['threshold']})"
+    )
+    expected = summary.get("expected_exact_match")
+    if expected:
+        print(
+            "expected exact match of all 12 tags on pre-tagged items: "
+            f"{expected['calibration']:.3f}, 95% prediction interval "
+            f"[{expected['predicted_lo']:.3f}, {expected['predicted_hi']:.3f}]; "
+            f"assumes: {summary['promise']['assumes']}"
+        )
+    if summary.get("note"):
+        print(summary["note"])
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the pre-labelling command; returns the exit code."""
     args = build_parser().parse_args(argv)
@@ -116,11 +160,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"give exactly one --judge (got {len(args.judges or [])}); pre-labelling uses one "
             "judge, compare several with agreement.py"
         )
-    if args.dimension is None:
-        raise ConfigError("--dimension is required, e.g. --dimension aesthetics")
     frames = parse_frames(args.frames)
     if len(frames) != 1:
         raise ConfigError("--frames takes one value here")
+    spec = judge_specs().get(args.judges[0].name)
+    if spec is not None and getattr(spec.judge, "task_kind", "pair") == "harm":
+        return harm_main(args, frames[0])
+    if args.dimension is None:
+        raise ConfigError("--dimension is required, e.g. --dimension aesthetics")
     formats()  # each dataset format defines its dimensions
     try:
         dimension = Dimension.parse(args.dimension)

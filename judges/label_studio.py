@@ -61,7 +61,8 @@ def confidence_of(verdict: Verdict) -> float | None:
     return None
 
 
-def _url(path: Path, root: Path | None, prefix: str | None) -> str:
+def video_url(path: Path, root: Path | None, prefix: str | None) -> str:
+    """A video's URL in tasks: the file path, or ``prefix`` + its path relative to ``root``."""
     if prefix is None:
         return str(path)
     try:
@@ -110,8 +111,8 @@ def label_studio_tasks(
                 "pair_id": pair.pair_id,
                 "prompt": pair.prompt_text,
                 "dimension": dimension.value.replace("_", " "),
-                "video_0": _url(pair.video_0.path, video_root, url_prefix),
-                "video_1": _url(pair.video_1.path, video_root, url_prefix),
+                "video_0": video_url(pair.video_0.path, video_root, url_prefix),
+                "video_1": video_url(pair.video_1.path, video_root, url_prefix),
                 "route": "auto" if auto else "human",
                 "judge_status": v.status if v is not None else "missing",
                 "judge_confidence": conf,

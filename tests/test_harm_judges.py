@@ -18,6 +18,7 @@ import pytest
 
 from chat_server import ChatServer, Reply
 from judges.base import RunContext
+from judges.bootstrap import BootstrapConfig
 from judges.budget import Budget
 from judges.cache import Store
 from judges.errors import ConfigError
@@ -294,3 +295,53 @@ def test_fit_thresholds_recorded(tmp_path):
     assert info["fitted_thresholds"]["harm-scores"]["1"]["violence"] == pytest.approx(0.4)
     table = pl.read_csv(tmp_path / "r/f/harm_agreement.csv")
     assert table.filter(pl.col("category") == "violence")["agreement"][0] == 1.0
+
+
+def test_prelabel_harm_tags_for_label_studio(tmp_path):
+    import xml.etree.ElementTree as ET
+
+    from judges.harm.prelabel import HarmPrelabelConfig, run_harm_prelabel
+    from judges.session import JudgeRequest
+
+    data = make_label_set(tmp_path / "d", n=24)
+    # Confident and right on odd videos (violent), unsure on even ones.
+    rows = [
+        {"video_id": f"v{i}", **dict.fromkeys(HARM_KEYS, 0.02), "violence": 0.97 if i % 2 else 0.45}
+        for i in range(24)
+    ]
+    scores = tmp_path / "mod.csv"
+    pl.DataFrame(rows).write_csv(scores)
+    out = tmp_path / "out"
+    summary = run_harm_prelabel(
+        HarmPrelabelConfig(
+            judge=JudgeRequest("harm-scores", {"file": str(scores)}),
+            frames=1,
+            data=data,
+            calibration=data,
+            target_agreement=0.5,
+            min_kept=4,
+            min_prompts=2,
+            out=out,
+            cache_dir=tmp_path / "c",
+            progress=False,
+            stats=BootstrapConfig(resamples=200),
+        )
+    )
+    tasks = json.loads((out / "label_studio_tasks.json").read_text())
+    assert summary["items"] == len(tasks) == 24
+    # The fitted violence threshold separates 0.45 from 0.97.
+    assert 0.45 < summary["thresholds"]["violence"] <= 0.97
+    auto = [t for t in tasks if t["data"]["route"] == "auto"]
+    assert len(auto) == summary["pre_labelled"] > 0
+    config = ET.fromstring((out / "labeling_config.xml").read_text())
+    control = next(c for c in config.iter("Choices") if c.get("name") == "harm")
+    allowed = {c.get("value") for c in control.iter("Choice")}
+    assert allowed == {*HARM_KEYS, "safe"} and control.get("choice") == "multiple"
+    objects = {v.get("name") for v in config.iter("Video")}
+    for t in tasks:
+        result = t["predictions"][0]["result"][0]
+        assert result["from_name"] == "harm" and result["to_name"] in objects
+        assert set(result["value"]["choices"]) <= allowed
+    odd = next(t for t in tasks if t["data"]["item_id"].endswith("v1"))
+    assert odd["predictions"][0]["result"][0]["value"]["choices"] == ["violence"]
+    assert summary["promise"]["method"].startswith("fixed-sequence testing")
