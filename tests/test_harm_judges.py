@@ -345,3 +345,14 @@ def test_prelabel_harm_tags_for_label_studio(tmp_path):
     odd = next(t for t in tasks if t["data"]["item_id"].endswith("v1"))
     assert odd["predictions"][0]["result"][0]["value"]["choices"] == ["violence"]
     assert summary["promise"]["method"].startswith("fixed-sequence testing")
+
+
+def test_harm_dry_run_calls_nothing(tmp_path):
+    data = make_label_set(tmp_path / "d", n=3)
+    with ChatServer() as server:
+        cmd, env = _cli(server, "--data", data, "--frames", "1,2", "--dry-run", cwd=tmp_path)
+        res = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True)
+        assert res.returncode == 0, res.stderr
+        assert server.requests == []
+    assert "gpt4o-harm: 6 of 6 verdicts to compute, 6 API calls" in res.stdout
+    assert not (tmp_path / "results").exists()
