@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from judges.agreement_run import parse_frames
 from judges.bootstrap import DEFAULT_RESAMPLES, BootstrapConfig
@@ -106,6 +107,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def shared_options(args: argparse.Namespace, frames: int | None) -> dict[str, Any]:
+    """The options both pre-labelling passes take, from the command line."""
+    return {
+        "judge": args.judges[0],
+        "frames": frames,
+        "data": args.data,
+        "video_dir": args.video_dir,
+        "calibration": args.calibration,
+        "calibration_video_dir": args.calibration_video_dir,
+        "target_agreement": args.target_agreement,
+        "url_prefix": args.url_prefix,
+        "overwrite": args.overwrite,
+        "cache_dir": args.cache_dir,
+        "concurrency": args.concurrency,
+        "max_cost": args.max_cost,
+        "progress": not args.quiet,
+        "min_kept": args.min_kept,
+        "min_prompts": args.min_prompts,
+        "stats": BootstrapConfig(resamples=args.bootstrap, seed=args.seed),
+    }
+
+
 def harm_main(args: argparse.Namespace, frames: int | None) -> int:
     """Pre-label harm tags with a harm judge (no --dimension)."""
     from judges.harm.prelabel import HarmPrelabelConfig, run_harm_prelabel
@@ -113,23 +136,8 @@ def harm_main(args: argparse.Namespace, frames: int | None) -> int:
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     summary = run_harm_prelabel(
         HarmPrelabelConfig(
-            judge=args.judges[0],
-            frames=frames,
-            data=args.data,
-            video_dir=args.video_dir,
-            calibration=args.calibration,
-            calibration_video_dir=args.calibration_video_dir,
-            target_agreement=args.target_agreement,
+            **shared_options(args, frames),
             out=args.out or Path("results") / f"prelabel-harm-{stamp}",
-            url_prefix=args.url_prefix,
-            overwrite=args.overwrite,
-            cache_dir=args.cache_dir,
-            concurrency=args.concurrency,
-            max_cost=args.max_cost,
-            progress=not args.quiet,
-            min_kept=args.min_kept,
-            min_prompts=args.min_prompts,
-            stats=BootstrapConfig(resamples=args.bootstrap, seed=args.seed),
         )
     )
     print(
@@ -176,26 +184,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     summary = run_prelabel(
         PrelabelConfig(
-            judge=args.judges[0],
+            **shared_options(args, frames[0]),
             dimension=dimension,
-            frames=frames[0],
-            data=args.data,
-            video_dir=args.video_dir,
-            calibration=args.calibration,
-            calibration_video_dir=args.calibration_video_dir,
-            target_agreement=args.target_agreement,
             seconds_per_pair=args.seconds_per_pair,
             out=args.out or Path("results") / f"prelabel-{stamp}",
-            url_prefix=args.url_prefix,
-            overwrite=args.overwrite,
-            cache_dir=args.cache_dir,
-            concurrency=args.concurrency,
-            max_cost=args.max_cost,
-            progress=not args.quiet,
             calibrate=args.calibrate,
-            min_kept=args.min_kept,
-            min_prompts=args.min_prompts,
-            stats=BootstrapConfig(resamples=args.bootstrap, seed=args.seed),
         )
     )
     if summary.get("notice"):

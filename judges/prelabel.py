@@ -98,27 +98,22 @@ def risk_coverage(
     return pl.DataFrame(rows, schema=schema)
 
 
-@dataclass
-class PrelabelConfig(SessionConfig):
-    """One pre-labelling pass: the session's options, plus these.
+@dataclass(kw_only=True)
+class PrelabelOptions(SessionConfig):
+    """What every pre-labelling pass takes (preferences and harm tags).
 
-    The session's (see :class:`~judges.session.SessionConfig`): data, video_dir, cache_dir,
-    concurrency, max_cost, progress and the rest.
+    The session's options (see :class:`~judges.session.SessionConfig`), plus these.
 
     Attributes:
         judge: The judge to use (``JudgeRequest``).
-        dimension: The dimension to label.
         frames: Keyframes per video (``None``: all).
-        calibration: Pairs with human labels to pick the threshold on; ``None``: route nothing.
+        calibration: Labelled data to pick the threshold on; ``None``: route nothing.
         calibration_video_dir: Video layout root for ``calibration``.
-        target_agreement: Agreement among auto-labelled pairs the promise is about (its
+        target_agreement: Agreement among auto-labelled items the promise is about (its
             clustered one-sided 95% lower bound must reach it).
-        calibrate: Map a margin to a probability on the calibration set (``isotonic`` or
-            ``platt``) before thresholding; ``None`` thresholds the judge's own confidence.
-        min_kept: Fewest calibration pairs kept for a threshold to be tested.
+        min_kept: Fewest calibration items kept for a threshold to be tested.
         min_prompts: Fewest calibration prompts among them.
         stats: Bootstrap B and seed (clusters are prompts).
-        seconds_per_pair: Human time per pair, for the hours-saved estimate.
         out: Output folder (refused if it exists, unless ``overwrite``).
         overwrite: Replace an existing output folder.
         url_prefix: Prefix of video URLs in the Label Studio tasks.
@@ -128,29 +123,46 @@ class PrelabelConfig(SessionConfig):
 
     """
 
-    judge: Any
-    dimension: Dimension
+    judge: Any = None
     frames: int | None = 8
     calibration: Path | None = None
     calibration_video_dir: Path | None = None
     target_agreement: float = 0.8
-    seconds_per_pair: float = 30.0
-    out: Path = Path("results/prelabel")
-    url_prefix: str | None = None
-    overwrite: bool = False
-    calibrate: Method | None = None
     min_kept: int = 50
     min_prompts: int = 10
     stats: BootstrapConfig = field(default_factory=BootstrapConfig)
+    out: Path = Path("results/prelabel")
+    overwrite: bool = False
+    url_prefix: str | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.min_kept < 1 or self.min_prompts < 1:
+            raise ConfigError("--min-kept and --min-prompts must be >= 1")
+        if not 0 < self.target_agreement < 1:
+            raise ConfigError("--target-agreement must be between 0 and 1")
+
+
+@dataclass(kw_only=True)
+class PrelabelConfig(PrelabelOptions):
+    """One pre-labelling pass of preferences: :class:`PrelabelOptions`, plus these.
+
+    Attributes:
+        dimension: The dimension to label.
+        calibrate: Map a margin to a probability on the calibration set (``isotonic`` or
+            ``platt``) before thresholding; ``None`` thresholds the judge's own confidence.
+        seconds_per_pair: Human time per pair, for the hours-saved estimate.
+
+    """
+
+    dimension: Dimension
+    calibrate: Method | None = None
+    seconds_per_pair: float = 30.0
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.calibrate is not None and self.calibrate not in METHODS:
             raise ConfigError(f"--calibrate must be one of {', '.join(METHODS)}")
-        if self.min_kept < 1 or self.min_prompts < 1:
-            raise ConfigError("--min-kept and --min-prompts must be >= 1")
-        if not 0 < self.target_agreement < 1:
-            raise ConfigError("--target-agreement must be between 0 and 1")
         if self.seconds_per_pair < 0:
             raise ConfigError("--seconds-per-pair must be >= 0")
 

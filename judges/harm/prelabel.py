@@ -17,22 +17,22 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from judges.base import Judge
-from judges.bootstrap import BootstrapConfig
 from judges.errors import ConfigError
 from judges.harm import CATEGORIES, HARM_KEYS, HarmItem, HarmTask, HarmVerdict
 from judges.harm.data import HarmDataset, load_harm_dataset
 from judges.harm.thresholds import best_threshold
 from judges.label_studio import video_url
+from judges.prelabel import PrelabelOptions
 from judges.promise import Promise, choose_threshold, prediction_interval
 from judges.runs import RunFolder
-from judges.session import Session, SessionConfig
+from judges.session import Session
 
 FROM_NAME = "harm"
 SAFE = "safe"
@@ -57,22 +57,17 @@ LABEL_CONFIG = (
 )
 
 
-@dataclass
-class HarmPrelabelConfig(SessionConfig):
-    """One harm pre-labelling pass (see the module docstring)."""
+@dataclass(kw_only=True)
+class HarmPrelabelConfig(PrelabelOptions):
+    """One harm pre-labelling pass: :class:`~judges.prelabel.PrelabelOptions`, plus these.
 
-    judge: Any = None
+    Attributes:
+        seconds_per_item: Human time to tag one item, for the hours-saved estimate.
+    """
+
     frames: int | None = 4
-    calibration: Path | None = None
-    calibration_video_dir: Path | None = None
-    target_agreement: float = 0.8
     seconds_per_item: float = 20.0
     out: Path = Path("results/prelabel-harm")
-    url_prefix: str | None = None
-    overwrite: bool = False
-    min_kept: int = 50
-    min_prompts: int = 10
-    stats: BootstrapConfig = field(default_factory=BootstrapConfig)
 
 
 def _decide(
@@ -94,8 +89,6 @@ def _decide(
 
 def run_harm_prelabel(config: HarmPrelabelConfig) -> dict[str, Any]:
     """Tag, calibrate, route and write the Label Studio files; returns the summary."""
-    if not 0 < config.target_agreement < 1:
-        raise ConfigError("--target-agreement must be between 0 and 1")
     frames = [config.frames]
     with Session(config, [config.judge], frames, task_kind="harm") as session:
         (judge,) = session.judges
