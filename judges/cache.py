@@ -13,6 +13,7 @@ import json
 import os
 import sqlite3
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -121,6 +122,17 @@ class Store:
             self._conn.execute(
                 "INSERT OR REPLACE INTO entries (namespace, key, value) VALUES (?, ?, ?)",
                 (namespace, key, text),
+            )
+            self._conn.commit()
+
+    def put_many(self, namespace: str, items: Sequence[tuple[str, Any]]) -> None:
+        """Store several values in one transaction (one commit, not one per value)."""
+        if not items:
+            return
+        rows = [(namespace, key, json.dumps(value, default=str)) for key, value in items]
+        with self._lock:
+            self._conn.executemany(
+                "INSERT OR REPLACE INTO entries (namespace, key, value) VALUES (?, ?, ?)", rows
             )
             self._conn.commit()
 

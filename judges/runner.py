@@ -1,8 +1,9 @@
 """Drive judges over (pair, dimension, frames) tasks with an on-disk verdict cache.
 
-Every finished verdict is committed to the cache as soon as it exists, so an interrupted run
-(Ctrl-C, a crash, ``kill -9``) loses at most the judgements in flight, and rerunning the same
-command picks up the rest. Error verdicts are never cached: a rerun retries them.
+Finished verdicts are committed to the cache in batches of at most ``COMMIT_EVERY`` verdicts or
+``COMMIT_SECONDS`` of work, and whatever finished is committed when a run stops on an error or
+Ctrl-C; so a ``kill -9`` loses at most the last batch and the judgements in flight, and rerunning
+the same command picks up the rest. Error verdicts are never cached: a rerun retries them.
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ from judges.pricing import CostPlan
 from judges.types import Dimension, Pair, Verdict
 
 VERDICTS = "verdicts"
+COMMIT_EVERY = 500
+"""Verdicts committed to the cache at once (a batch is also committed after COMMIT_SECONDS)."""
+COMMIT_SECONDS = 1.0
 
 
 def plan_tasks(
@@ -109,23 +113,39 @@ class Runner:
     def verdict_key(self, judge: Judge, task: Task) -> str:
         """Cache key of a verdict: judge identity, task and the content of its inputs."""
         assert self.ctx.store is not None
+        files = [self.ctx.store.file_hash(path) for path in task.files]
+        return self._key(judge.fingerprint(), judge, task, files)
+
+    def _key(self, fingerprint: str, judge: Judge, task: Task, files: list[str]) -> str:
         return stable_hash(
             {
-                "judge": judge.fingerprint(),
+                "judge": fingerprint,
                 **task.cache_fields,
                 "strategy": self.ctx.source.strategy,
-                "files": [self.ctx.store.file_hash(path) for path in task.files],
+                "files": files,
                 "inputs": judge.cache_inputs(task),
             }
         )
 
     def _keys(self, judge: Judge, tasks: Sequence[Task]) -> list[str | None]:
+        assert self.ctx.store is not None
+        # Each file is hashed (or its hash looked up) once, not once per task that uses it.
+        hashes: dict[Any, str | None] = {}
+        for task in tasks:
+            for path in task.files:
+                if path not in hashes:
+                    try:
+                        hashes[path] = self.ctx.store.file_hash(path)
+                    except OSError:
+                        hashes[path] = None  # unreadable: the judge will report it as an error
+        fingerprint = judge.fingerprint()
         keys: list[str | None] = []
         for task in tasks:
-            try:
-                keys.append(self.verdict_key(judge, task))
-            except OSError:
-                keys.append(None)  # unreadable file: the judge will report it as an error
+            files = [hashes[p] for p in task.files]
+            if any(f is None for f in files):
+                keys.append(None)
+                continue
+            keys.append(self._key(fingerprint, judge, task, files))  # type: ignore[arg-type]
         return keys
 
     def _split(
@@ -183,6 +203,8 @@ class Runner:
             disable=not self.progress,
             dynamic_ncols=True,
         )
+        pending: list[tuple[str, Any]] = []
+        last_commit = time.monotonic()
         try:
             for verdict in judge.judge_all(todo, self.ctx, workers=self.workers):
                 tkey = verdict.task_key
@@ -190,13 +212,21 @@ class Runner:
                 statuses[verdict.status] += 1
                 key = key_of.get(tkey)
                 if self.ctx.store is not None and key is not None and verdict.status != "error":
-                    self.ctx.store.put(VERDICTS, key, verdict.to_dict())
+                    pending.append((key, verdict.to_dict()))
+                    # Committed in batches bounded by count and time: a kill -9 loses at most
+                    # the last COMMIT_EVERY verdicts or COMMIT_SECONDS of work.
+                    now = time.monotonic()
+                    if len(pending) >= COMMIT_EVERY or now - last_commit >= COMMIT_SECONDS:
+                        self.ctx.store.put_many(VERDICTS, pending)
+                        pending, last_commit = [], now
                 bar.update(1)
                 postfix = {"cached": cached_count, "failed": statuses["error"]}
                 if self.ctx.budget.spent:
                     postfix["spent"] = f"${self.ctx.budget.spent:.4f}"
                 bar.set_postfix(postfix, refresh=False)
         finally:
+            if self.ctx.store is not None:
+                self.ctx.store.put_many(VERDICTS, pending)  # whatever finished, even on error
             bar.close()
         ordered = [results[t.key] for t in tasks]
         return JudgeRun(
