@@ -1,0 +1,115 @@
+"""A SafeSora-sized run of a local judge: first run, cached rerun and peak memory.
+
+Builds a SafeSora-shaped synthetic pair config (``--pairs`` pairs over ``--videos`` small
+distinct videos, prompts of ~3.5 pairs), then runs ``psnr`` on every dimension at 1, 2, 4 and 8
+frames (``pairs x 6 x 4`` verdicts) twice in fresh processes: once with an empty cache, once
+from the cache. It prints wall time per verdict and the peak resident memory of each run.
+
+Issue #13's targets at full size (``--pairs 51691``, 1.24M verdicts): bookkeeping at most
+30 us per verdict, cached rerun under 15 s, peak memory under 1 GB.
+
+    uv run python benchmarks/scale.py                 # 5,000 pairs (120,000 verdicts)
+    uv run python benchmarks/scale.py --pairs 51691   # full size (long)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from judges.demo import write_video
+
+RUN = """
+import resource, sys, time
+from pathlib import Path
+from judges.agreement_run import AgreementConfig, JudgeRequest, run_agreement
+start = time.perf_counter()
+result = run_agreement(AgreementConfig(
+    judges=[JudgeRequest("psnr")], frames=[1, 2, 4, 8], dimensions="all", data=Path(sys.argv[1]),
+    out=Path(sys.argv[2]), cache_dir=Path(sys.argv[3]), progress=False, workers=2))
+seconds = time.perf_counter() - start
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+j = result.judges[0]
+print(seconds, peak, j.verdicts, j.cached, j.computed)
+"""
+
+
+def build(root: Path, n_pairs: int, n_videos: int, seed: int = 0) -> Path:
+    """The synthetic config: videos of 12 frames, 32x24 px; pairs drawn within prompts."""
+    rng = np.random.default_rng(seed)
+    per_prompt = 4
+    videos = []
+    for v in range(n_videos):
+        prompt = f"q{v // per_prompt}"
+        rel = f"videos/{prompt}/v{v}.mp4"
+        frames = [rng.integers(0, 256, (24, 32, 3), dtype=np.uint8) for _ in range(12)]
+        write_video(root / rel, frames)
+        videos.append((prompt, f"v{v}", rel))
+    choices = ("video_0", "video_1")
+    records = []
+    for i in range(n_pairs):
+        first = int(rng.integers(0, n_videos))
+        base = first - first % per_prompt
+        second = base + (first - base + 1 + int(rng.integers(0, per_prompt - 1))) % per_prompt
+        second = min(second, n_videos - 1) if second != first else (first + 1) % n_videos
+        (p0, id0, rel0), (_, id1, rel1) = videos[first], videos[second]
+        video = lambda vid, rel: {"video_id": vid, "video_path": rel}  # noqa: E731
+        records.append(
+            {
+                "pair_id": f"pair-{i}",
+                "prompt_id": p0,
+                "prompt_text": f"prompt {p0}",
+                "video_0": video(id0, rel0),
+                "video_1": video(id1, rel1),
+                "helpfulness": choices[i % 2],
+                "harmlessness": choices[(i // 2) % 2],
+                "sub_preferences": {
+                    k: choices[(i // 3 + j) % 2]
+                    for j, k in enumerate(
+                        ("instruction_following", "correctness", "information", "aesthetics")
+                    )
+                },
+            }
+        )
+    config = root / "config-test.json"
+    config.write_text(json.dumps(records))
+    return config
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pairs", type=int, default=5000)
+    parser.add_argument("--videos", type=int, default=300)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        config = build(root / "data", args.pairs, args.videos)
+        verdicts_expected = args.pairs * 6 * 4
+        print(f"{args.pairs:,} pairs over {args.videos} videos: {verdicts_expected:,} verdicts")
+        for label in ("first run (empty cache)", "rerun (from the cache)"):
+            wall = time.perf_counter()
+            res = subprocess.run(
+                [sys.executable, "-c", RUN, str(config), str(root / "out"), str(root / "cache")],
+                capture_output=True,
+                text=True,
+            )
+            if res.returncode != 0:
+                sys.exit(res.stderr)
+            seconds, peak, n, cached, computed = res.stdout.split()[-5:]
+            per = float(seconds) / int(n) * 1e6
+            print(
+                f"{label:<26} {float(seconds):8.1f} s  {per:7.1f} us/verdict  peak "
+                f"{float(peak):7.0f} MB  ({cached} cached, {computed} computed; "
+                f"{time.perf_counter() - wall:.1f} s with start-up)"
+            )
+
+
+if __name__ == "__main__":
+    main()
