@@ -19,7 +19,7 @@ group cost.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -33,14 +33,12 @@ from judges.bootstrap import (
     ratio,
 )
 from judges.stats import (
-    binomial_p_value,
     binomial_p_values_half,
-    cohen_kappa,
     wilson_interval,
     wilson_intervals,
 )
-from judges.ties import NONE, TIE, V0, V1, folds_by_cluster, tie_accuracy
-from judges.types import CHOICES, STATUSES, Dimension
+from judges.ties import NONE, TIE, V0, V1, encode_outcomes, folds_by_cluster, tie_accuracy
+from judges.types import STATUSES, Dimension
 
 PAPER_DIMENSION_ORDER = (
     Dimension.INSTRUCTION_FOLLOWING,
@@ -52,53 +50,6 @@ PAPER_DIMENSION_ORDER = (
 )
 GROUP = ("judge", "dimension", "frames")
 _REQUIRED = (*GROUP, "winner", "status", "human")
-
-
-def agreement_stats(
-    winners: Sequence[str | None], humans: Sequence[str], statuses: Sequence[str]
-) -> dict[str, float | int]:
-    """Agreement statistics for one group of labeled verdicts.
-
-    Args:
-        winners: The judge's winner per pair (``video_0``, ``video_1``, ``tie`` or ``None``).
-        humans: The human choice per pair.
-        statuses: The verdict status per pair.
-
-    Example:
-        >>> s = agreement_stats(["video_0", "video_1", None, "video_0"],
-        ...                     ["video_0", "video_0", "video_1", "video_0"],
-        ...                     ["ok", "ok", "refused", "ok"])
-        >>> s["agreement"], s["accuracy"], s["coverage"]
-        (0.5, 0.6666666666666666, 0.75)
-
-    """
-    n = len(humans)
-    matches = sum(w == h for w, h in zip(winners, humans, strict=True))
-    decided = sum(w in CHOICES for w in winners)
-    a_lo, a_hi = wilson_interval(matches, n)
-    c_lo, c_hi = wilson_interval(matches, decided)
-    judged = [w if w in CHOICES else "undecided" for w in winners]
-    out: dict[str, float | int] = {
-        "n_labeled": n,
-        "n_decided": decided,
-        "n_matches": matches,
-        "coverage": decided / n if n else math.nan,
-        "agreement": matches / n if n else math.nan,
-        "agreement_lo": a_lo,
-        "agreement_hi": a_hi,
-        "p_value": binomial_p_value(matches, n),
-        "accuracy": matches / decided if decided else math.nan,
-        "accuracy_lo": c_lo,
-        "accuracy_hi": c_hi,
-        "accuracy_p_value": binomial_p_value(matches, decided),
-        "kappa": cohen_kappa(judged, list(humans)),
-        "n_errors": sum(s == "error" for s in statuses),
-    }
-    for status in STATUSES:
-        if status != "ok":
-            count = sum(s == status for s in statuses)
-            out[f"{status}_rate"] = count / n if n else math.nan
-    return out
 
 
 def agreement_table(
@@ -123,7 +74,7 @@ def agreement_table(
             B = 2000, seed 0); ``resamples=0`` leaves those columns out.
 
     Returns:
-        Group columns, ``n_unlabeled``, the statistics of :func:`agreement_stats` (pairs with a
+        Group columns, ``n_unlabeled``, the statistics in the module docstring (pairs with a
         human tie left out), the clustered intervals and design effect, and the tie-aware
         accuracy columns; sorted by judge, the paper's dimension order, then frames (``all``
         last).
@@ -152,7 +103,7 @@ def agreement_table(
     gid = np.empty(frame.height, dtype=np.int64)
     for i, idx in enumerate(grouped["_row"]):
         gid[idx.to_numpy()] = i
-    winners, humans = (_outcome_codes(frame[c]) for c in ("winner", "human"))
+    winners, humans = (encode_outcomes(frame[c]) for c in ("winner", "human"))
     status = (
         frame["status"]
         .replace_strict({s: i for i, s in enumerate(STATUSES)}, default=0, return_dtype=pl.Int64)
@@ -255,12 +206,6 @@ def cluster_column(verdicts: pl.DataFrame, cluster: str) -> pl.Expr:
         b = pl.col("video_1_id").fill_null(pl.lit("?") + pair)
         return pl.when(a <= b).then(a + "|" + b).otherwise(b + "|" + a)
     return pair
-
-
-def _outcome_codes(column: pl.Series) -> np.ndarray:
-    """``V0``/``V1``/``TIE`` codes of a winner or human column (``NONE`` for anything else)."""
-    outcome = {"video_0": V0, "video_1": V1, "tie": TIE}
-    return column.replace_strict(outcome, default=NONE, return_dtype=pl.Int8).to_numpy()
 
 
 def _resampled(

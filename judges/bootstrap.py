@@ -73,24 +73,30 @@ class BootstrapConfig:
         return f"cluster bootstrap by {self.cluster} (B={self.resamples}, percentile)"
 
 
-def resample_weights(n_clusters: int, resamples: int, seed: int) -> np.ndarray:
-    """``resamples x n_clusters`` multiplicities: each row draws ``n_clusters`` clusters.
+def resample_weights(
+    n_clusters: int, resamples: int, seed: int, draws: int | None = None
+) -> np.ndarray:
+    """``resamples x n_clusters`` multiplicities: each row draws ``draws`` clusters.
+
+    ``draws`` defaults to ``n_clusters`` (the bootstrap); another number draws a new batch of
+    that many clusters (a prediction for a batch of another size).
 
     Built with one ``bincount`` over flat indices (row offset + drawn cluster), which is several
     times faster than ``Generator.multinomial`` at SafeSora's size.
 
     Example:
         >>> w = resample_weights(4, 3, seed=0)
-        >>> w.shape, w.sum(axis=1).tolist()
+        >>> w.shape, w.sum(axis=1).astype(int).tolist()
         ((3, 4), [4, 4, 4])
 
     """
+    draws = n_clusters if draws is None else draws
     if n_clusters == 0 or resamples == 0:
         return np.zeros((resamples, n_clusters), dtype=np.float32)
     rng = np.random.default_rng(seed)
-    draws = rng.integers(0, n_clusters, size=(resamples, n_clusters), dtype=np.int64)
-    draws += np.arange(resamples, dtype=np.int64)[:, None] * n_clusters
-    counts = np.bincount(draws.ravel(), minlength=resamples * n_clusters)
+    picks = rng.integers(0, n_clusters, size=(resamples, draws), dtype=np.int64)
+    picks += np.arange(resamples, dtype=np.int64)[:, None] * n_clusters
+    counts = np.bincount(picks.ravel(), minlength=resamples * n_clusters)
     # float32 keeps the matrix half the size and BLAS fast; counts are small exact integers.
     return counts.reshape(resamples, n_clusters).astype(np.float32)
 

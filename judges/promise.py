@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from judges.bootstrap import BootstrapConfig, ClusterResampler, cluster_codes
+from judges.bootstrap import BootstrapConfig, ClusterResampler, cluster_codes, resample_weights
 
 METHOD = (
     "fixed-sequence testing over thresholds (most confident first), each a one-sided "
@@ -236,14 +236,13 @@ def prediction_interval(
     num = np.bincount(codes, weights=right, minlength=c)
     den = np.bincount(codes, minlength=c).astype(np.float64)
     estimate = num.sum() / den.sum()
-    rng = np.random.default_rng(config.seed)
     b = max(config.resamples, 200)
 
-    def draws(size: int) -> np.ndarray:
-        picks = rng.integers(0, c, size=(b, size))
-        return num[picks].sum(axis=1) / den[picks].sum(axis=1)
+    def draws(size: int, seed: int) -> np.ndarray:
+        weights = resample_weights(c, b, seed, draws=size).astype(np.float64)
+        return (weights @ num) / (weights @ den)
 
-    spread = draws(new_clusters) - draws(c)
+    spread = draws(new_clusters, config.seed) - draws(c, config.seed + 1)
     a = (1 - config.level) / 2
     lo, hi = np.quantile(spread, [a, 1 - a])
     return (float(max(0.0, estimate + lo)), float(min(1.0, estimate + hi)))

@@ -21,21 +21,25 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import polars as pl
 
 V0, V1, TIE, NONE = 0, 1, 2, -1
 """Outcome codes: video_0, video_1, tie, and none (undecided / no label)."""
 _CODES = {"video_0": V0, "video_1": V1, "tie": TIE}
 
 
-def encode_outcomes(values: Sequence[str | None]) -> np.ndarray:
+def encode_outcomes(values: Sequence[str | None] | pl.Series) -> np.ndarray:
     """Outcome codes of ``video_0`` / ``video_1`` / ``tie`` / anything else (``NONE``).
+
+    Vectorised by polars, so a million-row column costs milliseconds.
 
     Example:
         >>> encode_outcomes(["video_1", "tie", None]).tolist()
         [1, 2, -1]
 
     """
-    return np.fromiter((_CODES.get(v, NONE) for v in values), dtype=np.int8, count=len(values))
+    column = values if isinstance(values, pl.Series) else pl.Series(list(values), dtype=pl.String)
+    return column.replace_strict(_CODES, default=NONE, return_dtype=pl.Int8).to_numpy()
 
 
 def tie_aware_hits(

@@ -12,7 +12,7 @@ import asyncio
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -319,23 +319,32 @@ class VlmJudge(AsyncJudge):
 
     def plan_cost(self, tasks: list[Task], ctx: RunContext) -> CostPlan:
         """Dry run: build every request, count the calls the cache cannot answer, estimate cost."""
+        orders = [False, True] if self.cfg.order == "both" else [False]
+        return self.cost_plan(
+            (
+                self.build_request(task.pair, task.dimension, task.frames, swapped, ctx.source)
+                for task in tasks
+                for swapped in orders
+            ),
+            ctx,
+        )
+
+    def cost_plan(
+        self, requests: Iterable[tuple[dict[str, Any], list[tuple[int, int]]]], ctx: RunContext
+    ) -> CostPlan:
+        """A dry run's estimate over request bodies (with their image sizes).
+
+        Counts the calls the response cache cannot answer and their input tokens, and prices
+        them with the full ``max_tokens`` of output (the worst case).
+        """
         self.chat.store = ctx.store
         calls = cached = tokens = 0
-        orders = [False, True] if self.cfg.order == "both" else [False]
-        for task in tasks:
-            for swapped in orders:
-                body, sizes = self.build_request(
-                    task.pair, task.dimension, task.frames, swapped, ctx.source
-                )
-                if self.chat.cached(body) is not None:
-                    cached += 1
-                    continue
-                calls += 1
-                tokens += self.estimate(body, sizes)[0]
-        return self.cost_plan(calls, cached, tokens)
-
-    def cost_plan(self, calls: int, cached: int, tokens: int) -> CostPlan:
-        """A dry run's estimate from the calls to make, cached replies and input tokens."""
+        for body, sizes in requests:
+            if self.chat.cached(body) is not None:
+                cached += 1
+                continue
+            calls += 1
+            tokens += self.estimate(body, sizes)[0]
         out_tokens = calls * self.cfg.max_tokens
         return CostPlan(
             judge=self.name,

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from judges.errors import DataError
 from judges.types import Video
 
 HarmStatus = Literal["ok", "refused", "unparsed", "error"]
@@ -204,8 +205,6 @@ def check_harm_labels(raw: Any, where: str, field_name: str) -> dict[str, bool] 
         DataError: not an object, an unknown key, or a value that is not true/false.
 
     """
-    from judges.errors import DataError
-
     if raw is None:
         return None
     if not isinstance(raw, dict):

@@ -119,16 +119,9 @@ class VlmHarmJudge(HarmJudge, VlmJudge):
 
     def plan_cost(self, tasks: list[HarmTask], ctx: RunContext) -> CostPlan:  # type: ignore[override]
         """Dry run: build every request, count what the cache cannot answer, estimate cost."""
-        self.chat.store = ctx.store
-        calls = cached = tokens = 0
-        for task in tasks:
-            body, sizes = self.build_harm_request(task.item, task.frames, ctx.source)
-            if self.chat.cached(body) is not None:
-                cached += 1
-                continue
-            calls += 1
-            tokens += self.estimate(body, sizes)[0]
-        return self.cost_plan(calls, cached, tokens)
+        return self.cost_plan(
+            (self.build_harm_request(t.item, t.frames, ctx.source) for t in tasks), ctx
+        )
 
 
 _PRESETS = {
