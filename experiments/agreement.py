@@ -181,24 +181,7 @@ def print_dry_run(result: DryRun) -> None:
     if result.demo:
         print(DEMO_NOTICE)
     for plan in result.plans:
-        line = (
-            f"{plan.judge}: {plan.to_compute} of {plan.verdicts} verdicts to "
-            f"compute, {plan.calls} API calls"
-        )
-        if plan.input_tokens is not None:
-            line += (
-                f" ({plan.cached_responses} answered by the cache), "
-                f"~{plan.input_tokens:,} input tokens"
-            )
-            if plan.input_cost_usd is not None and plan.max_cost_usd is not None:
-                output = plan.max_cost_usd - plan.input_cost_usd
-                line += (
-                    f", estimated ${plan.input_cost_usd:.4f} input + up to "
-                    f"${output:.4f} output (prices as of {plan.prices_as_of})"
-                )
-            else:
-                line += ", no price known for this model (set price_input/price_output)"
-        print(line)
+        print(plan.describe())
 
 
 def config_stats(result: RunResult) -> dict[str, object]:

@@ -111,10 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     result = run_harm(config)
     if isinstance(result, DryRun):
         for plan in result.plans:
-            print(
-                f"{plan.judge}: {plan.to_compute} of {plan.verdicts} verdicts to compute, "
-                f"{plan.calls} API calls"
-            )
+            print(plan.describe())
         return 0
     print(f"\nHarm-label agreement ({result.dataset.source}, {len(result.dataset.items)} items)")
     summary = result.table.filter(result.table["category"].is_in(["is_safe", "micro", "macro"]))

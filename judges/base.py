@@ -38,6 +38,7 @@ class RunContext:
         store: The run's cache (``None``: no caching).
         budget: The run's spending cap, shared by API judges.
         concurrency: API requests in flight per API judge (``None``: the judge's default).
+        progress: Judges may show progress of their own (a batch's request counts).
 
     Example:
         >>> ctx = RunContext(KeyframeSource(plan=[1, 8]))
@@ -50,6 +51,7 @@ class RunContext:
     store: Store | None = None
     budget: Budget = field(default_factory=Budget)
     concurrency: int | None = None
+    progress: bool = False
 
 
 @dataclass(frozen=True)

@@ -115,6 +115,14 @@ class Store:
                 found.update((k, json.loads(v)) for k, v in rows)
         return found
 
+    def items(self, namespace: str) -> dict[str, Any]:
+        """Every value of a namespace, by key (for small namespaces such as batch records)."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT key, value FROM entries WHERE namespace = ? ORDER BY created", (namespace,)
+            ).fetchall()
+        return {k: json.loads(v) for k, v in rows}
+
     def put(self, namespace: str, key: str, value: Any) -> None:
         """Store ``value`` (JSON-serialisable) and commit at once."""
         text = json.dumps(value, default=str)

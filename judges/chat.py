@@ -30,6 +30,8 @@ from judges.errors import ConfigError
 RESPONSES = "responses"
 # Parameters some OpenAI-compatible servers reject; dropped (and remembered) on a 400 naming them.
 OPTIONAL_PARAMS = ("logprobs", "top_logprobs", "seed", "response_format")
+OVER_BUDGET = "over_budget"
+"""Batch outcome of a request whose batch was not created: it would have exceeded the cap."""
 
 
 @dataclass(frozen=True)
@@ -158,6 +160,9 @@ class ChatClient:
         self.store = store
         self.budget = budget or Budget()
         self.stats = ChatStats()
+        # Batch mode: answers come only from the cache, filled by batches; a miss is answered
+        # with why its batch did not answer it (request key -> outcome), never sent online.
+        self.batch_outcomes: dict[str, str] | None = None
         self._unsupported: set[str] = set()
         self._client: Any = None
 
@@ -205,11 +210,16 @@ class ChatClient:
         return self.store.get(RESPONSES, self.request_key(body)) if self.store else None
 
     def cost(self, data: dict[str, Any]) -> float | None:
-        """A reply's cost from its ``usage`` (``None`` without a price or usage)."""
+        """A reply's cost from its ``usage`` (``None`` without a price or usage).
+
+        A batch answer (``data["batch"]``) is priced at the discount it was bought with.
+        """
         usage = data.get("usage")
         if not usage or self.price is None:
             return None
-        return self.price.cost(usage["prompt_tokens"] or 0, usage["completion_tokens"] or 0)
+        cost = self.price.cost(usage["prompt_tokens"] or 0, usage["completion_tokens"] or 0)
+        batch = data.get("batch")
+        return cost * batch["discount"] if batch else cost
 
     async def call(self, body: dict[str, Any], estimate_usd: float) -> ChatReply:
         """Send ``body`` unless the cache answers it.
@@ -232,6 +242,11 @@ class ChatClient:
             if hit is not None:
                 self.stats.cached_responses += 1
                 return ChatReply(hit, cached=True, cost=self.cost(hit))
+        if self.batch_outcomes is not None:
+            outcome = self.batch_outcomes.get(key, "no batch answered this request")
+            if outcome == OVER_BUDGET:
+                raise BudgetStop
+            return ChatReply(None, error=outcome)
         if not self.budget.reserve(estimate_usd):
             raise BudgetStop
         if self._client is None:

@@ -138,6 +138,11 @@ class CostPlan:
         max_cost_usd: Worst-case total cost (``None``: no price known).
         prices_as_of: Date of the price table.
         model: The model asked.
+        batch_discount: Batch price as a share of the online price (``None``: no batch mode).
+        mode: ``online`` or ``batch``: how the run would send the calls.
+        concurrency: Requests in flight online.
+        latency_s: Expected seconds per online request (the judge's ``latency_s``).
+        overhead_s: Measured local seconds per request (building, encoding, hashing it).
 
     """
 
@@ -152,3 +157,86 @@ class CostPlan:
     max_cost_usd: float | None = None
     prices_as_of: str | None = None
     model: str | None = None
+    batch_discount: float | None = None
+    mode: str = "online"
+    concurrency: int | None = None
+    latency_s: float | None = None
+    overhead_s: float | None = None
+
+    @property
+    def batch_input_cost_usd(self) -> float | None:
+        """Estimated input cost at the batch price."""
+        if self.input_cost_usd is None or self.batch_discount is None:
+            return None
+        return self.input_cost_usd * self.batch_discount
+
+    @property
+    def batch_max_cost_usd(self) -> float | None:
+        """Worst-case total cost at the batch price."""
+        if self.max_cost_usd is None or self.batch_discount is None:
+            return None
+        return self.max_cost_usd * self.batch_discount
+
+    @property
+    def wall_s(self) -> float | None:
+        """Estimated online wall time in seconds.
+
+        Each call costs the larger of the model's latency shared by the requests in flight and
+        the local overhead of building it (the two overlap). Rate limits are not modelled.
+        """
+        if self.latency_s is None or not self.concurrency or self.overhead_s is None:
+            return None
+        return self.calls * max(self.latency_s / self.concurrency, self.overhead_s)
+
+    def describe(self) -> str:
+        """One line for the console: verdicts, calls, tokens, both prices and wall time.
+
+        Example:
+            >>> CostPlan("psnr", verdicts=8, to_compute=2).describe()
+            'psnr: 2 of 8 verdicts to compute, 0 API calls'
+
+        """
+        line = f"{self.judge}: {self.to_compute} of {self.verdicts} verdicts to compute, "
+        line += f"{self.calls:,} API calls"
+        if self.input_tokens is None:
+            return line
+        line += f" ({self.cached_responses} answered by the cache), ~{self.input_tokens:,} input "
+        line += "tokens"
+        if self.input_cost_usd is None or self.max_cost_usd is None:
+            return line + ", no price known for this model (set price_input/price_output)"
+        output = self.max_cost_usd - self.input_cost_usd
+        line += (
+            f"; online ${self.input_cost_usd:,.4f} input + up to ${output:,.4f} output"
+            f" (prices as of {self.prices_as_of})"
+        )
+        if self.batch_max_cost_usd is not None and self.batch_input_cost_usd is not None:
+            line += (
+                f"; batch ${self.batch_input_cost_usd:,.4f} + up to "
+                f"${self.batch_max_cost_usd - self.batch_input_cost_usd:,.4f}"
+            )
+        if self.wall_s is not None:
+            line += (
+                f"; online wall time ~{format_duration(self.wall_s)} at {self.concurrency} in "
+                f"flight ({self.latency_s:g} s a request, {self.overhead_s * 1000:.1f} ms local "
+                "overhead measured); a batch answers within 24 h"
+            )
+        if self.mode == "batch":
+            line += " [mode=batch]"
+        return line
+
+
+def format_duration(seconds: float) -> str:
+    """``45 s``, ``12 min``, ``3.4 h`` or ``2.1 days``.
+
+    Example:
+        >>> format_duration(7200)
+        '2.0 h'
+
+    """
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 172800:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"

@@ -108,7 +108,7 @@ class Runner:
         self.workers = workers
         self.progress = progress
         # The run's state, handed to every judge call: judges keep none of their own.
-        self.ctx = RunContext(source, store, budget or Budget(), concurrency)
+        self.ctx = RunContext(source, store, budget or Budget(), concurrency, progress)
 
     def verdict_key(self, judge: Judge, task: Task) -> str:
         """Cache key of a verdict: judge identity, task and the content of its inputs."""

@@ -1,15 +1,24 @@
-"""A real HTTP server on 127.0.0.1 that speaks OpenAI's POST /v1/chat/completions.
+"""A real HTTP server on 127.0.0.1 that speaks OpenAI's chat completions, files and batches.
 
-Each request takes the next scripted :class:`Reply` (or the default responder's). It records
-every request (headers and JSON body) so tests can assert what a judge actually sent. Token
-usage is counted independently of the toolkit's estimator: text by word pieces, images by
-decoding each data URL and applying the tile rule to its real size.
+``POST /v1/chat/completions``: each request takes the next scripted :class:`Reply` (or the
+default responder's). It records every request (headers and JSON body) so tests can assert what
+a judge actually sent. Token usage is counted independently of the toolkit's estimator: text by
+word pieces, images by decoding each data URL and applying the tile rule to its real size.
+
+``/v1/files`` (multipart upload, ``GET /v1/files/{id}/content``) and ``/v1/batches`` (create,
+retrieve, list, cancel) follow OpenAI's Batch API: a batch is worked off by a thread of the
+server after :attr:`BatchPlan.delay` seconds, each line answered by the same responder as an
+online call, and it ends ``completed``, ``expired`` (half its lines answered) or ``failed``
+(validation failed) as the plan says; per-line failures go to the error file.
 """
 
 from __future__ import annotations
 
 import base64
+import copy
+import email.parser
 import hashlib
+import itertools
 import json
 import math
 import re
@@ -103,6 +112,22 @@ def default_responder(body: dict[str, Any]) -> Reply:
     return Reply(content=f"Reasoning about both videos.\nFinal answer: Video {1 + digest[0] % 2}")
 
 
+@dataclass
+class BatchPlan:
+    """How the server works off batches.
+
+    Attributes:
+        delay: Seconds from creation to the batch's end.
+        outcome: ``completed``, ``expired`` (only the first half of the lines answered) or
+            ``failed`` (validation failed; nothing answered).
+        fail_line: Lines for which it returns True are answered with a 500 in the error file.
+    """
+
+    delay: float = 0.3
+    outcome: str = "completed"
+    fail_line: Callable[[dict[str, Any]], bool] | None = None
+
+
 class _Server(ThreadingHTTPServer):
     # socketserver's default backlog of 5 drops connections when a client opens dozens at
     # once, and each drop costs a one-second SYN retransmit.
@@ -139,61 +164,36 @@ class ChatServer:
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", 0))
-                body = json.loads(self.rfile.read(length))
+                raw = self.rfile.read(length)
+                if self.path.endswith("/files"):
+                    return self._send(*server.upload(self.headers, raw))
+                if "/batches" in self.path:
+                    return self._send(*server.batch_post(self.path, raw))
+                body = json.loads(raw)
                 with server.lock:
                     server.requests.append(body)
                     server.headers.append({k.lower(): v for k, v in self.headers.items()})
                     reply = server.script.popleft() if server.script else None
                 if not self.path.endswith("/chat/completions"):
                     return self._send(404, {"error": {"message": "not found"}})
-                rejected = [p for p in server.reject_params if p in body]
-                if rejected:
-                    return self._send(
-                        400,
-                        {
-                            "error": {
-                                "message": f"Unsupported parameter: '{rejected[0]}'",
-                                "type": "invalid_request_error",
-                                "param": rejected[0],
-                            }
-                        },
-                    )
-                reply = reply or server.responder(body)
-                if reply.delay:
-                    time.sleep(reply.delay)
-                if reply.status != 200:
-                    return self._send(
-                        reply.status,
-                        {"error": {"message": reply.error or "scripted", "type": "server_error"}},
-                        reply.headers,
-                    )
-                choice: dict[str, Any] = {
-                    "index": 0,
-                    "message": {
-                        "role": "assistant",
-                        "content": reply.content,
-                        "refusal": reply.refusal,
-                    },
-                    "finish_reason": reply.finish_reason,
-                    "logprobs": None,
-                }
-                if body.get("logprobs") and reply.content and reply.answer_prob is not None:
-                    choice["logprobs"] = _logprobs(reply.content, reply.answer_prob)
-                prompt_tokens = count_tokens(body) if server.count_usage else 1000
-                completion = len(_PIECES.findall(reply.content or ""))
-                payload = {
-                    "id": f"chatcmpl-{len(server.requests)}",
-                    "object": "chat.completion",
-                    "created": int(time.time()),
-                    "model": body["model"],
-                    "choices": [choice],
-                    "usage": {
-                        "prompt_tokens": prompt_tokens,
-                        "completion_tokens": completion,
-                        "total_tokens": prompt_tokens + completion,
-                    },
-                }
-                self._send(200, payload, reply.headers)
+                status, payload, headers = server.complete(body, reply)
+                self._send(status, payload, headers)
+
+            def do_GET(self) -> None:
+                status, payload = server.get(self.path)
+                if isinstance(payload, bytes):
+                    return self._send_bytes(status, payload, "application/octet-stream")
+                self._send(status, payload)
+
+            def _send_bytes(self, status: int, data: bytes, kind: str) -> None:
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", kind)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
 
             def _send(
                 self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None
@@ -210,6 +210,11 @@ class ChatServer:
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up (timeout); nothing to do
 
+        self.batch_plan = BatchPlan()
+        self.files: dict[str, bytes] = {}
+        self.batches: dict[str, dict[str, Any]] = {}
+        self.batch_lines = 0  # lines answered by batches (each a paid request)
+        self._ids = itertools.count(1)
         self.httpd = _Server(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
@@ -222,6 +227,189 @@ class ChatServer:
     def __exit__(self, *exc: object) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+    # --- chat completions ----------------------------------------------------------------------
+
+    def complete(
+        self, body: dict[str, Any], reply: Reply | None
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
+        """Status, JSON payload and headers answering one chat-completion request."""
+        rejected = [p for p in self.reject_params if p in body]
+        if rejected:
+            error = {
+                "message": f"Unsupported parameter: '{rejected[0]}'",
+                "type": "invalid_request_error",
+                "param": rejected[0],
+            }
+            return 400, {"error": error}, {}
+        reply = reply or self.responder(body)
+        if reply.delay:
+            time.sleep(reply.delay)
+        if reply.status != 200:
+            error = {"message": reply.error or "scripted", "type": "server_error"}
+            return reply.status, {"error": error}, reply.headers
+        choice: dict[str, Any] = {
+            "index": 0,
+            "message": {"role": "assistant", "content": reply.content, "refusal": reply.refusal},
+            "finish_reason": reply.finish_reason,
+            "logprobs": None,
+        }
+        if body.get("logprobs") and reply.content and reply.answer_prob is not None:
+            choice["logprobs"] = _logprobs(reply.content, reply.answer_prob)
+        prompt_tokens = count_tokens(body) if self.count_usage else 1000
+        completion = len(_PIECES.findall(reply.content or ""))
+        payload = {
+            "id": f"chatcmpl-{next(self._ids)}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": body["model"],
+            "choices": [choice],
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion,
+                "total_tokens": prompt_tokens + completion,
+            },
+        }
+        return 200, payload, reply.headers
+
+    # --- files and batches ------------------------------------------------------------------
+
+    def _new_id(self, prefix: str) -> str:
+        return f"{prefix}-{next(self._ids)}"
+
+    def _file(self, data: bytes, purpose: str, filename: str) -> dict[str, Any]:
+        with self.lock:
+            file_id = self._new_id("file")
+            self.files[file_id] = data
+        return {
+            "id": file_id,
+            "object": "file",
+            "bytes": len(data),
+            "created_at": int(time.time()),
+            "filename": filename,
+            "purpose": purpose,
+            "status": "processed",
+        }
+
+    def upload(self, headers: Any, raw: bytes) -> tuple[int, dict[str, Any]]:
+        """``POST /v1/files`` (multipart: ``purpose`` and ``file``)."""
+        head = f"Content-Type: {headers.get('Content-Type')}\r\n\r\n".encode()
+        message = email.parser.BytesParser().parsebytes(head + raw)
+        fields = {
+            part.get_param("name", header="content-disposition"): part
+            for part in message.get_payload()
+        }
+        if "file" not in fields or "purpose" not in fields:
+            return 400, {"error": {"message": "file and purpose are required"}}
+        part = fields["file"]
+        purpose = fields["purpose"].get_payload(decode=True).decode()
+        return 200, self._file(part.get_payload(decode=True), purpose, part.get_filename() or "")
+
+    def batch_post(self, path: str, raw: bytes) -> tuple[int, dict[str, Any]]:
+        """``POST /v1/batches`` (create) and ``POST /v1/batches/{id}/cancel``."""
+        if path.endswith("/cancel"):
+            batch_id = path.split("/")[-2]
+            with self.lock:
+                batch = self.batches.get(batch_id)
+                if batch is None:
+                    return 404, {"error": {"message": f"no batch {batch_id}"}}
+                if batch["status"] in ("validating", "in_progress"):
+                    batch["status"] = "cancelling"
+                return 200, copy.deepcopy(batch)
+        body = json.loads(raw)
+        if body.get("input_file_id") not in self.files:
+            return 400, {"error": {"message": "unknown input_file_id"}}
+        lines = self.files[body["input_file_id"]].decode().splitlines()
+        with self.lock:
+            batch_id = self._new_id("batch")
+            batch = {
+                "id": batch_id,
+                "object": "batch",
+                "endpoint": body["endpoint"],
+                "completion_window": body["completion_window"],
+                "input_file_id": body["input_file_id"],
+                "metadata": body.get("metadata"),
+                "status": "validating",
+                "created_at": int(time.time()),
+                "output_file_id": None,
+                "error_file_id": None,
+                "errors": None,
+                "request_counts": {"total": len(lines), "completed": 0, "failed": 0},
+            }
+            self.batches[batch_id] = batch
+        threading.Thread(target=self._work, args=(batch_id, lines), daemon=True).start()
+        return 200, copy.deepcopy(batch)
+
+    def _work(self, batch_id: str, lines: list[str]) -> None:
+        plan = self.batch_plan
+        batch = self.batches[batch_id]
+        with self.lock:
+            if batch["status"] == "validating":
+                batch["status"] = "in_progress"
+        if plan.outcome == "failed":
+            with self.lock:
+                batch["status"] = "failed"
+                batch["errors"] = {
+                    "object": "list",
+                    "data": [{"code": "invalid_request", "message": "scripted failure"}],
+                }
+            return
+        answer = lines if plan.outcome == "completed" else lines[: len(lines) // 2]
+        out: list[str] = []
+        errors: list[str] = []
+        step = plan.delay / max(1, len(lines))
+        for line in answer:
+            time.sleep(step)
+            with self.lock:
+                if batch["status"] == "cancelling":
+                    break
+            request = json.loads(line)
+            if plan.fail_line is not None and plan.fail_line(request["body"]):
+                status, payload = 500, {"error": {"message": "scripted line failure"}}
+            else:
+                status, payload, _ = self.complete(request["body"], None)
+            record = {
+                "id": self._new_id("batch_req"),
+                "custom_id": request["custom_id"],
+                "response": {"status_code": status, "request_id": "req", "body": payload},
+                "error": None,
+            }
+            with self.lock:
+                self.batch_lines += 1
+                counts = batch["request_counts"]
+                if status == 200:
+                    counts["completed"] += 1
+                    out.append(json.dumps(record))
+                else:
+                    counts["failed"] += 1
+                    errors.append(json.dumps(record))
+        with self.lock:
+            if out:
+                batch["output_file_id"] = self._file_locked("\n".join(out) + "\n")
+            if errors:
+                batch["error_file_id"] = self._file_locked("\n".join(errors) + "\n")
+            if batch["status"] == "cancelling":
+                batch["status"] = "cancelled"
+            else:
+                batch["status"] = "completed" if plan.outcome == "completed" else "expired"
+
+    def _file_locked(self, text: str) -> str:
+        file_id = self._new_id("file")
+        self.files[file_id] = text.encode()
+        return file_id
+
+    def get(self, path: str) -> tuple[int, dict[str, Any] | bytes]:
+        """``GET`` of a file's content, a batch, or the list of batches."""
+        parts = path.split("?")[0].rstrip("/").split("/")
+        with self.lock:
+            if parts[-1] == "content" and parts[-2] in self.files:
+                return 200, self.files[parts[-2]]
+            if parts[-1] == "batches":
+                data = [copy.deepcopy(b) for b in reversed(self.batches.values())]
+                return 200, {"object": "list", "data": data, "has_more": False}
+            if parts[-1] in self.batches:
+                return 200, copy.deepcopy(self.batches[parts[-1]])
+        return 404, {"error": {"message": f"not found: {path}"}}
 
     def body_hashes(self) -> list[str]:
         with self.lock:

@@ -9,15 +9,17 @@ belong to :class:`judges.chat.ChatClient`, and concurrency to :class:`judges.bas
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from judges.async_judge import AsyncJudge
 from judges.base import RunContext, Task
+from judges.batch import BatchOptions, BatchRunner
 from judges.chat import ChatClient, ChatStats, Endpoint
 from judges.errors import ConfigError, ItemError
 from judges.images import data_url, encode_jpeg, resize_max_side, tile_grid
@@ -27,6 +29,9 @@ from judges.pricing import PRICES_AS_OF, CostPlan, estimate_prompt_tokens, price
 from judges.prompting import Layout, Variant, load_prompts
 from judges.registry import register_judge
 from judges.types import Dimension, Pair, Status, Verdict, Video, Winner
+
+Request = tuple[dict[str, Any], list[tuple[int, int]]]
+"""A chat-completion body and the ``(width, height)`` of each image it carries."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,13 @@ class VlmConfig:
         max_retries: Retries per request (429, 5xx, timeouts, connection errors).
         price_input: USD per million input tokens (default: the dated table).
         price_output: USD per million output tokens (default: the dated table).
+        mode: ``online`` (one call per request) or ``batch`` (OpenAI's Batch API: same requests
+            and cache, batch price, answers within 24 h; see :mod:`judges.batch`).
+        batch_discount: Batch price as a share of the online price.
+        poll_seconds: Seconds between polls of unfinished batches.
+        batch_max_requests: Requests per batch file at most.
+        batch_max_mb: Megabytes per batch file at most.
+        latency_s: Expected seconds per online request (the dry run's wall-time estimate).
 
     """
 
@@ -76,8 +88,15 @@ class VlmConfig:
     max_retries: int = 4
     price_input: float | None = None
     price_output: float | None = None
+    mode: Literal["online", "batch"] = "online"
+    batch_discount: float = 0.5
+    poll_seconds: float = 30.0
+    batch_max_requests: int = 50_000
+    batch_max_mb: float = 200.0
+    latency_s: float = 6.0
 
     def __post_init__(self) -> None:
+        self.batch_options  # noqa: B018 - validates the batch options
         checks = [
             (self.max_tokens >= 1, "max_tokens must be >= 1"),
             (self.max_side >= 16, "max_side must be >= 16"),
@@ -89,6 +108,16 @@ class VlmConfig:
         for ok, message in checks:
             if not ok:
                 raise ValueError(message)
+
+    @property
+    def batch_options(self) -> BatchOptions:
+        """The Batch API settings."""
+        return BatchOptions(
+            discount=self.batch_discount,
+            poll_seconds=self.poll_seconds,
+            max_requests=self.batch_max_requests,
+            max_bytes=int(self.batch_max_mb * 1024 * 1024),
+        )
 
 
 @dataclass
@@ -111,8 +140,22 @@ class VlmJudge(AsyncJudge):
     confidence_kind = "probability"
     version = "1"
     default_dimensions = tuple(Dimension)
+    # Options that change how or what a request costs, not its answer: batch and online
+    # answers share the verdict cache.
     non_semantic = frozenset(
-        {"api_key_env", "timeout", "max_retries", "price_input", "price_output"}
+        {
+            "api_key_env",
+            "timeout",
+            "max_retries",
+            "price_input",
+            "price_output",
+            "mode",
+            "batch_discount",
+            "poll_seconds",
+            "batch_max_requests",
+            "batch_max_mb",
+            "latency_s",
+        }
     )
 
     def __init__(self, config: VlmConfig, name: str | None = None) -> None:
@@ -211,6 +254,13 @@ class VlmJudge(AsyncJudge):
         )
         return self.chat_body(messages), first.sizes + second.sizes
 
+    def task_requests(self, task: Any, source: KeyframeSource) -> list[Request]:
+        """Every request one task needs (both presentation orders with ``order=both``)."""
+        orders = [False, True] if self.cfg.order == "both" else [False]
+        return [
+            self.build_request(task.pair, task.dimension, task.frames, s, source) for s in orders
+        ]
+
     def chat_body(self, messages: list[dict[str, Any]]) -> dict[str, Any]:
         """A chat-completion body with this judge's model and sampling options."""
         cfg = self.cfg
@@ -262,12 +312,7 @@ class VlmJudge(AsyncJudge):
         start = time.perf_counter()
         orders = [False, True] if self.cfg.order == "both" else [False]
         try:
-            requests = await asyncio.to_thread(
-                lambda: [
-                    self.build_request(task.pair, task.dimension, task.frames, s, ctx.source)
-                    for s in orders
-                ]
-            )
+            requests = await asyncio.to_thread(self.task_requests, task, ctx.source)
         except ItemError as e:
             return self.error_verdict(task, e)
         replies: list[dict[str, Any]] = []
@@ -317,17 +362,58 @@ class VlmJudge(AsyncJudge):
 
     # --- planning and reporting ------------------------------------------------------------
 
-    def plan_cost(self, tasks: list[Task], ctx: RunContext) -> CostPlan:
+    def plan_cost(self, tasks: list[Any], ctx: RunContext) -> CostPlan:
         """Dry run: build every request, count the calls the cache cannot answer, estimate cost."""
-        orders = [False, True] if self.cfg.order == "both" else [False]
         return self.cost_plan(
-            (
-                self.build_request(task.pair, task.dimension, task.frames, swapped, ctx.source)
-                for task in tasks
-                for swapped in orders
-            ),
-            ctx,
+            (request for task in tasks for request in self.task_requests(task, ctx.source)), ctx
         )
+
+    # --- batch mode -------------------------------------------------------------------------
+
+    def judge_all(
+        self, tasks: Iterable[Any], ctx: RunContext | None = None, workers: int = 1
+    ) -> Iterator[Any]:
+        """Judge tasks online, or (``mode=batch``) have batches answer them first.
+
+        In batch mode every request goes through :class:`judges.batch.BatchRunner`; the tasks
+        are then judged exactly as online, from the response cache the batches filled. A request
+        no batch answered becomes that task's error verdict, naming why; nothing is sent online.
+        """
+        tasks = list(tasks)
+        if self.cfg.mode == "batch" and tasks:
+            self.chat.batch_outcomes = self.run_batches(tasks, ctx or RunContext())
+        try:
+            yield from super().judge_all(tasks, ctx, workers)
+        finally:
+            self.chat.batch_outcomes = None
+
+    def run_batches(self, tasks: list[Any], ctx: RunContext) -> dict[str, str]:
+        """Submit (or resume) the batches answering ``tasks``; outcomes of unanswered requests."""
+        if ctx.store is None:
+            raise ConfigError(
+                f"judge {self.name!r}: mode=batch keeps batch ids and answers in the cache; "
+                "run without --no-cache"
+            )
+        self.chat.owner, self.chat.store, self.chat.budget = self.name, ctx.store, ctx.budget
+
+        def requests() -> Iterator[tuple[str, dict[str, Any], float]]:
+            for task in tasks:
+                try:
+                    built = self.task_requests(task, ctx.source)
+                except ItemError:
+                    continue  # the judging pass reports it as this task's error
+                for body, sizes in built:
+                    yield self.chat.request_key(body), body, self.estimate(body, sizes)[1]
+
+        runner = BatchRunner(
+            self.chat,
+            ctx.store,
+            self.cfg.batch_options,
+            ctx.budget,
+            progress=ctx.progress,
+            log=(lambda msg: print(msg, file=sys.stderr)) if ctx.progress else None,
+        )
+        return runner.run(requests())
 
     def cost_plan(
         self, requests: Iterable[tuple[dict[str, Any], list[tuple[int, int]]]], ctx: RunContext
@@ -338,13 +424,16 @@ class VlmJudge(AsyncJudge):
         them with the full ``max_tokens`` of output (the worst case).
         """
         self.chat.store = ctx.store
-        calls = cached = tokens = 0
+        calls = cached = tokens = built = 0
+        start = time.perf_counter()
         for body, sizes in requests:
+            built += 1
             if self.chat.cached(body) is not None:
                 cached += 1
                 continue
             calls += 1
             tokens += self.estimate(body, sizes)[0]
+        overhead = (time.perf_counter() - start) / built if built else 0.0
         out_tokens = calls * self.cfg.max_tokens
         return CostPlan(
             judge=self.name,
@@ -356,6 +445,11 @@ class VlmJudge(AsyncJudge):
             input_cost_usd=self.price.cost(tokens, 0) if self.price else None,
             max_cost_usd=self.price.cost(tokens, out_tokens) if self.price else None,
             prices_as_of=PRICES_AS_OF,
+            batch_discount=self.cfg.batch_discount,
+            mode=self.cfg.mode,
+            concurrency=ctx.concurrency or self.default_concurrency,
+            latency_s=self.cfg.latency_s,
+            overhead_s=overhead,
         )
 
     def request_stats(self) -> ChatStats:

@@ -16,13 +16,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from judges.base import RunContext
-from judges.builtin.vlm import VlmConfig, VlmJudge
+from judges.builtin.vlm import Request, VlmConfig, VlmJudge
 from judges.errors import ItemError
 from judges.harm import HarmItem, HarmTask, HarmVerdict
 from judges.harm.base import HarmJudge
 from judges.harm.prompts import JSON_SCHEMA, interpret_harm_reply, load_harm_prompts
 from judges.keyframes import KeyframeSource
-from judges.pricing import CostPlan
 from judges.registry import register_judge
 
 
@@ -82,9 +81,7 @@ class VlmHarmJudge(HarmJudge, VlmJudge):
         """Ask the model once and read the 12 labels from its reply."""
         start = time.perf_counter()
         try:
-            body, sizes = await asyncio.to_thread(
-                self.build_harm_request, task.item, task.frames, ctx.source
-            )
+            ((body, sizes),) = await asyncio.to_thread(self.task_requests, task, ctx.source)
         except ItemError as e:
             return self.error_verdict(task, e)
         call = await self.chat.call(body, self.estimate(body, sizes)[1])
@@ -117,11 +114,9 @@ class VlmHarmJudge(HarmJudge, VlmJudge):
             latency_s=time.perf_counter() - start,
         )
 
-    def plan_cost(self, tasks: list[HarmTask], ctx: RunContext) -> CostPlan:  # type: ignore[override]
-        """Dry run: build every request, count what the cache cannot answer, estimate cost."""
-        return self.cost_plan(
-            (self.build_harm_request(t.item, t.frames, ctx.source) for t in tasks), ctx
-        )
+    def task_requests(self, task: Any, source: KeyframeSource) -> list[Request]:
+        """The one request tagging an item."""
+        return [self.build_harm_request(task.item, task.frames, source)]
 
 
 _PRESETS = {
