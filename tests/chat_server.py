@@ -357,9 +357,14 @@ class ChatServer:
         answer = lines if plan.outcome == "completed" else lines[: len(lines) // 2]
         out: list[str] = []
         errors: list[str] = []
-        step = plan.delay / max(1, len(lines))
-        for line in answer:
-            time.sleep(step)
+        start = time.monotonic()
+        for i, line in enumerate(answer):
+            # Line i is answered once its share of the (current) delay has passed; a cancel
+            # is noticed within a few milliseconds.
+            while time.monotonic() < start + self.batch_plan.delay * (i + 1) / len(lines):
+                if batch["status"] == "cancelling":
+                    break
+                time.sleep(0.01)
             with self.lock:
                 if batch["status"] == "cancelling":
                     break
