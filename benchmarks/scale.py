@@ -41,15 +41,26 @@ print(seconds, peak, j.verdicts, j.cached, j.computed)
 """
 
 
-def build(root: Path, n_pairs: int, n_videos: int, seed: int = 0) -> Path:
-    """The synthetic config: videos of 12 frames, 32x24 px; pairs drawn within prompts."""
+def build(
+    root: Path,
+    n_pairs: int,
+    n_videos: int,
+    seed: int = 0,
+    size: tuple[int, int] = (32, 24),
+    n_frames: int = 12,
+    name: str = "config-test.json",
+) -> Path:
+    """The synthetic config: videos of ``n_frames`` random frames of ``size`` (width, height);
+    pairs drawn within prompts of four videos.
+    """
     rng = np.random.default_rng(seed)
     per_prompt = 4
     videos = []
+    width, height = size
     for v in range(n_videos):
         prompt = f"q{v // per_prompt}"
         rel = f"videos/{prompt}/v{v}.mp4"
-        frames = [rng.integers(0, 256, (24, 32, 3), dtype=np.uint8) for _ in range(12)]
+        frames = [rng.integers(0, 256, (height, width, 3), dtype=np.uint8) for _ in range(n_frames)]
         write_video(root / rel, frames)
         videos.append((prompt, f"v{v}", rel))
     choices = ("video_0", "video_1")
@@ -78,7 +89,7 @@ def build(root: Path, n_pairs: int, n_videos: int, seed: int = 0) -> Path:
                 },
             }
         )
-    config = root / "config-test.json"
+    config = root / name
     config.write_text(json.dumps(records))
     return config
 

@@ -28,6 +28,7 @@ from judges.bootstrap import CLUSTER_BY, DEFAULT_RESAMPLES, BootstrapConfig
 from judges.cli import (
     EXIT_FAILED_VERDICTS,
     HelpFormatter,
+    add_engine_arguments,
     add_judge_arguments,
     print_judges,
     run_main,
@@ -52,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=HelpFormatter,
     )
     add_judge_arguments(parser)
+    add_engine_arguments(parser)
     parser.add_argument(
         "--frames",
         default="1,2,4,8",
@@ -204,6 +206,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "skip_missing": args.skip_missing,
         "limit": args.limit,
         "cache_dir": args.cache_dir,
+        "engine": args.engine,
+        "ray_address": args.ray_address,
     }
     if args.summary:
         ds = Session(SessionConfig(**shared)).load()

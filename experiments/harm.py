@@ -23,6 +23,7 @@ from judges.bootstrap import DEFAULT_RESAMPLES, BootstrapConfig
 from judges.cli import (
     EXIT_FAILED_VERDICTS,
     HelpFormatter,
+    add_engine_arguments,
     add_judge_arguments,
     print_judges,
     run_main,
@@ -38,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="harm.py", description=__doc__.splitlines()[0], formatter_class=HelpFormatter
     )
     add_judge_arguments(parser)
+    add_engine_arguments(parser)
     parser.add_argument(
         "--frames", default="1,2,4,8", help="keyframes per video; 'all' for every frame"
     )
@@ -107,6 +109,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         max_cost=args.max_cost,
         dry_run=args.dry_run,
         progress=not args.quiet,
+        engine=args.engine,
+        ray_address=args.ray_address,
     )
     result = run_harm(config)
     if isinstance(result, DryRun):

@@ -22,6 +22,7 @@ from judges.calibration import METHODS
 from judges.cli import (
     EXIT_FAILED_VERDICTS,
     HelpFormatter,
+    add_engine_arguments,
     add_judge_arguments,
     print_judges,
     run_main,
@@ -40,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="prelabel.py", description=__doc__.splitlines()[0], formatter_class=HelpFormatter
     )
     add_judge_arguments(parser, repeatable=False)
+    add_engine_arguments(parser)
     parser.add_argument("--dimension", help="the dimension to label (required)")
     parser.add_argument("--frames", default="8", help="keyframes per video (a number or all)")
     parser.add_argument("--data", type=Path, help="pairs to label (default: the demo data)")
@@ -126,6 +128,8 @@ def shared_options(args: argparse.Namespace, frames: int | None) -> dict[str, An
         "min_kept": args.min_kept,
         "min_prompts": args.min_prompts,
         "stats": BootstrapConfig(resamples=args.bootstrap, seed=args.seed),
+        "engine": args.engine,
+        "ray_address": args.ray_address,
     }
 
 

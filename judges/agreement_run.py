@@ -356,6 +356,7 @@ def _run(session: Session, config: AgreementConfig, started: datetime) -> RunRes
         "statistics": {**asdict(config.stats), "method": config.stats.method},
         "votes": votes.describe() if votes is not None else None,
         "keyframes": {"strategy": config.strategy, "decodes": source.decodes},
+        "engine": session.engine.describe(),
         "judges": judge_info,
         "failures": failure_summary(verdicts),
         "unlabeled_not_judged": unlabeled_all,

@@ -97,6 +97,22 @@ def add_judge_arguments(parser: argparse.ArgumentParser, repeatable: bool = True
     parser.add_argument("-v", dest="verbose", action="store_true", help=argparse.SUPPRESS)
 
 
+def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--engine`` and ``--ray-address`` (see :mod:`judges.engines`)."""
+    parser.add_argument(
+        "--engine",
+        choices=["local", "ray"],
+        default="local",
+        help="where local judges compute: this process, or Ray (needs the distributed extra)",
+    )
+    parser.add_argument(
+        "--ray-address",
+        metavar="ADDRESS",
+        help="with --engine ray: auto (this machine's cluster) or ray://host:port "
+        "(default: start a local Ray)",
+    )
+
+
 def print_judges(verbose: bool = False) -> None:
     """``--list-judges``: every registered judge with its description (and options)."""
     from judges.registry import judge_specs, plugin_errors

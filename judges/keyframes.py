@@ -302,6 +302,19 @@ class KeyframeSource:
             return decoded
         return decoded.top(n)
 
+    def decoded_entry(
+        self, path: str | Path, n: int | None
+    ) -> dict[tuple[str, int | None], Keyframes]:
+        """What answering ``n`` decodes, keyed as this source caches it (for :meth:`preload`)."""
+        path = Path(path)
+        return {(str(path.resolve()), self._decode_n(n)): self.decoded(path, n)}
+
+    def preload(self, entries: dict[tuple[str, int | None], Keyframes]) -> None:
+        """Take keyframes decoded elsewhere (another process's :meth:`decoded_entry`)."""
+        with self._lock:
+            self._cache.update(entries)
+            self.max_videos = max(self.max_videos, len(self._cache))
+
     def decoded(self, path: str | Path, n: int | None) -> Keyframes:
         """Everything decoded to answer a request for ``n``: a superset of ``get(path, n)``.
 

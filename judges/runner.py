@@ -20,6 +20,7 @@ from tqdm import tqdm
 from judges.base import Judge, RunContext, Task
 from judges.budget import Budget
 from judges.cache import Store, stable_hash
+from judges.engines import LocalEngine
 from judges.keyframes import KeyframeSource
 from judges.pricing import CostPlan
 from judges.types import Dimension, Pair, Verdict
@@ -87,6 +88,7 @@ class Runner:
         progress: Show a progress bar.
         budget: The run's spending cap, shared by API judges.
         concurrency: Requests in flight for API judges (``None``: the judge's default).
+        engine: Where local judges compute (:mod:`judges.engines`; default: this process).
 
     Example:
         >>> store = Store(cache_dir / "cache.sqlite")  # doctest: +SKIP
@@ -104,8 +106,10 @@ class Runner:
         progress: bool = True,
         budget: Budget | None = None,
         concurrency: int | None = None,
+        engine: Any = None,
     ) -> None:
         self.workers = workers
+        self.engine = engine or LocalEngine()
         self.progress = progress
         # The run's state, handed to every judge call: judges keep none of their own.
         self.ctx = RunContext(source, store, budget or Budget(), concurrency, progress)
@@ -206,7 +210,7 @@ class Runner:
         pending: list[tuple[str, Any]] = []
         last_commit = time.monotonic()
         try:
-            for verdict in judge.judge_all(todo, self.ctx, workers=self.workers):
+            for verdict in self.engine.judge_all(judge, todo, self.ctx, self.workers):
                 tkey = verdict.task_key
                 results[tkey] = verdict
                 statuses[verdict.status] += 1

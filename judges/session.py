@@ -28,6 +28,7 @@ from judges.budget import Budget
 from judges.cache import Store, default_cache_dir
 from judges.datasets import Dataset, load_dataset
 from judges.demo import DEMO_NOTICE, demo_dataset
+from judges.engines import RayOptions, make_engine
 from judges.errors import ConfigError
 from judges.keyframes import STRATEGIES, KeyframeSource, Strategy
 from judges.registry import get_judge
@@ -65,6 +66,9 @@ class SessionConfig:
         concurrency: API requests in flight per API judge (``None``: the judge's default, 8).
         max_cost: Stop before API spend would exceed this many USD (``None``: no cap).
         data_format: Dataset format (``None``: detected from ``data``).
+        engine: Where local judges compute: ``local`` (this process) or ``ray``.
+        ray_address: With ``engine="ray"``: ``None`` starts a local Ray, ``auto`` joins this
+            machine's cluster, ``ray://host:port`` a remote one.
 
     Raises:
         ConfigError: an option out of range (named as on the command line).
@@ -83,6 +87,8 @@ class SessionConfig:
     concurrency: int | None = None
     max_cost: float | None = None
     data_format: str | None = None
+    engine: str = "local"
+    ray_address: str | None = None
 
     def __post_init__(self) -> None:
         checks = [
@@ -176,6 +182,8 @@ class Session:
             check_writable_dir(self.cache_dir, "--cache-dir")
         self.source = KeyframeSource(plan=self.frames, strategy=config.strategy)
         self.budget = Budget(config.max_cost)
+        # Refused here (before any work) when ray is not installed.
+        self.engine = make_engine(config.engine, RayOptions(address=config.ray_address))
         self._store: Store | None = None
         self._runner: Runner | None = None
 
@@ -231,6 +239,7 @@ class Session:
                 progress=self.config.progress,
                 budget=self.budget,
                 concurrency=self.config.concurrency,
+                engine=self.engine,
             )
         return self._runner
 
@@ -238,6 +247,7 @@ class Session:
         """Release the judges' resources and the cache."""
         for judge in self.judges:
             judge.close()
+        self.engine.close()
         if self._store is not None:
             self._store.close()
             self._store = None

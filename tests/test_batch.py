@@ -120,7 +120,8 @@ def test_batch_run_equals_online_run_costs_half_and_shares_the_cache(tmp_path):
 def test_failed_lines_and_expired_batches_are_named_and_retried_alone(tmp_path):
     with ChatServer() as server:
         server.batch_plan.delay = 0.1
-        server.batch_plan.fail_line = lambda body: "Dimension: aesthetics." in json.dumps(body["messages"])
+        marker = "Dimension: aesthetics."
+        server.batch_plan.fail_line = lambda body: marker in json.dumps(body["messages"])
         res = run(agreement(server, tmp_path))
         assert res.returncode in (0, 4), res.stderr
         v = verdicts(tmp_path / "out")
@@ -227,9 +228,7 @@ def test_a_batch_created_but_not_recorded_is_found_by_its_input_file(tmp_path):
         assert done["state"] == "done" and done["answered"] == 3
         answers = store.get_many(RESPONSES, ["key0", "key1", "key2"])
         assert {a["batch"]["id"] for a in answers.values()} == {lost.id}
-        assert done["cost_usd"] == pytest.approx(
-            sum(runner.chat.cost(a) for a in answers.values())
-        )
+        assert done["cost_usd"] == pytest.approx(sum(runner.chat.cost(a) for a in answers.values()))
 
 
 def test_failed_batch_names_the_server_reason(tmp_path):

@@ -174,6 +174,7 @@ def _run(session: Session, config: HarmConfig, started: datetime) -> HarmResult 
         "run_id": folder.run_id,
         "command": sys.argv,
         "kind": "harm",
+        "engine": session.engine.describe(),
         "started": started.isoformat(),
         "finished": finished.isoformat(),
         "demo": session.demo,
