@@ -181,6 +181,16 @@ class ModelJudge(ScoreJudge):
         self.weights = self.resolve()  # missing weights fail before any work
         self._weights_sha: str | None = None
 
+    def __getstate__(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        # Unpickled on another machine (a Ray actor): ``device=auto`` means that machine's GPU.
+        # The precision stays the driver's: it is part of the cache identity of every score.
+        if getattr(self.config, "device", "auto") == "auto":
+            self.device = pick_device("auto")
+
     @abc.abstractmethod
     def resolve(self) -> Weights:
         """Find the checkpoint file (raises ConfigError listing what was tried)."""

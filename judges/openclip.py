@@ -169,6 +169,17 @@ class OpenClipJudge(ModelJudge):
         self._load_lock = threading.Lock()
         self._memory: dict[str, float] = {}
 
+    def __getstate__(self) -> dict[str, Any]:
+        # Shipped to another process (a Ray actor): the loaded model and the lock stay here;
+        # the receiver loads the weights once, on first use.
+        state = super().__getstate__()
+        state.update(_scorer=None, _load_lock=None, _memory={})
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        self._load_lock = threading.Lock()
+
     def quick_gelu(self) -> bool:
         """The activation the weights were trained with."""
         return False

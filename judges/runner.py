@@ -20,7 +20,7 @@ from tqdm import tqdm
 from judges.base import Judge, RunContext, Task
 from judges.budget import Budget
 from judges.cache import Store, stable_hash
-from judges.engines import LocalEngine
+from judges.engines import LocalEngine, group_of
 from judges.keyframes import KeyframeSource
 from judges.pricing import CostPlan
 from judges.types import Dimension, Pair, Verdict
@@ -180,7 +180,7 @@ class Runner:
 
     def plan(self, judge: Judge, tasks: Sequence[Task]) -> CostPlan:
         """Dry run: verdicts asked, those to compute and (API judges) calls and cost."""
-        todo = self.pending(judge, tasks)
+        todo = sorted(self.pending(judge, tasks), key=group_of)  # as run() orders them
         cost = judge.plan_cost(todo, self.ctx) or CostPlan(judge.name)
         return dataclasses.replace(cost, verdicts=len(tasks), to_compute=len(todo))
 
@@ -197,6 +197,10 @@ class Runner:
         """
         start = time.perf_counter()
         results, todo, key_of = self._split(judge, tasks)
+        # A prompt's tasks together (stable: dimensions and frame counts keep their order), so
+        # each video is decoded and encoded once while its pairs are judged, not once per
+        # dimension pass when the dataset holds more videos than the keyframe LRU.
+        todo.sort(key=group_of)
         cached_count = len(results)
         statuses: Counter[str] = Counter(v.status for v in results.values())
         bar = tqdm(

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,11 @@ import pytest
 
 from judges.base import ScoreJudge
 from judges.registry import register_judge, unregister_judge
+
+# Read by ray when it is imported: under `uv run`, Ray would start its workers with `uv run`
+# again, re-syncing the project without the extras (and without ray). judges.engines sets it
+# too, but a test module may import ray first.
+os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
 
 FETV_DEV = Path(__file__).resolve().parents[2] / "shared" / "data" / "fetv-dev"
 
