@@ -39,6 +39,8 @@ class RunContext:
         budget: The run's spending cap, shared by API judges.
         concurrency: API requests in flight per API judge (``None``: the judge's default).
         progress: Judges may show progress of their own (a batch's request counts).
+        memo: This run's in-process memo (judge fingerprints, file hashes, video scores), so
+            the thousands of verdicts that share a video do not each ask the cache again.
 
     Example:
         >>> ctx = RunContext(KeyframeSource(plan=[1, 8]))
@@ -52,6 +54,7 @@ class RunContext:
     budget: Budget = field(default_factory=Budget)
     concurrency: int | None = None
     progress: bool = False
+    memo: dict[Any, Any] = field(default_factory=dict, repr=False)
 
 
 @dataclass(frozen=True)
@@ -311,24 +314,38 @@ class ScoreJudge(Judge):
         }
 
     def score(self, video: Video, frames: int | None, ctx: RunContext) -> float:
-        """:meth:`video_score` through the per-video score cache."""
+        """:meth:`video_score` through the per-video score cache (and the run's memo)."""
         store = ctx.store
         if store is None:
             return self.video_score(video, frames, ctx)
+        memo = ctx.memo
+        # Within a run the fingerprint, a file's hash and a score never change: each is asked
+        # of the cache once, not once per verdict (a video serves many pairs and dimensions).
+        fingerprint = memo.get(("fingerprint", id(self)))
+        if fingerprint is None:
+            fingerprint = memo[("fingerprint", id(self))] = self.fingerprint()
+        file_hash = memo.get(("file", video.path))
+        if file_hash is None:
+            file_hash = memo[("file", video.path)] = store.file_hash(video.path)
         key = stable_hash(
             {
-                "judge": self.fingerprint(),
+                "judge": fingerprint,
                 "strategy": ctx.source.strategy,
                 "frames": frames,
-                "file": store.file_hash(video.path),
+                "file": file_hash,
                 "inputs": self.score_inputs(video),
             }
         )
+        value = memo.get(("score", key))
+        if value is not None:
+            return float(value)
         hit = store.get("scores", key)
         if hit is not None:
+            memo[("score", key)] = float(hit)
             return float(hit)
         value = float(self.video_score(video, frames, ctx))
         store.put("scores", key, value)
+        memo[("score", key)] = value
         return value
 
     def compare(

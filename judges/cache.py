@@ -44,6 +44,11 @@ def default_cache_dir() -> Path:
     return Path(base).expanduser() / "t2v-judges"
 
 
+# One encoder for every key: json.dumps with options builds a new encoder per call, which costs
+# more than the encoding of a small key (the same canonical text either way).
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
+
+
 def stable_hash(obj: Any) -> str:
     """SHA-256 of an object's canonical JSON form (sorted keys, no whitespace).
 
@@ -52,8 +57,7 @@ def stable_hash(obj: Any) -> str:
         True
 
     """
-    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
+    return hashlib.sha256(_CANONICAL.encode(obj).encode()).hexdigest()
 
 
 def file_sha256(path: str | Path) -> str:

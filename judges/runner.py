@@ -164,12 +164,12 @@ class Runner:
         results: dict[Any, Any] = {}
         todo: list[Task] = []
         key_of: dict[Any, str | None] = {}
+        from_cached = judge.verdict_type.from_cached
         for task, key in zip(tasks, keys, strict=True):
             key_of[task.key] = key
             if key is not None and key in found:
                 # Stored verdicts are content-addressed: stamp this run's ids on them.
-                cached = judge.verdict_type.from_dict(found[key])
-                results[task.key] = cached.restamp(task.item_id, judge.name)
+                results[task.key] = from_cached(found[key], task.item_id, judge.name)
             else:
                 todo.append(task)
         return results, todo, key_of

@@ -83,37 +83,35 @@ def verdict_table(
     """
     kinds = confidence_kinds or {}
     by_id = {p.pair_id: p for p in pairs}
-    rows = []
+    # Built column by column (a rerun tabulates a million verdicts; a dict per row is slow).
+    cols: dict[str, list[Any]] = {name: [] for name in VERDICT_SCHEMA}
     for v in verdicts:
         pair = by_id.get(v.pair_id)
         human: str | None = None
         if pair is not None:
             human = pair.labels.get(v.dimension) or ("tie" if v.dimension in pair.ties else None)
-        rows.append(
-            {
-                "pair_id": v.pair_id,
-                "prompt_id": pair.prompt_id if pair else None,
-                "video_0_id": pair.video_0.video_id if pair else None,
-                "video_1_id": pair.video_1.video_id if pair else None,
-                "judge": v.judge,
-                "dimension": v.dimension.value,
-                "frames": v.frames,
-                "winner": v.winner,
-                "human": human,
-                "match": None if human is None else v.winner == human,
-                "status": v.status,
-                "score_0": v.score_0,
-                "score_1": v.score_1,
-                "confidence": v.confidence,
-                "confidence_kind": kinds.get(v.judge) if v.confidence is not None else None,
-                "error": v.error,
-                "error_kind": v.raw.get("error_kind") if v.status == "error" else None,
-                "cost_usd": v.cost_usd,
-                "latency_s": v.latency_s,
-                "raw": json.dumps(v.raw, default=str) if v.raw else None,
-            }
-        )
-    return pl.DataFrame(rows, schema=VERDICT_SCHEMA)
+        raw = v.raw
+        cols["pair_id"].append(v.pair_id)
+        cols["prompt_id"].append(pair.prompt_id if pair else None)
+        cols["video_0_id"].append(pair.video_0.video_id if pair else None)
+        cols["video_1_id"].append(pair.video_1.video_id if pair else None)
+        cols["judge"].append(v.judge)
+        cols["dimension"].append(v.dimension.value)
+        cols["frames"].append(v.frames)
+        cols["winner"].append(v.winner)
+        cols["human"].append(human)
+        cols["match"].append(None if human is None else v.winner == human)
+        cols["status"].append(v.status)
+        cols["score_0"].append(v.score_0)
+        cols["score_1"].append(v.score_1)
+        cols["confidence"].append(v.confidence)
+        cols["confidence_kind"].append(kinds.get(v.judge) if v.confidence is not None else None)
+        cols["error"].append(v.error)
+        cols["error_kind"].append(raw.get("error_kind") if v.status == "error" else None)
+        cols["cost_usd"].append(v.cost_usd)
+        cols["latency_s"].append(v.latency_s)
+        cols["raw"].append(json.dumps(raw, default=str) if raw else None)
+    return pl.DataFrame(cols, schema=VERDICT_SCHEMA)
 
 
 def json_ready(obj: Any) -> Any:

@@ -12,6 +12,7 @@ sub-dimensions under ``sub_preferences`` (informativeness spelled ``information`
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import json
@@ -58,6 +59,11 @@ def _squash(key: str) -> str:
     return "".join(c for c in key.lower() if c.isalnum())
 
 
+@functools.lru_cache(maxsize=64)
+def _squashed(known: tuple[str, ...]) -> dict[str, str]:
+    return {_squash(k): k for k in known}
+
+
 def check_key_spelling(obj: Mapping[str, Any], known: Sequence[str], where: str, field: str):
     """Refuse a key that differs from a known key only by case or separators.
 
@@ -68,7 +74,8 @@ def check_key_spelling(obj: Mapping[str, Any], known: Sequence[str], where: str,
         DataError: naming the record, the key and the key it resembles.
 
     """
-    squashed = {_squash(k): k for k in known}
+    # Built once per key list, not once per record (51k records, several checks each).
+    squashed = _squashed(tuple(known))
     for key in obj:
         if not isinstance(key, str) or key in known:
             continue

@@ -194,6 +194,11 @@ class HarmVerdict:
         """Inverse of :meth:`to_dict`."""
         return cls(**d)
 
+    @classmethod
+    def from_cached(cls, d: dict[str, Any], item_id: str, judge: str) -> HarmVerdict:
+        """A cached verdict with this run's ids, in one construction."""
+        return cls(**{**d, "item_id": item_id, "judge": judge})
+
 
 def check_harm_labels(raw: Any, where: str, field_name: str) -> dict[str, bool] | None:
     """The 12 harm labels of a record, checked: booleans, known keys (``None`` when absent).
