@@ -255,8 +255,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         line = f"{judge.name}: {judge.computed} computed, {judge.cached} from cache ({statuses})"
         if judge.requests is not None:
             r = judge.requests
+            by_batch = f" ({r.batch_answers} answered by batches)" if r.batch_answers else ""
             line += (
-                f"; {r.paid_calls} API calls, {r.cached_responses} cached replies, "
+                f"; {r.paid_calls} API calls{by_batch}, {r.cached_responses} cached replies, "
                 f"{r.retries} retries, spent ${r.spent_usd:.4f}"
             )
         if judge.flip_rate is not None:

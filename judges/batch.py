@@ -404,6 +404,7 @@ class BatchRunner:
             failures[key] = unanswered(batch)
         cost = sum(self.chat.cost(d) or 0.0 for _, d in answers)
         self.chat.stats.paid_calls += len(answers)
+        self.chat.stats.batch_answers += len(answers)
         self.chat.stats.spent_usd += cost
         self.budget.settle(self._reserved.pop(shard_id, 0.0), cost)
         record.update(

@@ -66,6 +66,7 @@ class ChatStats:
     sends: int = 0
     paid_calls: int = 0
     cached_responses: int = 0
+    batch_answers: int = 0
     spent_usd: float = 0.0
     unsupported_params_dropped: list[str] = field(default_factory=list)
 

@@ -356,3 +356,24 @@ def test_harm_dry_run_calls_nothing(tmp_path):
         assert server.requests == []
     assert "gpt4o-harm: 6 of 6 verdicts to compute, 6 API calls" in res.stdout
     assert not (tmp_path / "results").exists()
+
+
+def test_harm_judge_in_batch_mode_equals_online(tmp_path):
+    data = load_harm_dataset(make_label_set(tmp_path / "d", n=4))
+
+    def respond(body):
+        return Reply(_json(violence="fight" in json.dumps(body)))
+
+    with ChatServer(responder=respond) as server:
+        server.batch_plan.delay = 0.1
+        with Store(tmp_path / "online.sqlite") as store:
+            online = _run(_judge(server), data.items, 2, store)
+        assert len(server.requests) == 4 and not server.batches
+        with Store(tmp_path / "batch.sqlite") as store:
+            batch = _run(_judge(server, mode="batch", poll_seconds="0.05"), data.items, 2, store)
+        assert len(server.requests) == 4, "batch mode sent a request online"
+        assert len(server.batches) == 1 and server.batch_lines == 4
+    assert online.keys() == batch.keys()
+    for item_id, verdict in online.items():
+        assert batch[item_id].labels == verdict.labels and batch[item_id].status == "ok"
+        assert batch[item_id].cost_usd == pytest.approx(verdict.cost_usd / 2)
