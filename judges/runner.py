@@ -228,10 +228,11 @@ class Runner:
                         self.ctx.store.put_many(VERDICTS, pending)
                         pending, last_commit = [], now
                 bar.update(1)
-                postfix = {"cached": cached_count, "failed": statuses["error"]}
-                if self.ctx.budget.spent:
-                    postfix["spent"] = f"${self.ctx.budget.spent:.4f}"
-                bar.set_postfix(postfix, refresh=False)
+                if self.progress:
+                    postfix = {"cached": cached_count, "failed": statuses["error"]}
+                    if self.ctx.budget.spent:
+                        postfix["spent"] = f"${self.ctx.budget.spent:.4f}"
+                    bar.set_postfix(postfix, refresh=False)
         finally:
             if self.ctx.store is not None:
                 self.ctx.store.put_many(VERDICTS, pending)  # whatever finished, even on error

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, ClassVar, Literal, get_args
 
@@ -320,8 +320,12 @@ class Verdict:
         return replace(self, pair_id=item_id, judge=judge)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready data (the cache's form)."""
-        d = asdict(self)
+        """JSON-ready data (the cache's form).
+
+        Shallow (``raw`` is the verdict's own dict): it is serialised at once, and
+        ``dataclasses.asdict``'s deep copy was most of a first run's bookkeeping.
+        """
+        d = {name: getattr(self, name) for name in _VERDICT_FIELDS}
         d["dimension"] = self.dimension.value
         return d
 
@@ -338,6 +342,9 @@ class Verdict:
         """
         dimension = Dimension(d["dimension"])
         return cls(**{**d, "pair_id": item_id, "judge": judge, "dimension": dimension})
+
+
+_VERDICT_FIELDS = tuple(f.name for f in fields(Verdict))
 
 
 def top_positions(scores: Sequence[float], frame_indices: Sequence[int], n: int) -> list[int]:

@@ -14,6 +14,7 @@ from pathlib import Path
 import openai
 import polars as pl
 import pytest
+from test_cli_gpt import KEY, command
 
 from chat_server import ChatServer
 from judges.batch import BATCHES, BatchOptions, BatchRunner, request_line, write_shards
@@ -23,24 +24,13 @@ from judges.errors import ConfigError
 from judges.pricing import Price
 
 ROOT = Path(__file__).resolve().parents[1]
-AGREEMENT = ROOT / "experiments" / "agreement.py"
 BATCHES_CMD = ROOT / "experiments" / "batches.py"
-KEY_ENV = "JUDGES_BATCH_KEY"
 
 
 def agreement(server, tmp_path, *args, mode="batch", out="out"):
-    return [
-        sys.executable,
-        str(AGREEMENT),
-        "--quiet",
-        "--judge",
-        "gpt4o",
-        "--judge-arg",
-        f"base_url={server.url}",
-        "--judge-arg",
-        f"api_key_env={KEY_ENV}",
-        "--judge-arg",
-        "max_side=64",
+    """test_cli_gpt's gpt4o command, in ``mode``, on 4 demo pairs x 2 dimensions x 2 frames."""
+    return command(
+        server,
         "--judge-arg",
         f"mode={mode}",
         "--judge-arg",
@@ -52,15 +42,15 @@ def agreement(server, tmp_path, *args, mode="batch", out="out"):
         "--dims",
         "aesthetics,harmlessness",
         "--cache-dir",
-        str(tmp_path / "cache"),
+        tmp_path / "cache",
         "--out",
-        str(tmp_path / out),
-        *map(str, args),
-    ]
+        tmp_path / out,
+        *args,
+    )
 
 
 def run(cmd, **kw):
-    env = {**os.environ, KEY_ENV: "sk-batch"}
+    env = {**os.environ, "JUDGES_CLI_KEY": KEY}
     return subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env, **kw)
 
 
@@ -165,7 +155,7 @@ def test_kill_while_polling_resumes_the_same_batch(tmp_path):
         server.batch_plan.delay = 6.0
         proc = subprocess.Popen(
             agreement(server, tmp_path),
-            env={**os.environ, KEY_ENV: "sk-batch"},
+            env={**os.environ, "JUDGES_CLI_KEY": KEY},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

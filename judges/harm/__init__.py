@@ -14,7 +14,7 @@ the crowdworkers per category, and derives a harmlessness preference for pairs o
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -186,8 +186,8 @@ class HarmVerdict:
         return replace(self, item_id=item_id, judge=judge)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready data (the cache's form)."""
-        return asdict(self)
+        """JSON-ready data (the cache's form; shallow, serialised at once)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> HarmVerdict:
