@@ -250,8 +250,10 @@ class BatchRunner:
             Request key -> why it has no answer (answers themselves are in the cache).
 
         """
-        unfinished = self.records()
-        covered = {key for rec in unfinished.values() for key in rec["keys"]}
+        # Unfinished batches (a killed run's) that hold some of these requests: followed, not
+        # submitted again. Other runs' unfinished batches are left alone.
+        shard_of = {key: shard for shard, rec in self.records().items() for key in rec["keys"]}
+        touched: set[str] = set()
         wanted: set[str] = set()
 
         def todo() -> Iterable[tuple[str, dict[str, Any], float]]:
@@ -259,12 +261,16 @@ class BatchRunner:
                 if key in wanted:
                     continue
                 wanted.add(key)
-                if key in covered or self.store.get(RESPONSES, key) is not None:
+                if key in shard_of:
+                    touched.add(shard_of[key])
+                    continue
+                if self.store.get(RESPONSES, key) is not None:
                     continue
                 yield key, body, estimate * self.options.discount
 
         prefix = f"{self.chat.owner}-{time.strftime('%Y%m%d-%H%M%S')}"
         shards = write_shards(todo(), self.folder, prefix, self.options)
+        unfinished = {shard: self.store.get(BATCHES, shard) for shard in sorted(touched)}
         if unfinished:
             self.log(f"{self.chat.owner}: resuming {len(unfinished)} unfinished batch(es)")
         outcomes: dict[str, str] = {}
@@ -407,6 +413,7 @@ class BatchRunner:
         self.chat.stats.batch_answers += len(answers)
         self.chat.stats.spent_usd += cost
         self.budget.settle(self._reserved.pop(shard_id, 0.0), cost)
+        record.pop("keys")  # a finished record is read by every later run: keep it small
         record.update(
             state="done",
             status=batch.status,

@@ -253,3 +253,25 @@ def test_batches_command_lists_follows_and_cancels(tmp_path):
         assert f"{batch_ids[0]}: cancelled" in followed.stdout
         unknown = run([*base, "cancel", "batch-nope"])
         assert unknown.returncode == 2 and "no batch batch-nope" in unknown.stderr
+
+
+def test_a_run_follows_only_the_unfinished_batches_holding_its_requests(tmp_path):
+    with ChatServer() as server:
+        server.batch_plan.delay = 0.1
+        runner, store = runner_for_server(server, tmp_path)
+        (shard,) = write_shards(iter(bodies(2)), tmp_path / "s", "t", runner.options)
+        other = runner.create(runner.upload(shard))  # another run's batch, never followed
+        mine = [(f"mine{i}", body, usd) for i, (_, body, usd) in enumerate(bodies(5)[2:])]
+        assert runner.run(iter(mine)) == {}
+        assert store.get(BATCHES, other["shard"])["state"] == "created"
+        assert store.get_many(RESPONSES, ["key0", "key1"]) == {}
+        assert set(store.get_many(RESPONSES, [k for k, _, _ in mine])) == {
+            "mine0",
+            "mine1",
+            "mine2",
+        }
+        # A run asking for one of the other batch's requests follows that batch instead.
+        assert runner.run(iter(bodies(1))) == {}
+        assert store.get(BATCHES, other["shard"])["state"] == "done"
+        assert "keys" not in store.get(BATCHES, other["shard"])
+        assert len(server.batches) == 2
