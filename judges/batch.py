@@ -27,14 +27,22 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from tqdm import tqdm
 
+from judges.batch_files import (
+    ENDPOINT,
+    TERMINAL,
+    BatchOptions,
+    Shard,
+    line_outcome,
+    unanswered,
+    write_shards,
+)
 from judges.budget import Budget
 from judges.cache import Store
 from judges.chat import (
@@ -45,129 +53,9 @@ from judges.chat import (
     describe_error,
     reply_data,
 )
-from judges.errors import ConfigError
+from judges.errors import ConfigError, ItemError
 
 BATCHES = "batches"
-ENDPOINT = "/v1/chat/completions"
-TERMINAL = frozenset({"completed", "failed", "expired", "cancelled"})
-
-
-@dataclass(frozen=True)
-class BatchOptions:
-    """How a judge uses the Batch API.
-
-    Attributes:
-        discount: Batch price as a share of the online price (OpenAI: half).
-        poll_seconds: Seconds between polls of unfinished batches.
-        max_requests: Requests per shard at most (OpenAI's limit: 50,000).
-        max_bytes: Bytes per shard file at most (OpenAI's limit: 200 MB).
-    """
-
-    discount: float = 0.5
-    poll_seconds: float = 30.0
-    max_requests: int = 50_000
-    max_bytes: int = 200 * 1024 * 1024
-
-    def __post_init__(self) -> None:
-        if not 0 <= self.discount <= 1:
-            raise ValueError("batch_discount must be within 0..1")
-        if self.poll_seconds <= 0 or self.max_requests < 1 or self.max_bytes < 1:
-            raise ValueError("poll_seconds, batch_max_requests and batch_max_mb must be > 0")
-
-
-@dataclass
-class Shard:
-    """One JSONL file of requests on its way to becoming a batch."""
-
-    path: Path
-    keys: list[str] = field(default_factory=list)
-    bytes: int = 0
-    estimate_usd: float = 0.0
-
-
-def request_line(key: str, body: dict[str, Any]) -> bytes:
-    """One line of a batch input file.
-
-    Example:
-        >>> json.loads(request_line("k1", {"model": "m"}))["custom_id"]
-        'k1'
-
-    """
-    line = {"custom_id": key, "method": "POST", "url": ENDPOINT, "body": body}
-    return json.dumps(line, separators=(",", ":")).encode() + b"\n"
-
-
-def write_shards(
-    requests: Iterable[tuple[str, dict[str, Any], float]],
-    folder: Path,
-    prefix: str,
-    options: BatchOptions,
-) -> list[Shard]:
-    """Stream ``(key, body, worst-case USD)`` requests into JSONL shards within the limits.
-
-    Raises:
-        ConfigError: one request alone is larger than ``max_bytes``.
-
-    """
-    folder.mkdir(parents=True, exist_ok=True)
-    shards: list[Shard] = []
-    handle: Any = None
-    try:
-        for key, body, estimate in requests:
-            line = request_line(key, body)
-            if len(line) > options.max_bytes:
-                raise ConfigError(
-                    f"one batch request is {len(line) / 2**20:.1f} MB, over the "
-                    f"{options.max_bytes / 2**20:.0f} MB a batch file may hold; lower max_side or "
-                    "the frame count, or use layout=grid"
-                )
-            shard = shards[-1] if shards else None
-            if (
-                shard is None
-                or len(shard.keys) >= options.max_requests
-                or shard.bytes + len(line) > options.max_bytes
-            ):
-                if handle is not None:
-                    handle.close()
-                shard = Shard(folder / f"{prefix}-{len(shards):04d}.jsonl")
-                shards.append(shard)
-                handle = shard.path.open("wb")
-            handle.write(line)
-            shard.keys.append(key)
-            shard.bytes += len(line)
-            shard.estimate_usd += estimate
-    finally:
-        if handle is not None:
-            handle.close()
-    return shards
-
-
-def line_outcome(batch_id: str, record: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
-    """A batch output line's chat-completion body (``None`` when it failed) and its outcome."""
-    response = record.get("response") or {}
-    error = record.get("error")
-    status = response.get("status_code")
-    body = response.get("body") or {}
-    if error:
-        return None, f"batch {batch_id}: {error.get('code') or 'error'}: {error.get('message')}"
-    if status != 200:
-        message = (body.get("error") or {}).get("message") if isinstance(body, dict) else body
-        return None, f"batch {batch_id}: HTTP {status}: {message}"
-    return body, "ok"
-
-
-def unanswered(batch: Any) -> str:
-    """The outcome of a request its batch ended without answering."""
-    status = batch.status
-    if status == "expired":
-        return f"batch {batch.id} expired (24 h window) before answering this request"
-    if status == "cancelled":
-        return f"batch {batch.id} was cancelled before answering this request"
-    if status == "failed":
-        errors = getattr(batch, "errors", None)
-        messages = [e.message for e in (errors.data or [])] if errors and errors.data else []
-        return f"batch {batch.id} failed: {'; '.join(m for m in messages if m) or 'no reason'}"
-    return f"batch {batch.id} ended ({status}) without an answer for this request"
 
 
 def open_client(endpoint: Endpoint) -> Any:
@@ -440,6 +328,60 @@ class BatchRunner:
             return str(self.client.batches.cancel(record["batch_id"]).status)
         except Exception as e:
             raise ConfigError(f"cancel {record['batch_id']}: {describe_error(e)}") from None
+
+
+class BatchMode:
+    """Mixin of API judges with a ``mode`` option: ``batch`` has batches answer every request.
+
+    The judge provides ``chat`` (its :class:`ChatClient`), ``cfg.mode``, ``cfg.batch_options``,
+    :meth:`task_requests` and :meth:`estimate`. Every request goes through
+    :class:`BatchRunner`; the tasks are then judged exactly as online, from the response cache
+    the batches filled. A request no batch answered becomes that task's error verdict, naming
+    why; nothing is sent online.
+    """
+
+    def judge_all(self, tasks: Iterable[Any], ctx: Any = None, workers: int = 1) -> Iterator[Any]:
+        """Judge tasks online, or (``mode=batch``) have batches answer them first."""
+        from judges.base import RunContext
+
+        tasks = list(tasks)
+        judge: Any = self
+        if judge.cfg.mode == "batch" and tasks:
+            judge.chat.batch_outcomes = self.run_batches(tasks, ctx or RunContext())
+        try:
+            yield from super().judge_all(tasks, ctx, workers)  # type: ignore[misc]
+        finally:
+            judge.chat.batch_outcomes = None
+
+    def run_batches(self, tasks: list[Any], ctx: Any) -> dict[str, str]:
+        """Submit (or resume) the batches answering ``tasks``; outcomes of unanswered requests."""
+        judge: Any = self
+        if ctx.store is None:
+            raise ConfigError(
+                f"judge {judge.name!r}: mode=batch keeps batch ids and answers in the cache; "
+                "run without --no-cache"
+            )
+        chat: ChatClient = judge.chat
+        chat.owner, chat.store, chat.budget = judge.name, ctx.store, ctx.budget
+
+        def requests() -> Iterator[tuple[str, dict[str, Any], float]]:
+            for task in tasks:
+                try:
+                    built = judge.task_requests(task, ctx.source)
+                except ItemError:
+                    continue  # the judging pass reports it as this task's error
+                for body, sizes in built:
+                    yield chat.request_key(body), body, judge.estimate(body, sizes)[1]
+
+        runner = BatchRunner(
+            chat,
+            ctx.store,
+            judge.cfg.batch_options,
+            ctx.budget,
+            progress=ctx.progress,
+            log=(lambda msg: print(msg, file=sys.stderr)) if ctx.progress else None,
+        )
+        return runner.run(requests())
 
 
 def runner_for(store: Store, record: dict[str, Any], options: BatchOptions) -> BatchRunner:

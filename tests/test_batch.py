@@ -17,7 +17,8 @@ import pytest
 from test_cli_gpt import KEY, command
 
 from chat_server import ChatServer
-from judges.batch import BATCHES, BatchOptions, BatchRunner, request_line, write_shards
+from judges.batch import BATCHES, BatchRunner
+from judges.batch_files import BatchOptions, request_line, write_shards
 from judges.cache import Store
 from judges.chat import RESPONSES, ChatClient, Endpoint
 from judges.errors import ConfigError

@@ -9,115 +9,29 @@ belong to :class:`judges.chat.ChatClient`, and concurrency to :class:`judges.bas
 from __future__ import annotations
 
 import asyncio
-import sys
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from judges.async_judge import AsyncJudge
 from judges.base import RunContext, Task
-from judges.batch import BatchOptions, BatchRunner
+from judges.batch import BatchMode
+from judges.builtin.vlm_config import VlmConfig
 from judges.chat import ChatClient, ChatStats, Endpoint
 from judges.errors import ConfigError, ItemError
 from judges.images import data_url, encode_jpeg, resize_max_side, tile_grid
 from judges.keyframes import KeyframeSource
 from judges.parsing import interpret_reply
 from judges.pricing import PRICES_AS_OF, CostPlan, estimate_prompt_tokens, price_for
-from judges.prompting import Layout, Variant, load_prompts
+from judges.prompting import load_prompts
 from judges.registry import register_judge
 from judges.types import Dimension, Pair, Status, Verdict, Video, Winner
 
 Request = tuple[dict[str, Any], list[tuple[int, int]]]
 """A chat-completion body and the ``(width, height)`` of each image it carries."""
-
-
-@dataclass(frozen=True)
-class VlmConfig:
-    """Options of the ``vlm`` judge and its presets (``gpt4o``, ``gpt4o-0806``, ``gpt4o-mini``).
-
-    Attributes:
-        model: Model name sent to the endpoint (paper: gpt-4o-2024-05-13, gpt-4o-2024-08-06,
-            gpt-4o-mini).
-        prompt: ``zero_shot`` or ``cot`` (analyse each video, then compare).
-        prompt_version: Version of ``judges/prompts/<version>.toml``.
-        base_url: OpenAI-compatible endpoint (default: the OpenAI API).
-        api_key_env: Environment variable holding the key; ``none`` for keyless local servers.
-        temperature: Sampling temperature.
-        max_tokens: Reply length cap (also the output side of the cost cap's estimate).
-        seed: Sent when the server accepts it; ``none`` to omit.
-        detail: Image detail: ``low``, ``high`` or ``auto``.
-        max_side: Longest side of each frame image, in pixels.
-        jpeg_quality: JPEG quality of the images.
-        layout: ``frames`` (an image per keyframe) or ``grid`` (one tiled image per video).
-        allow_tie: Offer "Final answer: Tie".
-        order: ``fixed`` (the paper's) or ``both`` (ask in both orders; disagreement is a tie).
-        logprobs: Ask for token log-probabilities to measure answer confidence.
-        timeout: Seconds per request before it is retried.
-        max_retries: Retries per request (429, 5xx, timeouts, connection errors).
-        price_input: USD per million input tokens (default: the dated table).
-        price_output: USD per million output tokens (default: the dated table).
-        mode: ``online`` (one call per request) or ``batch`` (OpenAI's Batch API: same requests
-            and cache, batch price, answers within 24 h; see :mod:`judges.batch`).
-        batch_discount: Batch price as a share of the online price.
-        poll_seconds: Seconds between polls of unfinished batches.
-        batch_max_requests: Requests per batch file at most.
-        batch_max_mb: Megabytes per batch file at most.
-        latency_s: Expected seconds per online request (the dry run's wall-time estimate).
-
-    """
-
-    model: str = "gpt-4o-2024-05-13"
-    prompt: Variant = "zero_shot"
-    prompt_version: str = "v1"
-    base_url: str | None = None
-    api_key_env: str | None = "OPENAI_API_KEY"
-    temperature: float = 0.0
-    max_tokens: int = 1024
-    seed: int | None = 0
-    detail: Literal["low", "high", "auto"] = "auto"
-    max_side: int = 768
-    jpeg_quality: int = 90
-    layout: Layout = "frames"
-    allow_tie: bool = False
-    order: Literal["fixed", "both"] = "fixed"
-    logprobs: bool = True
-    timeout: float = 120.0
-    max_retries: int = 4
-    price_input: float | None = None
-    price_output: float | None = None
-    mode: Literal["online", "batch"] = "online"
-    batch_discount: float = 0.5
-    poll_seconds: float = 30.0
-    batch_max_requests: int = 50_000
-    batch_max_mb: float = 200.0
-    latency_s: float = 6.0
-
-    def __post_init__(self) -> None:
-        self.batch_options  # noqa: B018 - validates the batch options
-        checks = [
-            (self.max_tokens >= 1, "max_tokens must be >= 1"),
-            (self.max_side >= 16, "max_side must be >= 16"),
-            (1 <= self.jpeg_quality <= 100, "jpeg_quality must be within 1..100"),
-            (self.timeout > 0, "timeout must be > 0"),
-            (self.max_retries >= 0, "max_retries must be >= 0"),
-            (self.temperature >= 0, "temperature must be >= 0"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise ValueError(message)
-
-    @property
-    def batch_options(self) -> BatchOptions:
-        """The Batch API settings."""
-        return BatchOptions(
-            discount=self.batch_discount,
-            poll_seconds=self.poll_seconds,
-            max_requests=self.batch_max_requests,
-            max_bytes=int(self.batch_max_mb * 1024 * 1024),
-        )
 
 
 @dataclass
@@ -126,7 +40,7 @@ class _Images:
     sizes: list[tuple[int, int]]
 
 
-class VlmJudge(AsyncJudge):
+class VlmJudge(BatchMode, AsyncJudge):
     """Pairwise VLM judge over any OpenAI-compatible chat endpoint (see :class:`VlmConfig`).
 
     Example:
@@ -367,53 +281,6 @@ class VlmJudge(AsyncJudge):
         return self.cost_plan(
             (request for task in tasks for request in self.task_requests(task, ctx.source)), ctx
         )
-
-    # --- batch mode -------------------------------------------------------------------------
-
-    def judge_all(
-        self, tasks: Iterable[Any], ctx: RunContext | None = None, workers: int = 1
-    ) -> Iterator[Any]:
-        """Judge tasks online, or (``mode=batch``) have batches answer them first.
-
-        In batch mode every request goes through :class:`judges.batch.BatchRunner`; the tasks
-        are then judged exactly as online, from the response cache the batches filled. A request
-        no batch answered becomes that task's error verdict, naming why; nothing is sent online.
-        """
-        tasks = list(tasks)
-        if self.cfg.mode == "batch" and tasks:
-            self.chat.batch_outcomes = self.run_batches(tasks, ctx or RunContext())
-        try:
-            yield from super().judge_all(tasks, ctx, workers)
-        finally:
-            self.chat.batch_outcomes = None
-
-    def run_batches(self, tasks: list[Any], ctx: RunContext) -> dict[str, str]:
-        """Submit (or resume) the batches answering ``tasks``; outcomes of unanswered requests."""
-        if ctx.store is None:
-            raise ConfigError(
-                f"judge {self.name!r}: mode=batch keeps batch ids and answers in the cache; "
-                "run without --no-cache"
-            )
-        self.chat.owner, self.chat.store, self.chat.budget = self.name, ctx.store, ctx.budget
-
-        def requests() -> Iterator[tuple[str, dict[str, Any], float]]:
-            for task in tasks:
-                try:
-                    built = self.task_requests(task, ctx.source)
-                except ItemError:
-                    continue  # the judging pass reports it as this task's error
-                for body, sizes in built:
-                    yield self.chat.request_key(body), body, self.estimate(body, sizes)[1]
-
-        runner = BatchRunner(
-            self.chat,
-            ctx.store,
-            self.cfg.batch_options,
-            ctx.budget,
-            progress=ctx.progress,
-            log=(lambda msg: print(msg, file=sys.stderr)) if ctx.progress else None,
-        )
-        return runner.run(requests())
 
     def cost_plan(
         self, requests: Iterable[tuple[dict[str, Any], list[tuple[int, int]]]], ctx: RunContext
