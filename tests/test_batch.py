@@ -30,23 +30,12 @@ BATCHES_CMD = ROOT / "experiments" / "batches.py"
 
 def agreement(server, tmp_path, *args, mode="batch", out="out"):
     """test_cli_gpt's gpt4o command, in ``mode``, on 4 demo pairs x 2 dimensions x 2 frames."""
+    options = f"--judge-arg mode={mode} --judge-arg poll_seconds=0.1 --frames 1,2 --limit 4"
     return command(
         server,
-        "--judge-arg",
-        f"mode={mode}",
-        "--judge-arg",
-        "poll_seconds=0.1",
-        "--frames",
-        "1,2",
-        "--limit",
-        "4",
-        "--dims",
-        "aesthetics,harmlessness",
-        "--cache-dir",
-        tmp_path / "cache",
-        "--out",
-        tmp_path / out,
-        *args,
+        *options.split(),
+        *("--dims", "aesthetics,harmlessness", "--cache-dir", tmp_path / "cache"),
+        *("--out", tmp_path / out, *args),
     )
 
 
