@@ -109,6 +109,8 @@ class BatchRunner:
         self.folder = store.path.parent / "batches"
         self._client: Any = None
         self._reserved: dict[str, float] = {}
+        self.dropped_params: list[str] = []
+        """Optional parameters this endpoint's batch lines rejected (HTTP 400) in this run."""
 
     @property
     def client(self) -> Any:
@@ -154,7 +156,8 @@ class BatchRunner:
                     continue
                 if self.store.get(RESPONSES, key) is not None:
                     continue
-                yield key, body, estimate * self.options.discount
+                # Sent without what the endpoint rejected; the key stays the full body's.
+                yield key, self.chat.sendable(body), estimate * self.options.discount
 
         prefix = f"{self.chat.owner}-{time.strftime('%Y%m%d-%H%M%S')}"
         shards = write_shards(todo(), self.folder, prefix, self.options)
@@ -286,6 +289,8 @@ class BatchRunner:
                 body, outcome = line_outcome(batch.id, line)
                 if body is None:
                     failures[line["custom_id"]] = outcome
+                    if "HTTP 400" in outcome:
+                        self.dropped_params += self.chat.note_unsupported(outcome)
                     continue
                 data = reply_data(ChatCompletion.model_validate(body))
                 data["batch"] = {"id": batch.id, "discount": discount}
@@ -381,7 +386,12 @@ class BatchMode:
             progress=ctx.progress,
             log=(lambda msg: print(msg, file=sys.stderr)) if ctx.progress else None,
         )
-        return runner.run(requests())
+        outcomes = runner.run(requests())
+        if runner.dropped_params:
+            # Lines failed for an optional parameter the endpoint rejects (logprobs, seed...):
+            # resubmit those requests without it, as online mode retries a call.
+            outcomes = runner.run(requests())
+        return outcomes
 
 
 def runner_for(store: Store, record: dict[str, Any], options: BatchOptions) -> BatchRunner:

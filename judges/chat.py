@@ -200,6 +200,35 @@ class ChatClient:
             await self._client.close()
             self._client = None
 
+    def sendable(self, body: dict[str, Any]) -> dict[str, Any]:
+        """``body`` without the optional parameters this endpoint rejected.
+
+        The cache key stays the full body's, so an answer does not depend on what the server
+        accepted.
+        """
+        if not self._unsupported:
+            return body
+        return {k: v for k, v in body.items() if k not in self._unsupported}
+
+    def note_unsupported(self, message: str, body: dict[str, Any] | None = None) -> list[str]:
+        """Remember the optional parameters a 400 ``message`` names (in ``body``, if given).
+
+        Returns them (also when already known: a call sent before another learnt it retries).
+
+        Example:
+            >>> client = ChatClient(Endpoint(), "judge", "v1")
+            >>> client.note_unsupported("Unsupported parameter: 'logprobs'")
+            ['logprobs', 'top_logprobs']
+
+        """
+        text = message.lower()
+        named = [p for p in OPTIONAL_PARAMS if p in text and (body is None or p in body)]
+        if "logprobs" in named:
+            named.append("top_logprobs")
+        self._unsupported.update(named)
+        self.stats.unsupported_params_dropped = sorted(self._unsupported)
+        return named
+
     def request_key(self, body: dict[str, Any]) -> str:
         """Cache key of a request: endpoint, version tag and the exact body (images included)."""
         return stable_hash(
@@ -252,7 +281,7 @@ class ChatClient:
             raise BudgetStop
         if self._client is None:
             self.open()
-        send = {k: v for k, v in body.items() if k not in self._unsupported}
+        send = self.sendable(body)
         actual = 0.0
         try:
             while True:
@@ -266,15 +295,9 @@ class ChatClient:
                     )
                     break
                 except openai.BadRequestError as e:
-                    text = str(e).lower()
-                    dropped = [p for p in OPTIONAL_PARAMS if p in send and p in text]
-                    if not dropped:
+                    if not self.note_unsupported(str(e), send):
                         raise
-                    if "logprobs" in dropped:
-                        dropped.append("top_logprobs")
-                    self._unsupported.update(dropped)
-                    self.stats.unsupported_params_dropped = sorted(self._unsupported)
-                    send = {k: v for k, v in send.items() if k not in self._unsupported}
+                    send = self.sendable(send)
         except (
             openai.AuthenticationError,
             openai.PermissionDeniedError,

@@ -265,3 +265,17 @@ def test_a_run_follows_only_the_unfinished_batches_holding_its_requests(tmp_path
         assert store.get(BATCHES, other["shard"])["state"] == "done"
         assert "keys" not in store.get(BATCHES, other["shard"])
         assert len(server.batches) == 2
+
+
+def test_batch_lines_rejecting_an_optional_parameter_are_resent_without_it(tmp_path):
+    with ChatServer(reject_params=("logprobs",)) as server:
+        server.batch_plan.delay = 0.1
+        res = run(agreement(server, tmp_path))
+        assert res.returncode == 0, res.stderr
+        first, second = sorted(server.batches.values(), key=lambda b: int(b["id"].split("-")[1]))
+        assert first["request_counts"]["failed"] == 16  # every line: 400 naming logprobs
+        assert second["request_counts"]["completed"] == 16
+        assert not server.requests
+    v = verdicts(tmp_path / "out")
+    assert v.height == 16 and (v["status"] == "ok").all()
+    assert v["confidence"].is_null().all()  # no log-probabilities without logprobs
