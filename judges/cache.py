@@ -46,7 +46,7 @@ def default_cache_dir() -> Path:
 
 # One encoder for every key: json.dumps with options builds a new encoder per call, which costs
 # more than the encoding of a small key (the same canonical text either way).
-_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
+CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
 
 
 def stable_hash(obj: Any) -> str:
@@ -57,7 +57,7 @@ def stable_hash(obj: Any) -> str:
         True
 
     """
-    return hashlib.sha256(_CANONICAL.encode(obj).encode()).hexdigest()
+    return hashlib.sha256(CANONICAL.encode(obj).encode()).hexdigest()
 
 
 def file_sha256(path: str | Path) -> str:

@@ -9,6 +9,7 @@ the same command picks up the rest. Error verdicts are never cached: a rerun ret
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -17,9 +18,9 @@ from typing import Any
 
 from tqdm import tqdm
 
-from judges.base import Judge, RunContext, Task
+from judges.base import Judge, RunContext, ScoreJudge, Task
 from judges.budget import Budget
-from judges.cache import Store, stable_hash
+from judges.cache import CANONICAL, Store, stable_hash
 from judges.engines import LocalEngine, group_of
 from judges.keyframes import KeyframeSource
 from judges.pricing import CostPlan
@@ -76,6 +77,58 @@ class JudgeRun:
     computed: int = 0
     seconds: float = 0.0
     statuses: dict[str, int] = field(default_factory=dict)
+
+
+def pair_level(judge: Judge) -> bool:
+    """Whether a judge's cache inputs depend on the pair only (not on dimension or frames).
+
+    True for the built-in ``cache_inputs`` (the pair's texts; a score judge's per-video
+    inputs), or when a judge class says so with ``pair_level_inputs = True``.
+    """
+    declared = getattr(type(judge), "pair_level_inputs", None)
+    if declared is not None:
+        return bool(declared)
+    return type(judge).cache_inputs in (Judge.cache_inputs, ScoreJudge.cache_inputs)
+
+
+class PairKeys:
+    """Verdict keys of pair tasks, the canonical JSON spliced from per-pair parts.
+
+    The key text is exactly :func:`stable_hash`'s for ``{"dimension", "files", "frames",
+    "inputs", "judge", "strategy"}`` (sorted keys), so keys match :meth:`Runner.verdict_key`
+    and existing caches; but the files and inputs are encoded once per pair rather than once
+    per (dimension, frames), which made keys the largest cost of a cached rerun.
+    """
+
+    def __init__(self, fingerprint: str, strategy: str) -> None:
+        self.fingerprint = fingerprint
+        self.strategy = strategy
+        self._pairs: dict[int, tuple[str, str]] = {}
+        self._atoms: dict[Any, str] = {}
+
+    def _atom(self, value: Any) -> str:
+        text = self._atoms.get(value)
+        if text is None:
+            text = self._atoms[value] = CANONICAL.encode(value)
+        return text
+
+    def key(self, judge: Judge, task: Task, files: list[str]) -> str:
+        """The verdict key of ``task`` (``files``: its files' content hashes).
+
+        Per-pair parts are remembered by the pair object, which the caller's task list keeps
+        alive (so its ``id`` is not reused meanwhile); build a new instance per task list.
+        """
+        pair_part = self._pairs.get(id(task.pair))
+        if pair_part is None:
+            rest = {"inputs": judge.cache_inputs(task), "judge": self.fingerprint}
+            rest["strategy"] = self.strategy
+            pair_part = (CANONICAL.encode(files), CANONICAL.encode(rest)[1:])
+            self._pairs[id(task.pair)] = pair_part
+        text = (
+            f'{{"dimension":{self._atom(task.dimension.value)},"files":{pair_part[0]},'
+            f'"frames":{self._atom(task.frames)},{pair_part[1]}'
+        )
+        return hashlib.sha256(text.encode()).hexdigest()
 
 
 class Runner:
@@ -143,13 +196,22 @@ class Runner:
                     except OSError:
                         hashes[path] = None  # unreadable: the judge will report it as an error
         fingerprint = judge.fingerprint()
+        spliced = PairKeys(fingerprint, self.ctx.source.strategy) if pair_level(judge) else None
         keys: list[str | None] = []
+        per_pair: dict[int, list[str | None]] = {}  # a pair's file hashes, looked up once
         for task in tasks:
-            files = [hashes[p] for p in task.files]
+            pair = getattr(task, "pair", None)
+            files = per_pair.get(id(pair)) if pair is not None else None
+            if files is None:
+                files = [hashes[p] for p in task.files]
+                if pair is not None:
+                    per_pair[id(pair)] = files
             if any(f is None for f in files):
                 keys.append(None)
-                continue
-            keys.append(self._key(fingerprint, judge, task, files))  # type: ignore[arg-type]
+            elif spliced is not None and isinstance(task, Task):
+                keys.append(spliced.key(judge, task, files))  # type: ignore[arg-type]
+            else:
+                keys.append(self._key(fingerprint, judge, task, files))  # type: ignore[arg-type]
         return keys
 
     def _split(

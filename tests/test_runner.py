@@ -9,7 +9,8 @@ from judges.cache import Store
 from judges.datasets import load_pairs
 from judges.keyframes import KeyframeSource
 from judges.options import build_config
-from judges.runner import VERDICTS, Runner, plan_tasks
+from judges.registry import get_judge
+from judges.runner import VERDICTS, Runner, pair_level, plan_tasks
 from judges.types import Dimension
 
 
@@ -120,3 +121,27 @@ def test_threaded_run_matches_sequential(dataset, tmp_path):
     assert [(v.pair_id, v.frames, v.winner) for v in seq.verdicts] == [
         (v.pair_id, v.frames, v.winner) for v in par.verdicts
     ]
+
+
+def test_spliced_pair_keys_equal_the_canonical_keys(tmp_path):
+    """The fast per-pair key path gives exactly the generic path's keys (so existing caches
+    stay valid), for built-in judges; a judge whose inputs depend on the task is not spliced.
+    """
+    pairs = load_pairs(make_dataset(tmp_path / "d", n_pairs=3))
+    tasks, _ = plan_tasks(pairs, [Dimension.AESTHETICS, Dimension.HELPFULNESS], [1, None, 8])
+    with Store(tmp_path / "c.sqlite") as store:
+        runner = Runner(store, KeyframeSource([1, 8, None]), progress=False)
+        plugin = BrightnessJudge(BrightnessConfig())
+        for judge in (get_judge("psnr"), get_judge("gpt4o"), plugin):
+            assert pair_level(judge)
+            fast = runner._keys(judge, tasks)
+            assert fast == [runner.verdict_key(judge, t) for t in tasks]
+            assert len(set(fast)) == len(tasks) == 9  # 3 pairs x 3 frame counts labelled
+
+        class PerDimension(BrightnessJudge):
+            def cache_inputs(self, task):
+                return {"dimension_text": task.dimension.value}
+
+        odd = PerDimension(BrightnessConfig())
+        assert not pair_level(odd)
+        assert runner._keys(odd, tasks) == [runner.verdict_key(odd, t) for t in tasks]
