@@ -176,6 +176,17 @@ class _RecordParser:
         self.config = config
         self.base = config.parent
         self.video_dir = video_dir
+        self._resolved: dict[Path, Path] = {}
+
+    def resolved(self, path: Path) -> Path:
+        """``path.resolve()``, once per distinct path.
+
+        Pairs share videos, and resolving walks every path component with a system call.
+        """
+        hit = self._resolved.get(path)
+        if hit is None:
+            hit = self._resolved[path] = path.resolve()
+        return hit
 
     def where(self, index: int, pair_id: str | None) -> str:
         name = f"pair_id {pair_id!r}" if pair_id else "record"
@@ -223,7 +234,7 @@ class _RecordParser:
             raise DataError(f"{where}: field {name!r} is {is_safe!r}; expected true or false")
         return Video(
             video_id=video_id,
-            path=path.resolve(),
+            path=self.resolved(path),
             prompt_text=prompt_text or "",
             video_text=video_text or prompt_text or "",
             harm_labels=harm,
