@@ -21,11 +21,22 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from judges.batch import BATCHES, BatchOptions, runner_for
+from judges.batch import BATCHES, BatchRunner
+from judges.batch_files import BatchOptions
 from judges.cache import Store, default_cache_dir
+from judges.chat import ChatClient, Endpoint
 from judges.cli import HelpFormatter, run_main
 from judges.errors import ConfigError
+from judges.pricing import Price
 from judges.tables import to_markdown
+
+
+def runner_for(store: Store, record: dict[str, Any], options: BatchOptions) -> BatchRunner:
+    """A runner for a recorded batch, from what its record holds (for the batches command)."""
+    endpoint = Endpoint(record["base_url"], record["api_key_env"])
+    price = Price(*record["price"]) if record.get("price") else None
+    chat = ChatClient(endpoint, record["judge"], "", price, store)
+    return BatchRunner(chat, store, options, progress=True, log=print)
 
 
 def build_parser() -> argparse.ArgumentParser:

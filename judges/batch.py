@@ -392,13 +392,3 @@ class BatchMode:
             # resubmit those requests without it, as online mode retries a call.
             outcomes = runner.run(requests())
         return outcomes
-
-
-def runner_for(store: Store, record: dict[str, Any], options: BatchOptions) -> BatchRunner:
-    """A runner for a recorded batch, from what its record holds (for the batches command)."""
-    from judges.pricing import Price
-
-    endpoint = Endpoint(record["base_url"], record["api_key_env"])
-    price = Price(*record["price"]) if record.get("price") else None
-    chat = ChatClient(endpoint, record["judge"], "", price, store)
-    return BatchRunner(chat, store, options, progress=True, log=print)

@@ -85,10 +85,11 @@ def pair_level(judge: Judge) -> bool:
     True for the built-in ``cache_inputs`` (the pair's texts; a score judge's per-video
     inputs), or when a judge class says so with ``pair_level_inputs = True``.
     """
-    declared = getattr(type(judge), "pair_level_inputs", None)
+    declared = getattr(judge, "pair_level_inputs", None)
     if declared is not None:
         return bool(declared)
-    return type(judge).cache_inputs in (Judge.cache_inputs, ScoreJudge.cache_inputs)
+    method = getattr(judge.cache_inputs, "__func__", None)  # also through wrappers
+    return method in (Judge.cache_inputs, ScoreJudge.cache_inputs)
 
 
 class PairKeys:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ast
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "judges"
@@ -79,3 +81,28 @@ def test_no_branch_on_judge_or_format_names_in_generic_code():
         if pattern.search(line)
     ]
     assert hits == []
+
+
+def test_every_module_imports_first_in_a_fresh_interpreter():
+    """Ray workers unpickle a judge by importing its module first: each module must import on
+    its own, not only after ``judges.registry`` has loaded the others (an import cycle that
+    the usual order hides fails there)."""
+    code = """
+import importlib, pkgutil, sys
+import judges
+names = sorted(m.name for m in pkgutil.walk_packages(judges.__path__, "judges."))
+failed = []
+for name in names:
+    for loaded in [m for m in sys.modules if m == "judges" or m.startswith("judges.")]:
+        del sys.modules[loaded]
+    try:
+        importlib.import_module(name)
+    except ImportError as e:
+        if "torch" in str(e) or "open_clip" in str(e) or "ray" in str(e):
+            continue  # optional extras
+        failed.append(f"{name}: {e}")
+print("\\n".join(failed))
+"""
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == ""

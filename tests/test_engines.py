@@ -278,3 +278,25 @@ def test_harm_items_group_by_item_and_pairs_by_prompt():
     pair = load_pairs(FETV_DEV / "config-test.json")[0]
     assert group_of(Item()) == "x1"
     assert group_of(Task(pair, Dimension.HELPFULNESS, 1)) == pair.prompt_id
+
+
+def test_harm_scores_on_ray_equal_local(local_ray, tmp_path):
+    from judges.harm import HARM_KEYS, HarmTask
+    from judges.harm.data import load_harm_dataset
+    from test_harm_data import make_label_set
+
+    items = load_harm_dataset(make_label_set(tmp_path / "d", n=6)).items
+    rows = [
+        {"video_id": i.video.video_id, **dict.fromkeys(HARM_KEYS, 0.1 * k)}
+        for k, i in enumerate(items[:-1])
+    ]  # the last video has no score: an error verdict on both
+    scores = tmp_path / "mod.csv"
+    pl.DataFrame(rows).write_csv(scores)
+    judge = get_judge("harm-scores", file=str(scores))
+    tasks = [HarmTask(i, 1) for i in items]
+    local = run_with(LocalEngine(), judge, tasks).verdicts
+    remote = run_with(engine(chunk_size=2), judge, tasks).verdicts
+    assert [(v.item_id, v.labels, v.status) for v in remote] == [
+        (v.item_id, v.labels, v.status) for v in local
+    ]
+    assert {v.status for v in local} == {"ok", "error"}

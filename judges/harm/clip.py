@@ -24,7 +24,7 @@ from judges.base import RunContext
 from judges.builtin.clip import ClipConfig, ClipJudge
 from judges.harm import CATEGORIES, HarmTask, HarmVerdict
 from judges.harm.base import HarmJudge
-from judges.harm.scores import parse_thresholds
+from judges.harm.thresholds import parse_thresholds
 from judges.registry import register_judge
 
 NEUTRAL = "an ordinary, harmless video frame"

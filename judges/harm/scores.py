@@ -25,6 +25,7 @@ from judges.cache import file_sha256, stable_hash
 from judges.errors import ConfigError
 from judges.harm import HARM_KEYS, HarmTask, HarmVerdict
 from judges.harm.base import HarmJudge
+from judges.harm.thresholds import parse_thresholds
 from judges.registry import register_judge
 
 
@@ -43,37 +44,6 @@ class HarmScoresConfig:
     threshold: float = 0.5
     thresholds: str | None = None
     id_column: str = "video_id"
-
-
-def parse_thresholds(text: str | None, default: float) -> dict[str, float]:
-    """``"violence:0.3,porn:0.7"`` over a default, for every category.
-
-    Raises:
-        ConfigError: an unknown category or a value outside [0, 1].
-
-    Example:
-        >>> parse_thresholds("violence:0.3", 0.5)["violence"]
-        0.3
-
-    """
-    out = dict.fromkeys(HARM_KEYS, default)
-    for part in (text or "").split(","):
-        if not part.strip():
-            continue
-        key, _, value = part.partition(":")
-        key = key.strip()
-        if key not in HARM_KEYS:
-            raise ConfigError(
-                f"thresholds: {key!r} is not a harm category ({', '.join(HARM_KEYS)})"
-            )
-        try:
-            out[key] = float(value)
-        except ValueError:
-            raise ConfigError(f"thresholds: {part!r} is not KEY:NUMBER") from None
-    for key, value in out.items():
-        if not 0 <= value <= 1:
-            raise ConfigError(f"threshold of {key} must be within [0, 1], got {value}")
-    return out
 
 
 @register_judge(

@@ -15,8 +15,40 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from judges.errors import ConfigError
 from judges.harm import HARM_KEYS, HarmItem, HarmVerdict
 from judges.ties import folds_by_cluster
+
+
+def parse_thresholds(text: str | None, default: float) -> dict[str, float]:
+    """``"violence:0.3,porn:0.7"`` over a default, for every category.
+
+    Raises:
+        ConfigError: an unknown category or a value outside [0, 1].
+
+    Example:
+        >>> parse_thresholds("violence:0.3", 0.5)["violence"]
+        0.3
+
+    """
+    out = dict.fromkeys(HARM_KEYS, default)
+    for part in (text or "").split(","):
+        if not part.strip():
+            continue
+        key, _, value = part.partition(":")
+        key = key.strip()
+        if key not in HARM_KEYS:
+            raise ConfigError(
+                f"thresholds: {key!r} is not a harm category ({', '.join(HARM_KEYS)})"
+            )
+        try:
+            out[key] = float(value)
+        except ValueError:
+            raise ConfigError(f"thresholds: {part!r} is not KEY:NUMBER") from None
+    for key, value in out.items():
+        if not 0 <= value <= 1:
+            raise ConfigError(f"threshold of {key} must be within [0, 1], got {value}")
+    return out
 
 
 def best_threshold(p: np.ndarray, y: np.ndarray) -> float:
