@@ -9,10 +9,11 @@
 from __future__ import annotations
 
 import abc
+import itertools
 import math
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -57,7 +58,7 @@ class RunContext:
     memo: dict[Any, Any] = field(default_factory=dict, repr=False)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Task:
     """One judgement to make: a pair, a dimension and a frame count (``None``: all frames)."""
 
@@ -257,14 +258,23 @@ class Judge(abc.ABC):
             for task in tasks:
                 yield self.safe_compare(task, ctx)
             return
-        # Decoding and OpenCV maths release the GIL, so threads use every core.
+        # Decoding and OpenCV maths release the GIL, so threads use every core. A bounded window
+        # of tasks is in flight: a future per task of a million-task run was gigabytes.
+        todo = iter(tasks)
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            futures = [pool.submit(self.safe_compare, t, ctx) for t in tasks]
+            pending = {
+                pool.submit(self.safe_compare, t, ctx) for t in itertools.islice(todo, 8 * workers)
+            }
             try:
-                for future in as_completed(futures):
-                    yield future.result()
+                while pending:
+                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        nxt = next(todo, None)
+                        if nxt is not None:
+                            pending.add(pool.submit(self.safe_compare, nxt, ctx))
+                        yield future.result()
             finally:
-                for future in futures:
+                for future in pending:
                     future.cancel()
 
     def close(self) -> None:  # noqa: B027 - optional hook

@@ -268,7 +268,7 @@ class Keyframes:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Verdict:
     """One judge's pairwise decision on one pair, dimension and frame count.
 

@@ -114,7 +114,7 @@ class HarmItem:
     prompt_labels: dict[str, bool] | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class HarmTask:
     """One harm judgement to make: an item with ``frames`` keyframes (``None``: all)."""
 
@@ -142,7 +142,7 @@ class HarmTask:
         return {"task": "harm", "frames": self.frames}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class HarmVerdict:
     """A harm judge's labels for one text-video pair; a failure is a verdict too.
 
