@@ -109,8 +109,7 @@ class BatchRunner:
         self.folder = store.path.parent / "batches"
         self._client: Any = None
         self._reserved: dict[str, float] = {}
-        self.dropped_params: list[str] = []
-        """Optional parameters this endpoint's batch lines rejected (HTTP 400) in this run."""
+        self.dropped_params: list[str] = []  # optional parameters lines rejected (HTTP 400)
 
     @property
     def client(self) -> Any:
@@ -386,9 +385,16 @@ class BatchMode:
             progress=ctx.progress,
             log=(lambda msg: print(msg, file=sys.stderr)) if ctx.progress else None,
         )
-        outcomes = runner.run(requests())
-        if runner.dropped_params:
-            # Lines failed for an optional parameter the endpoint rejects (logprobs, seed...):
-            # resubmit those requests without it, as online mode retries a call.
+        import openai
+
+        try:
             outcomes = runner.run(requests())
+            if runner.dropped_params:  # lines rejected an optional parameter: resend without
+                outcomes = runner.run(requests())
+        except (openai.APIError, openai.APIConnectionError) as e:  # batch ids so far are kept
+            where = chat.endpoint.base_url or "OpenAI"
+            raise ConfigError(
+                f"judge {judge.name!r}: the Batch API at {where} failed: {describe_error(e)}. "
+                "Created batches are recorded (rerun to resume); mode=online needs no batches"
+            ) from None
         return outcomes

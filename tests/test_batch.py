@@ -279,3 +279,18 @@ def test_batch_lines_rejecting_an_optional_parameter_are_resent_without_it(tmp_p
     v = verdicts(tmp_path / "out")
     assert v.height == 16 and (v["status"] == "ok").all()
     assert v["confidence"].is_null().all()  # no log-probabilities without logprobs
+
+
+def test_an_endpoint_without_the_batch_api_is_one_line_exit_2(tmp_path):
+    import socket
+
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+
+    class Closed:
+        url = f"http://127.0.0.1:{port}/v1"
+
+    res = run(agreement(Closed(), tmp_path, "--judge-arg", "max_retries=0"))
+    assert res.returncode == 2, res.stderr
+    assert "the Batch API at" in res.stderr and "Traceback" not in res.stderr
