@@ -1,15 +1,16 @@
 """A SafeSora-sized run of a local judge: first run, cached rerun and peak memory.
 
-Builds a SafeSora-shaped synthetic pair config (``--pairs`` pairs over ``--videos`` small
-distinct videos, prompts of ~3.5 pairs), then runs ``psnr`` on every dimension at 1, 2, 4 and 8
-frames (``pairs x 6 x 4`` verdicts) twice in fresh processes: once with an empty cache, once
-from the cache. It prints wall time per verdict and the peak resident memory of each run.
+Builds a SafeSora-shaped synthetic pair config (``--pairs`` distinct pairs over ``--videos``
+small videos, prompts of ~3.5 pairs, so every verdict is its own cache entry), then runs
+``psnr`` on every dimension at 1, 2, 4 and 8 frames (``pairs x 6 x 4`` verdicts) twice in fresh
+processes: once with an empty cache, once from the cache. It prints wall time per verdict and
+the peak resident memory of each run.
 
 Issue #13's targets at full size (``--pairs 51691``, 1.24M verdicts): bookkeeping at most
 30 us per verdict, cached rerun under 15 s, peak memory under 1 GB.
 
     uv run python benchmarks/scale.py                 # 5,000 pairs (120,000 verdicts)
-    uv run python benchmarks/scale.py --pairs 51691   # full size (long)
+    uv run python benchmarks/scale.py --pairs 51691   # full size (about 2 minutes)
 """
 
 from __future__ import annotations
@@ -50,43 +51,42 @@ def build(
     n_frames: int = 12,
     name: str = "config-test.json",
 ) -> Path:
-    """The synthetic config: videos of ``n_frames`` random frames of ``size`` (width, height);
-    pairs drawn within prompts of four videos.
+    """The synthetic config: videos of ``n_frames`` random frames of ``size`` (width, height).
+
+    Every pair is a distinct ordered pair of videos, as SafeSora's pairs are distinct videos, so
+    every verdict is a distinct cache entry (``n_videos * (n_videos - 1)`` must reach
+    ``n_pairs``); pairs come in prompts of ~3.5, as SafeSora's 51,691 pairs over 14,711 prompts.
     """
+    if n_videos * (n_videos - 1) < n_pairs:
+        raise SystemExit(f"--videos {n_videos}: too few for {n_pairs} distinct pairs")
     rng = np.random.default_rng(seed)
-    per_prompt = 4
     videos = []
     width, height = size
     for v in range(n_videos):
-        prompt = f"q{v // per_prompt}"
-        rel = f"videos/{prompt}/v{v}.mp4"
+        rel = f"videos/v{v // 100}/v{v}.mp4"
         frames = [rng.integers(0, 256, (height, width, 3), dtype=np.uint8) for _ in range(n_frames)]
         write_video(root / rel, frames)
-        videos.append((prompt, f"v{v}", rel))
+        videos.append((f"v{v}", rel))
+    ordered = rng.choice(n_videos * n_videos, size=min(n_videos**2, 2 * n_pairs), replace=False)
+    firsts, seconds = np.divmod(ordered, n_videos)
+    keep = firsts != seconds
+    firsts, seconds = firsts[keep][:n_pairs], seconds[keep][:n_pairs]
     choices = ("video_0", "video_1")
+    keys = ("instruction_following", "correctness", "information", "aesthetics")
     records = []
-    for i in range(n_pairs):
-        first = int(rng.integers(0, n_videos))
-        base = first - first % per_prompt
-        second = base + (first - base + 1 + int(rng.integers(0, per_prompt - 1))) % per_prompt
-        second = min(second, n_videos - 1) if second != first else (first + 1) % n_videos
-        (p0, id0, rel0), (_, id1, rel1) = videos[first], videos[second]
-        video = lambda vid, rel: {"video_id": vid, "video_path": rel}  # noqa: E731
+    for i, (first, second) in enumerate(zip(firsts.tolist(), seconds.tolist(), strict=True)):
+        prompt = f"q{i * 2 // 7}"  # ~3.5 pairs per prompt
+        (id0, rel0), (id1, rel1) = videos[first], videos[second]
         records.append(
             {
                 "pair_id": f"pair-{i}",
-                "prompt_id": p0,
-                "prompt_text": f"prompt {p0}",
-                "video_0": video(id0, rel0),
-                "video_1": video(id1, rel1),
+                "prompt_id": prompt,
+                "prompt_text": f"prompt {prompt}",
+                "video_0": {"video_id": id0, "video_path": rel0},
+                "video_1": {"video_id": id1, "video_path": rel1},
                 "helpfulness": choices[i % 2],
                 "harmlessness": choices[(i // 2) % 2],
-                "sub_preferences": {
-                    k: choices[(i // 3 + j) % 2]
-                    for j, k in enumerate(
-                        ("instruction_following", "correctness", "information", "aesthetics")
-                    )
-                },
+                "sub_preferences": {k: choices[(i // 3 + j) % 2] for j, k in enumerate(keys)},
             }
         )
     config = root / name
@@ -97,7 +97,7 @@ def build(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=5000)
-    parser.add_argument("--videos", type=int, default=300)
+    parser.add_argument("--videos", type=int, default=400)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)

@@ -36,7 +36,8 @@ from judges.runs import (
     write_run,
 )
 from judges.session import JudgeRequest, Session, SessionConfig, log_to_stderr
-from judges.types import Dimension, Pair, Verdict, frames_label
+from judges.types import Dimension, Pair, frames_label
+from judges.verdict_rows import verdict_frame
 from judges.votes import Votes, collect_votes
 
 __all__ = [
@@ -299,7 +300,7 @@ def _run(session: Session, config: AgreementConfig, started: datetime) -> RunRes
         run = runner.run(judge, tasks)
         runs.append(run)
         unlabeled_all[judge.name] = unlabeled
-        costs = [v.cost_usd for v in run.verdicts if v.cost_usd is not None]
+        costs = verdict_frame(run.verdicts)["cost_usd"].drop_nulls()
         report = JudgeReport(
             name=judge.name,
             dimensions=[d.value for d in dims],
@@ -308,7 +309,7 @@ def _run(session: Session, config: AgreementConfig, started: datetime) -> RunRes
             computed=run.computed,
             statuses=run.statuses,
             seconds=round(run.seconds, 3),
-            cost_usd=sum(costs) if costs else None,
+            cost_usd=float(costs.sum()) if len(costs) else None,
             requests=judge.request_stats(),
             flip_rate=judge.flip_rate,
         )
@@ -318,7 +319,7 @@ def _run(session: Session, config: AgreementConfig, started: datetime) -> RunRes
     store = session.store
     duplicates = content_duplicates(pairs, store.file_hash if store is not None else file_sha256)
 
-    all_verdicts: list[Verdict] = [v for run in runs for v in run.verdicts]
+    all_verdicts = pl.concat([verdict_frame(run.verdicts) for run in runs])
     verdicts = verdict_table(all_verdicts, pairs, {j.name: j.confidence_kind for j in judges})
     table = agreement_table(
         verdicts,

@@ -259,20 +259,25 @@ class Judge(abc.ABC):
                 yield self.safe_compare(task, ctx)
             return
         # Decoding and OpenCV maths release the GIL, so threads use every core. A bounded window
-        # of tasks is in flight: a future per task of a million-task run was gigabytes.
-        todo = iter(tasks)
+        # of work is in flight (a future per task of a million-task run was gigabytes), and a
+        # long run hands each thread a run of tasks at once: a future per task cost more than a
+        # cached score judge's whole verdict.
+        size = max(1, min(64, len(tasks) // (workers * 16)))
+        parts = (tasks[i : i + size] for i in range(0, len(tasks), size))
+
+        def judge_part(part: list[Task]) -> list[Verdict]:
+            return [self.safe_compare(t, ctx) for t in part]
+
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            pending = {
-                pool.submit(self.safe_compare, t, ctx) for t in itertools.islice(todo, 8 * workers)
-            }
+            pending = {pool.submit(judge_part, p) for p in itertools.islice(parts, 4 * workers)}
             try:
                 while pending:
                     done, pending = wait(pending, return_when=FIRST_COMPLETED)
                     for future in done:
-                        nxt = next(todo, None)
+                        nxt = next(parts, None)
                         if nxt is not None:
-                            pending.add(pool.submit(self.safe_compare, nxt, ctx))
-                        yield future.result()
+                            pending.add(pool.submit(judge_part, nxt))
+                        yield from future.result()
             finally:
                 for future in pending:
                     future.cancel()
@@ -329,6 +334,12 @@ class ScoreJudge(Judge):
         if store is None:
             return self.video_score(video, frames, ctx)
         memo = ctx.memo
+        # The same video object at the same frame count (a pair's other dimensions): no key to
+        # build. The entry holds the video, so its id cannot be reused by another meanwhile.
+        mine = ("video score", id(self), id(video), frames)
+        known = memo.get(mine)
+        if known is not None and known[0] is video:
+            return known[1]
         # Within a run the fingerprint, a file's hash and a score never change: each is asked
         # of the cache once, not once per verdict (a video serves many pairs and dimensions).
         fingerprint = memo.get(("fingerprint", id(self)))
@@ -347,16 +358,16 @@ class ScoreJudge(Judge):
             }
         )
         value = memo.get(("score", key))
-        if value is not None:
-            return float(value)
-        hit = store.get("scores", key)
-        if hit is not None:
-            memo[("score", key)] = float(hit)
-            return float(hit)
-        value = float(self.video_score(video, frames, ctx))
-        store.put("scores", key, value)
-        memo[("score", key)] = value
-        return value
+        if value is None:
+            hit = store.get("scores", key)
+            if hit is not None:
+                value = float(hit)
+            else:
+                value = float(self.video_score(video, frames, ctx))
+                store.put("scores", key, value)
+            memo[("score", key)] = value
+        memo[mine] = (video, value)
+        return float(value)
 
     def compare(
         self, pair: Pair, dimension: Dimension, frames: int | None, ctx: RunContext | None = None

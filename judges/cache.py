@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from judges.errors import ConfigError
+from judges.segments import VerdictSegments
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
@@ -147,6 +148,31 @@ class Store:
                 "INSERT OR REPLACE INTO entries (namespace, key, value) VALUES (?, ?, ?)", rows
             )
             self._conn.commit()
+
+    def holds(self, namespace: str) -> bool:
+        """Whether ``namespace`` holds anything (one indexed probe)."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT 1 FROM entries WHERE namespace = ? LIMIT 1", (namespace,)
+            ).fetchone()
+        return row is not None
+
+    def delete_many(self, namespace: str, keys: Sequence[str]) -> None:
+        """Remove the given keys (e.g. verdicts moved into a parquet segment), in one commit."""
+        with self._lock:
+            for start in range(0, len(keys), 500):
+                chunk = keys[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                self._conn.execute(
+                    f"DELETE FROM entries WHERE namespace = ? AND key IN ({marks})",
+                    (namespace, *chunk),
+                )
+            self._conn.commit()
+
+    @property
+    def segments(self) -> VerdictSegments:
+        """The columnar verdict store beside this database (``<name>.segments/``)."""
+        return VerdictSegments(self.path.with_suffix(".segments"))
 
     def file_hash(self, path: str | Path) -> str:
         """Content SHA-256 of a file, remembered per (path, size, mtime) to avoid rehashing."""

@@ -272,7 +272,9 @@ def load_verdicts(run_dirs: Sequence[Path], allow_mixed_data: bool = False) -> p
             )
         info = json.loads(info_path.read_text())
         data.add((info["data"].get("sha256"), info["data"].get("pairs_used")))
-        table = pl.read_parquet(path)
+        # Read lazily, without the reply texts: comparisons need ids, labels and winners, and
+        # a VLM run's raw replies are most of a million-verdict file.
+        table = pl.scan_parquet(path).drop("raw", "error", strict=False).collect()
         rename = {}
         for judge in table["judge"].unique().to_list():
             if judge in seen and seen[judge] != info["run_id"]:

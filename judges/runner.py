@@ -9,22 +9,25 @@ the same command picks up the rest. Error verdicts are never cached: a rerun ret
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+import polars as pl
 from tqdm import tqdm
 
-from judges.base import Judge, RunContext, ScoreJudge, Task
+from judges.base import Judge, RunContext, Task
 from judges.budget import Budget
-from judges.cache import CANONICAL, Store, stable_hash
+from judges.cache import Store, stable_hash
 from judges.engines import LocalEngine, group_of
 from judges.keyframes import KeyframeSource
+from judges.keys import Lookup, PairKeys, pair_level
 from judges.pricing import CostPlan
 from judges.types import Dimension, Pair, Verdict
+from judges.verdict_rows import ROW_SCHEMA, LazyVerdicts, verdict_cells
 
 VERDICTS = "verdicts"
 COMMIT_EVERY = 500
@@ -72,64 +75,13 @@ class JudgeRun:
     """Verdicts of one judge over a task list, with where they came from."""
 
     judge: Judge
-    verdicts: list[Verdict]
+    verdicts: Sequence[Any]
+    """In task order: a :class:`~judges.verdict_rows.LazyVerdicts` for pair judges (its
+    ``frame`` is the columnar form), a list of verdict objects for other task kinds."""
     cached: int = 0
     computed: int = 0
     seconds: float = 0.0
     statuses: dict[str, int] = field(default_factory=dict)
-
-
-def pair_level(judge: Judge) -> bool:
-    """Whether a judge's cache inputs depend on the pair only (not on dimension or frames).
-
-    True for the built-in ``cache_inputs`` (the pair's texts; a score judge's per-video
-    inputs), or when a judge class says so with ``pair_level_inputs = True``.
-    """
-    declared = getattr(judge, "pair_level_inputs", None)
-    if declared is not None:
-        return bool(declared)
-    method = getattr(judge.cache_inputs, "__func__", None)  # also through wrappers
-    return method in (Judge.cache_inputs, ScoreJudge.cache_inputs)
-
-
-class PairKeys:
-    """Verdict keys of pair tasks, the canonical JSON spliced from per-pair parts.
-
-    The key text is exactly :func:`stable_hash`'s for ``{"dimension", "files", "frames",
-    "inputs", "judge", "strategy"}`` (sorted keys), so keys match :meth:`Runner.verdict_key`
-    and existing caches; but the files and inputs are encoded once per pair rather than once
-    per (dimension, frames), which made keys the largest cost of a cached rerun.
-    """
-
-    def __init__(self, fingerprint: str, strategy: str) -> None:
-        self.fingerprint = fingerprint
-        self.strategy = strategy
-        self._pairs: dict[int, tuple[str, str]] = {}
-        self._atoms: dict[Any, str] = {}
-
-    def _atom(self, value: Any) -> str:
-        text = self._atoms.get(value)
-        if text is None:
-            text = self._atoms[value] = CANONICAL.encode(value)
-        return text
-
-    def key(self, judge: Judge, task: Task, files: list[str]) -> str:
-        """The verdict key of ``task`` (``files``: its files' content hashes).
-
-        Per-pair parts are remembered by the pair object, which the caller's task list keeps
-        alive (so its ``id`` is not reused meanwhile); build a new instance per task list.
-        """
-        pair_part = self._pairs.get(id(task.pair))
-        if pair_part is None:
-            rest = {"inputs": judge.cache_inputs(task), "judge": self.fingerprint}
-            rest["strategy"] = self.strategy
-            pair_part = (CANONICAL.encode(files), CANONICAL.encode(rest)[1:])
-            self._pairs[id(task.pair)] = pair_part
-        text = (
-            f'{{"dimension":{self._atom(task.dimension.value)},"files":{pair_part[0]},'
-            f'"frames":{self._atom(task.frames)},{pair_part[1]}'
-        )
-        return hashlib.sha256(text.encode()).hexdigest()
 
 
 class Runner:
@@ -185,9 +137,9 @@ class Runner:
             }
         )
 
-    def _keys(self, judge: Judge, tasks: Sequence[Task]) -> list[str | None]:
+    def _file_hashes(self, tasks: Sequence[Any]) -> dict[Any, str | None]:
+        """Each file's content hash, looked up once, not once per task that uses it."""
         assert self.ctx.store is not None
-        # Each file is hashed (or its hash looked up) once, not once per task that uses it.
         hashes: dict[Any, str | None] = {}
         for task in tasks:
             for path in task.files:
@@ -196,6 +148,10 @@ class Runner:
                         hashes[path] = self.ctx.store.file_hash(path)
                     except OSError:
                         hashes[path] = None  # unreadable: the judge will report it as an error
+        return hashes
+
+    def _keys(self, judge: Judge, tasks: Sequence[Task]) -> list[str | None]:
+        hashes = self._file_hashes(tasks)
         fingerprint = judge.fingerprint()
         spliced = PairKeys(fingerprint, self.ctx.source.strategy) if pair_level(judge) else None
         keys: list[str | None] = []
@@ -215,17 +171,186 @@ class Runner:
                 keys.append(self._key(fingerprint, judge, task, files))  # type: ignore[arg-type]
         return keys
 
+    def _lookup(self, judge: Judge, tasks: Sequence[Any]) -> Lookup:
+        """What the cache holds for ``tasks``: segment hits in bulk, the rest to do."""
+        look = Lookup(judge, tasks, self.ctx.store is not None)
+        store = self.ctx.store
+        if store is None:
+            return look
+        look.hashes = self._file_hashes(tasks)
+        fingerprint = look.fingerprint = judge.fingerprint()
+        n = len(tasks)
+        if pair_level(judge) and all(isinstance(t, Task) for t in tasks[:1]):
+            # Joined on (pair_key, dimension, frames): one hash per pair, not per verdict.
+            wanted = look.pair_rows(self.ctx.source.strategy)
+            assert look.per_pair is not None and look.pair_ids is not None
+            found = store.segments.lookup(
+                fingerprint,
+                wanted,
+                ["p", "dimension", "frames"],
+                pair_index=look.per_pair.select("pair_key", "p"),
+            )
+            found = found.join(look.pair_ids, on="p", how="left", maintain_order="left")
+        else:
+            look.keys = self._keys(judge, tasks)
+            wanted = pl.DataFrame(
+                {"i": range(n), "key": look.keys, "pair_id": [t.item_id for t in tasks]},
+                schema={"i": pl.Int64, "key": pl.String, "pair_id": pl.String},
+            )
+            found = store.segments.lookup(fingerprint, wanted.drop_nulls("key"), ["key"])
+        look.found = found.with_columns(judge=pl.lit(judge.name)).select("i", *ROW_SCHEMA)
+        hit = np.zeros(n, dtype=bool)
+        hit[look.found["i"].to_numpy()] = True
+        look.todo = np.flatnonzero(~hit).tolist()
+        if look.todo and store.holds(VERDICTS):
+            self._from_log(look)
+        return look
+
+    def _from_log(self, look: Lookup) -> None:
+        """Verdicts an older version committed to SQLite: taken into this run's new segment."""
+        assert self.ctx.store is not None
+        wanted = [(i, look.key(i)) for i in look.todo]
+        logged = self.ctx.store.get_many(VERDICTS, [k for _, k in wanted if k is not None])
+        if not logged:
+            return
+        rest = []
+        for i, key in wanted:
+            d = logged.get(key) if key is not None else None
+            if d is None:
+                rest.append(i)
+            else:
+                verdict = Verdict.from_cached(d, look.tasks[i].item_id, look.judge.name)
+                p = look.p_of_task[i] if look.spliced is not None else None
+                look.rows.add(verdict, i, key, p)
+                look.migrated.append(key)
+        look.todo = rest
+
+    def pending(self, judge: Judge, tasks: Sequence[Task]) -> list[Task]:
+        """The tasks whose verdicts the cache does not hold (what a run would compute)."""
+        if judge.verdict_type is Verdict:
+            look = self._lookup(judge, tasks)
+            return [tasks[i] for i in look.todo]
+        return self._split(judge, tasks)[1]
+
+    def plan(self, judge: Judge, tasks: Sequence[Task]) -> CostPlan:
+        """Dry run: verdicts asked, those to compute and (API judges) calls and cost."""
+        todo = sorted(self.pending(judge, tasks), key=group_of)  # as run() orders them
+        cost = judge.plan_cost(todo, self.ctx) or CostPlan(judge.name)
+        return dataclasses.replace(cost, verdicts=len(tasks), to_compute=len(todo))
+
+    def run(self, judge: Judge, tasks: Sequence[Any]) -> JudgeRun:
+        """Judge every task once, reading what the cache already holds.
+
+        Pair verdicts stay columnar: cached ones come from the parquet segments by a join;
+        computed ones go to this run's commit log in batches, and into one new segment when the
+        run finishes (:mod:`judges.segments`).
+
+        Returns:
+            Verdicts in task order (one per task, whatever happened).
+
+        """
+        if judge.verdict_type is not Verdict:
+            return self._run_objects(judge, tasks)
+        start = time.perf_counter()
+        look = self._lookup(judge, tasks)
+        todo = [tasks[i] for i in look.todo]
+        index_of = {t.key: i for t, i in zip(todo, look.todo, strict=True)}
+        todo.sort(key=group_of)  # see _run_objects
+        cached = len(tasks) - len(todo)
+        store = self.ctx.store
+        log = store.segments.open_log(look.fingerprint) if store is not None and todo else None
+
+        def done(verdict: Verdict) -> str | None:
+            return look.entry(index_of[verdict.task_key], verdict_cells(verdict))
+
+        try:
+            self._drive(judge, todo, done, cached, len(tasks), log.write if log else None)
+        finally:
+            if log is not None:
+                log.close(remove=False)  # until its rows are in a segment (below)
+        made = look.rows.frame()
+        if store is not None:
+            store.segments.append(look.fingerprint, look.segment_rows(made))
+            if log is not None:
+                log.path.unlink(missing_ok=True)
+            if look.migrated:  # verdicts an older version committed to SQLite
+                store.delete_many(VERDICTS, look.migrated)
+            store.segments.recover(look.fingerprint)  # logs of killed runs become a segment
+            store.segments.merge(look.fingerprint)
+        frame = look.found  # in task order already
+        if made.height:
+            frame = pl.concat([frame, made.select("i", *ROW_SCHEMA)]).sort("i")
+        look.rows = look.found = made = None  # type: ignore[assignment]  # `frame` holds them now
+        if frame.height != len(tasks):  # every task answers exactly once
+            raise RuntimeError(f"{judge.name}: {frame.height} verdicts for {len(tasks)} tasks")
+        counts = frame.group_by("status").len().iter_rows()
+        return JudgeRun(
+            judge=judge,
+            verdicts=LazyVerdicts(frame.drop("i")),
+            cached=cached,
+            computed=len(todo),
+            seconds=time.perf_counter() - start,
+            statuses={str(k): int(v) for k, v in counts},
+        )
+
+    def _drive(
+        self,
+        judge: Judge,
+        todo: Sequence[Any],
+        done: Callable[[Any], Any],
+        cached: int,
+        total: int,
+        commit: Callable[[list[Any]], None] | None,
+    ) -> Counter[str]:
+        """Run ``todo`` on the engine; ``done`` takes each verdict, gives what to commit or None.
+
+        ``commit`` gets batches bounded by count and time: a kill -9 loses at most the last
+        COMMIT_EVERY verdicts or COMMIT_SECONDS of work (and whatever was in flight).
+        """
+        statuses: Counter[str] = Counter()
+        bar = tqdm(
+            total=total,
+            initial=cached,
+            desc=judge.name,
+            unit="verdict",
+            disable=not self.progress,
+            dynamic_ncols=True,
+        )
+        pending: list[Any] = []
+        last_commit = time.monotonic()
+        try:
+            for verdict in self.engine.judge_all(judge, todo, self.ctx, self.workers):
+                entry = done(verdict)
+                statuses[verdict.status] += 1
+                if commit is not None and entry is not None:
+                    pending.append(entry)
+                    now = time.monotonic()
+                    if len(pending) >= COMMIT_EVERY or now - last_commit >= COMMIT_SECONDS:
+                        commit(pending)
+                        pending, last_commit = [], now
+                bar.update(1)
+                if self.progress:
+                    postfix = {"cached": cached, "failed": statuses["error"]}
+                    if self.ctx.budget.spent:
+                        postfix["spent"] = f"${self.ctx.budget.spent:.4f}"
+                    bar.set_postfix(postfix, refresh=False)
+        finally:
+            if commit is not None:
+                commit(pending)  # whatever finished, even on error
+            bar.close()
+        return statuses
+
     def _split(
-        self, judge: Judge, tasks: Sequence[Task]
-    ) -> tuple[dict[Any, Any], list[Task], dict[Any, str | None]]:
-        """Verdicts the cache already holds, the tasks still to do, and each task's cache key."""
+        self, judge: Judge, tasks: Sequence[Any]
+    ) -> tuple[dict[Any, Any], list[Any], dict[Any, str | None]]:
+        """Object path (harm items): cached verdicts, the tasks still to do, and their keys."""
         keys: list[str | None] = [None] * len(tasks)
         found: dict[str, Any] = {}
         if self.ctx.store is not None:
             keys = self._keys(judge, tasks)
             found = self.ctx.store.get_many(VERDICTS, [k for k in keys if k is not None])
         results: dict[Any, Any] = {}
-        todo: list[Task] = []
+        todo: list[Any] = []
         key_of: dict[Any, str | None] = {}
         from_cached = judge.verdict_type.from_cached
         for task, key in zip(tasks, keys, strict=True):
@@ -237,75 +362,32 @@ class Runner:
                 todo.append(task)
         return results, todo, key_of
 
-    def pending(self, judge: Judge, tasks: Sequence[Task]) -> list[Task]:
-        """The tasks whose verdicts the cache does not hold (what a run would compute)."""
-        return self._split(judge, tasks)[1]
-
-    def plan(self, judge: Judge, tasks: Sequence[Task]) -> CostPlan:
-        """Dry run: verdicts asked, those to compute and (API judges) calls and cost."""
-        todo = sorted(self.pending(judge, tasks), key=group_of)  # as run() orders them
-        cost = judge.plan_cost(todo, self.ctx) or CostPlan(judge.name)
-        return dataclasses.replace(cost, verdicts=len(tasks), to_compute=len(todo))
-
-    def run(
-        self,
-        judge: Judge,
-        tasks: Sequence[Task],
-    ) -> JudgeRun:
-        """Judge every task once, reading what the cache already holds.
-
-        Returns:
-            Verdicts in task order (one per task, whatever happened).
-
-        """
+    def _run_objects(self, judge: Judge, tasks: Sequence[Any]) -> JudgeRun:
+        """Verdicts as objects, cached in SQLite (harm items: a few per item, not millions)."""
         start = time.perf_counter()
         results, todo, key_of = self._split(judge, tasks)
         # A prompt's tasks together (stable: dimensions and frame counts keep their order), so
         # each video is decoded and encoded once while its pairs are judged, not once per
         # dimension pass when the dataset holds more videos than the keyframe LRU.
         todo.sort(key=group_of)
-        cached_count = len(results)
-        statuses: Counter[str] = Counter(v.status for v in results.values())
-        bar = tqdm(
-            total=len(tasks),
-            initial=cached_count,
-            desc=judge.name,
-            unit="verdict",
-            disable=not self.progress,
-            dynamic_ncols=True,
-        )
-        pending: list[tuple[str, Any]] = []
-        last_commit = time.monotonic()
-        try:
-            for verdict in self.engine.judge_all(judge, todo, self.ctx, self.workers):
-                tkey = verdict.task_key
-                results[tkey] = verdict
-                statuses[verdict.status] += 1
-                key = key_of.get(tkey)
-                if self.ctx.store is not None and key is not None and verdict.status != "error":
-                    pending.append((key, verdict.to_dict()))
-                    # Committed in batches bounded by count and time: a kill -9 loses at most
-                    # the last COMMIT_EVERY verdicts or COMMIT_SECONDS of work.
-                    now = time.monotonic()
-                    if len(pending) >= COMMIT_EVERY or now - last_commit >= COMMIT_SECONDS:
-                        self.ctx.store.put_many(VERDICTS, pending)
-                        pending, last_commit = [], now
-                bar.update(1)
-                if self.progress:
-                    postfix = {"cached": cached_count, "failed": statuses["error"]}
-                    if self.ctx.budget.spent:
-                        postfix["spent"] = f"${self.ctx.budget.spent:.4f}"
-                    bar.set_postfix(postfix, refresh=False)
-        finally:
-            if self.ctx.store is not None:
-                self.ctx.store.put_many(VERDICTS, pending)  # whatever finished, even on error
-            bar.close()
-        ordered = [results[t.key] for t in tasks]
+        cached = len(results)
+        before: Counter[str] = Counter(v.status for v in results.values())
+
+        def done(verdict: Any) -> tuple[str, Any] | None:
+            results[verdict.task_key] = verdict
+            key = key_of.get(verdict.task_key)
+            if key is None or verdict.status == "error":
+                return None
+            return (key, verdict.to_dict())
+
+        store = self.ctx.store
+        commit = (lambda batch: store.put_many(VERDICTS, batch)) if store is not None else None
+        statuses = before + self._drive(judge, todo, done, cached, len(tasks), commit)
         return JudgeRun(
             judge=judge,
-            verdicts=ordered,
-            cached=cached_count,
-            computed=len(tasks) - cached_count,
+            verdicts=[results[t.key] for t in tasks],
+            cached=cached,
+            computed=len(tasks) - cached,
             seconds=time.perf_counter() - start,
             statuses=dict(statuses),
         )

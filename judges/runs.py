@@ -34,6 +34,7 @@ import polars as pl
 from judges.errors import ConfigError
 from judges.tables import agreement_markdown, frames_labels
 from judges.types import Pair, Verdict, frames_label
+from judges.verdict_rows import verdict_frame
 
 VERDICT_SCHEMA: dict[str, Any] = {
     "pair_id": pl.String,
@@ -68,50 +69,58 @@ def new_run_id(judge_names: Sequence[str], now: datetime | None = None) -> str:
 
 
 def verdict_table(
-    verdicts: Sequence[Verdict],
+    verdicts: Sequence[Verdict] | pl.DataFrame,
     pairs: Sequence[Pair],
     confidence_kinds: Mapping[str, str | None] | None = None,
 ) -> pl.DataFrame:
     """All verdicts as a table, joined with the human label of each (pair, dimension).
 
     Args:
-        verdicts: The verdicts.
+        verdicts: The verdicts: objects, a :class:`~judges.verdict_rows.LazyVerdicts`, or a
+            :data:`~judges.verdict_rows.ROW_SCHEMA` frame (a run's columnar form).
         pairs: The pairs judged (for ids and human labels).
         confidence_kinds: ``judge label -> "probability" | "margin"`` (see
             ``Judge.confidence_kind``), so a confidence is never read as the other kind.
 
     """
-    kinds = confidence_kinds or {}
-    by_id = {p.pair_id: p for p in pairs}
-    # Built column by column (a rerun tabulates a million verdicts; a dict per row is slow).
-    cols: dict[str, list[Any]] = {name: [] for name in VERDICT_SCHEMA}
-    for v in verdicts:
-        pair = by_id.get(v.pair_id)
-        human: str | None = None
-        if pair is not None:
-            human = pair.labels.get(v.dimension) or ("tie" if v.dimension in pair.ties else None)
-        raw = v.raw
-        cols["pair_id"].append(v.pair_id)
-        cols["prompt_id"].append(pair.prompt_id if pair else None)
-        cols["video_0_id"].append(pair.video_0.video_id if pair else None)
-        cols["video_1_id"].append(pair.video_1.video_id if pair else None)
-        cols["judge"].append(v.judge)
-        cols["dimension"].append(v.dimension.value)
-        cols["frames"].append(v.frames)
-        cols["winner"].append(v.winner)
-        cols["human"].append(human)
-        cols["match"].append(None if human is None else v.winner == human)
-        cols["status"].append(v.status)
-        cols["score_0"].append(v.score_0)
-        cols["score_1"].append(v.score_1)
-        cols["confidence"].append(v.confidence)
-        cols["confidence_kind"].append(kinds.get(v.judge) if v.confidence is not None else None)
-        cols["error"].append(v.error)
-        cols["error_kind"].append(raw.get("error_kind") if v.status == "error" else None)
-        cols["cost_usd"].append(v.cost_usd)
-        cols["latency_s"].append(v.latency_s)
-        cols["raw"].append(json.dumps(raw, default=str) if raw else None)
-    return pl.DataFrame(cols, schema=VERDICT_SCHEMA)
+    rows = verdicts if isinstance(verdicts, pl.DataFrame) else verdict_frame(verdicts)
+    # A join, not a loop: a rerun tabulates over a million verdicts.
+    by_id = {p.pair_id: p for p in pairs}  # the last of a repeated id, as a dict lookup had it
+    ids = pl.DataFrame(
+        [(p.pair_id, p.prompt_id, p.video_0.video_id, p.video_1.video_id) for p in by_id.values()],
+        schema={k: pl.String for k in ("pair_id", "prompt_id", "video_0_id", "video_1_id")},
+        orient="row",
+    )
+    humans = pl.DataFrame(
+        [
+            (p.pair_id, d.value, human)
+            for p in by_id.values()
+            for d in {*p.labels, *p.ties}
+            if (human := p.labels.get(d) or ("tie" if d in p.ties else None)) is not None
+        ],
+        schema={"pair_id": pl.String, "dimension": pl.String, "human": pl.String},
+        orient="row",
+    )
+    kinds = pl.DataFrame(
+        list((confidence_kinds or {}).items()),
+        schema={"judge": pl.String, "kind": pl.String},
+        orient="row",
+    )
+    # Only the id columns are joined; the verdict columns are shared, not copied.
+    looked_up = (
+        rows.select("pair_id", "dimension", "judge")
+        .join(ids, on="pair_id", how="left", maintain_order="left")
+        .join(humans, on=["pair_id", "dimension"], how="left", maintain_order="left")
+        .join(kinds, on="judge", how="left", maintain_order="left")
+    )
+    table = rows.hstack(looked_up.select("prompt_id", "video_0_id", "video_1_id", "human", "kind"))
+    table = table.with_columns(
+        match=pl.when(pl.col("human").is_null())
+        .then(None)
+        .otherwise((pl.col("winner") == pl.col("human")).fill_null(False)),
+        confidence_kind=pl.when(pl.col("confidence").is_not_null()).then(pl.col("kind")),
+    )
+    return table.select(list(VERDICT_SCHEMA)).cast(VERDICT_SCHEMA)
 
 
 def json_ready(obj: Any) -> Any:

@@ -95,7 +95,11 @@ class Dimension(str, metaclass=_DimensionMeta):
     @property
     def value(self) -> str:
         """The dimension's name (as results, tables and files spell it)."""
-        return str.__str__(self)
+        # One plain str per dimension, not a new one per call (a run asks millions of times).
+        name = self.__dict__.get("_plain")
+        if name is None:
+            name = self.__dict__["_plain"] = str.__str__(self)
+        return name
 
     def __repr__(self) -> str:
         return f"Dimension({self.value!r})"

@@ -163,10 +163,16 @@ def write_broken_videos(folder: Path) -> dict[str, Path]:
 
 
 def count_entries(db: Path, namespace: str) -> int:
-    """Rows a cache database holds in ``namespace`` (read with sqlite directly)."""
+    """Rows a cache database holds in ``namespace`` (read with sqlite directly); for verdicts,
+    those in its parquet segments and commit logs too."""
     import sqlite3
 
+    from judges.segments import VerdictSegments, read_log
+
     with sqlite3.connect(db) as conn:
-        return conn.execute(
+        logged = conn.execute(
             "SELECT COUNT(*) FROM entries WHERE namespace = ?", (namespace,)
         ).fetchone()[0]
+    segments = VerdictSegments(Path(db).with_suffix(".segments"))
+    moved = segments.count() + sum(read_log(log).height for log in segments.logs())
+    return logged + (moved if namespace == "verdicts" else 0)

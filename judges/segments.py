@@ -1,0 +1,319 @@
+"""The verdict cache of pair judges: parquet segments and commit logs, per judge fingerprint.
+
+A running judge appends its verdicts to its own commit log (:class:`CommitLog`, JSON lines) in
+small batches, so a ``kill -9`` loses at most the last one. When the run finishes, what it
+computed becomes one new parquet segment and the log is deleted. A log left by a killed run is
+adopted by the next run of that judge (:meth:`VerdictSegments.recover`). A rerun reads a million
+cached verdicts with one parquet scan and a join, instead of a million SQLite rows and JSON
+documents; and a first run appends to a file instead of inserting a million random keys into
+SQLite's B-tree (26 s per 480,000 verdicts here, before any judging).
+
+Layout, beside the database (``cache.sqlite`` -> ``cache.segments/``)::
+
+    cache.segments/<fingerprint[:32]>/seg-<time>-<uuid>.parquet
+    cache.segments/<fingerprint[:32]>/log-<time>-<uuid>.jsonl   (a run in progress, or killed)
+    cache.segments/<fingerprint[:32]>/.lock
+
+Segments are immutable; a new one appears by an atomic rename, so readers never see half a
+file. Merging (more than :data:`MAX_SEGMENTS` in a folder) takes the folder's lock exclusively,
+lookups take it shared, so a merge never deletes a file under a concurrent reader. Rows are
+content-addressed: a key found twice (a crash between rename and delete) holds the same
+verdict, and lookups keep one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from judges.verdict_rows import CONTENT, ROW_SCHEMA
+
+try:  # POSIX; elsewhere segments are still atomic, only merges are not fenced off readers
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+SEGMENT_SCHEMA: dict[str, Any] = {
+    "key": pl.String,
+    "pair_key": pl.String,
+    **{name: ROW_SCHEMA[name] for name in CONTENT},
+}
+"""Pair judges' rows are identified by ``pair_key`` (the hash of the pair-level parts of the
+key: files, inputs, judge, strategy), ``dimension`` and ``frames``, and leave ``key`` null
+unless read from an older SQLite cache; other judges' by ``key`` (the verdict's cache key)."""
+
+MAX_SEGMENTS = 8
+"""Segments a folder may hold before the next finished run merges them into one."""
+
+
+def _new_name(prefix: str, suffix: str) -> str:
+    return f"{prefix}-{time.time_ns():020d}-{uuid.uuid4().hex[:8]}{suffix}"
+
+
+class CommitLog:
+    """One run's append-only log of verdicts, locked exclusively while the run lives.
+
+    A line is a JSON list of a segment row's values, in :data:`SEGMENT_SCHEMA` order.
+    Each :meth:`write` reaches the operating system before it returns, so a killed process
+    loses only what it had not yet written; a torn last line is skipped on recovery.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.path = folder / _new_name("log", ".jsonl")
+        self._fh = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - held for the run
+        if fcntl is not None:
+            fcntl.flock(self._fh, fcntl.LOCK_EX)  # a live run's log is never adopted
+
+    def write(self, lines: Sequence[str]) -> None:
+        """Append lines (each one ``json.dumps`` of a segment row) and flush them."""
+        if lines:
+            self._fh.write("\n".join(lines) + "\n")
+            self._fh.flush()
+
+    def close(self, remove: bool) -> None:
+        """Close the log; ``remove`` once its rows are in a segment."""
+        if self._fh.closed:
+            return
+        if remove:
+            self.path.unlink(missing_ok=True)
+        self._fh.close()
+
+
+def log_line(key: str, pair_key: str | None, cells: Sequence[Any]) -> str:
+    """A commit-log line: key, pair key, then a verdict's :data:`CONTENT` values."""
+    return json.dumps([key, pair_key, *cells])
+
+
+def read_log(path: Path) -> pl.DataFrame:
+    """A commit log's rows (a torn last line, from a kill mid-write, is left out)."""
+    rows = []
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return pl.DataFrame(rows, schema=SEGMENT_SCHEMA, orient="row", strict=False)
+
+
+class VerdictSegments:
+    """Parquet segments of cached verdicts, grouped by judge fingerprint.
+
+    Args:
+        root: The segments folder (created on first write).
+
+    Example:
+        >>> segs = VerdictSegments(tmp_path / "cache.segments")  # doctest: +SKIP
+        >>> segs.append(fingerprint, rows)  # doctest: +SKIP
+        >>> segs.lookup(fingerprint, wanted, on=["key"])  # doctest: +SKIP
+
+    """
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+
+    def folder(self, fingerprint: str) -> Path:
+        """Where one judge fingerprint's segments live."""
+        return self.root / fingerprint[:32]
+
+    def files(self, fingerprint: str) -> list[Path]:
+        """The fingerprint's segment files, oldest first."""
+        folder = self.folder(fingerprint)
+        return sorted(folder.glob("seg-*.parquet")) if folder.is_dir() else []
+
+    @contextlib.contextmanager
+    def _locked(self, folder: Path, exclusive: bool, wait: bool = True) -> Iterator[bool]:
+        if fcntl is None:
+            yield True
+            return
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(folder / ".lock", "a+") as fh:
+            flags = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
+            try:
+                fcntl.flock(fh, flags if wait else flags | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def lookup(
+        self,
+        fingerprint: str,
+        wanted: pl.DataFrame,
+        on: Sequence[str],
+        pair_index: pl.DataFrame | None = None,
+    ) -> pl.DataFrame:
+        """Cached verdicts for the rows of ``wanted``, joined on ``on``.
+
+        Args:
+            fingerprint: The judge's fingerprint.
+            wanted: The rows asked for, with the ``on`` columns and any others to carry
+                (e.g. a task index ``i``, which must be unique per row).
+            on: Join columns: ``["key"]``, or ``["pair_key", "dimension", "frames"]``, or
+                ``["p", "dimension", "frames"]`` with ``pair_index``.
+            pair_index: ``(pair_key, p)`` rows: stored rows are mapped to the integer ``p``
+                first, so the big join never hashes a 64-character key per row.
+
+        Returns:
+            ``wanted``'s columns plus the verdict columns, one row per found row of ``wanted``
+            (null ``frames`` match null: "every frame").
+
+        """
+
+        def stored_rows(files: list[Path], dead: pl.DataFrame) -> pl.LazyFrame:
+            scan = dead.lazy()
+            if files:
+                scan = (
+                    pl.concat([pl.scan_parquet(files), scan])
+                    if dead.height
+                    else pl.scan_parquet(files)
+                )
+            if pair_index is not None:
+                scan = scan.join(pair_index.lazy(), on="pair_key", how="inner")
+            # Only what the result needs is read (the 64-character keys are most of a row).
+            skip = ("key", "pair_key", *on)
+            return scan.select(*on, *(c for c in SEGMENT_SCHEMA if c not in skip))
+
+        empty = (
+            wanted.clear()
+            .lazy()
+            .join(
+                stored_rows([], pl.DataFrame(schema=SEGMENT_SCHEMA)),
+                on=list(on),
+                how="inner",
+                nulls_equal=True,
+            )
+            .collect()
+        )
+        if wanted.is_empty() or not (self.files(fingerprint) or self.logs(fingerprint)):
+            return empty
+        # Logs of runs that died count as cached: their verdicts were paid for.
+        dead = self.dead_rows(fingerprint)
+        with self._locked(self.folder(fingerprint), exclusive=False):
+            files = self.files(fingerprint)  # a merge may have finished meanwhile
+            if not files and not dead.height:
+                return empty
+            stored = stored_rows(files, dead)
+            found = wanted.lazy().join(
+                stored, on=list(on), how="inner", nulls_equal=True, maintain_order="left"
+            )
+            found = found.collect(engine="streaming")
+        # A segment holds each verdict once, but across segments (a crash between a segment's
+        # rename and its log's delete) one may repeat: keep one match per wanted row. (Checked
+        # on the index, in wanted's order: a unique over the rows doubled a lookup's memory.)
+        if "i" in found.columns:
+            again = found["i"].diff() == 0
+            if again.any():
+                found = found.filter(~again.fill_null(False))
+            return found
+        return found.unique(subset=list(wanted.columns), keep="any", maintain_order=True)
+
+    def open_log(self, fingerprint: str) -> CommitLog:
+        """A new commit log for a run of this judge."""
+        return CommitLog(self.folder(fingerprint))
+
+    def logs(self, fingerprint: str | None = None) -> list[Path]:
+        """Commit logs on disk (one fingerprint's, or every one's)."""
+        pattern = "log-*.jsonl" if fingerprint else "*/log-*.jsonl"
+        folder = self.folder(fingerprint) if fingerprint else self.root
+        return sorted(folder.glob(pattern)) if folder.is_dir() else []
+
+    @contextlib.contextmanager
+    def _dead_logs(self, fingerprint: str) -> Iterator[list[Path]]:
+        """The logs of runs that died (no process holds their lock), locked while in use."""
+        held = []
+        try:
+            for path in self.logs(fingerprint):
+                fh = open(path, "a")  # noqa: SIM115 - closed below
+                if fcntl is not None:
+                    try:
+                        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    except BlockingIOError:  # its run is alive
+                        fh.close()
+                        continue
+                held.append((path, fh))
+            yield [path for path, _ in held]
+        finally:
+            for _, fh in held:
+                fh.close()
+
+    def dead_rows(self, fingerprint: str) -> pl.DataFrame:
+        """What runs that died had committed (read, not moved: a dry run writes nothing)."""
+        with self._dead_logs(fingerprint) as paths:
+            frames = [read_log(path) for path in paths]
+        return pl.concat(frames) if frames else pl.DataFrame(schema=SEGMENT_SCHEMA)
+
+    def recover(self, fingerprint: str) -> int:
+        """Fold the logs of runs that died into a segment (a finished run does this).
+
+        Returns:
+            The verdicts recovered.
+
+        """
+        with self._dead_logs(fingerprint) as paths:
+            frames = [read_log(path) for path in paths]
+            rows = pl.concat(frames) if frames else pl.DataFrame(schema=SEGMENT_SCHEMA)
+            self.append(fingerprint, rows)
+            for path in paths:
+                path.unlink(missing_ok=True)
+        return rows.height
+
+    def append(self, fingerprint: str, rows: pl.DataFrame) -> Path | None:
+        """Write ``rows`` (:data:`SEGMENT_SCHEMA` columns) as a new segment; ``None`` if empty."""
+        if rows.is_empty():
+            return None
+        folder = self.folder(fingerprint)
+        folder.mkdir(parents=True, exist_ok=True)
+        name = _new_name("seg", ".parquet")
+        tmp = folder / f".{name}.tmp"
+        rows.select(list(SEGMENT_SCHEMA)).cast(SEGMENT_SCHEMA).write_parquet(tmp)
+        os.replace(tmp, folder / name)  # atomic: readers see all of it or none
+        return folder / name
+
+    def merge(self, fingerprint: str, max_segments: int = MAX_SEGMENTS) -> bool:
+        """Fold a folder of more than ``max_segments`` segments into one.
+
+        Skipped (``False``) when another process holds the folder's lock; a later run merges.
+        """
+        folder = self.folder(fingerprint)
+        if len(self.files(fingerprint)) <= max_segments:
+            return False
+        with self._locked(folder, exclusive=True, wait=False) as locked:
+            files = self.files(fingerprint)
+            if not locked or len(files) <= max_segments:
+                return False
+            merged = pl.scan_parquet(files).unique(
+                subset=["key", "pair_key", "dimension", "frames"], keep="last", maintain_order=True
+            )
+            name = _new_name("seg", ".parquet")
+            tmp = folder / f".{name}.tmp"
+            merged.sink_parquet(tmp)
+            os.replace(tmp, folder / name)
+            for path in files:
+                path.unlink(missing_ok=True)
+            for stale in folder.glob(".seg-*.tmp"):  # left by a process killed mid-write
+                if time.time() - stale.stat().st_mtime > 3600:
+                    stale.unlink(missing_ok=True)
+        return True
+
+    def count(self, fingerprint: str | None = None) -> int:
+        """Verdicts held (one fingerprint's, or every one's), duplicates included."""
+        if fingerprint is not None:
+            files = self.files(fingerprint)
+        else:
+            files = sorted(self.root.glob("*/seg-*.parquet")) if self.root.is_dir() else []
+        if not files:
+            return 0
+        return int(pl.scan_parquet(files).select(pl.len()).collect().item())
