@@ -24,7 +24,7 @@ from judges.budget import Budget
 from judges.cache import Store, stable_hash
 from judges.engines import LocalEngine, group_of
 from judges.keyframes import KeyframeSource
-from judges.keys import Lookup, PairKeys, pair_level
+from judges.keys import Lookup, pair_level
 from judges.pricing import CostPlan
 from judges.types import Dimension, Pair, Verdict
 from judges.verdict_rows import ROW_SCHEMA, LazyVerdicts, verdict_cells
@@ -151,9 +151,9 @@ class Runner:
         return hashes
 
     def _keys(self, judge: Judge, tasks: Sequence[Task]) -> list[str | None]:
+        """Every task's key, the generic way (pair judges' keys are spliced by ``Lookup``)."""
         hashes = self._file_hashes(tasks)
         fingerprint = judge.fingerprint()
-        spliced = PairKeys(fingerprint, self.ctx.source.strategy) if pair_level(judge) else None
         keys: list[str | None] = []
         per_pair: dict[int, list[str | None]] = {}  # a pair's file hashes, looked up once
         for task in tasks:
@@ -165,8 +165,6 @@ class Runner:
                     per_pair[id(pair)] = files
             if any(f is None for f in files):
                 keys.append(None)
-            elif spliced is not None and isinstance(task, Task):
-                keys.append(spliced.key(judge, task, files))  # type: ignore[arg-type]
             else:
                 keys.append(self._key(fingerprint, judge, task, files))  # type: ignore[arg-type]
         return keys

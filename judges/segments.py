@@ -105,6 +105,11 @@ def read_log(path: Path) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=SEGMENT_SCHEMA, orient="row", strict=False)
 
 
+def read_logs(paths: Sequence[Path]) -> pl.DataFrame:
+    """The rows of several commit logs, as one frame."""
+    return pl.concat([pl.DataFrame(schema=SEGMENT_SCHEMA), *(read_log(p) for p in paths)])
+
+
 class VerdictSegments:
     """Parquet segments of cached verdicts, grouped by judge fingerprint.
 
@@ -159,8 +164,8 @@ class VerdictSegments:
 
         Args:
             fingerprint: The judge's fingerprint.
-            wanted: The rows asked for, with the ``on`` columns and any others to carry
-                (e.g. a task index ``i``, which must be unique per row).
+            wanted: The rows asked for: a unique row index ``i``, the ``on`` columns, and any
+                others to carry.
             on: Join columns: ``["key"]``, or ``["pair_key", "dimension", "frames"]``, or
                 ``["p", "dimension", "frames"]`` with ``pair_index``.
             pair_index: ``(pair_key, p)`` rows: stored rows are mapped to the integer ``p``
@@ -173,13 +178,7 @@ class VerdictSegments:
         """
 
         def stored_rows(files: list[Path], dead: pl.DataFrame) -> pl.LazyFrame:
-            scan = dead.lazy()
-            if files:
-                scan = (
-                    pl.concat([pl.scan_parquet(files), scan])
-                    if dead.height
-                    else pl.scan_parquet(files)
-                )
+            scan = pl.concat([pl.scan_parquet(files), dead.lazy()]) if files else dead.lazy()
             if pair_index is not None:
                 scan = scan.join(pair_index.lazy(), on="pair_key", how="inner")
             # Only what the result needs is read (the 64-character keys are most of a row).
@@ -213,12 +212,10 @@ class VerdictSegments:
         # A segment holds each verdict once, but across segments (a crash between a segment's
         # rename and its log's delete) one may repeat: keep one match per wanted row. (Checked
         # on the index, in wanted's order: a unique over the rows doubled a lookup's memory.)
-        if "i" in found.columns:
-            again = found["i"].diff() == 0
-            if again.any():
-                found = found.filter(~again.fill_null(False))
-            return found
-        return found.unique(subset=list(wanted.columns), keep="any", maintain_order=True)
+        again = found["i"].diff() == 0
+        if again.any():
+            found = found.filter(~again.fill_null(False))
+        return found
 
     def open_log(self, fingerprint: str) -> CommitLog:
         """A new commit log for a run of this judge."""
@@ -252,8 +249,7 @@ class VerdictSegments:
     def dead_rows(self, fingerprint: str) -> pl.DataFrame:
         """What runs that died had committed (read, not moved: a dry run writes nothing)."""
         with self._dead_logs(fingerprint) as paths:
-            frames = [read_log(path) for path in paths]
-        return pl.concat(frames) if frames else pl.DataFrame(schema=SEGMENT_SCHEMA)
+            return read_logs(paths)
 
     def recover(self, fingerprint: str) -> int:
         """Fold the logs of runs that died into a segment (a finished run does this).
@@ -263,8 +259,7 @@ class VerdictSegments:
 
         """
         with self._dead_logs(fingerprint) as paths:
-            frames = [read_log(path) for path in paths]
-            rows = pl.concat(frames) if frames else pl.DataFrame(schema=SEGMENT_SCHEMA)
+            rows = read_logs(paths)
             self.append(fingerprint, rows)
             for path in paths:
                 path.unlink(missing_ok=True)

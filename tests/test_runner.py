@@ -134,7 +134,9 @@ def test_spliced_pair_keys_equal_the_canonical_keys(tmp_path):
         plugin = BrightnessJudge(BrightnessConfig())
         for judge in (get_judge("psnr"), get_judge("gpt4o"), plugin):
             assert pair_level(judge)
-            fast = runner._keys(judge, tasks)
+            look = runner._lookup(judge, tasks)
+            assert look.spliced is not None
+            fast = [look.key(i) for i in range(len(tasks))]
             assert fast == [runner.verdict_key(judge, t) for t in tasks]
             assert len(set(fast)) == len(tasks) == 9  # 3 pairs x 3 frame counts labelled
 
@@ -144,4 +146,8 @@ def test_spliced_pair_keys_equal_the_canonical_keys(tmp_path):
 
         odd = PerDimension(BrightnessConfig())
         assert not pair_level(odd)
-        assert runner._keys(odd, tasks) == [runner.verdict_key(odd, t) for t in tasks]
+        look = runner._lookup(odd, tasks)
+        assert look.spliced is None
+        assert [look.key(i) for i in range(len(tasks))] == [
+            runner.verdict_key(odd, t) for t in tasks
+        ]
