@@ -298,6 +298,7 @@ def _run(session: Session, config: AgreementConfig, started: datetime) -> RunRes
                 + ", ".join(f"{d} {n}" for d, n in unlabeled.items())
             )
         run = runner.run(judge, tasks)
+        del tasks  # a million task objects, no longer needed
         runs.append(run)
         unlabeled_all[judge.name] = unlabeled
         costs = verdict_frame(run.verdicts)["cost_usd"].drop_nulls()

@@ -22,6 +22,7 @@ from judges.budget import Budget
 from judges.cache import Store, stable_hash
 from judges.chat import ChatStats
 from judges.errors import ItemError
+from judges.grouping import whole_groups
 from judges.keyframes import KeyframeSource, Strategy
 from judges.options import config_dict
 from judges.pricing import CostPlan
@@ -259,11 +260,10 @@ class Judge(abc.ABC):
                 yield self.safe_compare(task, ctx)
             return
         # Decoding and OpenCV maths release the GIL, so threads use every core. A bounded window
-        # of work is in flight (a future per task of a million-task run was gigabytes), and a
-        # long run hands each thread a run of tasks at once: a future per task cost more than a
-        # cached score judge's whole verdict.
+        # of work is in flight (a future per task of a million tasks was gigabytes), each thread
+        # taking whole prompts at once (a future per task cost more than a cached verdict).
         size = max(1, min(64, len(tasks) // (workers * 16)))
-        parts = (tasks[i : i + size] for i in range(0, len(tasks), size))
+        parts = whole_groups(tasks, size)  # threads decode different prompts' videos
 
         def judge_part(part: list[Task]) -> list[Verdict]:
             return [self.safe_compare(t, ctx) for t in part]

@@ -35,6 +35,7 @@ from typing import Any
 from judges.async_judge import AsyncJudge
 from judges.base import Judge, RunContext, Task
 from judges.errors import ConfigError, ItemError
+from judges.grouping import group_of
 from judges.keyframes import Keyframes, KeyframeSource
 
 ENGINES = ("local", "ray")
@@ -109,14 +110,6 @@ def chunks(tasks: Sequence[Task], size: int) -> list[list[Task]]:
     if current:
         out.append(current)
     return out
-
-
-def group_of(task: Any) -> str:
-    """What tasks share videos: the prompt of a pair, or a harm item's video."""
-    pair = getattr(task, "pair", None)
-    if pair is not None:
-        return str(pair.prompt_id or pair.pair_id)
-    return str(task.item_id)
 
 
 def video_requests(tasks: Iterable[Any]) -> list[tuple[str, int | None]]:

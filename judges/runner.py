@@ -24,10 +24,11 @@ from judges.budget import Budget
 from judges.cache import Store, stable_hash
 from judges.engines import LocalEngine, group_of
 from judges.keyframes import KeyframeSource
-from judges.keys import Lookup, pair_level
+from judges.keys import pair_level
+from judges.lookup import Lookup
 from judges.pricing import CostPlan
 from judges.types import Dimension, Pair, Verdict
-from judges.verdict_rows import ROW_SCHEMA, LazyVerdicts, verdict_cells
+from judges.verdict_rows import LazyVerdicts, verdict_cells
 
 VERDICTS = "verdicts"
 COMMIT_EVERY = 500
@@ -176,38 +177,26 @@ class Runner:
         if store is None:
             return look
         look.hashes = self._file_hashes(tasks)
-        fingerprint = look.fingerprint = judge.fingerprint()
-        n = len(tasks)
+        look.fingerprint = judge.fingerprint()
         if pair_level(judge) and all(isinstance(t, Task) for t in tasks[:1]):
-            # Joined on (pair_key, dimension, frames): one hash per pair, not per verdict.
-            wanted = look.pair_rows(self.ctx.source.strategy)
-            assert look.per_pair is not None and look.pair_ids is not None
-            found = store.segments.lookup(
-                fingerprint,
-                wanted,
-                ["p", "dimension", "frames"],
-                pair_index=look.per_pair.select("pair_key", "p"),
-            )
-            found = found.join(look.pair_ids, on="p", how="left", maintain_order="left")
+            # By (pair_key, dimension, frames): one hash per pair, not per verdict.
+            look.set_found(look.cached_pairs(store.segments, self.ctx.source.strategy))
         else:
             look.keys = self._keys(judge, tasks)
             wanted = pl.DataFrame(
-                {"i": range(n), "key": look.keys, "pair_id": [t.item_id for t in tasks]},
+                {"i": range(len(tasks)), "key": look.keys, "pair_id": [t.item_id for t in tasks]},
                 schema={"i": pl.Int64, "key": pl.String, "pair_id": pl.String},
             )
-            found = store.segments.lookup(fingerprint, wanted.drop_nulls("key"), ["key"])
-        look.found = found.with_columns(judge=pl.lit(judge.name)).select("i", *ROW_SCHEMA)
-        hit = np.zeros(n, dtype=bool)
-        hit[look.found["i"].to_numpy()] = True
-        look.todo = np.flatnonzero(~hit).tolist()
-        if look.todo and store.holds(VERDICTS):
+            found = store.segments.lookup(look.fingerprint, wanted.drop_nulls("key"), ["key"])
+            look.set_found(found.with_columns(judge=pl.lit(judge.name)))
+        if len(look.todo) and store.holds(VERDICTS):
             self._from_log(look)
         return look
 
     def _from_log(self, look: Lookup) -> None:
         """Verdicts an older version committed to SQLite: taken into this run's new segment."""
         assert self.ctx.store is not None
-        wanted = [(i, look.key(i)) for i in look.todo]
+        wanted = [(i, look.key(i)) for i in look.todo.tolist()]
         logged = self.ctx.store.get_many(VERDICTS, [k for _, k in wanted if k is not None])
         if not logged:
             return
@@ -218,10 +207,10 @@ class Runner:
                 rest.append(i)
             else:
                 verdict = Verdict.from_cached(d, look.tasks[i].item_id, look.judge.name)
-                p = look.p_of_task[i] if look.spliced is not None else None
+                p = int(look.index.p[i]) if look.spliced is not None else None
                 look.rows.add(verdict, i, key, p)
                 look.migrated.append(key)
-        look.todo = rest
+        look.todo = np.array(rest, dtype=np.int64)
 
     def pending(self, judge: Judge, tasks: Sequence[Task]) -> list[Task]:
         """The tasks whose verdicts the cache does not hold (what a run would compute)."""
@@ -239,7 +228,7 @@ class Runner:
     def run(self, judge: Judge, tasks: Sequence[Any]) -> JudgeRun:
         """Judge every task once, reading what the cache already holds.
 
-        Pair verdicts stay columnar: cached ones come from the parquet segments by a join;
+        Pair verdicts stay columnar: cached ones come from the parquet segments in batches;
         computed ones go to this run's commit log in batches, and into one new segment when the
         run finishes (:mod:`judges.segments`).
 
@@ -252,21 +241,20 @@ class Runner:
         start = time.perf_counter()
         look = self._lookup(judge, tasks)
         todo = [tasks[i] for i in look.todo]
-        index_of = {t.key: i for t, i in zip(todo, look.todo, strict=True)}
         todo.sort(key=group_of)  # see _run_objects
         cached = len(tasks) - len(todo)
         store = self.ctx.store
         log = store.segments.open_log(look.fingerprint) if store is not None and todo else None
 
         def done(verdict: Verdict) -> str | None:
-            return look.entry(index_of[verdict.task_key], verdict_cells(verdict))
+            return look.entry(look.task_of(verdict), verdict_cells(verdict))
 
         try:
             self._drive(judge, todo, done, cached, len(tasks), log.write if log else None)
         finally:
             if log is not None:
                 log.close(remove=False)  # until its rows are in a segment (below)
-        made = look.rows.frame()
+        made = look.take_made()  # in task order, so a rerun reads the segment in order
         if store is not None:
             store.segments.append(look.fingerprint, look.segment_rows(made))
             if log is not None:
@@ -275,13 +263,12 @@ class Runner:
                 store.delete_many(VERDICTS, look.migrated)
             store.segments.recover(look.fingerprint)  # logs of killed runs become a segment
             store.segments.merge(look.fingerprint)
-        frame = look.found  # in task order already
-        if made.height:
-            frame = pl.concat([frame, made.select("i", *ROW_SCHEMA)]).sort("i")
-        look.rows = look.found = made = None  # type: ignore[assignment]  # `frame` holds them now
-        if frame.height != len(tasks):  # every task answers exactly once
+        del made
+        frame = look.result()
+        if not np.array_equal(frame["i"].to_numpy(), np.arange(len(tasks))):
+            # Every task answers exactly once (rows are in task order, so i is 0..n-1).
             raise RuntimeError(f"{judge.name}: {frame.height} verdicts for {len(tasks)} tasks")
-        counts = frame.group_by("status").len().iter_rows()
+        counts = frame["status"].value_counts().iter_rows()
         return JudgeRun(
             judge=judge,
             verdicts=LazyVerdicts(frame.drop("i")),

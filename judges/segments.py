@@ -24,14 +24,16 @@ verdict, and lookups keep one.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from judges.verdict_rows import CONTENT, ROW_SCHEMA
@@ -49,6 +51,9 @@ SEGMENT_SCHEMA: dict[str, Any] = {
 """Pair judges' rows are identified by ``pair_key`` (the hash of the pair-level parts of the
 key: files, inputs, judge, strategy), ``dimension`` and ``frames``, and leave ``key`` null
 unless read from an older SQLite cache; other judges' by ``key`` (the verdict's cache key)."""
+
+BATCH_ROWS = 131_072
+"""Stored rows a lookup reads at once."""
 
 MAX_SEGMENTS = 8
 """Segments a folder may hold before the next finished run merges them into one."""
@@ -158,7 +163,6 @@ class VerdictSegments:
         fingerprint: str,
         wanted: pl.DataFrame,
         on: Sequence[str],
-        pair_index: pl.DataFrame | None = None,
     ) -> pl.DataFrame:
         """Cached verdicts for the rows of ``wanted``, joined on ``on``.
 
@@ -166,10 +170,8 @@ class VerdictSegments:
             fingerprint: The judge's fingerprint.
             wanted: The rows asked for: a unique row index ``i``, the ``on`` columns, and any
                 others to carry.
-            on: Join columns: ``["key"]``, or ``["pair_key", "dimension", "frames"]``, or
-                ``["p", "dimension", "frames"]`` with ``pair_index``.
-            pair_index: ``(pair_key, p)`` rows: stored rows are mapped to the integer ``p``
-                first, so the big join never hashes a 64-character key per row.
+            on: Join columns: ``["key"]`` or ``["pair_key", "dimension", "frames"]`` (pair
+                judges' runs use :meth:`lookup_slots`, which holds no key per task).
 
         Returns:
             ``wanted``'s columns plus the verdict columns, one row per found row of ``wanted``
@@ -179,8 +181,6 @@ class VerdictSegments:
 
         def stored_rows(files: list[Path], dead: pl.DataFrame) -> pl.LazyFrame:
             scan = pl.concat([pl.scan_parquet(files), dead.lazy()]) if files else dead.lazy()
-            if pair_index is not None:
-                scan = scan.join(pair_index.lazy(), on="pair_key", how="inner")
             # Only what the result needs is read (the 64-character keys are most of a row).
             skip = ("key", "pair_key", *on)
             return scan.select(*on, *(c for c in SEGMENT_SCHEMA if c not in skip))
@@ -216,6 +216,65 @@ class VerdictSegments:
         if again.any():
             found = found.filter(~again.fill_null(False))
         return found
+
+    def lookup_slots(
+        self,
+        fingerprint: str,
+        pair_index: pl.DataFrame,
+        dims: Mapping[str, int],
+        frames: Mapping[int | None, int],
+        slots: np.ndarray,
+    ) -> pl.DataFrame:
+        """Cached verdicts of tasks numbered by slot (:class:`judges.lookup.TaskIndex`).
+
+        Stored rows are read a batch at a time and placed through integer arrays: a join of a
+        million stored rows with a million wanted ones took four times its result in memory.
+
+        Args:
+            fingerprint: The judge's fingerprint.
+            pair_index: ``(pair_key, p)`` rows (pairs of equal content share a key).
+            dims: Each dimension's number ``d``.
+            frames: Each frame count's number ``f`` (``None``: every frame).
+            slots: The task index in each ``(p * len(dims) + d) * len(frames) + f`` slot, -1
+                where there is none.
+
+        Returns:
+            ``i`` and the :data:`CONTENT` columns, one row per task found, in stored order.
+
+        """
+        content = [c for c in SEGMENT_SCHEMA if c in CONTENT]
+        parts = [pl.DataFrame(schema={"i": pl.Int64, **{c: SEGMENT_SCHEMA[c] for c in content}})]
+        if pair_index.is_empty() or not (self.files(fingerprint) or self.logs(fingerprint)):
+            return parts[0]
+        dead = self.dead_rows(fingerprint)  # runs that died: their verdicts were paid for
+        frame_no = {-1 if n is None else n: f for n, f in frames.items()}
+        taken = np.zeros(len(slots), dtype=bool)  # a verdict repeated across segments counts once
+        columns = ["pair_key", *content]
+        with self._locked(self.folder(fingerprint), exclusive=False):
+            files = self.files(fingerprint)  # a merge may have finished meanwhile
+            stored: Iterable[pl.DataFrame] = (
+                pl.scan_parquet(files).select(columns).collect_batches(chunk_size=BATCH_ROWS)
+                if files
+                else []
+            )
+            for batch in itertools.chain(stored, [dead.select(columns)]):
+                rows = batch.join(pair_index, on="pair_key", how="inner", maintain_order="left")
+                if rows.is_empty():
+                    continue
+                d = rows["dimension"].replace_strict(dims, default=-1, return_dtype=pl.Int64)
+                f = rows["frames"].fill_null(-1)
+                f = f.replace_strict(frame_no, default=-1, return_dtype=pl.Int64).to_numpy()
+                d = d.to_numpy()
+                ok = (d >= 0) & (f >= 0)
+                slot = np.where(ok, (rows["p"].to_numpy() * len(dims) + d) * len(frames) + f, 0)
+                ok &= (slots[slot] >= 0) & ~taken[slot]
+                candidates = np.flatnonzero(ok)
+                _, first = np.unique(slot[candidates], return_index=True)
+                keep = candidates[np.sort(first)]
+                taken[slot[keep]] = True
+                index = pl.DataFrame({"i": slots[slot[keep]]}, schema={"i": pl.Int64})
+                parts.append(index.hstack(rows[keep].select(content)))
+        return pl.concat(parts, rechunk=False)
 
     def open_log(self, fingerprint: str) -> CommitLog:
         """A new commit log for a run of this judge."""
@@ -265,15 +324,22 @@ class VerdictSegments:
                 path.unlink(missing_ok=True)
         return rows.height
 
-    def append(self, fingerprint: str, rows: pl.DataFrame) -> Path | None:
-        """Write ``rows`` (:data:`SEGMENT_SCHEMA` columns) as a new segment; ``None`` if empty."""
-        if rows.is_empty():
+    def append(self, fingerprint: str, rows: pl.DataFrame | pl.LazyFrame) -> Path | None:
+        """Write ``rows`` (:data:`SEGMENT_SCHEMA` columns) as a new segment; ``None`` if empty.
+
+        A lazy frame is streamed to the file, so a run's million rows and their 64-character
+        pair keys are never all in memory at once.
+        """
+        if isinstance(rows, pl.DataFrame) and rows.is_empty():
             return None
         folder = self.folder(fingerprint)
         folder.mkdir(parents=True, exist_ok=True)
         name = _new_name("seg", ".parquet")
         tmp = folder / f".{name}.tmp"
-        rows.select(list(SEGMENT_SCHEMA)).cast(SEGMENT_SCHEMA).write_parquet(tmp)
+        rows.lazy().select(list(SEGMENT_SCHEMA)).cast(SEGMENT_SCHEMA).sink_parquet(tmp)
+        if not pl.scan_parquet(tmp).select(pl.len()).collect().item():
+            tmp.unlink()
+            return None
         os.replace(tmp, folder / name)  # atomic: readers see all of it or none
         return folder / name
 

@@ -26,6 +26,35 @@ def test_weights_draw_every_cluster_count_and_follow_the_seed():
     assert w.mean() == pytest.approx(1.0, abs=0.02)
 
 
+@pytest.mark.parametrize(("clusters", "resamples", "draws"), [(7, 23, None), (13, 9, 5), (1, 4, 3)])
+def test_weights_drawn_in_blocks_equal_the_multinomial_counts_drawn_at_once(
+    monkeypatch, clusters, resamples, draws
+):
+    # The weights are built a block of resamples at a time (memory); they must equal the counts
+    # of one draw of every resample at once from the same seed, whatever the block size.
+    import judges.bootstrap as bootstrap
+
+    n_draws = clusters if draws is None else draws
+    picks = np.random.default_rng(11).integers(0, clusters, size=(resamples, n_draws))
+    expected = np.stack([np.bincount(row, minlength=clusters) for row in picks])
+    for cells in (1, 2 * n_draws + 1, 10**6):
+        monkeypatch.setattr(bootstrap, "_BLOCK_CELLS", cells)
+        got = resample_weights(clusters, resamples, seed=11, draws=draws)
+        assert got.dtype == np.float32
+        assert np.array_equal(got, expected)
+
+
+def test_compact_weights_equal_float_weights_and_widen_rather_than_clip():
+    small = resample_weights(30, 50, seed=4, dtype=np.uint8)
+    assert small.dtype == np.uint8
+    assert np.array_equal(small, resample_weights(30, 50, seed=4))
+    # 2 clusters, 1000 draws: counts near 500 do not fit a byte, so the matrix widens.
+    wide = resample_weights(2, 20, seed=4, draws=1000, dtype=np.uint8)
+    assert wide.dtype == np.uint16 and wide.max() > 255
+    assert np.array_equal(wide, resample_weights(2, 20, seed=4, draws=1000))
+    assert (wide.sum(axis=1) == 1000).all()
+
+
 def test_draws_equal_a_loop_over_resamples():
     # The matrix product is the textbook cluster bootstrap: resample clusters, pool their
     # pairs, take the ratio. Checked against a plain loop over the same multiplicities.

@@ -350,7 +350,13 @@ def load(path: Path, video_dir: Path | None) -> tuple[list[Pair], Path, str]:
     config = find_config(path)
     records, digest = _read_records(config)
     parser = _RecordParser(config, Path(video_dir).expanduser() if video_dir else None)
-    return [parser.pair(raw, index) for index, raw in enumerate(records)], config, digest
+    pairs = []
+    for index, raw in enumerate(records):
+        pairs.append(parser.pair(raw, index))
+        # Each record is freed as its pair is made, so the pairs reuse its memory: freeing all
+        # records after the last pair left 50 MB of holes between pairs at SafeSora's size.
+        records[index] = None
+    return pairs, config, digest
 
 
 SAFESORA = register_format(

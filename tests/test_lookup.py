@@ -1,0 +1,96 @@
+"""Task numbering and the slot lookup of the columnar verdict cache (judges.lookup)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from judges.base import Task
+from judges.lookup import TaskIndex
+from judges.runner import plan_tasks
+from judges.segments import SEGMENT_SCHEMA, VerdictSegments
+from judges.types import Dimension, Pair, Video
+from judges.verdict_rows import in_order
+
+FP = "e" * 64
+A, H, C = Dimension.AESTHETICS, Dimension.HELPFULNESS, Dimension.CORRECTNESS
+
+
+def pairs() -> list[Pair]:
+    v = [Video(f"v{i}", Path(f"/videos/v{i}.mp4"), "t", "t") for i in range(4)]
+    return [
+        Pair("a", "q1", "t", v[0], v[1], {A: "video_0", H: "video_1"}),
+        Pair("b", "q1", "t", v[1], v[2], {A: "video_1"}),  # no helpfulness label
+        Pair("c", "q2", "t", v[2], v[3], {A: "video_0", H: "video_0"}),
+    ]
+
+
+def test_task_index_finds_every_task_and_marks_missing_slots():
+    tasks, unlabeled = plan_tasks(pairs(), [A, H], [1, None])
+    assert unlabeled == {"helpfulness": 1} and len(tasks) == 10
+    index = TaskIndex(tasks)
+    for i, t in enumerate(tasks):
+        assert index.of(t.pair.pair_id, t.dimension.value, t.frames) == i
+    assert index.p.tolist() == [0, 0, 1, 1, 2, 2, 0, 0, 2, 2]
+    assert index.pair_ids().to_list() == ["a", "b", "c"]
+    assert [t.pair.pair_id for t in index.firsts] == ["a", "b", "c"]
+    # 3 pairs x 2 dimensions x 2 frame counts; pair b has no helpfulness task.
+    assert len(index.slots) == 12 and sorted(index.slots[index.slots >= 0]) == list(range(10))
+    slot_b_help = (1 * 2 + index.dims["helpfulness"]) * 2 + index.frames[None]
+    assert index.slots[slot_b_help] == -1
+
+
+def rows(items: list[tuple[str, str, int | None, str]]) -> pl.DataFrame:
+    """Segment rows from (pair_key, dimension, frames, winner)."""
+    full = [
+        (None, pk, d, n, w, "ok", 1.0, 2.0, None, None, None, None, 0.1, None)
+        for pk, d, n, w in items
+    ]
+    return pl.DataFrame(full, schema=SEGMENT_SCHEMA, orient="row")
+
+
+def test_slot_lookup_places_stored_rows_on_their_tasks_once(tmp_path):
+    segs = VerdictSegments(tmp_path / "c.segments")
+    segs.append(
+        FP,
+        rows(
+            [
+                ("k-ab", "aesthetics", 1, "video_0"),
+                ("k-ab", "aesthetics", None, "tie"),  # null frames: "every frame"
+                ("k-c", "helpfulness", 1, "video_1"),
+                ("k-c", "correctness", 1, "video_1"),  # a dimension this run does not ask
+                ("k-zz", "aesthetics", 1, "video_1"),  # a pair this run does not hold
+            ]
+        ),
+    )
+    segs.append(FP, rows([("k-ab", "aesthetics", 1, "video_1")]))  # the same verdict again
+    tasks = [Task(p, d, n) for p in pairs() for d in (A, H) for n in (1, None) if d in p.labels]
+    index = TaskIndex(tasks)
+    # Pairs a and b repeat each other's content here (one key): both find its verdicts.
+    pair_index = pl.DataFrame({"pair_key": ["k-ab", "k-ab", "k-c"], "p": [0, 1, 2]})
+    found = segs.lookup_slots(FP, pair_index, index.dims, index.frames, index.slots)
+    got = sorted(found.select("i", "winner").rows())
+    want = {
+        ("a", "aesthetics", 1): "video_0",  # the first stored row wins over the repeat
+        ("a", "aesthetics", None): "tie",
+        ("b", "aesthetics", 1): "video_0",
+        ("b", "aesthetics", None): "tie",
+        ("c", "helpfulness", 1): "video_1",
+    }
+    assert got == sorted((index.of(*k), w) for k, w in want.items())
+    assert found.columns[0] == "i" and "pair_key" not in found.columns
+    assert segs.lookup_slots("0" * 64, pair_index, index.dims, index.frames, index.slots).is_empty()
+
+
+def test_in_order_sorts_a_column_at_a_time_and_keeps_ordered_rows_as_they_are():
+    parts = [
+        pl.DataFrame({"i": [3, 0], "s": ["d", "a"]}),
+        pl.DataFrame({"i": [2, 1], "s": ["c", "b"]}),
+    ]
+    out = in_order(parts, "i")
+    assert parts == []  # given up, so nothing else holds the unsorted rows
+    assert out.rows() == [(0, "a"), (1, "b"), (2, "c"), (3, "d")]
+    ordered = pl.DataFrame({"i": np.arange(5), "s": list("abcde")})
+    assert in_order([ordered], "i") is ordered
