@@ -19,9 +19,10 @@ import os
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 # Polars' allocator (jemalloc) keeps freed pages resident for 0.5 s, then 1 s more; a run that
 # builds and frees million-row frames in quick succession then holds several freed copies at
-# once (1.24M verdicts: +250 MB of peak memory, no faster). Polars reads this variable when it
-# is first imported and applies it after its own defaults; set it yourself to override.
-os.environ.setdefault("_RJEM_MALLOC_CONF", "dirty_decay_ms:0,muzzy_decay_ms:0")
+# once (1.24M verdicts: +240 MB of peak memory). Returning them after 0.1 s keeps most of that
+# saving at no measurable cost in time (0 s cost 15%). Polars reads this variable when it is
+# first imported and applies it after its own defaults; set it yourself to override.
+os.environ.setdefault("_RJEM_MALLOC_CONF", "dirty_decay_ms:100,muzzy_decay_ms:0")
 
 from judges.agreement import agreement_table
 from judges.base import Judge, ScoreJudge, Task, decide

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import os
 import re
 import subprocess
 import sys
@@ -106,3 +107,20 @@ print("\\n".join(failed))
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == ""
+
+
+def test_polars_allocator_returns_freed_memory_unless_the_user_chose_otherwise():
+    # Polars reads _RJEM_MALLOC_CONF when first imported and appends it to its own defaults
+    # (later settings win); `import judges` must come first and must not override the user's.
+    code = "import judges, polars, os; print(os.environ['_RJEM_MALLOC_CONF'])"
+    env = {k: v for k, v in os.environ.items() if k != "_RJEM_MALLOC_CONF"}
+    ours = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert ours.stdout.strip().endswith(",dirty_decay_ms:100,muzzy_decay_ms:0"), ours.stderr
+    theirs = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**env, "_RJEM_MALLOC_CONF": "dirty_decay_ms:7"},
+    )
+    assert theirs.stdout.strip().endswith(",dirty_decay_ms:7")
+    assert "muzzy_decay_ms:0" not in theirs.stdout
