@@ -9,10 +9,12 @@ from typing import Any
 
 import cv2
 import numpy as np
+import polars as pl
 import pytest
 
 from judges.base import ScoreJudge
 from judges.registry import register_judge, unregister_judge
+from judges.segments import SEGMENT_SCHEMA
 
 # Read by ray when it is imported: under `uv run`, Ray would start its workers with `uv run`
 # again, re-syncing the project without the extras (and without ray). judges.engines sets it
@@ -176,3 +178,12 @@ def count_entries(db: Path, namespace: str) -> int:
     segments = VerdictSegments(Path(db).with_suffix(".segments"))
     moved = segments.count() + sum(read_log(log).height for log in segments.logs())
     return logged + (moved if namespace == "verdicts" else 0)
+
+
+def seg_rows(rows: list[tuple]) -> pl.DataFrame:
+    """Verdict cache segment rows from (key, pair_key, dimension, frames, winner)."""
+    full = [
+        (k, pk, d, n, w, "ok", 1.0, 2.0, None, None, None, None, 0.1, '{"a": 1}')
+        for k, pk, d, n, w in rows
+    ]
+    return pl.DataFrame(full, schema=SEGMENT_SCHEMA, orient="row")

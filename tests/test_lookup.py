@@ -7,10 +7,11 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from conftest import seg_rows
 from judges.base import Task
 from judges.lookup import TaskIndex
 from judges.runner import plan_tasks
-from judges.segments import SEGMENT_SCHEMA, VerdictSegments
+from judges.segments import VerdictSegments
 from judges.types import Dimension, Pair, Video
 from judges.verdict_rows import in_order
 
@@ -42,30 +43,23 @@ def test_task_index_finds_every_task_and_marks_missing_slots():
     assert index.slots[slot_b_help] == -1
 
 
-def rows(items: list[tuple[str, str, int | None, str]]) -> pl.DataFrame:
-    """Segment rows from (pair_key, dimension, frames, winner)."""
-    full = [
-        (None, pk, d, n, w, "ok", 1.0, 2.0, None, None, None, None, 0.1, None)
-        for pk, d, n, w in items
-    ]
-    return pl.DataFrame(full, schema=SEGMENT_SCHEMA, orient="row")
-
-
 def test_slot_lookup_places_stored_rows_on_their_tasks_once(tmp_path):
     segs = VerdictSegments(tmp_path / "c.segments")
     segs.append(
         FP,
-        rows(
+        seg_rows(
             [
-                ("k-ab", "aesthetics", 1, "video_0"),
-                ("k-ab", "aesthetics", None, "tie"),  # null frames: "every frame"
-                ("k-c", "helpfulness", 1, "video_1"),
-                ("k-c", "correctness", 1, "video_1"),  # a dimension this run does not ask
-                ("k-zz", "aesthetics", 1, "video_1"),  # a pair this run does not hold
+                (None, "k-ab", "aesthetics", 1, "video_0"),
+                (None, "k-ab", "aesthetics", None, "tie"),  # null frames: "every frame"
+                (None, "k-c", "helpfulness", 1, "video_1"),
+                (None, "k-c", "correctness", 1, "video_1"),  # a dimension this run does not ask
+                (None, "k-zz", "aesthetics", 1, "video_1"),  # a pair this run does not hold
             ]
         ),
     )
-    segs.append(FP, rows([("k-ab", "aesthetics", 1, "video_1")]))  # the same verdict again
+    segs.append(
+        FP, seg_rows([(None, "k-ab", "aesthetics", 1, "video_1")])
+    )  # the same verdict again
     tasks = [Task(p, d, n) for p in pairs() for d in (A, H) for n in (1, None) if d in p.labels]
     index = TaskIndex(tasks)
     # Pairs a and b repeat each other's content here (one key): both find its verdicts.

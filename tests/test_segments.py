@@ -8,26 +8,17 @@ from pathlib import Path
 
 import polars as pl
 
-from conftest import BrightnessJudge, count_entries, make_dataset
+from conftest import BrightnessJudge, count_entries, make_dataset, seg_rows
 from judges.cache import Store
 from judges.datasets import load_pairs
 from judges.keyframes import KeyframeSource
 from judges.runner import VERDICTS, Runner, plan_tasks
 from judges.runs import verdict_table
-from judges.segments import SEGMENT_SCHEMA, VerdictSegments, log_line, read_log
+from judges.segments import VerdictSegments, log_line, read_log
 from judges.types import Dimension, Pair, Verdict, Video
 from judges.verdict_rows import LazyVerdicts, verdict_cells, verdict_frame
 
 FP = "f" * 64
-
-
-def seg_rows(rows: list[tuple]) -> pl.DataFrame:
-    """Segment rows from (key, pair_key, dimension, frames, winner)."""
-    full = [
-        (k, pk, d, n, w, "ok", 1.0, 2.0, None, None, None, None, 0.1, '{"a": 1}')
-        for k, pk, d, n, w in rows
-    ]
-    return pl.DataFrame(full, schema=SEGMENT_SCHEMA, orient="row")
 
 
 def test_lookup_by_key_and_by_pair_key_with_null_frames(tmp_path):
