@@ -151,9 +151,14 @@ class Runner:
                         hashes[path] = None  # unreadable: the judge will report it as an error
         return hashes
 
-    def _keys(self, judge: Judge, tasks: Sequence[Task]) -> list[str | None]:
-        """Every task's key, the generic way (pair judges' keys are spliced by ``Lookup``)."""
-        hashes = self._file_hashes(tasks)
+    def _keys(
+        self, judge: Judge, tasks: Sequence[Task], hashes: dict[Any, str | None] | None = None
+    ) -> list[str | None]:
+        """Every task's key, the generic way (pair judges' keys are spliced by ``Lookup``).
+
+        ``hashes``: the files' content hashes, when the caller has them already.
+        """
+        hashes = self._file_hashes(tasks) if hashes is None else hashes
         fingerprint = judge.fingerprint()
         keys: list[str | None] = []
         per_pair: dict[int, list[str | None]] = {}  # a pair's file hashes, looked up once
@@ -182,7 +187,7 @@ class Runner:
             # By (pair_key, dimension, frames): one hash per pair, not per verdict.
             look.set_found(look.cached_pairs(store.segments, self.ctx.source.strategy))
         else:
-            look.keys = self._keys(judge, tasks)
+            look.keys = self._keys(judge, tasks, look.hashes)
             wanted = pl.DataFrame(
                 {"i": range(len(tasks)), "key": look.keys, "pair_id": [t.item_id for t in tasks]},
                 schema={"i": pl.Int64, "key": pl.String, "pair_id": pl.String},
