@@ -22,9 +22,9 @@ import time
 import numpy as np
 import polars as pl
 
-from judges.agreement import agreement_table
-from judges.bootstrap import BootstrapConfig
-from judges.types import Dimension
+from judges.core.types import Dimension
+from judges.stats.agreement import agreement_table
+from judges.stats.bootstrap import BootstrapConfig
 
 FRAMES = (1, 2, 4, 8)
 

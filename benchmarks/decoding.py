@@ -20,7 +20,7 @@ from pathlib import Path
 import cv2
 
 from _clips import FETV_DEV
-from judges.keyframes import KeyframeSource, extract_keyframes
+from judges.media.keyframes import KeyframeSource, extract_keyframes
 
 
 def _extract(path: str) -> int:
@@ -49,10 +49,10 @@ def processes(paths: list[Path], workers: int) -> float:
 
 def runner(workers: int) -> tuple[float, int]:
     """Seconds for psnr over every fetv-dev pair at 8 frames through the Runner, and videos."""
+    from judges.core.types import Dimension
     from judges.datasets import load_pairs
-    from judges.registry import get_judge
-    from judges.runner import Runner, plan_tasks
-    from judges.types import Dimension
+    from judges.judge.registry import get_judge
+    from judges.run.task_runner import Runner, plan_tasks
 
     pairs = load_pairs(FETV_DEV / "config-test.json")
     tasks, _ = plan_tasks(pairs, [Dimension.INFORMATIVENESS], [8], labeled_only=False)

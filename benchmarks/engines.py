@@ -24,11 +24,11 @@ from _clips import FETV_DEV, clip
 RUN = """
 import json, sys, time
 from judges.datasets import load_pairs
-from judges.engines import LocalEngine, RayEngine, RayOptions
-from judges.keyframes import KeyframeSource
-from judges.registry import get_judge
-from judges.runner import Runner, plan_tasks
-from judges.types import Dimension
+from judges.run.engines import LocalEngine, RayEngine, RayOptions
+from judges.media.keyframes import KeyframeSource
+from judges.judge.registry import get_judge
+from judges.run.task_runner import Runner, plan_tasks
+from judges.core.types import Dimension
 config, engine, cpus, repeat = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 pairs = load_pairs(config)
 tasks = plan_tasks(pairs, [Dimension.INFORMATIVENESS], [8], labeled_only=False)[0]

@@ -18,7 +18,7 @@ import open_clip
 import torch
 
 from _clips import clip
-from judges.keyframes import extract_keyframes
+from judges.media.keyframes import extract_keyframes
 
 
 def per_frame(fn, frames: int, repeat: int = 2) -> float:

@@ -21,16 +21,16 @@ from pathlib import Path
 
 TESTS = Path(__file__).resolve().parents[1] / "tests"
 
-from judges.base import RunContext  # noqa: E402
-from judges.budget import Budget  # noqa: E402
-from judges.cache import Store  # noqa: E402
+from judges.cache.store import Store  # noqa: E402
+from judges.chat.budget import Budget  # noqa: E402
+from judges.core.types import Dimension  # noqa: E402
 from judges.datasets import load_pairs  # noqa: E402
-from judges.demo import demo_dataset  # noqa: E402
-from judges.keyframes import KeyframeSource  # noqa: E402
-from judges.registry import get_judge  # noqa: E402
-from judges.runner import plan_tasks  # noqa: E402
-from judges.session import JudgeRequest, Session, SessionConfig  # noqa: E402
-from judges.types import Dimension  # noqa: E402
+from judges.datasets.demo import demo_dataset  # noqa: E402
+from judges.judge.base import RunContext  # noqa: E402
+from judges.judge.registry import get_judge  # noqa: E402
+from judges.media.keyframes import KeyframeSource  # noqa: E402
+from judges.run.session import JudgeRequest, Session, SessionConfig  # noqa: E402
+from judges.run.task_runner import plan_tasks  # noqa: E402
 
 LATENCY = 0.2
 

@@ -14,7 +14,7 @@ import tracemalloc
 import cv2
 
 from _clips import FETV_DEV, clip, decode_only, paired_ratio, read_all_frames
-from judges.keyframes import extract_keyframes
+from judges.media.keyframes import extract_keyframes
 
 
 def peak_mib(fn) -> float:

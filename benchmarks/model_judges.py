@@ -23,11 +23,11 @@ import open_clip
 import torch
 
 from _clips import WORK
-from judges.base import RunContext
 from judges.datasets import load_pairs
-from judges.demo import demo_dataset
-from judges.registry import get_judge
-from judges.video import iter_frames
+from judges.datasets.demo import demo_dataset
+from judges.judge.base import RunContext
+from judges.judge.registry import get_judge
+from judges.media.video import iter_frames
 
 
 def weights(model: str, layout: str) -> str:

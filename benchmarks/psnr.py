@@ -15,7 +15,7 @@ import numpy as np
 from skimage.metrics import peak_signal_noise_ratio
 
 from _clips import FETV_DEV, best_of, clip, read_all_frames
-from judges.psnr import video_psnr_score
+from judges.media.psnr_maths import video_psnr_score
 
 
 def reference(path) -> float:

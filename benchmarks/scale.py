@@ -25,12 +25,12 @@ from pathlib import Path
 
 import numpy as np
 
-from judges.demo import write_video
+from judges.datasets.demo import write_video
 
 RUN = """
 import resource, sys, time
 from pathlib import Path
-from judges.agreement_run import AgreementConfig, JudgeRequest, run_agreement
+from judges.run.agreement import AgreementConfig, JudgeRequest, run_agreement
 start = time.perf_counter()
 result = run_agreement(AgreementConfig(
     judges=[JudgeRequest("psnr")], frames=[1, 2, 4, 8], dimensions="all", data=Path(sys.argv[1]),

@@ -17,14 +17,6 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from judges.agreement_run import (
-    AgreementConfig,
-    DryRun,
-    RunResult,
-    parse_frames,
-    run_agreement,
-)
-from judges.bootstrap import CLUSTER_BY, DEFAULT_RESAMPLES, BootstrapConfig
 from judges.cli import (
     EXIT_FAILED_VERDICTS,
     HelpFormatter,
@@ -33,14 +25,18 @@ from judges.cli import (
     print_judges,
     run_main,
 )
+from judges.core.errors import ConfigError
+from judges.core.types import Dimension
 from judges.datasets import format_summary, formats, summarize
-from judges.demo import DEMO_NOTICE
-from judges.errors import ConfigError
-from judges.health import FAILED_SHARE_LIMIT, format_duplicates, format_failures
-from judges.keyframes import STRATEGIES
-from judges.session import Session, SessionConfig
-from judges.tables import display_table, interval_note, to_markdown
-from judges.types import Dimension
+from judges.datasets.demo import DEMO_NOTICE
+from judges.datasets.duplicates import format_duplicates
+from judges.media.frame_counts import parse_frames
+from judges.media.keyframes import STRATEGIES
+from judges.report.failures import FAILED_SHARE_LIMIT, format_failures
+from judges.report.tables import display_table, interval_note, to_markdown
+from judges.run.agreement import AgreementConfig, DryRun, RunResult, run_agreement
+from judges.run.session import Session, SessionConfig
+from judges.stats.bootstrap import CLUSTER_BY, DEFAULT_RESAMPLES, BootstrapConfig
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -21,14 +21,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from judges.batch import BATCHES, BatchRunner
-from judges.batch_files import BatchOptions
-from judges.cache import Store, default_cache_dir
-from judges.chat import ChatClient, Endpoint
+from judges.cache.store import Store, default_cache_dir
+from judges.chat.batch import BATCHES, BatchRunner
+from judges.chat.batch_files import BatchOptions
+from judges.chat.client import ChatClient, Endpoint
+from judges.chat.pricing import Price
 from judges.cli import HelpFormatter, run_main
-from judges.errors import ConfigError
-from judges.pricing import Price
-from judges.tables import to_markdown
+from judges.core.errors import ConfigError
+from judges.report.tables import to_markdown
 
 
 def runner_for(store: Store, record: dict[str, Any], options: BatchOptions) -> BatchRunner:

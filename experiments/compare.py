@@ -19,9 +19,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from judges.bootstrap import CLUSTER_BY, DEFAULT_RESAMPLES, BootstrapConfig
 from judges.cli import HelpFormatter, run_main
-from judges.compare import compare_runs, write_comparisons
+from judges.report.comparisons import compare_runs, write_comparisons
+from judges.stats.bootstrap import CLUSTER_BY, DEFAULT_RESAMPLES, BootstrapConfig
 
 
 def build_parser() -> argparse.ArgumentParser:

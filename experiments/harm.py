@@ -18,8 +18,6 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from judges.agreement_run import DryRun, parse_frames
-from judges.bootstrap import DEFAULT_RESAMPLES, BootstrapConfig
 from judges.cli import (
     EXIT_FAILED_VERDICTS,
     HelpFormatter,
@@ -28,9 +26,12 @@ from judges.cli import (
     print_judges,
     run_main,
 )
-from judges.harm.run import HarmConfig, run_harm
-from judges.health import format_failures
-from judges.tables import to_markdown
+from judges.harm.agreement import HarmConfig, run_harm
+from judges.media.frame_counts import parse_frames
+from judges.report.failures import format_failures
+from judges.report.tables import to_markdown
+from judges.run.agreement import DryRun
+from judges.stats.bootstrap import DEFAULT_RESAMPLES, BootstrapConfig
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -16,9 +16,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from judges.agreement_run import parse_frames
-from judges.bootstrap import DEFAULT_RESAMPLES, BootstrapConfig
-from judges.calibration import METHODS
 from judges.cli import (
     EXIT_FAILED_VERDICTS,
     HelpFormatter,
@@ -27,12 +24,15 @@ from judges.cli import (
     print_judges,
     run_main,
 )
+from judges.core.errors import ConfigError
+from judges.core.types import Dimension
 from judges.datasets import formats
-from judges.errors import ConfigError
-from judges.health import failing_judges, format_failures
-from judges.prelabel import PrelabelConfig, run_prelabel
-from judges.registry import judge_specs
-from judges.types import Dimension
+from judges.judge.registry import judge_specs
+from judges.media.frame_counts import parse_frames
+from judges.report.failures import failing_judges, format_failures
+from judges.run.prelabel import PrelabelConfig, run_prelabel
+from judges.stats.bootstrap import DEFAULT_RESAMPLES, BootstrapConfig
+from judges.stats.calibration import METHODS
 
 
 def build_parser() -> argparse.ArgumentParser:

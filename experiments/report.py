@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from judges.cli import HelpFormatter, run_main
-from judges.errors import ConfigError
-from judges.tables import display_table, frames_labels, to_markdown
+from judges.core.errors import ConfigError
+from judges.report.tables import display_table, frames_labels, to_markdown
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,10 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the report command; returns the exit code."""
     args = build_parser().parse_args(argv)
-    from judges.disagreements import export_disagreements, parse_disagreement_spec
-    from judges.figures import write_figures
-    from judges.runs import check_writable_dir, merge_runs, read_run, run_kind
-    from judges.tables import comparison_markdown
+    from judges.report.agreement_figures import write_figures
+    from judges.report.disagreements import export_disagreements, parse_disagreement_spec
+    from judges.report.run_folder import check_writable_dir, merge_runs, read_run, run_kind
+    from judges.report.tables import comparison_markdown
 
     if args.limit < 1:
         raise ConfigError("--limit must be >= 1")
@@ -84,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     write_figures(out / "figures", table, pl.DataFrame())
     print(to_markdown(display_table(table)))
     if args.compare:
-        from judges.compare import compare_runs, write_comparisons
+        from judges.report.comparisons import compare_runs, write_comparisons
 
         comparisons = compare_runs(args.runs, args.compare, allow_mixed_data=args.allow_mixed_data)
         write_comparisons(comparisons, out)

@@ -24,44 +24,57 @@ os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 # first imported and applies it after its own defaults; set it yourself to override.
 os.environ.setdefault("_RJEM_MALLOC_CONF", "dirty_decay_ms:100,muzzy_decay_ms:0")
 
-from judges.agreement import agreement_table
-from judges.base import Judge, ScoreJudge, Task, decide
-from judges.datasets import Dataset, load_dataset, load_pairs, summarize
-from judges.errors import ConfigError, DataError, ItemError, JudgesError, VideoError
-from judges.keyframes import KeyframeSource, extract_keyframes, uniform_frames
-from judges.registry import get_judge, list_judges, register_judge
-from judges.tables import paper_table
-from judges.types import Choice, Dimension, Keyframes, Pair, Verdict, Video
+from judges.core.lazy import lazy_face
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "Choice",
-    "ConfigError",
-    "DataError",
-    "Dataset",
-    "Dimension",
-    "ItemError",
-    "Judge",
-    "JudgesError",
-    "KeyframeSource",
-    "Keyframes",
-    "Pair",
-    "ScoreJudge",
-    "Task",
-    "Verdict",
-    "Video",
-    "VideoError",
-    "__version__",
-    "agreement_table",
-    "decide",
-    "extract_keyframes",
-    "get_judge",
-    "list_judges",
-    "load_dataset",
-    "load_pairs",
-    "paper_table",
-    "register_judge",
-    "summarize",
-    "uniform_frames",
-]
+# The public API for notebooks and plugins: every name a user needs, each loaded on first use
+# so `import judges` imports no polars statistics, matplotlib, scipy or torch.
+_EXPORTS = {
+    # values and errors
+    "Choice": "judges.core.types",
+    "Dimension": "judges.core.types",
+    "Keyframes": "judges.core.types",
+    "Pair": "judges.core.types",
+    "Verdict": "judges.core.types",
+    "Video": "judges.core.types",
+    "ConfigError": "judges.core.errors",
+    "DataError": "judges.core.errors",
+    "ItemError": "judges.core.errors",
+    "JudgesError": "judges.core.errors",
+    "VideoError": "judges.core.errors",
+    # data
+    "Dataset": "judges.datasets.registry",
+    "DatasetFormat": "judges.datasets.registry",
+    "load_dataset": "judges.datasets.registry",
+    "load_pairs": "judges.datasets.registry",
+    "register_format": "judges.datasets.registry",
+    "summarize": "judges.datasets.registry",
+    "demo_dataset": "judges.datasets.demo",
+    # keyframes
+    "KeyframeSource": "judges.media.keyframes",
+    "extract_keyframes": "judges.media.keyframes",
+    "uniform_frames": "judges.media.keyframes",
+    "parse_frames": "judges.media.frame_counts",
+    # writing a judge
+    "AsyncJudge": "judges.judge.async_judge",
+    "Judge": "judges.judge.base",
+    "ModelJudge": "judges.judge.model_judge",
+    "RunContext": "judges.judge.base",
+    "ScoreJudge": "judges.judge.base",
+    "Task": "judges.judge.base",
+    "decide": "judges.judge.base",
+    "get_judge": "judges.judge.registry",
+    "list_judges": "judges.judge.registry",
+    "register_judge": "judges.judge.registry",
+    # running and measuring
+    "AgreementConfig": "judges.run.agreement",
+    "JudgeRequest": "judges.run.session",
+    "RunResult": "judges.run.agreement",
+    "run_agreement": "judges.run.agreement",
+    "BootstrapConfig": "judges.stats.bootstrap",
+    "agreement_table": "judges.stats.agreement",
+    "paper_table": "judges.report.tables",
+}
+__all__ = sorted([*_EXPORTS, "__version__"])
+__getattr__, __dir__ = lazy_face(__name__, _EXPORTS)

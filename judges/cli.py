@@ -7,9 +7,9 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from judges.budget import BudgetExhausted
-from judges.errors import JudgesError
-from judges.session import JudgeRequest
+from judges.chat.budget import BudgetExhausted
+from judges.core.errors import JudgesError
+from judges.run.session import JudgeRequest
 
 EXIT_USER_ERROR = 2
 EXIT_BUDGET = 3
@@ -98,7 +98,7 @@ def add_judge_arguments(parser: argparse.ArgumentParser, repeatable: bool = True
 
 
 def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--engine`` and ``--ray-address`` (see :mod:`judges.engines`)."""
+    """``--engine`` and ``--ray-address`` (see :mod:`judges.run.engines`)."""
     parser.add_argument(
         "--engine",
         choices=["local", "ray"],
@@ -115,7 +115,7 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
 
 def print_judges(verbose: bool = False) -> None:
     """``--list-judges``: every registered judge with its description (and options)."""
-    from judges.registry import judge_specs, plugin_errors
+    from judges.judge.registry import judge_specs, plugin_errors
 
     for name, spec in judge_specs().items():
         origin = "" if spec.origin == "builtin" else f" [{spec.origin}]"

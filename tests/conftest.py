@@ -12,12 +12,12 @@ import numpy as np
 import polars as pl
 import pytest
 
-from judges.base import ScoreJudge
-from judges.registry import register_judge, unregister_judge
-from judges.segments import SEGMENT_SCHEMA
+from judges.cache.segments import SEGMENT_SCHEMA
+from judges.judge.base import ScoreJudge
+from judges.judge.registry import register_judge, unregister_judge
 
 # Read by ray when it is imported: under `uv run`, Ray would start its workers with `uv run`
-# again, re-syncing the project without the extras (and without ray). judges.engines sets it
+# again, re-syncing the project without the extras (and without ray). judges.run.engines sets it
 # too, but a test module may import ray first.
 os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
 
@@ -169,7 +169,7 @@ def count_entries(db: Path, namespace: str) -> int:
     those in its parquet segments and commit logs too."""
     import sqlite3
 
-    from judges.segments import VerdictSegments, read_log
+    from judges.cache.segments import VerdictSegments, read_log
 
     with sqlite3.connect(db) as conn:
         logged = conn.execute(

@@ -7,11 +7,11 @@ import polars as pl
 import pytest
 from scipy import stats
 
-from judges.agreement import agreement_table
-from judges.runs import verdict_table
-from judges.stats import wilson_interval
-from judges.tables import paper_table, to_markdown
-from judges.types import Dimension, Pair, Verdict, Video
+from judges.core.types import Dimension, Pair, Verdict, Video
+from judges.report.run_folder import verdict_table
+from judges.report.tables import paper_table, to_markdown
+from judges.stats.agreement import agreement_table
+from judges.stats.classic import wilson_interval
 
 
 def rows(judge, dim, frames, winners_humans_statuses):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import json
 import os
 import re
 import subprocess
@@ -10,6 +11,25 @@ import sys
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "judges"
+
+
+LAYERS = (
+    "core",  # values and errors
+    "media",  # video files, keyframes, frame counts, images, PSNR maths
+    "stats",  # pure statistics
+    "cache",  # the SQLite store and the columnar verdict cache
+    "datasets",  # formats, demo, votes, Label Studio files, harm items
+    "chat",  # OpenAI-compatible client, budget, prices, Batch API
+    "judge",  # judge contracts, options, registry
+    "builtin",  # the built-in judges
+    "report",  # run folders, tables, figures, sheets, provenance
+    "run",  # session, runner, engines, the agreement and pre-labelling runs
+    "harm",  # the safety slice: harm judges, metrics, runs
+    "cli",  # command-line plumbing
+)
+"""The layer order, bottom first: a module imports only from layers below its own, or from
+modules of its own package (never through that package's face). The README's Layout section
+lists the same packages."""
 
 
 def _modules() -> dict[str, Path]:
@@ -23,18 +43,124 @@ def _modules() -> dict[str, Path]:
     return out
 
 
-def _top_level_imports(path: Path, modules: dict[str, Path]) -> set[str]:
-    """Project modules imported at import time (not inside functions)."""
+def _imports(path: Path, modules: dict[str, Path], top_level_only: bool = False) -> set[str]:
+    """Project modules a file imports: at import time, and (unless ``top_level_only``) inside
+    functions too, since an import that runs later is a dependency all the same."""
+    tree = ast.parse(path.read_text())
+    nodes = tree.body if top_level_only else list(ast.walk(tree))
+    package = ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    if path.name == "__init__.py":
+        package += ".__init__"
     found = set()
-    for node in ast.parse(path.read_text()).body:
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("judges"):
-            found.add(node.module)
+    for node in nodes:
+        if isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:  # relative: resolve against this module's package
+                parent = package.split(".")[: -node.level]
+                base = ".".join([*parent, *([base] if base else [])])
+            if not base.startswith("judges"):
+                continue
+            found.add(base)
             for alias in node.names:  # "from judges.builtin import psnr" imports a module
-                if f"{node.module}.{alias.name}" in modules:
-                    found.add(f"{node.module}.{alias.name}")
+                if f"{base}.{alias.name}" in modules:
+                    found.add(f"{base}.{alias.name}")
         elif isinstance(node, ast.Import):
             found |= {a.name for a in node.names if a.name.startswith("judges")}
     return {m for m in found if m in modules}
+
+
+def _layer(module: str) -> int:
+    parts = module.split(".")
+    if len(parts) == 1:
+        return len(LAYERS)  # the package's own face sits on top
+    return LAYERS.index(parts[1])
+
+
+def test_every_package_is_in_a_layer():
+    packages = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file()}
+    modules = {p.stem for p in PACKAGE.glob("*.py")} - {"__init__"}
+    assert packages | modules == set(LAYERS), "add the new package to LAYERS (and the README)"
+
+
+def test_every_import_runs_downhill():
+    modules = _modules()
+    uphill = []
+    for module, path in sorted(modules.items()):
+        for dep in sorted(_imports(path, modules) - {module}):
+            if dep.split(".")[:2] == module.split(".")[:2]:
+                # Within one package any order, but never through the package's own face:
+                # the face is for the layers above.
+                if (module.startswith(dep + ".") or dep == "judges") and dep != "judges.core":
+                    uphill.append(f"{module} -> {dep} (its own package's face)")
+                continue
+            if _layer(dep) >= _layer(module):
+                uphill.append(f"{module} -> {dep}")
+    assert uphill == []
+
+
+def test_the_architecture_test_sees_function_level_imports(tmp_path):
+    probe = tmp_path / "judges" / "core" / "probe.py"
+    probe.parent.mkdir(parents=True)
+    probe.write_text("def f():\n    from judges.run.session import Session\n")
+    global PACKAGE
+    saved, PACKAGE = PACKAGE, tmp_path / "judges"
+    try:
+        assert _imports(probe, {"judges.run.session": probe}) == {"judges.run.session"}
+        assert _imports(probe, {"judges.run.session": probe}, top_level_only=True) == set()
+    finally:
+        PACKAGE = saved
+
+
+def test_package_faces_name_what_lives_there_and_stay_light():
+    heavy = ("matplotlib", "scipy", "seaborn", "pandas", "torch", "ray", "open_clip")
+    for init in sorted(PACKAGE.rglob("__init__.py")):
+        name = ".".join(init.parent.relative_to(PACKAGE.parent).parts)
+        tree = ast.parse(init.read_text())
+        assert ast.get_docstring(tree), f"{name}: the face says in its docstring what lives there"
+        assigned = {
+            t.id
+            for n in tree.body
+            if isinstance(n, ast.Assign)
+            for t in n.targets
+            if isinstance(t, ast.Name)
+        }
+        assert "__all__" in assigned, f"{name}: no __all__"
+        submodules = {p.stem for p in init.parent.glob("*.py")} | {
+            p.name for p in init.parent.iterdir() if (p / "__init__.py").is_file()
+        }
+        # Importing a submodule sets the package attribute of that name, hiding a public name
+        # spelled the same.
+        clash = set(ast.literal_eval(_exports_keys(tree))) & submodules
+        assert not clash, f"{name}: public names that are also module names: {clash}"
+        code = (
+            f"import json, sys, {name} as face\n"
+            "before = {m.split('.')[0] for m in sys.modules}\n"
+            "missing = [n for n in face.__all__ if n != '__version__' and not hasattr(face, n)]\n"
+            f"print(json.dumps([missing, sorted(before & set({heavy!r}))]))"
+        )
+        res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        assert res.returncode == 0, res.stderr
+        missing, loaded = json.loads(res.stdout)
+        assert missing == [], f"{name}: __all__ names what the face cannot give"
+        assert loaded == [], f"import {name} loads {loaded}"
+
+
+def _exports_keys(tree: ast.Module) -> str:
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "_EXPORTS":
+            return repr(sorted(ast.literal_eval(node.value)))
+    return "[]"
+
+
+def test_import_judges_loads_no_heavy_library():
+    code = (
+        "import sys, judges\n"
+        "heavy = ('polars', 'matplotlib', 'scipy', 'seaborn', 'pandas', 'torch', 'ray', 'cv2')\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & set(heavy)))"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "[]"
 
 
 def test_no_module_over_400_lines():
@@ -47,9 +173,9 @@ def test_no_module_over_400_lines():
 
 
 def test_no_import_cycles():
+    """No circle, counting imports inside functions too (the faces load lazily, by name)."""
     modules = _modules()
-    # The package's __init__ only gathers names for users; it is no one's dependency.
-    graph = {m: _top_level_imports(p, modules) - {"judges", m} for m, p in modules.items()}
+    graph = {m: _imports(p, modules) - {"judges", m} for m, p in modules.items()}
     state: dict[str, int] = {}
     cycles = []
 
@@ -86,7 +212,7 @@ def test_no_branch_on_judge_or_format_names_in_generic_code():
 
 def test_every_module_imports_first_in_a_fresh_interpreter():
     """Ray workers unpickle a judge by importing its module first: each module must import on
-    its own, not only after ``judges.registry`` has loaded the others (an import cycle that
+    its own, not only after ``judges.judge.registry`` has loaded the others (an import cycle that
     the usual order hides fails there)."""
     code = """
 import importlib, pkgutil, sys

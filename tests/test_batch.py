@@ -17,12 +17,12 @@ import pytest
 from test_cli_gpt import KEY, command
 
 from chat_server import ChatServer
-from judges.batch import BATCHES, BatchRunner
-from judges.batch_files import BatchOptions, request_line, write_shards
-from judges.cache import Store
-from judges.chat import RESPONSES, ChatClient, Endpoint
-from judges.errors import ConfigError
-from judges.pricing import Price
+from judges.cache.store import Store
+from judges.chat.batch import BATCHES, BatchRunner
+from judges.chat.batch_files import BatchOptions, request_line, write_shards
+from judges.chat.client import RESPONSES, ChatClient, Endpoint
+from judges.chat.pricing import Price
+from judges.core.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 BATCHES_CMD = ROOT / "experiments" / "batches.py"

@@ -4,16 +4,16 @@ import numpy as np
 import polars as pl
 import pytest
 
-from judges.agreement import agreement_table
-from judges.bootstrap import (
+from judges.core.errors import ConfigError
+from judges.stats.agreement import agreement_table
+from judges.stats.bootstrap import (
     BootstrapConfig,
     ClusterResampler,
     design_effect,
     percentile_interval,
     resample_weights,
 )
-from judges.errors import ConfigError
-from judges.stats import wilson_interval
+from judges.stats.classic import wilson_interval
 
 
 def test_weights_draw_every_cluster_count_and_follow_the_seed():
@@ -32,7 +32,7 @@ def test_weights_drawn_in_blocks_equal_the_multinomial_counts_drawn_at_once(
 ):
     # The weights are built a block of resamples at a time (memory); they must equal the counts
     # of one draw of every resample at once from the same seed, whatever the block size.
-    import judges.bootstrap as bootstrap
+    import judges.stats.bootstrap as bootstrap
 
     n_draws = clusters if draws is None else draws
     picks = np.random.default_rng(11).integers(0, clusters, size=(resamples, n_draws))

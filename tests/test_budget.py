@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from judges.budget import Budget
+from judges.chat.budget import Budget
 
 
 def test_reserve_and_settle():

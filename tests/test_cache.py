@@ -5,7 +5,7 @@ import os
 import threading
 
 from conftest import count_entries
-from judges.cache import Store, default_cache_dir, file_sha256, stable_hash
+from judges.cache.store import Store, default_cache_dir, file_sha256, stable_hash
 
 
 def test_put_get_roundtrip_and_persistence(tmp_path):

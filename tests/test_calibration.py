@@ -7,7 +7,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from judges.calibration import (
+from judges.stats.calibration import (
     MarginCalibrator,
     crossfit_probabilities,
     expected_calibration_error,

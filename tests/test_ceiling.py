@@ -9,11 +9,17 @@ import numpy as np
 import polars as pl
 import pytest
 
-from judges.bootstrap import BootstrapConfig
-from judges.ceiling import ceiling_table, krippendorff_alpha, leave_one_out, pooled, with_ceiling
 from judges.datasets import load_dataset
-from judges.stats import wilson_interval
-from judges.votes import collect_votes
+from judges.datasets.votes import collect_votes
+from judges.stats.bootstrap import BootstrapConfig
+from judges.stats.ceiling import (
+    ceiling_table,
+    krippendorff_alpha,
+    leave_one_out,
+    pooled,
+    with_ceiling,
+)
+from judges.stats.classic import wilson_interval
 
 FETV = Path(__file__).resolve().parents[2] / "shared" / "data" / "fetv-dev"
 

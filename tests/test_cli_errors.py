@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from conftest import make_dataset
-from judges.agreement_run import AgreementConfig, JudgeRequest, run_agreement
 from judges.cli import run_main
+from judges.run.agreement import AgreementConfig, JudgeRequest, run_agreement
 
 EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
 

@@ -11,19 +11,19 @@ import textwrap
 import time
 
 from conftest import make_dataset
-from judges.cache import Store
-from judges.segments import VerdictSegments, read_log
+from judges.cache.segments import VerdictSegments, read_log
+from judges.cache.store import Store
 
 SCRIPT = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from judges.base import ScoreJudge
-    from judges.cache import Store
+    from judges.judge.base import ScoreJudge
+    from judges.cache.store import Store
     from judges.datasets import load_pairs
-    from judges.keyframes import KeyframeSource
-    from judges.runner import Runner, plan_tasks
-    from judges.types import Dimension
+    from judges.media.keyframes import KeyframeSource
+    from judges.run.task_runner import Runner, plan_tasks
+    from judges.core.types import Dimension
 
     class Slow(ScoreJudge):
         kind = "slow-brightness"

@@ -8,10 +8,10 @@ import polars as pl
 import pytest
 from scipy import stats
 
-from judges.bootstrap import BootstrapConfig
-from judges.compare import Arm, compare, default_family, parse_comparison, sentence
-from judges.errors import ConfigError
-from judges.stats import holm
+from judges.core.errors import ConfigError
+from judges.stats.bootstrap import BootstrapConfig
+from judges.stats.classic import holm
+from judges.stats.paired import Arm, compare, default_family, parse_comparison, sentence
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -6,10 +6,10 @@ import json
 import pytest
 
 from conftest import FETV_DEV, make_dataset
+from judges.core.errors import DataError
+from judges.core.types import Dimension
 from judges.datasets import format_summary, load_dataset, load_pairs, summarize
 from judges.datasets.safesora import find_config
-from judges.errors import DataError
-from judges.types import Dimension
 
 
 def records(config):

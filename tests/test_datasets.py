@@ -12,9 +12,9 @@ import polars as pl
 import pytest
 
 from conftest import make_dataset, write_video
+from judges.core.errors import DataError
+from judges.core.types import Dimension
 from judges.datasets import detect_format, formats, load_dataset, summarize
-from judges.errors import DataError
-from judges.types import Dimension
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -178,7 +178,7 @@ def test_agreement_run_on_videogen_rewardbench(tmp_path):
 
 
 def test_vlm_prompts_carry_each_dimension_criterion():
-    from judges.registry import get_judge
+    from judges.judge.registry import get_judge
 
     judge = get_judge("vlm", api_key_env="none")
     mq = Dimension("motion_quality")

@@ -5,8 +5,8 @@ import json
 import numpy as np
 
 from judges.datasets import load_dataset, summarize
-from judges.demo import ClipSpec, demo_dataset, demo_specs, pair_labels, render_clip
-from judges.video import count_frames
+from judges.datasets.demo import ClipSpec, demo_dataset, demo_specs, pair_labels, render_clip
+from judges.media.video import count_frames
 
 
 def test_demo_dataset_is_valid_and_deterministic(tmp_path):

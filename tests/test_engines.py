@@ -12,16 +12,16 @@ import polars as pl
 import pytest
 
 from conftest import FETV_DEV
-from judges.base import Task
 from judges.builtin.psnr import PsnrConfig, PsnrJudge
-from judges.cache import Store
+from judges.cache.store import Store
+from judges.core.errors import ConfigError
+from judges.core.types import Dimension
 from judges.datasets import load_pairs
-from judges.engines import LocalEngine, RayEngine, RayOptions, chunks, make_engine
-from judges.errors import ConfigError
-from judges.keyframes import KeyframeSource
-from judges.registry import get_judge
-from judges.runner import Runner, plan_tasks
-from judges.types import Dimension
+from judges.judge.base import Task
+from judges.judge.registry import get_judge
+from judges.media.keyframes import KeyframeSource
+from judges.run.engines import LocalEngine, RayEngine, RayOptions, chunks, make_engine
+from judges.run.task_runner import Runner, plan_tasks
 
 ROOT = Path(__file__).resolve().parents[1]
 FRAMES = [1, 2, 4, 8]
@@ -39,7 +39,8 @@ def test_without_ray_the_engine_names_the_install_command(monkeypatch):
 
 def test_import_judges_never_imports_ray():
     code = (
-        "import sys, judges, judges.session, judges.engines, judges.runner, judges.agreement_run;"
+        "import sys, judges, judges.run.session, judges.run.engines, judges.run.task_runner, "
+        "judges.run.agreement;"
         "print('ray' in sys.modules)"
     )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
@@ -270,7 +271,7 @@ def test_agreement_command_on_ray(tmp_path):
 
 
 def test_harm_items_group_by_item_and_pairs_by_prompt():
-    from judges.engines import group_of
+    from judges.run.engines import group_of
 
     class Item:
         item_id = "x1"
@@ -281,8 +282,8 @@ def test_harm_items_group_by_item_and_pairs_by_prompt():
 
 
 def test_harm_scores_on_ray_equal_local(local_ray, tmp_path):
-    from judges.harm import HARM_KEYS, HarmTask
-    from judges.harm.data import load_harm_dataset
+    from judges.core.harm_types import HARM_KEYS, HarmTask
+    from judges.datasets.harm_items import load_harm_dataset
     from test_harm_data import make_label_set
 
     items = load_harm_dataset(make_label_set(tmp_path / "d", n=6)).items

@@ -10,16 +10,16 @@ import pytest
 
 from chat_server import ChatServer, Reply
 from conftest import make_dataset
-from judges.base import RunContext, Task
-from judges.budget import Budget, BudgetExhausted
-from judges.cache import Store
+from judges.cache.store import Store
+from judges.chat.budget import Budget, BudgetExhausted
+from judges.core.errors import ConfigError
+from judges.core.types import Dimension
 from judges.datasets import load_pairs
-from judges.errors import ConfigError
-from judges.images import decode_data_url, resize_max_side
-from judges.keyframes import KeyframeSource, extract_keyframes
-from judges.registry import get_judge
-from judges.runner import Runner, plan_tasks
-from judges.types import Dimension
+from judges.judge.base import RunContext, Task
+from judges.judge.registry import get_judge
+from judges.media.images import decode_data_url, resize_max_side
+from judges.media.keyframes import KeyframeSource, extract_keyframes
+from judges.run.task_runner import Runner, plan_tasks
 
 KEY = "sk-test-secret-123"
 

@@ -1,4 +1,4 @@
-"""Runs of whole prompts for threads (judges.grouping) and the thread pool that uses them."""
+"""Runs of whole prompts for threads (judges.judge.task_groups) and the pool that uses them."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import threading
 from collections import defaultdict
 
 from conftest import make_dataset
+from judges.core.types import Dimension
 from judges.datasets import load_pairs
-from judges.grouping import group_of, whole_groups
-from judges.runner import plan_tasks
-from judges.types import Dimension
+from judges.judge.task_groups import group_of, whole_groups
+from judges.run.task_runner import plan_tasks
 
 
 def test_runs_hold_whole_prompts(tmp_path):
@@ -31,7 +31,7 @@ def test_two_threads_never_judge_one_prompt_at_once(tmp_path, monkeypatch):
     pairs = load_pairs(make_dataset(tmp_path / "d", n_pairs=8))
     tasks, _ = plan_tasks(pairs, list(Dimension.known())[:3], [1, 2, 4, 8])
     tasks.sort(key=group_of)
-    from judges.registry import get_judge
+    from judges.judge.registry import get_judge
 
     judge = get_judge("psnr")
     threads_of: dict[str, set[int]] = defaultdict(set)

@@ -9,21 +9,21 @@ import math
 import numpy as np
 import pytest
 
-from judges.harm import HARM_KEYS, HarmItem, HarmTask, HarmVerdict
+from judges.core.harm_types import HARM_KEYS, HarmItem, HarmTask, HarmVerdict
+from judges.core.types import Video
 from judges.harm.thresholds import best_threshold, refit
-from judges.ties import folds_by_cluster
-from judges.types import Video
+from judges.stats.ties import folds_by_cluster
 
 torch = pytest.importorskip("torch", reason="clip-harm needs the 'models' extra")
 open_clip = pytest.importorskip("open_clip", reason="clip-harm needs the 'models' extra")
 
 from test_model_judges import models  # noqa: E402, F401  (the tiny models fixture)
 
-from judges.base import RunContext  # noqa: E402
+from judges.datasets.harm_items import load_harm_dataset  # noqa: E402
 from judges.harm.clip import NEUTRAL, category_text  # noqa: E402
-from judges.harm.data import load_harm_dataset  # noqa: E402
-from judges.keyframes import KeyframeSource, extract_keyframes  # noqa: E402
-from judges.registry import get_judge  # noqa: E402
+from judges.judge.base import RunContext  # noqa: E402
+from judges.judge.registry import get_judge  # noqa: E402
+from judges.media.keyframes import KeyframeSource, extract_keyframes  # noqa: E402
 from test_harm_data import make_label_set  # noqa: E402
 
 

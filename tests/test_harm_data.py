@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from conftest import make_dataset, write_video
+from judges.core.errors import DataError
+from judges.core.harm_types import HARM_KEYS
 from judges.datasets import detect_format, load_dataset
-from judges.errors import DataError
-from judges.harm import HARM_KEYS
-from judges.harm.data import load_harm_dataset
+from judges.datasets.harm_items import load_harm_dataset
 
 
 def make_label_set(root: Path, n: int = 4, gz: bool = False) -> Path:

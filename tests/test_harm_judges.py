@@ -17,17 +17,17 @@ import polars as pl
 import pytest
 
 from chat_server import ChatServer, Reply
-from judges.base import RunContext
-from judges.bootstrap import BootstrapConfig
-from judges.budget import Budget
-from judges.cache import Store
-from judges.errors import ConfigError
-from judges.harm import HARM_KEYS, HarmTask
-from judges.harm.data import load_harm_dataset
-from judges.images import decode_data_url
-from judges.keyframes import KeyframeSource, extract_keyframes
-from judges.registry import get_judge
-from judges.runner import Runner
+from judges.cache.store import Store
+from judges.chat.budget import Budget
+from judges.core.errors import ConfigError
+from judges.core.harm_types import HARM_KEYS, HarmTask
+from judges.datasets.harm_items import load_harm_dataset
+from judges.judge.base import RunContext
+from judges.judge.registry import get_judge
+from judges.media.images import decode_data_url
+from judges.media.keyframes import KeyframeSource, extract_keyframes
+from judges.run.task_runner import Runner
+from judges.stats.bootstrap import BootstrapConfig
 from test_harm_data import make_label_set
 
 KEY = "sk-harm-secret-9"
@@ -301,7 +301,7 @@ def test_prelabel_harm_tags_for_label_studio(tmp_path):
     import xml.etree.ElementTree as ET
 
     from judges.harm.prelabel import HarmPrelabelConfig, run_harm_prelabel
-    from judges.session import JudgeRequest
+    from judges.run.session import JudgeRequest
 
     data = make_label_set(tmp_path / "d", n=24)
     # Confident and right on odd videos (violent), unsure on even ones.

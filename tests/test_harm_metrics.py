@@ -5,16 +5,16 @@ import dataclasses
 import numpy as np
 import pytest
 
-from judges.bootstrap import BootstrapConfig
-from judges.harm import HARM_KEYS, HarmItem, HarmVerdict
+from judges.core.harm_types import HARM_KEYS, HarmItem, HarmVerdict
+from judges.core.types import Dimension, Pair, Video
+from judges.datasets.harm_consistency import inconsistent_pairs
 from judges.harm.metrics import (
     binary_stats,
     derived_harmlessness,
     harm_agreement_table,
     harm_verdict_table,
-    inconsistent_pairs,
 )
-from judges.types import Dimension, Pair, Video
+from judges.stats.bootstrap import BootstrapConfig
 
 
 def _labels(**true: bool) -> dict[str, bool]:
@@ -119,7 +119,7 @@ def test_agreement_run_can_exclude_inconsistent_pairs(tmp_path):
     import json as _json
 
     from conftest import make_dataset
-    from judges.agreement_run import AgreementConfig, JudgeRequest, run_agreement
+    from judges.run.agreement import AgreementConfig, JudgeRequest, run_agreement
 
     config = make_dataset(tmp_path / "d", n_pairs=4, labels={"harmlessness": "video_0"})
     records = _json.loads(config.read_text())

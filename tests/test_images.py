@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from judges.images import data_url, decode_data_url, encode_jpeg, resize_max_side, tile_grid
+from judges.media.images import data_url, decode_data_url, encode_jpeg, resize_max_side, tile_grid
 
 
 def test_resize_never_enlarges():

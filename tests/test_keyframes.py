@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from conftest import FETV_DEV, solid, write_broken_videos, write_video
-from judges.errors import VideoError
-from judges.keyframes import (
+from judges.core.errors import VideoError
+from judges.media.keyframes import (
     KeyframeSource,
     extract_keyframes,
     frame_diffs,
@@ -14,7 +14,7 @@ from judges.keyframes import (
     uniform_frames,
     uniform_indices,
 )
-from judges.video import count_frames, iter_frames
+from judges.media.video import count_frames, iter_frames
 
 
 def levels_video(tmp_path, levels, name="v.avi"):

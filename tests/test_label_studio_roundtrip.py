@@ -9,13 +9,13 @@ import polars as pl
 import pytest
 
 from conftest import make_dataset
-from judges.agreement_run import AgreementConfig, run_agreement
-from judges.bootstrap import BootstrapConfig
+from judges.core.types import Dimension
 from judges.datasets import load_dataset
-from judges.prelabel import PrelabelConfig, run_prelabel
-from judges.session import JudgeRequest
-from judges.types import Dimension
-from judges.votes import collect_votes
+from judges.datasets.votes import collect_votes
+from judges.run.agreement import AgreementConfig, run_agreement
+from judges.run.prelabel import PrelabelConfig, run_prelabel
+from judges.run.session import JudgeRequest
+from judges.stats.bootstrap import BootstrapConfig
 from label_studio_server import LabelStudio, install
 
 pytestmark = pytest.mark.slow

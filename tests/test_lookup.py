@@ -1,4 +1,4 @@
-"""Task numbering and the slot lookup of the columnar verdict cache (judges.lookup)."""
+"""Task numbering and the slot lookup of the columnar verdict cache (judges.run.verdict_lookup)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ import numpy as np
 import polars as pl
 
 from conftest import seg_rows
-from judges.base import Task
-from judges.lookup import TaskIndex
-from judges.runner import plan_tasks
-from judges.segments import VerdictSegments
-from judges.types import Dimension, Pair, Video
-from judges.verdict_rows import in_order
+from judges.cache.segments import VerdictSegments
+from judges.cache.verdict_rows import in_order
+from judges.core.types import Dimension, Pair, Video
+from judges.judge.base import Task
+from judges.run.task_runner import plan_tasks
+from judges.run.verdict_lookup import TaskIndex
 
 FP = "e" * 64
 A, H, C = Dimension.AESTHETICS, Dimension.HELPFULNESS, Dimension.CORRECTNESS

@@ -13,14 +13,14 @@ torch = pytest.importorskip("torch", reason="model judges need the 'models' extr
 open_clip = pytest.importorskip("open_clip", reason="model judges need the 'models' extra")
 
 from conftest import FETV_DEV, make_dataset, write_video  # noqa: E402
-from judges.base import RunContext, Task  # noqa: E402
-from judges.cache import Store  # noqa: E402
+from judges.cache.store import Store  # noqa: E402
+from judges.core.errors import ConfigError  # noqa: E402
+from judges.core.types import Dimension, Pair, Video  # noqa: E402
 from judges.datasets import load_pairs  # noqa: E402
-from judges.errors import ConfigError  # noqa: E402
-from judges.keyframes import KeyframeSource, extract_keyframes  # noqa: E402
-from judges.registry import get_judge  # noqa: E402
-from judges.runner import Runner, plan_tasks  # noqa: E402
-from judges.types import Dimension, Pair, Video  # noqa: E402
+from judges.judge.base import RunContext, Task  # noqa: E402
+from judges.judge.registry import get_judge  # noqa: E402
+from judges.media.keyframes import KeyframeSource, extract_keyframes  # noqa: E402
+from judges.run.task_runner import Runner, plan_tasks  # noqa: E402
 
 TEXT = {"context_length": 77, "vocab_size": 49408, "width": 64, "heads": 2, "layers": 2}
 CONFIGS = {
@@ -347,7 +347,7 @@ def test_model_judge_base_puts_the_weights_in_the_fingerprint(tmp_path):
     """A new model judge cannot serve scores of other weights: the base hashes them."""
     from dataclasses import dataclass
 
-    from judges.models import ModelJudge, Weights
+    from judges.judge.model_judge import ModelJudge, Weights
 
     @dataclass(frozen=True)
     class Options:

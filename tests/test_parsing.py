@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from judges.parsing import looks_like_refusal, parse_answer
+from judges.builtin.vlm.replies import looks_like_refusal, parse_answer
 
 
 @pytest.mark.parametrize(

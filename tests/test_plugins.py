@@ -21,8 +21,8 @@ PLUGIN = '''"""A judge shipped by another package: mean brightness of the keyfra
 
 from dataclasses import dataclass
 
-from judges.base import ScoreJudge
-from judges.types import Dimension
+from judges.judge.base import ScoreJudge
+from judges.core.types import Dimension
 
 
 @dataclass(frozen=True)

@@ -6,10 +6,11 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from conftest import make_dataset
-from judges.agreement_run import JudgeRequest
+from judges.core.errors import ConfigError
+from judges.core.types import Dimension, Verdict
 from judges.datasets import load_pairs
-from judges.errors import ConfigError
-from judges.prelabel import (
+from judges.run.agreement import JudgeRequest
+from judges.run.prelabel import (
     LABEL_CONFIG,
     PrelabelConfig,
     confidence_of,
@@ -17,8 +18,7 @@ from judges.prelabel import (
     risk_coverage,
     run_prelabel,
 )
-from judges.stats import wilson_interval
-from judges.types import Dimension, Verdict
+from judges.stats.classic import wilson_interval
 
 
 def test_risk_coverage_known_values():

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from judges.pricing import Price, estimate_prompt_tokens, image_tokens, price_for, text_tokens
+from judges.chat.pricing import Price, estimate_prompt_tokens, image_tokens, price_for, text_tokens
 
 
 @pytest.mark.parametrize(

@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from judges.bootstrap import BootstrapConfig
+from judges.core.types import Dimension
 from judges.datasets import load_dataset
-from judges.prelabel import PrelabelConfig, run_prelabel
-from judges.promise import choose_threshold, prediction_interval
-from judges.session import JudgeRequest
-from judges.types import Dimension
+from judges.run.prelabel import PrelabelConfig, run_prelabel
+from judges.run.session import JudgeRequest
+from judges.stats.bootstrap import BootstrapConfig
+from judges.stats.prelabel_promise import choose_threshold, prediction_interval
 
 FETV = Path(__file__).resolve().parents[2] / "shared" / "data" / "fetv-dev"
 
@@ -63,7 +63,7 @@ def test_independent_wilson_rule_overpromises_where_clustering_does_not():
     # 240 pairs but 40 independent prompts: the clustered bound stays well below Wilson's.
     curve = promise.curve.filter(promise.curve["tested"])
     assert curve.height > 0
-    from judges.stats import wilson_interval
+    from judges.stats.classic import wilson_interval
 
     last = curve.row(curve.height - 1, named=True)
     wilson_lo = wilson_interval(round(last["agreement"] * last["kept"]), last["kept"])[0]

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from judges.errors import ConfigError
-from judges.prompting import load_prompts
-from judges.types import Dimension
+from judges.builtin.vlm.prompts import load_prompts
+from judges.core.errors import ConfigError
+from judges.core.types import Dimension
 
 MARKERS = {
     Dimension.INSTRUCTION_FOLLOWING: "deer running on the sea",

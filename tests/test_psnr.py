@@ -8,11 +8,13 @@ import pytest
 from skimage.metrics import peak_signal_noise_ratio
 
 from conftest import FETV_DEV, solid, write_video
-from judges.base import Task
 from judges.builtin.psnr import PsnrConfig, PsnrJudge
-from judges.errors import UndefinedScoreError
-from judges.keyframes import extract_keyframes
-from judges.psnr import (
+from judges.core.errors import UndefinedScoreError
+from judges.core.types import Dimension, Pair, Video
+from judges.judge.base import Task
+from judges.judge.registry import get_judge
+from judges.media.keyframes import extract_keyframes
+from judges.media.psnr_maths import (
     capped_psnr,
     mean_psnr_to_first,
     psnr,
@@ -20,9 +22,7 @@ from judges.psnr import (
     safesora_psnr,
     video_psnr_score,
 )
-from judges.registry import get_judge
-from judges.types import Dimension, Pair, Video
-from judges.video import iter_frames
+from judges.media.video import iter_frames
 
 
 def random_frames(n, seed=0, shape=(24, 32, 3)):
@@ -183,7 +183,7 @@ def test_judge_compat_infinite_scores(tmp_path):
 
 
 def test_unreadable_video_becomes_error_verdict(tmp_path):
-    from judges.base import Task
+    from judges.judge.base import Task
 
     pair = make_pair(tmp_path, [solid(1), solid(2)], [solid(1), solid(9)])
     pair.video_1.path.write_bytes(b"garbage")

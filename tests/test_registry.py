@@ -9,9 +9,9 @@ from typing import Literal
 import pytest
 
 import judges
-from judges.errors import ConfigError
-from judges.options import build_config
-from judges.registry import (
+from judges.core.errors import ConfigError
+from judges.judge.options import build_config
+from judges.judge.registry import (
     UnknownJudgeError,
     get_judge,
     judge_specs,

@@ -7,11 +7,11 @@ import polars as pl
 import pytest
 
 from conftest import make_dataset
-from judges.agreement_run import AgreementConfig, JudgeRequest, run_agreement
-from judges.disagreements import export_disagreements
-from judges.errors import ConfigError
-from judges.figures import outcome_rates, plot_agreement_vs_frames, plot_heatmap
-from judges.runs import merge_runs
+from judges.core.errors import ConfigError
+from judges.report.agreement_figures import outcome_rates, plot_agreement_vs_frames, plot_heatmap
+from judges.report.disagreements import export_disagreements
+from judges.report.run_folder import merge_runs
+from judges.run.agreement import AgreementConfig, JudgeRequest, run_agreement
 
 
 @pytest.fixture(scope="module")
@@ -244,7 +244,7 @@ def test_figures_stay_readable_for_12_judges(plot):
 def test_demo_run_figures_carry_the_mark(tmp_path):
     import matplotlib.pyplot as plt
 
-    from judges.figures import plot_outcomes
+    from judges.report.agreement_figures import plot_outcomes
 
     fig = plot_outcomes(pl.DataFrame({"judge": ["a", "b"], "status": ["ok", "error"]}), "demo data")
     assert any("DEMO DATA" in t.get_text() for t in fig.texts)

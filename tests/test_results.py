@@ -10,11 +10,11 @@ import polars as pl
 import pytest
 
 from conftest import make_dataset
-from judges.agreement import agreement_table
-from judges.agreement_run import AgreementConfig, JudgeRequest, run_agreement
-from judges.bootstrap import BootstrapConfig
-from judges.errors import ConfigError
-from judges.runs import RunFolder, check_writable_dir, read_agreement_csv, write_run
+from judges.core.errors import ConfigError
+from judges.report.run_folder import RunFolder, check_writable_dir, read_agreement_csv, write_run
+from judges.run.agreement import AgreementConfig, JudgeRequest, run_agreement
+from judges.stats.agreement import agreement_table
+from judges.stats.bootstrap import BootstrapConfig
 
 
 def test_check_writable_dir(tmp_path):
@@ -64,7 +64,7 @@ def test_failed_run_leaves_no_folder(tmp_path, monkeypatch):
     def broken_figures(*args, **kwargs):
         raise RuntimeError("disk full while drawing")
 
-    monkeypatch.setattr("judges.figures.write_figures", broken_figures)
+    monkeypatch.setattr("judges.report.agreement_figures.write_figures", broken_figures)
     config = AgreementConfig(
         [JudgeRequest("psnr")],
         frames=[1],
@@ -83,7 +83,8 @@ def test_unwritable_output_refused_before_any_verdict(tmp_path, monkeypatch):
     (tmp_path / "out-file").write_text("")
     judged = []
     monkeypatch.setattr(
-        "judges.runner.Runner.run", lambda *a, **k: judged.append(1) or pytest.fail("judged")
+        "judges.run.task_runner.Runner.run",
+        lambda *a, **k: judged.append(1) or pytest.fail("judged"),
     )
     for kwargs, message in (
         ({"out": tmp_path / "out-file"}, "--out .* is a file"),

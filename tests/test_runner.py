@@ -5,13 +5,13 @@ import shutil
 import pytest
 
 from conftest import BrightnessConfig, BrightnessJudge, count_entries, make_dataset
-from judges.cache import Store
+from judges.cache.store import Store
+from judges.core.types import Dimension
 from judges.datasets import load_pairs
-from judges.keyframes import KeyframeSource
-from judges.options import build_config
-from judges.registry import get_judge
-from judges.runner import VERDICTS, Runner, pair_level, plan_tasks
-from judges.types import Dimension
+from judges.judge.options import build_config
+from judges.judge.registry import get_judge
+from judges.media.keyframes import KeyframeSource
+from judges.run.task_runner import VERDICTS, Runner, pair_level, plan_tasks
 
 
 @pytest.fixture

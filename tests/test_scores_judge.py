@@ -6,11 +6,11 @@ import polars as pl
 import pytest
 
 from conftest import make_dataset
-from judges.base import Task
+from judges.core.errors import ConfigError
+from judges.core.types import Dimension
 from judges.datasets import load_pairs
-from judges.errors import ConfigError
-from judges.registry import get_judge
-from judges.types import Dimension
+from judges.judge.base import Task
+from judges.judge.registry import get_judge
 
 
 @pytest.fixture

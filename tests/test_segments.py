@@ -9,14 +9,14 @@ from pathlib import Path
 import polars as pl
 
 from conftest import BrightnessJudge, count_entries, make_dataset, seg_rows
-from judges.cache import Store
+from judges.cache.segments import VerdictSegments, log_line, read_log
+from judges.cache.store import Store
+from judges.cache.verdict_rows import LazyVerdicts, verdict_cells, verdict_frame
+from judges.core.types import Dimension, Pair, Verdict, Video
 from judges.datasets import load_pairs
-from judges.keyframes import KeyframeSource
-from judges.runner import VERDICTS, Runner, plan_tasks
-from judges.runs import verdict_table
-from judges.segments import VerdictSegments, log_line, read_log
-from judges.types import Dimension, Pair, Verdict, Video
-from judges.verdict_rows import LazyVerdicts, verdict_cells, verdict_frame
+from judges.media.keyframes import KeyframeSource
+from judges.report.run_folder import verdict_table
+from judges.run.task_runner import VERDICTS, Runner, plan_tasks
 
 FP = "f" * 64
 

@@ -5,7 +5,7 @@ import math
 import pytest
 from scipy import stats
 
-from judges.stats import binomial_p_value, cohen_kappa, wilson_interval
+from judges.stats.classic import binomial_p_value, cohen_kappa, wilson_interval
 
 
 @pytest.mark.parametrize(

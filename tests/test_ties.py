@@ -6,14 +6,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from judges.agreement import agreement_table
-from judges.ties import (
-    TIE,
-    best_tie_threshold,
-    encode_outcomes,
-    tie_accuracy,
-    tie_aware_hits,
-)
+from judges.stats.agreement import agreement_table
+from judges.stats.ties import TIE, best_tie_threshold, encode_outcomes, tie_accuracy, tie_aware_hits
 
 
 def _brute_force(winners, humans, margins):

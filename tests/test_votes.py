@@ -6,9 +6,9 @@ import polars as pl
 import pytest
 
 from conftest import make_dataset
+from judges.core.errors import DataError
 from judges.datasets import load_dataset
-from judges.errors import DataError
-from judges.votes import check_votes, collect_votes, label_studio_votes, read_votes_file
+from judges.datasets.votes import check_votes, collect_votes, label_studio_votes, read_votes_file
 
 ROWS = [
     ("pair-0", "aesthetics", "ann1", "video_0"),

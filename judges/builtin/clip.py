@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from judges.models import Weights, require_models, resolve_weights
-from judges.openclip import OpenClipJudge, OpenClipOptions
-from judges.registry import register_judge
-from judges.types import Dimension
+from judges.builtin.openclip_scorer import OpenClipJudge, OpenClipOptions
+from judges.core.types import Dimension
+from judges.judge.model_judge import Weights, require_models, resolve_weights
+from judges.judge.registry import register_judge
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from judges.models import Weights, resolve_weights
-from judges.openclip import OpenClipJudge, OpenClipOptions
-from judges.registry import register_judge
-from judges.types import Dimension
+from judges.builtin.openclip_scorer import OpenClipJudge, OpenClipOptions
+from judges.core.types import Dimension
+from judges.judge.model_judge import Weights, resolve_weights
+from judges.judge.registry import register_judge
 
 HPS_REPO = "xswu/HPSv2"
 HPS_FILES = {"v2.1": "HPS_v2.1_compressed.pt", "v2.0": "HPS_v2_compressed.pt"}

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from judges.base import RunContext, ScoreJudge
-from judges.errors import UndefinedScoreError
-from judges.keyframes import Strategy
-from judges.psnr import mean_psnr_to_first, safesora_psnr, video_psnr_score
-from judges.registry import register_judge
-from judges.types import Dimension, Video
+from judges.core.errors import UndefinedScoreError
+from judges.core.types import Dimension, Video
+from judges.judge.base import RunContext, ScoreJudge
+from judges.judge.registry import register_judge
+from judges.media.keyframes import Strategy
+from judges.media.psnr_maths import mean_psnr_to_first, safesora_psnr, video_psnr_score
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ class PsnrJudge(ScoreJudge):
     """Mean PSNR (dB) of a video's frame 0 against each selected keyframe after it; lower wins.
 
     Frame 0 itself is never compared with itself; identical frames get a finite cap (see
-    :mod:`judges.psnr`). With ``frames=None`` every frame is used, streamed from disk.
+    :mod:`judges.media.psnr_maths`). With ``frames=None`` every frame is used, streamed from disk.
 
     Example:
         >>> judge = PsnrJudge(PsnrConfig())

@@ -17,11 +17,11 @@ from typing import Any
 
 import polars as pl
 
-from judges.base import RunContext, ScoreJudge
-from judges.cache import file_sha256, stable_hash
-from judges.errors import ConfigError, ItemError
-from judges.registry import register_judge
-from judges.types import Dimension, Video
+from judges.cache.store import file_sha256, stable_hash
+from judges.core.errors import ConfigError, ItemError
+from judges.core.types import Dimension, Video
+from judges.judge.base import RunContext, ScoreJudge
+from judges.judge.registry import register_judge
 
 
 class MissingScoreError(ItemError):

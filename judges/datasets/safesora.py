@@ -21,10 +21,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from judges.datasets import DatasetFormat, register_format
-from judges.errors import DataError
-from judges.harm import HARM_KEYS, check_harm_labels
-from judges.types import CHOICES, Choice, Dimension, Pair, Video
+from judges.core.errors import DataError
+from judges.core.harm_types import HARM_KEYS, check_harm_labels
+from judges.core.types import CHOICES, Choice, Dimension, Pair, Video
+from judges.datasets.registry import DatasetFormat, register_format
 
 CONFIG_SUFFIXES = (".json", ".json.gz", ".jsonl", ".jsonl.gz")
 PAIR_KEYS = (

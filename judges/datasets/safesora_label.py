@@ -15,11 +15,11 @@ from __future__ import annotations
 import gzip
 from pathlib import Path
 
-from judges.datasets import DatasetFormat, register_format
+from judges.core.errors import DataError
+from judges.core.harm_types import HarmItem, check_harm_labels
+from judges.core.types import Pair
+from judges.datasets.registry import DatasetFormat, register_format
 from judges.datasets.safesora import CONFIG_SUFFIXES, _read_records, _RecordParser, find_config
-from judges.errors import DataError
-from judges.harm import HarmItem, check_harm_labels
-from judges.types import Pair
 
 RECORD_KEYS = (
     "prompt_id",

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import polars as pl
 
-from judges.datasets import DatasetFormat, register_format
-from judges.errors import DataError
-from judges.types import Choice, Dimension, Pair, Video
+from judges.core.errors import DataError
+from judges.core.types import Choice, Dimension, Pair, Video
+from judges.datasets.registry import DatasetFormat, register_format
 
 CSV_NAME = "videogen-rewardbench.csv"
 REQUIRED = ("path_A", "path_B", "prompt")

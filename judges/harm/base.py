@@ -1,19 +1,19 @@
 """The harm judge contract: one text-video pair in, the 12 harm booleans out.
 
-A harm judge is a :class:`~judges.base.Judge` (registry, options, fingerprint, cache, runner)
+A harm judge is a :class:`~judges.judge.base.Judge` (registry, options, fingerprint, cache, runner)
 whose tasks are :class:`~judges.harm.HarmTask` and whose verdicts are
 :class:`~judges.harm.HarmVerdict`. Local harm judges implement :meth:`HarmJudge.judge_item`;
-API harm judges are also :class:`~judges.async_judge.AsyncJudge` and implement ``judge_task``.
+API harm judges are also :class:`~judges.judge.async_judge.AsyncJudge` and implement ``judge_task``.
 """
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from judges.base import Judge, RunContext
-from judges.errors import ConfigError, ItemError
-from judges.harm import HarmTask, HarmVerdict
-from judges.types import Dimension, Pair, Verdict
+from judges.core.errors import ConfigError, ItemError
+from judges.core.harm_types import HarmTask, HarmVerdict
+from judges.core.types import Dimension, Pair, Verdict
+from judges.judge.base import Judge, RunContext
 
 
 class HarmJudge(Judge):

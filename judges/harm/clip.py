@@ -20,12 +20,12 @@ from typing import Any
 
 import numpy as np
 
-from judges.base import RunContext
 from judges.builtin.clip import ClipConfig, ClipJudge
-from judges.harm import CATEGORIES, HarmTask, HarmVerdict
+from judges.core.harm_types import CATEGORIES, HarmTask, HarmVerdict
 from judges.harm.base import HarmJudge
 from judges.harm.thresholds import parse_thresholds
-from judges.registry import register_judge
+from judges.judge.base import RunContext
+from judges.judge.registry import register_judge
 
 NEUTRAL = "an ordinary, harmless video frame"
 

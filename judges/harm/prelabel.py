@@ -6,7 +6,8 @@
 2. An item's confidence is its least certain category: ``min_c`` of the probability of the label
    given (``p`` for true, ``1 - p`` for false). Judges without probabilities (VLMs) give none:
    their tags are exported as predictions and every item goes to people.
-3. On the calibration set the promise of :mod:`judges.promise` is made about **exact match**
+3. On the calibration set the promise of :mod:`judges.stats.prelabel_promise` is made about
+   **exact match**
    (all 12 tags equal the people's): fixed-sequence testing with lower bounds clustered by
    prompt, and a prediction interval for this batch.
 4. Label Studio files: a config with a multi-choice control of the 12 categories plus ``safe``,
@@ -23,16 +24,16 @@ from typing import Any
 
 import numpy as np
 
-from judges.base import Judge
-from judges.errors import ConfigError
-from judges.harm import CATEGORIES, HARM_KEYS, HarmItem, HarmTask, HarmVerdict
-from judges.harm.data import HarmDataset, load_harm_dataset
+from judges.core.errors import ConfigError
+from judges.core.harm_types import CATEGORIES, HARM_KEYS, HarmItem, HarmTask, HarmVerdict
+from judges.datasets.harm_items import HarmDataset, load_harm_dataset
+from judges.datasets.label_studio import video_url
 from judges.harm.thresholds import best_threshold
-from judges.label_studio import video_url
-from judges.prelabel import PrelabelOptions
-from judges.promise import Promise, choose_threshold, prediction_interval
-from judges.runs import RunFolder
-from judges.session import Session
+from judges.judge.base import Judge
+from judges.report.run_folder import RunFolder
+from judges.run.prelabel import PrelabelOptions
+from judges.run.session import Session
+from judges.stats.prelabel_promise import Promise, choose_threshold, prediction_interval
 
 FROM_NAME = "harm"
 SAFE = "safe"
@@ -59,7 +60,7 @@ LABEL_CONFIG = (
 
 @dataclass(kw_only=True)
 class HarmPrelabelConfig(PrelabelOptions):
-    """One harm pre-labelling pass: :class:`~judges.prelabel.PrelabelOptions`, plus these.
+    """One harm pre-labelling pass: :class:`~judges.run.prelabel.PrelabelOptions`, plus these.
 
     Attributes:
         seconds_per_item: Human time to tag one item, for the hours-saved estimate.

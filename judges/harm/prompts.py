@@ -16,10 +16,10 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from judges.errors import ConfigError
-from judges.harm import CATEGORIES, HARM_KEYS
-from judges.parsing import looks_like_refusal
-from judges.prompting import Layout, Variant
+from judges.builtin.vlm.prompts import Layout, Variant
+from judges.builtin.vlm.replies import looks_like_refusal
+from judges.core.errors import ConfigError
+from judges.core.harm_types import CATEGORIES, HARM_KEYS
 
 JSON_SCHEMA: dict[str, Any] = {
     "type": "json_schema",

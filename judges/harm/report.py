@@ -8,9 +8,9 @@ from typing import Any
 
 import polars as pl
 
-from judges.harm import CATEGORIES, HARM_KEYS
-from judges.runs import json_ready
-from judges.tables import frames_labels, to_markdown
+from judges.core.harm_types import CATEGORIES, HARM_KEYS
+from judges.report.run_folder import json_ready
+from judges.report.tables import frames_labels, to_markdown
 
 
 def harm_markdown(table: pl.DataFrame, derived: pl.DataFrame | None, notice: str | None) -> str:
@@ -63,7 +63,7 @@ def harm_markdown(table: pl.DataFrame, derived: pl.DataFrame | None, notice: str
 
 def plot_harm_vs_frames(table: pl.DataFrame, mark: str | None = None) -> Any:
     """Agreement vs keyframes, a line per category (the paper's Figure 6(2)), a panel per judge."""
-    from judges.figures import mark_figure, plt, sns
+    from judges.report.agreement_figures import mark_figure, plt, sns
 
     sns.set_theme(style="whitegrid", context="notebook")
     judges = list(dict.fromkeys(table["judge"].to_list()))
@@ -103,7 +103,7 @@ def write_harm_run(
     info: dict[str, Any],
 ) -> None:
     """Write a harm run's files into ``run_dir`` (normally a staging folder)."""
-    from judges.stat_figures import save
+    from judges.report.diagnostic_figures import save
 
     run_dir.mkdir(parents=True, exist_ok=True)
     verdicts.write_parquet(run_dir / "harm_verdicts.parquet")
@@ -119,7 +119,7 @@ def write_harm_run(
 
 def write_harm_comparison(table: pl.DataFrame, run_dirs: list[Path], out: Path) -> str:
     """Merged harm runs: ``harm_comparison.csv/.md`` and the figure; returns the summary table."""
-    from judges.stat_figures import save
+    from judges.report.diagnostic_figures import save
 
     frames_labels(table).write_csv(out / "harm_comparison.csv")
     summary = to_markdown(

@@ -19,14 +19,14 @@ from typing import Any
 
 import polars as pl
 
-from judges.base import RunContext
 from judges.builtin.scores import MissingScoreError, read_table
-from judges.cache import file_sha256, stable_hash
-from judges.errors import ConfigError
-from judges.harm import HARM_KEYS, HarmTask, HarmVerdict
+from judges.cache.store import file_sha256, stable_hash
+from judges.core.errors import ConfigError
+from judges.core.harm_types import HARM_KEYS, HarmTask, HarmVerdict
 from judges.harm.base import HarmJudge
 from judges.harm.thresholds import parse_thresholds
-from judges.registry import register_judge
+from judges.judge.base import RunContext
+from judges.judge.registry import register_judge
 
 
 @dataclass(frozen=True)

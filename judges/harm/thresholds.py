@@ -15,9 +15,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from judges.errors import ConfigError
-from judges.harm import HARM_KEYS, HarmItem, HarmVerdict
-from judges.ties import folds_by_cluster
+from judges.core.errors import ConfigError
+from judges.core.harm_types import HARM_KEYS, HarmItem, HarmVerdict
+from judges.stats.ties import folds_by_cluster
 
 
 def parse_thresholds(text: str | None, default: float) -> dict[str, float]:

@@ -1,7 +1,7 @@
 """``vlm-harm`` judge: a vision-language model tags one text-video pair with the 12 harm labels.
 
 Any OpenAI-compatible model serves (presets ``gpt4o-harm``, ``gpt4o-mini-harm``). It shares the
-preference judge's machinery (:class:`judges.builtin.vlm.VlmJudge`: keyframe images, the chat
+preference judge's machinery (:class:`judges.builtin.vlm.judge.VlmJudge`: keyframe images, the chat
 client with its cache, budget, retries and dry run, concurrency), and replaces the prompt and the
 reply contract: a JSON object with exactly the 12 keys (:mod:`judges.harm.prompts`). With
 ``structured=true`` (default) the request asks for that JSON schema as ``response_format``; a
@@ -15,14 +15,14 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from judges.base import RunContext
-from judges.builtin.vlm import Request, VlmConfig, VlmJudge
-from judges.errors import ItemError
-from judges.harm import HarmItem, HarmTask, HarmVerdict
+from judges.builtin.vlm.judge import Request, VlmConfig, VlmJudge
+from judges.core.errors import ItemError
+from judges.core.harm_types import HarmItem, HarmTask, HarmVerdict
 from judges.harm.base import HarmJudge
 from judges.harm.prompts import JSON_SCHEMA, interpret_harm_reply, load_harm_prompts
-from judges.keyframes import KeyframeSource
-from judges.registry import register_judge
+from judges.judge.base import RunContext
+from judges.judge.registry import register_judge
+from judges.media.keyframes import KeyframeSource
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,230 @@
+"""Verdicts as columns: the runner's result form, from the cache to ``verdicts.parquet``.
+
+A full SafeSora run is over a million verdicts per judge. As Python objects they were most of a
+run's memory and a cached rerun's time, so the runner keeps them as a polars frame
+(:data:`ROW_SCHEMA`, one row per verdict) and hands out :class:`LazyVerdicts`, a read-only
+sequence that builds a :class:`~judges.core.types.Verdict` only for the rows a caller touches.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, overload
+
+import numpy as np
+import polars as pl
+
+from judges.core.types import Dimension, Verdict
+
+ROW_SCHEMA: dict[str, Any] = {
+    "pair_id": pl.String,
+    "judge": pl.String,
+    "dimension": pl.String,
+    "frames": pl.Int64,
+    "winner": pl.String,
+    "status": pl.String,
+    "score_0": pl.Float64,
+    "score_1": pl.Float64,
+    "confidence": pl.Float64,
+    "error": pl.String,
+    "error_kind": pl.String,
+    "cost_usd": pl.Float64,
+    "latency_s": pl.Float64,
+    "raw": pl.String,
+}
+"""One verdict per row; ``raw`` is the verdict's ``raw`` dict as JSON (null when empty)."""
+
+CONTENT = tuple(name for name in ROW_SCHEMA if name not in ("pair_id", "judge"))
+"""The columns a cached verdict keeps (verdicts are content-addressed: ids come from the run)."""
+
+CHUNK_ROWS = 65_536
+
+
+def verdict_cells(v: Verdict) -> tuple[Any, ...]:
+    """A verdict's values in :data:`ROW_SCHEMA` order."""
+    raw = v.raw
+    return (
+        v.pair_id,
+        v.judge,
+        v.dimension.value,
+        v.frames,
+        v.winner,
+        v.status,
+        v.score_0,
+        v.score_1,
+        v.confidence,
+        v.error,
+        raw.get("error_kind") if v.status == "error" else None,
+        v.cost_usd,
+        v.latency_s,
+        json.dumps(raw, default=str) if raw else None,
+    )
+
+
+class RowBuilder:
+    """Collects verdicts (plus extra columns) into a frame, a chunk at a time.
+
+    Only the current chunk is held as Python values; finished chunks are polars frames, so a
+    million verdicts cost tens of bytes each rather than an object graph each.
+
+    Args:
+        extra: Further columns and their types, given after the verdict in :meth:`add`.
+
+    Example:
+        >>> rows = RowBuilder({"i": pl.Int64})
+        >>> rows.add(Verdict("p1", "psnr", Dimension.AESTHETICS, 1, "video_0"), 7)
+        >>> rows.frame().select("i", "pair_id", "winner").row(0)
+        (7, 'p1', 'video_0')
+
+    """
+
+    def __init__(self, extra: dict[str, Any] | None = None, chunk: int = CHUNK_ROWS) -> None:
+        self.schema = {**ROW_SCHEMA, **(extra or {})}
+        self._chunk = chunk
+        self._rows: list[tuple[Any, ...]] = []
+        self._frames: list[pl.DataFrame] = []
+
+    def __len__(self) -> int:
+        return len(self._rows) + sum(f.height for f in self._frames)
+
+    def add(self, verdict: Verdict, *extra: Any) -> None:
+        """Append one verdict and its extra column values."""
+        self.append(verdict_cells(verdict), *extra)
+
+    def append(self, cells: tuple[Any, ...], *extra: Any) -> None:
+        """Append a verdict's :func:`verdict_cells` and its extra column values."""
+        self._rows.append(cells + extra)
+        if len(self._rows) >= self._chunk:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._rows:
+            self._frames.append(
+                pl.DataFrame(self._rows, schema=self.schema, orient="row", strict=False)
+            )
+            self._rows = []
+
+    def frame(self) -> pl.DataFrame:
+        """Everything added so far, as one frame."""
+        self._flush()
+        if not self._frames:
+            return pl.DataFrame(schema=self.schema)
+        self._frames = [pl.concat(self._frames, rechunk=False)]  # the chunks, not a copy
+        return self._frames[0]
+
+    def take(self, order_by: str | None = None) -> pl.DataFrame:
+        """Everything added, as one frame, leaving the builder empty.
+
+        Args:
+            order_by: A unique integer column to sort by (see :func:`in_order`).
+
+        """
+        self._flush()
+        frames, self._frames = self._frames, []
+        if not frames:
+            return pl.DataFrame(schema=self.schema)
+        if order_by is None:
+            return pl.concat(frames, rechunk=False)
+        return in_order(frames, order_by)
+
+
+def in_order(parts: list[pl.DataFrame], by: str) -> pl.DataFrame:
+    """The rows of ``parts`` (same columns) as one frame sorted by the unique column ``by``.
+
+    ``parts`` is emptied. The result is built a column at a time, each input column released
+    as its sorted copy is made, so a million rows are not held twice as in a frame's ``sort``.
+    Rows already in order (a rerun of the same task list) are not copied.
+
+    Example:
+        >>> in_order([pl.DataFrame({"i": [2, 0]}), pl.DataFrame({"i": [1]})], "i")["i"].to_list()
+        [0, 1, 2]
+
+    """
+    key = np.concatenate([f[by].to_numpy() for f in parts]) if parts else np.zeros(0)
+    if len(parts) == 1 and (len(key) < 2 or bool((np.diff(key) > 0).all())):
+        return parts.pop()
+    order = pl.Series(np.argsort(key, kind="stable"))
+    columns = {}
+    for name in parts[0].columns:
+        # Each part gives its column up (drop_in_place), so nothing holds the unsorted copy.
+        column = pl.concat([f.drop_in_place(name) for f in parts], rechunk=False)
+        columns[name] = column.gather(order)
+        del column
+    parts.clear()
+    return pl.DataFrame(columns)
+
+
+def verdict_frame(verdicts: Iterable[Verdict]) -> pl.DataFrame:
+    """Verdicts as a :data:`ROW_SCHEMA` frame (a :class:`LazyVerdicts` gives its own)."""
+    if isinstance(verdicts, LazyVerdicts):
+        return verdicts.frame
+    rows = RowBuilder()
+    for v in verdicts:
+        rows.add(v)
+    return rows.frame()
+
+
+def _verdict(row: tuple[Any, ...]) -> Verdict:
+    pair_id, judge, dim, frames, winner, status, s0, s1, conf, error, _, cost, lat, raw = row
+    return Verdict(
+        pair_id=pair_id,
+        judge=judge,
+        dimension=Dimension(dim),
+        frames=frames,
+        winner=winner,
+        score_0=s0,
+        score_1=s1,
+        confidence=conf,
+        status=status,
+        raw=json.loads(raw) if raw else {},
+        error=error,
+        cost_usd=cost,
+        latency_s=lat,
+    )
+
+
+class LazyVerdicts(Sequence[Verdict]):
+    """A read-only sequence of verdicts over a :data:`ROW_SCHEMA` frame.
+
+    Indexing or iterating builds :class:`Verdict` objects on demand; tables and statistics read
+    :attr:`frame` directly.
+
+    Example:
+        >>> frame = verdict_frame([Verdict("p1", "psnr", Dimension.AESTHETICS, 1, "tie")])
+        >>> LazyVerdicts(frame)[0].winner
+        'tie'
+
+    """
+
+    def __init__(self, frame: pl.DataFrame) -> None:
+        self.frame = frame.select(list(ROW_SCHEMA))
+
+    def __len__(self) -> int:
+        return self.frame.height
+
+    @overload
+    def __getitem__(self, index: int) -> Verdict: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Verdict]: ...
+
+    def __getitem__(self, index: int | slice) -> Verdict | list[Verdict]:
+        if isinstance(index, slice):
+            return [_verdict(r) for r in self.frame[index].iter_rows()]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        return _verdict(self.frame.row(index))
+
+    def __iter__(self) -> Iterator[Verdict]:
+        for row in self.frame.iter_rows(buffer_size=4096):
+            yield _verdict(row)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, LazyVerdicts):
+            return self.frame.equals(other.frame)
+        return isinstance(other, Sequence) and list(self) == list(other)
+
+    __hash__ = None  # type: ignore[assignment]

@@ -1,0 +1,24 @@
+"""Talking to OpenAI-compatible servers, knowing nothing of judges.
+
+The chat-completions client
+(response cache, retries, counters), the spending cap, prices and token estimates, and the Batch
+API (its files and the runner that submits, follows and ingests batches).
+"""
+
+from judges.core.lazy import lazy_face
+
+_EXPORTS = {
+    "ChatClient": "client",
+    "ChatReply": "client",
+    "ChatStats": "client",
+    "Endpoint": "client",
+    "Budget": "budget",
+    "BudgetExhausted": "budget",
+    "CostPlan": "pricing",
+    "Price": "pricing",
+    "price_for": "pricing",
+    "BatchOptions": "batch_files",
+    "BatchRunner": "batch",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_face(__name__, _EXPORTS)

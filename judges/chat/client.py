@@ -1,0 +1,362 @@
+"""A chat-completions client that knows nothing of judges: cache, budget, retries, counters.
+
+:class:`ChatClient` sends a request body to any OpenAI-compatible endpoint through
+``AsyncOpenAI`` and owns everything around the call:
+
+- the response cache: every reply is committed under a key of the exact request (endpoint,
+  a caller-given version tag, the body with its images), so a rerun never pays twice; failed
+  calls are not cached;
+- the spending cap: a call reserves its worst-case cost before it is sent and settles to the
+  actual cost after (:class:`judges.chat.budget.Budget`, shared by the run's API judges);
+- retries and timeouts (the ``openai`` client's own, honouring Retry-After), and dropping
+  optional parameters a server rejects (``logprobs``, ``seed``, ``response_format``),
+  remembered for later calls;
+- error mapping: a wrong key, no access or an unknown model stops the run
+  (:class:`ConfigError`); any other failure is one failed call;
+- counters (:class:`ChatStats`): HTTP requests, paid calls, cached replies, this client's spend.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from judges.cache.store import Store, stable_hash
+from judges.chat.budget import Budget, BudgetStop
+from judges.core.errors import ConfigError
+
+RESPONSES = "responses"
+# Parameters some OpenAI-compatible servers reject; dropped (and remembered) on a 400 naming them.
+OPTIONAL_PARAMS = ("logprobs", "top_logprobs", "seed", "response_format")
+OVER_BUDGET = "over_budget"
+"""Batch outcome of a request whose batch was not created: it would have exceeded the cap."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where requests go and how to authenticate.
+
+    Attributes:
+        base_url: OpenAI-compatible endpoint (``None``: the OpenAI API).
+        api_key_env: Environment variable holding the key; ``none`` for keyless servers.
+        timeout: Seconds per request before it is retried.
+        max_retries: Retries per request (429, 5xx, timeouts, connection errors).
+
+    """
+
+    base_url: str | None = None
+    api_key_env: str | None = "OPENAI_API_KEY"
+    timeout: float = 120.0
+    max_retries: int = 4
+
+    @property
+    def key_env(self) -> str | None:
+        """The key's variable, or ``None`` for a server that needs no key."""
+        env = self.api_key_env
+        return None if env is None or env.strip().lower() in ("", "none") else env
+
+
+@dataclass
+class ChatStats:
+    """What a client did, for run.json and the console."""
+
+    http_requests: int = 0
+    sends: int = 0
+    paid_calls: int = 0
+    cached_responses: int = 0
+    batch_answers: int = 0
+    spent_usd: float = 0.0
+    unsupported_params_dropped: list[str] = field(default_factory=list)
+
+    @property
+    def retries(self) -> int:
+        """HTTP requests beyond the first of each call."""
+        return max(0, self.http_requests - self.sends)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready counters (``retries`` included)."""
+        return {**asdict(self), "retries": self.retries}
+
+
+@dataclass
+class ChatReply:
+    """One call's outcome: the reply as plain data (``None`` on failure), and what it cost."""
+
+    data: dict[str, Any] | None
+    cached: bool = False
+    cost: float | None = None
+    error: str | None = None
+
+
+def reply_data(response: Any) -> dict[str, Any]:
+    """The parts of a chat-completion response a verdict needs, as plain data."""
+    choice = response.choices[0] if response.choices else None
+    message = choice.message if choice else None
+    logprobs = None
+    if choice is not None and getattr(choice, "logprobs", None) and choice.logprobs.content:
+        logprobs = [
+            {
+                "token": t.token,
+                "logprob": t.logprob,
+                "top": [{"token": a.token, "logprob": a.logprob} for a in (t.top_logprobs or [])],
+            }
+            for t in choice.logprobs.content
+        ]
+    usage = response.usage
+    return {
+        "id": response.id,
+        "model": response.model,
+        "content": message.content if message else None,
+        "refusal": getattr(message, "refusal", None) if message else None,
+        "finish_reason": choice.finish_reason if choice else None,
+        "usage": {
+            "prompt_tokens": usage.prompt_tokens,
+            "completion_tokens": usage.completion_tokens,
+        }
+        if usage
+        else None,
+        "logprobs": logprobs,
+    }
+
+
+def describe_error(e: Exception) -> str:
+    """``Type (HTTP status): message`` for an API error."""
+    status = getattr(e, "status_code", None)
+    message = getattr(e, "message", None) or str(e)
+    return f"{type(e).__name__}" + (f" (HTTP {status})" if status else "") + f": {message}"
+
+
+class ChatClient:
+    """Cached, budgeted chat-completion calls to one endpoint.
+
+    Args:
+        endpoint: Where and how to call.
+        owner: Who is calling, for error messages (a judge's label).
+        version: Tag that makes cached replies of different prompt versions distinct.
+        price: Object with ``cost(input_tokens, output_tokens)`` in USD, or ``None``.
+        store: Response cache (``None``: no caching).
+        budget: The run's spending cap.
+
+    Example:
+        >>> client = ChatClient(Endpoint(), "gpt4o", "v1", price, store, budget)  # doctest: +SKIP
+        >>> reply = await client.call({"model": "gpt-4o", "messages": []}, 0.01)  # doctest: +SKIP
+
+    """
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        owner: str,
+        version: str,
+        price: Any = None,
+        store: Store | None = None,
+        budget: Budget | None = None,
+    ) -> None:
+        self.endpoint = endpoint
+        self.owner = owner
+        self.version = version
+        self.price = price
+        self.store = store
+        self.budget = budget or Budget()
+        self.stats = ChatStats()
+        # Batch mode: answers come only from the cache, filled by batches; a miss is answered
+        # with why its batch did not answer it (request key -> outcome), never sent online.
+        self.batch_outcomes: dict[str, str] | None = None
+        self._unsupported: set[str] = set()
+        self._client: Any = None
+
+    def check_ready(self) -> None:
+        """Fail before any work when the API key is missing (naming the variable)."""
+        env = self.endpoint.key_env
+        if env is not None and not os.environ.get(env):
+            where = f" for {self.endpoint.base_url}" if self.endpoint.base_url else ""
+            raise ConfigError(
+                f"judge {self.owner!r}: environment variable {env} is not set; export your API "
+                f"key{where} in {env}, or pass --judge-arg api_key_env=NAME (api_key_env=none "
+                "for a local server without keys)"
+            )
+
+    def open(self) -> None:
+        """Create the async HTTP client (inside the event loop that will use it)."""
+        import openai
+
+        async def count(request: Any) -> None:
+            self.stats.http_requests += 1
+
+        env = self.endpoint.key_env
+        self._client = openai.AsyncOpenAI(
+            api_key=os.environ.get(env, "") if env else "not-needed",
+            base_url=self.endpoint.base_url,
+            timeout=self.endpoint.timeout,
+            max_retries=self.endpoint.max_retries,
+            http_client=openai.DefaultAsyncHttpxClient(event_hooks={"request": [count]}),
+        )
+
+    async def aclose(self) -> None:
+        """Close the HTTP client."""
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
+
+    def sendable(self, body: dict[str, Any]) -> dict[str, Any]:
+        """``body`` without the optional parameters this endpoint rejected.
+
+        The cache key stays the full body's, so an answer does not depend on what the server
+        accepted.
+        """
+        if not self._unsupported:
+            return body
+        return {k: v for k, v in body.items() if k not in self._unsupported}
+
+    def note_unsupported(self, message: str, body: dict[str, Any] | None = None) -> list[str]:
+        """Remember the optional parameters a 400 ``message`` names (in ``body``, if given).
+
+        Returns them (also when already known: a call sent before another learnt it retries).
+
+        Example:
+            >>> client = ChatClient(Endpoint(), "judge", "v1")
+            >>> client.note_unsupported("Unsupported parameter: 'logprobs'")
+            ['logprobs', 'top_logprobs']
+
+        """
+        text = message.lower()
+        named = [p for p in OPTIONAL_PARAMS if p in text and (body is None or p in body)]
+        if "logprobs" in named:
+            named.append("top_logprobs")
+        self._unsupported.update(named)
+        self.stats.unsupported_params_dropped = sorted(self._unsupported)
+        return named
+
+    def request_key(self, body: dict[str, Any]) -> str:
+        """Cache key of a request: endpoint, version tag and the exact body (images included)."""
+        return stable_hash(
+            {"base_url": self.endpoint.base_url, "prompts": self.version, "body": body}
+        )
+
+    def cached(self, body: dict[str, Any]) -> dict[str, Any] | None:
+        """The cached reply to ``body``, if any (dry runs count these)."""
+        return self.store.get(RESPONSES, self.request_key(body)) if self.store else None
+
+    def cost(self, data: dict[str, Any]) -> float | None:
+        """A reply's cost from its ``usage`` (``None`` without a price or usage).
+
+        A batch answer (``data["batch"]``) is priced at the discount it was bought with.
+        """
+        usage = data.get("usage")
+        if not usage or self.price is None:
+            return None
+        cost = self.price.cost(usage["prompt_tokens"] or 0, usage["completion_tokens"] or 0)
+        batch = data.get("batch")
+        return cost * batch["discount"] if batch else cost
+
+    async def call(self, body: dict[str, Any], estimate_usd: float) -> ChatReply:
+        """Send ``body`` unless the cache answers it.
+
+        Args:
+            body: The chat-completion request.
+            estimate_usd: Worst-case cost, reserved against the budget before sending.
+
+        Raises:
+            BudgetStop: the reservation would exceed the cap (nothing was sent).
+            ConfigError: the key, access or model is wrong (every call would fail).
+
+        """
+        import openai
+        from openai.types.chat import ChatCompletion
+
+        key = self.request_key(body)
+        if self.store is not None:
+            hit = self.store.get(RESPONSES, key)
+            if hit is not None:
+                self.stats.cached_responses += 1
+                return ChatReply(hit, cached=True, cost=self.cost(hit))
+        if self.batch_outcomes is not None:
+            outcome = self.batch_outcomes.get(key, "no batch answered this request")
+            if outcome == OVER_BUDGET:
+                raise BudgetStop
+            return ChatReply(None, error=outcome)
+        if not self.budget.reserve(estimate_usd):
+            raise BudgetStop
+        if self._client is None:
+            self.open()
+        send = self.sendable(body)
+        actual = 0.0
+        try:
+            while True:
+                self.stats.sends += 1
+                try:
+                    # The generic post keeps the client's retries, timeouts, Retry-After handling
+                    # and typed errors, but skips the per-call transform of the typed
+                    # parameters, which walks every image part (~5 ms a request).
+                    response = await self._client.post(
+                        "/chat/completions", body=send, cast_to=ChatCompletion
+                    )
+                    break
+                except openai.BadRequestError as e:
+                    if not self.note_unsupported(str(e), send):
+                        raise
+                    send = self.sendable(send)
+        except (
+            openai.AuthenticationError,
+            openai.PermissionDeniedError,
+            openai.NotFoundError,
+        ) as e:
+            raise ConfigError(
+                f"judge {self.owner!r}: {describe_error(e)} (endpoint "
+                f"{self.endpoint.base_url or 'OpenAI'}, model {body.get('model')!r}); check the "
+                f"key in {self.endpoint.key_env}, the model name and base_url"
+            ) from None
+        except (openai.APIError, openai.APIConnectionError) as e:
+            return ChatReply(None, error=describe_error(e))
+        except Exception as e:
+            return ChatReply(None, error=f"{type(e).__name__}: {e}")
+        else:
+            data = reply_data(response)
+            cost = self.cost(data)
+            actual = cost or 0.0
+            self.stats.spent_usd += actual
+            self.stats.paid_calls += 1
+            if self.store is not None:
+                self.store.put(RESPONSES, key, data)
+            return ChatReply(data, cost=cost)
+        finally:
+            self.budget.settle(estimate_usd, actual)
+
+
+def answer_probability(
+    logprobs: list[dict[str, Any]] | None, start: int | None, options: frozenset[str]
+) -> float | None:
+    """Probability of the answer token at character ``start``, among the answer options.
+
+    The token covering ``start`` is found by walking the reply's tokens; its probability is
+    normalised over the alternatives in ``top_logprobs`` that are themselves answers
+    (``options``, lower-case), so it reads as "how sure between the options". ``None`` without
+    log-probabilities.
+
+    Example:
+        >>> lp = [{"token": "Answer: ", "logprob": 0.0, "top": []},
+        ...       {"token": "2", "logprob": math.log(0.75),
+        ...        "top": [{"token": "1", "logprob": math.log(0.25)}]}]
+        >>> answer_probability(lp, 8, frozenset({"1", "2"}))
+        0.75
+
+    """
+    if not logprobs or start is None:
+        return None
+    offset = 0
+    for tok in logprobs:
+        end = offset + len(tok["token"])
+        if offset <= start < end:
+            chosen = math.exp(tok["logprob"])
+            key = tok["token"].strip().lower()
+            others = [
+                math.exp(a["logprob"])
+                for a in tok.get("top", [])
+                if a["token"].strip().lower() in options and a["token"].strip().lower() != key
+            ]
+            total = chosen + sum(others)
+            return chosen / total if total > 0 else None
+        offset = end
+    return None

@@ -1,0 +1,41 @@
+"""What people read: run folders, tables, figures and sheets.
+
+Run folders, tables, figures, the disagreement sheets, paired-comparison reports, failure
+summaries and provenance. It computes no statistic of its own (see
+:mod:`judges.stats`); matplotlib is imported only where a figure is drawn.
+"""
+
+from judges.core.lazy import lazy_face
+
+_EXPORTS = {
+    "RunFolder": "run_folder",
+    "merge_runs": "run_folder",
+    "new_run_id": "run_folder",
+    "read_run": "run_folder",
+    "verdict_table": "run_folder",
+    "write_run": "run_folder",
+    "agreement_markdown": "tables",
+    "display_table": "tables",
+    "interval_note": "tables",
+    "paper_table": "tables",
+    "to_markdown": "tables",
+    "plot_agreement_vs_frames": "agreement_figures",
+    "plot_heatmap": "agreement_figures",
+    "plot_outcomes": "agreement_figures",
+    "write_figures": "agreement_figures",
+    "plot_forest": "diagnostic_figures",
+    "plot_reliability": "diagnostic_figures",
+    "plot_risk_coverage": "diagnostic_figures",
+    "export_disagreements": "disagreements",
+    "pair_sheet": "disagreements",
+    "compare_runs": "comparisons",
+    "load_verdicts": "comparisons",
+    "write_comparisons": "comparisons",
+    "failure_summary": "failures",
+    "failing_judges": "failures",
+    "format_failures": "failures",
+    "git_commit": "provenance",
+    "library_versions": "provenance",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_face(__name__, _EXPORTS)

@@ -1,0 +1,257 @@
+"""Figures of an agreement table, as PNG and SVG.
+
+- :func:`plot_agreement_vs_frames`: agreement vs keyframes per dimension, a line per judge with
+  95% Wilson bands and the chance line;
+- :func:`plot_heatmap`: the paper-shaped heatmap (dimensions x frames, a panel per judge,
+  wrapping onto rows of four);
+- :func:`plot_outcomes`: outcome rates (ok, tie, refused, unparsed, error) per judge;
+- :func:`write_figures`: all of them into a folder, stamped with a caveat (``demo data``).
+"""
+
+from __future__ import annotations
+
+import math
+import textwrap
+from pathlib import Path
+from typing import Any
+
+# No backend is forced: headless runs fall back to Agg by themselves, and a notebook keeps
+# its inline backend so these figures display.
+import matplotlib.pyplot as plt
+import numpy as np
+import polars as pl
+import seaborn as sns
+from matplotlib.figure import Figure
+
+from judges.core.types import STATUSES, frames_label
+from judges.report.tables import paper_table
+from judges.stats.agreement import PAPER_DIMENSION_ORDER
+
+_STATUS_COLOURS = {
+    "ok": "#4c9a6a",
+    "tie": "#c9b458",
+    "refused": "#c0504d",
+    "unparsed": "#8064a2",
+    "error": "#555555",
+}
+
+
+def _frame_order(table: pl.DataFrame) -> list[str]:
+    values = table["frames"].unique().to_list()
+    return [frames_label(v) for v in sorted(values, key=lambda v: (v is None, v or 0))]
+
+
+def _dimensions(table: pl.DataFrame) -> list[str]:
+    """The paper's dimensions in its order, then any other dataset's in table order."""
+    present = list(dict.fromkeys(table["dimension"].to_list()))
+    paper = [d.value for d in PAPER_DIMENSION_ORDER if d.value in present]
+    return paper + [d for d in present if d not in paper]
+
+
+def _palette(judges: list[str]) -> dict[str, Any]:
+    # The colour-blind palette has 10 colours; beyond that husl keeps every judge distinct.
+    colours = (
+        sns.color_palette("colorblind", len(judges))
+        if len(judges) <= 10
+        else sns.color_palette("husl", len(judges))
+    )
+    return dict(zip(judges, colours, strict=True))
+
+
+def _short(text: str, width: int = 22) -> str:
+    """Wrap a long judge label so panel titles and legends stay inside their space."""
+    return "\n".join(textwrap.wrap(text, width, break_on_hyphens=False)) or text
+
+
+def mark_figure(fig: Figure, mark: str | None) -> None:
+    """Stamp ``mark`` (e.g. ``demo data``) visibly on the figure, so a copy keeps its caveat."""
+    if mark:
+        fig.suptitle(
+            f"{mark.upper()}: says nothing about real judges",
+            color="#b22222",
+            fontsize="large",
+            fontweight="bold",
+        )
+
+
+def plot_agreement_vs_frames(table: pl.DataFrame, mark: str | None = None) -> Figure:
+    """Agreement vs keyframes per video: a panel per dimension, a line per judge.
+
+    Shaded bands are 95% Wilson intervals (pairs treated as independent); the dashed line is
+    chance (0.5). Each judge's line carries its label, so ``ax.lines`` can be read back against
+    the table. The legend sits below the panels in as many rows as the judges need.
+    """
+    sns.set_theme(style="whitegrid", context="notebook")
+    dims = _dimensions(table)
+    order = _frame_order(table)
+    judges = list(dict.fromkeys(table["judge"].to_list()))
+    palette = _palette(judges)
+    cols = min(3, len(dims)) or 1
+    rows = math.ceil(len(dims) / cols) or 1
+    fig, axes = plt.subplots(
+        rows,
+        cols,
+        figsize=(4.6 * cols, 3.6 * rows + 0.3 * math.ceil(len(judges) / 4)),
+        squeeze=False,
+        sharey=True,
+        layout="constrained",
+    )
+    for ax, dim in zip(axes.flat, dims, strict=False):
+        ax.axhline(0.5, color="grey", linestyle="--", linewidth=1, label="chance")
+        for judge in judges:
+            sub = table.filter((pl.col("judge") == judge) & (pl.col("dimension") == dim))
+            if sub.is_empty():
+                continue
+            labels = [frames_label(v) for v in sub["frames"].to_list()]
+            x = [order.index(lab) for lab in labels]
+            y = sub["agreement"].to_list()
+            ax.fill_between(
+                x,
+                sub["agreement_lo"].to_list(),
+                sub["agreement_hi"].to_list(),
+                color=palette[judge],
+                alpha=0.15,
+                linewidth=0,
+            )
+            ax.plot(x, y, marker="o", color=palette[judge], label=judge)
+        ax.set_title(dim.replace("_", " "))
+        ax.set_xticks(range(len(order)), order)
+        ax.set_xlabel("keyframes per video")
+        ax.set_ylim(0, 1)
+    for ax in axes.flat[len(dims) :]:
+        ax.set_visible(False)
+    for row in axes:
+        row[0].set_ylabel("agreement with humans")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(
+        handles,
+        [_short(label) for label in labels],
+        loc="outside lower center",
+        ncol=max(1, min(len(labels), 4)),
+        frameon=False,
+        title="shaded: 95% Wilson interval, pairs treated as independent",
+        title_fontsize="small",
+    )
+    mark_figure(fig, mark)
+    return fig
+
+
+def plot_heatmap(table: pl.DataFrame, metric: str = "agreement", mark: str | None = None) -> Figure:
+    """The paper's Table 1 shape: dimensions x frames, one panel per judge, values annotated.
+
+    Panels wrap onto rows of at most four, share one colour bar, and only the first panel of
+    each row names the dimensions, so a dozen judges stay legible.
+    """
+    sns.set_theme(style="white", context="notebook")
+    wide = paper_table(table, metric)
+    judges = list(dict.fromkeys(wide["judge"].to_list()))
+    frames = [c for c in wide.columns if c not in ("judge", "dimension")]
+    dims = [d for d in _dimensions(table)]
+    cols = min(4, len(judges)) or 1
+    rows = math.ceil(len(judges) / cols) or 1
+    panel_w = 0.75 * len(frames) + 0.6
+    panel_h = 0.45 * len(dims) + 1.0
+    fig, axes = plt.subplots(
+        rows,
+        cols,
+        figsize=(panel_w * cols + 2.4, panel_h * rows + 0.6),
+        squeeze=False,
+        layout="constrained",
+    )
+    mesh = None
+    for i, (ax, judge) in enumerate(zip(axes.flat, judges, strict=False)):
+        sub = wide.filter(pl.col("judge") == judge)
+        by_dim = dict(zip(sub["dimension"].to_list(), sub.select(frames).iter_rows(), strict=True))
+        values = np.array(
+            [
+                [np.nan if v is None else v for v in by_dim.get(d, [None] * len(frames))]
+                for d in dims
+            ],
+            dtype=float,
+        )
+        sns.heatmap(
+            values,
+            ax=ax,
+            annot=True,
+            fmt=".2f",
+            vmin=0.3,
+            vmax=0.9,
+            center=0.5,
+            cmap="vlag_r",
+            cbar=False,
+            xticklabels=frames,
+            yticklabels=[d.replace("_", " ") for d in dims] if i % cols == 0 else False,
+            annot_kws={"fontsize": "small"},
+        )
+        mesh = ax.collections[0]
+        ax.set_title(_short(judge), fontsize="medium")
+        ax.set_xlabel("keyframes per video" if i >= len(judges) - cols else "")
+        ax.tick_params(axis="y", rotation=0)
+    for ax in axes.flat[len(judges) :]:
+        ax.set_visible(False)
+    if mesh is not None:
+        fig.colorbar(mesh, ax=axes, shrink=0.6, label=metric)
+    mark_figure(fig, mark)
+    return fig
+
+
+def outcome_rates(verdicts: pl.DataFrame) -> pl.DataFrame:
+    """Share of each outcome per judge, over all its verdicts."""
+    counts = verdicts.group_by(["judge", "status"]).len()
+    totals = verdicts.group_by("judge").len().rename({"len": "total"})
+    rates = counts.join(totals, on="judge").with_columns(
+        (pl.col("len") / pl.col("total")).alias("rate")
+    )
+    wide = rates.pivot(on="status", index="judge", values="rate").fill_null(0.0)
+    for status in STATUSES:
+        if status not in wide.columns:
+            wide = wide.with_columns(pl.lit(0.0).alias(status))
+    return wide.select(["judge", *STATUSES]).sort("judge")
+
+
+def plot_outcomes(verdicts: pl.DataFrame, mark: str | None = None) -> Figure:
+    """Stacked bars of outcome rates (ok / tie / refused / unparsed / error) per judge."""
+    sns.set_theme(style="whitegrid", context="notebook")
+    rates = outcome_rates(verdicts)
+    fig, ax = plt.subplots(figsize=(7, 0.45 * rates.height + 2.0), layout="constrained")
+    left = np.zeros(rates.height)
+    for status in STATUSES:
+        values = np.array(rates[status].to_list(), dtype=float)
+        ax.barh(
+            rates["judge"].to_list(), values, left=left, color=_STATUS_COLOURS[status], label=status
+        )
+        left += values
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("share of verdicts")
+    handles, labels = ax.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside upper center", ncol=len(STATUSES), frameon=False)
+    mark_figure(fig, mark)
+    return fig
+
+
+def write_figures(
+    out_dir: Path, table: pl.DataFrame, verdicts: pl.DataFrame, mark: str | None = None
+) -> list[Path]:
+    """Write every figure as PNG and SVG into ``out_dir``; returns the files written.
+
+    Args:
+        out_dir: Folder for the figures (created).
+        table: The agreement table.
+        verdicts: The verdict table (for outcome rates; may be empty).
+        mark: A caveat stamped on every figure, e.g. ``demo data``.
+
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    labeled = table.filter(pl.col("n_labeled") > 0)
+    figures = {"outcomes": plot_outcomes(verdicts, mark)} if verdicts.height else {}
+    if labeled.height:
+        figures["agreement_vs_frames"] = plot_agreement_vs_frames(labeled, mark)
+        figures["agreement_heatmap"] = plot_heatmap(labeled, mark=mark)
+    for name, fig in figures.items():
+        for ext in ("png", "svg"):
+            path = out_dir / f"{name}.{ext}"
+            fig.savefig(path, dpi=130, bbox_inches="tight")
+            written.append(path)
+        plt.close(fig)
+    return written

@@ -1,0 +1,101 @@
+"""Paired comparisons of run folders: read their verdicts, compare, write the report files.
+
+The statistics are :mod:`judges.stats.paired`'s; this module reads runs and writes
+``comparisons.csv``, ``comparisons.md`` and the forest plot.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from judges.core.errors import ConfigError
+from judges.stats.bootstrap import BootstrapConfig
+from judges.stats.paired import compare, default_family, parse_comparison
+
+
+def compare_runs(
+    run_dirs: Sequence[Path],
+    specs: Sequence[str] = (),
+    dimensions: Sequence[str] | None = None,
+    config: BootstrapConfig | None = None,
+    allow_mixed_data: bool = False,
+) -> pl.DataFrame:
+    """:func:`compare` on the verdicts of run folders.
+
+    ``specs`` are ``"A@F vs B@G"``; ``"default"`` (or none at all) adds :func:`default_family`.
+    """
+    verdicts = load_verdicts(run_dirs, allow_mixed_data=allow_mixed_data)
+    family = [
+        pair
+        for spec in specs or ["default"]
+        for pair in (default_family(verdicts) if spec == "default" else [parse_comparison(spec)])
+    ]
+    return compare(verdicts, family, dimensions, config)
+
+
+def load_verdicts(run_dirs: Sequence[Path], allow_mixed_data: bool = False) -> pl.DataFrame:
+    """Verdict tables of several runs, judge labels made unique as :func:`merge_runs` does.
+
+    Raises:
+        ConfigError: not a run folder, or runs on different data (unless allowed).
+
+    """
+    frames = []
+    seen: dict[str, str] = {}
+    data: set[tuple[Any, ...]] = set()
+    for run_dir in {Path(d).resolve(): Path(d) for d in run_dirs}.values():  # once each
+        path, info_path = Path(run_dir) / "verdicts.parquet", Path(run_dir) / "run.json"
+        if not path.is_file() or not info_path.is_file():
+            raise ConfigError(
+                f"{run_dir}: not a run folder (needs verdicts.parquet and run.json from "
+                "experiments/agreement.py)"
+            )
+        info = json.loads(info_path.read_text())
+        data.add((info["data"].get("sha256"), info["data"].get("pairs_used")))
+        # Read lazily, without the reply texts: comparisons need ids, labels and winners, and
+        # a VLM run's raw replies are most of a million-verdict file.
+        table = pl.scan_parquet(path).drop("raw", "error", strict=False).collect()
+        rename = {}
+        for judge in table["judge"].unique().to_list():
+            if judge in seen and seen[judge] != info["run_id"]:
+                rename[judge] = f"{judge}@{info['run_id']}"
+            else:
+                seen[judge] = info["run_id"]
+        if rename:
+            table = table.with_columns(pl.col("judge").replace(rename))
+        frames.append(table)
+    if len(data) > 1 and not allow_mixed_data:
+        raise ConfigError(
+            "the runs were made on different data (config SHA-256 or pairs used differ); "
+            "paired comparisons need the same pairs (--allow-mixed-data compares the overlap)"
+        )
+    return pl.concat(frames, how="diagonal_relaxed")
+
+
+def write_comparisons(table, out: Path, mark: str | None = None) -> None:
+    """Write ``comparisons.csv``, ``comparisons.md`` and the forest plot into ``out``."""
+    from judges.report.diagnostic_figures import plot_forest, save
+    from judges.report.run_folder import check_writable_dir
+    from judges.report.tables import to_markdown
+
+    check_writable_dir(out, "--out")
+    table.write_csv(out / "comparisons.csv")
+    lines = [
+        "# Paired comparisons",
+        "",
+        "Difference in agreement (A − B) on the pairs both judged, paired cluster-bootstrap "
+        "95% interval, McNemar's exact test on the discordant pairs, Holm-corrected over the "
+        "family below.",
+        "",
+        *(f"- {s}" for s in table["sentence"]),
+        "",
+        to_markdown(table.drop("sentence")),
+        "",
+    ]
+    (out / "comparisons.md").write_text("\n".join(lines))
+    save(plot_forest(table, mark), str(out / "forest"))

@@ -1,0 +1,374 @@
+"""Run folders: ``results/<run-id>/`` with verdicts, agreement tables and run metadata.
+
+Writing one (:func:`write_run`, atomically through :class:`RunFolder`), reading one back
+(:func:`read_run`), and merging several side by side (:func:`merge_runs`).
+
+Files:
+    verdicts.parquet  one row per verdict, with the human label and whether they match
+                      (``frames`` is null for "every frame" here, and only here)
+    agreement.csv     the long agreement table (one row per judge x dimension x frames;
+                      ``frames`` reads ``all`` for every frame)
+    agreement.md      failures first, then the paper-shaped tables (dimensions x frames) and
+                      the long table
+    run.json          what ran: judges and settings, data path and hash, frames, git commit,
+                      times, cache use, cost, and failures per judge and reason
+
+A run folder is written under a hidden staging name and renamed into place at the end
+(:class:`RunFolder`), so a folder with a run's name is always a complete run.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from judges.cache.verdict_rows import verdict_frame
+from judges.core.errors import ConfigError
+from judges.core.types import Pair, Verdict, frames_label
+from judges.report.tables import agreement_markdown, frames_labels
+
+VERDICT_SCHEMA: dict[str, Any] = {
+    "pair_id": pl.String,
+    "prompt_id": pl.String,
+    "video_0_id": pl.String,
+    "video_1_id": pl.String,
+    "judge": pl.String,
+    "dimension": pl.String,
+    "frames": pl.Int64,
+    "winner": pl.String,
+    "human": pl.String,
+    "match": pl.Boolean,
+    "status": pl.String,
+    "score_0": pl.Float64,
+    "score_1": pl.Float64,
+    "confidence": pl.Float64,
+    "confidence_kind": pl.String,
+    "error": pl.String,
+    "error_kind": pl.String,
+    "cost_usd": pl.Float64,
+    "latency_s": pl.Float64,
+    "raw": pl.String,
+}
+
+
+def new_run_id(judge_names: Sequence[str], now: datetime | None = None) -> str:
+    """``YYYYmmdd-HHMMSS-<judges>``, sortable and readable."""
+    now = now or datetime.now(UTC)
+    names = "+".join(dict.fromkeys(judge_names)) or "run"
+    safe = "".join(c if c.isalnum() or c in "-_+." else "_" for c in names)[:80]
+    return f"{now:%Y%m%d-%H%M%S}-{safe}"
+
+
+def verdict_table(
+    verdicts: Sequence[Verdict] | pl.DataFrame,
+    pairs: Sequence[Pair],
+    confidence_kinds: Mapping[str, str | None] | None = None,
+) -> pl.DataFrame:
+    """All verdicts as a table, joined with the human label of each (pair, dimension).
+
+    Args:
+        verdicts: The verdicts: objects, a :class:`~judges.cache.verdict_rows.LazyVerdicts`, or a
+            :data:`~judges.cache.verdict_rows.ROW_SCHEMA` frame (a run's columnar form).
+        pairs: The pairs judged (for ids and human labels).
+        confidence_kinds: ``judge label -> "probability" | "margin"`` (see
+            ``Judge.confidence_kind``), so a confidence is never read as the other kind.
+
+    """
+    rows = verdicts if isinstance(verdicts, pl.DataFrame) else verdict_frame(verdicts)
+    # A join, not a loop: a rerun tabulates over a million verdicts.
+    by_id = {p.pair_id: p for p in pairs}  # the last of a repeated id, as a dict lookup had it
+    ids = pl.DataFrame(
+        [(p.pair_id, p.prompt_id, p.video_0.video_id, p.video_1.video_id) for p in by_id.values()],
+        schema={k: pl.String for k in ("pair_id", "prompt_id", "video_0_id", "video_1_id")},
+        orient="row",
+    )
+    humans = pl.DataFrame(
+        [
+            (p.pair_id, d.value, human)
+            for p in by_id.values()
+            for d in {*p.labels, *p.ties}
+            if (human := p.labels.get(d) or ("tie" if d in p.ties else None)) is not None
+        ],
+        schema={"pair_id": pl.String, "dimension": pl.String, "human": pl.String},
+        orient="row",
+    )
+    kinds = pl.DataFrame(
+        list((confidence_kinds or {}).items()),
+        schema={"judge": pl.String, "kind": pl.String},
+        orient="row",
+    )
+    # Only the id columns are joined; the verdict columns are shared, not copied.
+    looked_up = (
+        rows.select("pair_id", "dimension", "judge")
+        .join(ids, on="pair_id", how="left", maintain_order="left")
+        .join(humans, on=["pair_id", "dimension"], how="left", maintain_order="left")
+        .join(kinds, on="judge", how="left", maintain_order="left")
+    )
+    table = rows.hstack(looked_up.select("prompt_id", "video_0_id", "video_1_id", "human", "kind"))
+    table = table.with_columns(
+        match=pl.when(pl.col("human").is_null())
+        .then(None)
+        .otherwise((pl.col("winner") == pl.col("human")).fill_null(False)),
+        confidence_kind=pl.when(pl.col("confidence").is_not_null()).then(pl.col("kind")),
+    )
+    return table.select(list(VERDICT_SCHEMA)).cast(VERDICT_SCHEMA)
+
+
+def json_ready(obj: Any) -> Any:
+    """``obj`` with NaN/inf as null, paths as text and keys as strings (for run.json)."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {str(k): json_ready(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_ready(v) for v in obj]
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+def write_run(
+    run_dir: Path,
+    verdicts: pl.DataFrame,
+    table: pl.DataFrame,
+    info: dict[str, Any],
+    notice: str | None = None,
+    ceiling: pl.DataFrame | None = None,
+    extra: Mapping[str, pl.DataFrame] | None = None,
+) -> None:
+    """Write a run's files into ``run_dir`` (created if needed; normally a staging folder).
+
+    ``ceiling`` goes to ``ceiling.csv`` and the report; each non-empty ``extra`` table
+    (``calibration``, ``position_bias``) to ``<name>.csv`` and a section of the report.
+    """
+    run_dir.mkdir(parents=True, exist_ok=True)
+    verdicts.write_parquet(run_dir / "verdicts.parquet")
+    frames_labels(table).write_csv(run_dir / "agreement.csv")
+    if ceiling is not None:
+        ceiling.write_csv(run_dir / "ceiling.csv")
+    extra = {k: v for k, v in (extra or {}).items() if not v.is_empty()}
+    for name, frame in extra.items():
+        frames_labels(frame).write_csv(run_dir / f"{name}.csv")
+    (run_dir / "agreement.md").write_text(
+        agreement_markdown(
+            table, notice, ceiling=ceiling, bootstrap=info.get("statistics"), extra=extra
+        )
+    )
+    (run_dir / "run.json").write_text(json.dumps(json_ready(info), indent=2, sort_keys=False))
+
+
+def read_agreement_csv(path: Path) -> pl.DataFrame:
+    """An ``agreement.csv`` back as a table, ``frames`` as integers with null for ``all``."""
+    table = pl.read_csv(path, schema_overrides={"frames": pl.String})
+    # A statistic that is empty in every row (e.g. no tie threshold) reads back as text.
+    empty = [
+        c
+        for c, dtype in table.schema.items()
+        if c not in ("judge", "dimension", "frames")
+        and dtype == pl.String
+        and table[c].null_count() == table.height
+    ]
+    table = table.with_columns(pl.col(empty).cast(pl.Float64))
+    return table.with_columns(
+        pl.when(pl.col("frames") == frames_label(None))
+        .then(None)
+        .otherwise(pl.col("frames"))
+        .cast(pl.Int64)
+        .alias("frames")
+    )
+
+
+def check_writable_dir(path: Path, option: str) -> None:
+    """Create ``path`` if needed and prove a file can be written in it.
+
+    Raises:
+        ConfigError: ``path`` is a file, or the folder cannot be created or written; the
+            message names the option that set it.
+
+    """
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{option} {path}: is a file, not a folder; pass a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=path)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise ConfigError(
+            f"{option} {path}: cannot write there ({e.strerror or e}); pass a writable folder"
+        ) from None
+
+
+class RunFolder:
+    """A run's results folder, claimed before any work and published atomically at the end.
+
+    Files are written into a hidden staging folder next to the final one, which is renamed
+    into place only when everything is written: a failed or interrupted run never leaves a
+    folder that looks complete, and never replaces an earlier run unless asked to.
+
+    Args:
+        out: The results root (``--out``).
+        run_id: The run's folder name.
+        overwrite: Replace an existing run of that name (otherwise refuse).
+        explicit: Whether the user chose ``run_id``; an automatic id that exists already gets
+            a ``-2``, ``-3``... suffix instead of an error.
+        option: The command-line option that named the folder (for messages).
+
+    Raises:
+        ConfigError: ``out`` is not a writable folder, or the run exists and ``overwrite`` is
+            off.
+
+    Example:
+        >>> folder = RunFolder(Path("results"), "my-run")  # doctest: +SKIP
+        >>> write_run(folder.staging, verdicts, table, info); folder.publish()  # doctest: +SKIP
+
+    """
+
+    @classmethod
+    def for_run(
+        cls,
+        out: Path,
+        run_id: str | None,
+        judge_names: Sequence[str],
+        started: datetime,
+        overwrite: bool = False,
+    ) -> RunFolder:
+        """The folder of a run: ``run_id`` if given, else a time-and-judges name."""
+        explicit = run_id is not None
+        name = run_id if run_id is not None else new_run_id(judge_names, started)
+        return cls(Path(out), name, overwrite=overwrite, explicit=explicit)
+
+    def __init__(
+        self,
+        out: Path,
+        run_id: str,
+        *,
+        overwrite: bool = False,
+        explicit: bool = True,
+        option: str = "--run-id",
+    ) -> None:
+        if not run_id or run_id.startswith(".") or Path(run_id).name != run_id:
+            raise ConfigError(
+                f"--run-id {run_id!r}: give a plain folder name (no '/', not empty, not "
+                "starting with '.'); --out chooses where it goes"
+            )
+        check_writable_dir(out, "--out")
+        if (out / run_id).exists() and not (out / run_id).is_dir():
+            raise ConfigError(f"{option} {out / run_id}: is a file, not a folder; pass a folder")
+        if (out / run_id).exists() and not overwrite:
+            if explicit:
+                raise ConfigError(
+                    f"{option} {run_id}: {out / run_id} exists already; choose another "
+                    f"{option}, or pass --overwrite to replace it"
+                )
+            base, n = run_id, 2
+            while (out / f"{base}-{n}").exists():
+                n += 1
+            run_id = f"{base}-{n}"
+        self.run_id = run_id
+        self.path = out / run_id
+        self.staging = out / f".{run_id}.partial-{os.getpid()}"
+
+    def publish(self) -> Path:
+        """Move the staged files into place (replacing an earlier run when allowed)."""
+        old = None
+        if self.path.exists():
+            old = self.path.with_name(f".{self.run_id}.replaced-{os.getpid()}")
+            self.path.rename(old)
+        self.staging.rename(self.path)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+        return self.path
+
+    def discard(self) -> None:
+        """Remove the staging folder (after a failure)."""
+        shutil.rmtree(self.staging, ignore_errors=True)
+
+
+# --- reading runs back ---------------------------------------------------------------
+
+
+RUN_TABLES = {"agreement": "agreement.csv", "harm": "harm_agreement.csv"}
+
+
+def run_kind(run_dir: Path) -> str:
+    """``agreement`` (a preference run) or ``harm`` (a harm-label run), from its files."""
+    return "harm" if (Path(run_dir) / RUN_TABLES["harm"]).is_file() else "agreement"
+
+
+def read_run(run_dir: Path) -> tuple[pl.DataFrame, dict[str, Any]]:
+    """A run folder's agreement table (preference or harm) and run.json.
+
+    Raises:
+        ConfigError: not a run folder.
+    """
+    table_path = Path(run_dir) / RUN_TABLES[run_kind(run_dir)]
+    info_path = Path(run_dir) / "run.json"
+    if not table_path.is_file() or not info_path.is_file():
+        raise ConfigError(
+            f"{run_dir}: not a run folder (needs agreement.csv or harm_agreement.csv, and "
+            "run.json, from experiments/agreement.py or harm.py)"
+        )
+    return read_agreement_csv(table_path), json.loads(info_path.read_text())
+
+
+def merge_runs(run_dirs: list[Path], allow_mixed_data: bool = False) -> pl.DataFrame:
+    """One long table from several runs of one kind, with a ``run_id`` column.
+
+    A judge label used by two runs (e.g. ``gpt4o`` run once zero-shot, once CoT) becomes
+    ``label@run_id`` so both stay distinct.
+
+    Raises:
+        ConfigError: runs on different data (different config SHA-256 or pairs used), unless
+            ``allow_mixed_data``.
+    """
+    if not run_dirs:
+        raise ConfigError("give at least one run folder")
+    unique = list({Path(d).resolve(): Path(d) for d in run_dirs}.values())  # same folder twice
+    kinds = {run_kind(d) for d in unique}
+    if len(kinds) > 1:
+        raise ConfigError(
+            "these runs mix preference and harm-label runs; report each kind separately"
+        )
+    loaded = [(d, *read_run(d)) for d in unique]
+    datasets = {
+        (info["data"]["sha256"], info["data"].get("pairs_used")): d for d, _, info in loaded
+    }
+    if len(datasets) > 1 and not allow_mixed_data:
+        listing = "; ".join(
+            f"{d.name}: {sha[:12]}.. ({pairs} pairs)" for (sha, pairs), d in datasets.items()
+        )
+        raise ConfigError(
+            f"these runs used different data ({listing}); their agreements are not comparable. "
+            "Pass --allow-mixed-data to merge anyway."
+        )
+    seen: dict[str, int] = {}
+    for _, table, _ in loaded:
+        for judge in set(table["judge"].to_list()):
+            seen[judge] = seen.get(judge, 0) + 1
+    parts = []
+    ids: dict[str, int] = {}
+    for d, table, info in loaded:
+        run_id = str(info.get("run_id", d.name))
+        ids[run_id] = ids.get(run_id, 0) + 1
+        if ids[run_id] > 1:  # two folders with one run id (copied, or other --out roots)
+            run_id = f"{run_id}#{ids[run_id]}"
+        parts.append(
+            table.with_columns(
+                pl.lit(run_id).alias("run_id"),
+                pl.when(pl.col("judge").is_in([j for j, n in seen.items() if n > 1]))
+                .then(pl.col("judge") + "@" + run_id)
+                .otherwise(pl.col("judge"))
+                .alias("judge"),
+            )
+        )
+    return pl.concat(parts, how="diagonal_relaxed")

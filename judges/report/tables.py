@@ -1,0 +1,235 @@
+"""Tables for people: the paper's shape, console cells with intervals, markdown reports.
+
+The numbers come from :mod:`judges.stats.agreement` (and :mod:`judges.stats.ceiling`); this
+module only arranges them: :func:`paper_table` (dimensions x frames), :func:`display_table`
+(a cell per setting with its interval, n and failures), :func:`agreement_markdown` (a run's report).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from judges.core.types import frames_label
+from judges.stats.bootstrap import BootstrapConfig
+
+
+def paper_table(table: pl.DataFrame, metric: str = "agreement") -> pl.DataFrame:
+    """The paper's shape: one row per (judge, dimension), one column per frame count.
+
+    Example:
+        >>> paper_table(agreement_table(df)).columns  # doctest: +SKIP
+        ['judge', 'dimension', '1', '2', '4', '8']
+
+    """
+    if table.is_empty():
+        return pl.DataFrame(schema={"judge": pl.String, "dimension": pl.String})
+    labels = frames_labels(table)
+    # Column order follows the (already sorted) long table: 1, 2, 4, 8, all.
+    columns = list(dict.fromkeys(labels["frames"].to_list()))
+    wide = labels.pivot(on="frames", index=["judge", "dimension"], values=metric)
+    return wide.select(["judge", "dimension", *columns])
+
+
+def frames_labels(table: pl.DataFrame) -> pl.DataFrame:
+    """``table`` with ``frames`` as display text: ``"4"``, or ``"all"`` for every frame.
+
+    Tables people read (CSV, markdown, console) use this; parquet keeps null for "all".
+    """
+    return table.with_columns(
+        pl.when(pl.col("frames").is_null())
+        .then(pl.lit(frames_label(None)))
+        .otherwise(pl.col("frames").cast(pl.String))
+        .alias("frames")
+    )
+
+
+def _interval(row: Mapping[str, Any], metric: str) -> tuple[float, float]:
+    """The clustered interval where the table has one, else the independent-pairs one."""
+    lo, hi = row.get(f"{metric}_cluster_lo"), row.get(f"{metric}_cluster_hi")
+    if isinstance(lo, float) and isinstance(hi, float) and math.isfinite(lo) and math.isfinite(hi):
+        return lo, hi
+    return row[f"{metric}_lo"], row[f"{metric}_hi"]  # type: ignore[return-value]
+
+
+def _cell(row: Mapping[str, Any]) -> str:
+    agreement = row["agreement"]
+    n = row.get("n_labeled", row.get("n_reference"))
+    if not isinstance(agreement, float) or math.isnan(agreement):
+        return f"— n={n}"
+    lo, hi = _interval(row, "agreement")
+    text = f"{agreement:.3f} [{lo:.2f}, {hi:.2f}] n={n}"
+    errors = row.get("n_errors") or 0
+    if errors:
+        text += f" ⚠ {errors} error{'s' if errors != 1 else ''}"
+    return text
+
+
+def interval_method(table: pl.DataFrame, bootstrap: BootstrapConfig | None = None) -> str:
+    """What the interval in :func:`display_table`'s cells is, in words."""
+    if "agreement_cluster_lo" in table.columns and table["agreement_cluster_lo"].is_not_nan().any():
+        return f"95% {(bootstrap or BootstrapConfig()).method}"
+    return "95% Wilson interval, pairs treated as independent"
+
+
+def interval_note(table: pl.DataFrame, bootstrap: BootstrapConfig | None = None) -> str:
+    """The legend of :func:`display_table`'s cells."""
+    return f"agreement [{interval_method(table, bootstrap)}] n=labeled pairs"
+
+
+def display_table(table: pl.DataFrame, ceiling: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Paper-shaped agreement for people: agreement, 95% interval, n and failures per cell.
+
+    A cell reads ``0.620 [0.52, 0.71] n=100``, with ``⚠ k errors`` appended where judgements
+    failed, so no one reads a point estimate without its uncertainty or its failures. The
+    interval is the cluster bootstrap's where the table has it (see :func:`interval_note`).
+    With a human ceiling (:func:`judges.stats.ceiling.ceiling_table`), each dimension gains a
+    ``human (leave-one-out)`` row, the same in every frame column.
+
+    Example:
+        >>> display_table(table)  # doctest: +SKIP
+        judge  dimension        1                         ...
+        psnr   informativeness  0.620 [0.52, 0.71] n=100 ⚠ 3 errors
+
+    """
+    if table.is_empty():
+        return pl.DataFrame(schema={"judge": pl.String, "dimension": pl.String})
+    cells = frames_labels(table).with_columns(
+        pl.struct(pl.all()).map_elements(_cell, return_dtype=pl.String).alias("_cell")
+    )
+    columns = list(dict.fromkeys(cells["frames"].to_list()))
+    wide = cells.pivot(on="frames", index=["judge", "dimension"], values="_cell")
+    wide = wide.select(["judge", "dimension", *columns])
+    if ceiling is None or ceiling.is_empty():
+        return wide
+    from judges.stats.ceiling import HUMAN_ROW, pooled
+
+    human = pooled(ceiling).filter(pl.col("dimension").is_in(wide["dimension"].unique().to_list()))
+    rows = [
+        {"judge": HUMAN_ROW, "dimension": r["dimension"], **dict.fromkeys(columns, _cell(r))}
+        for r in human.iter_rows(named=True)
+    ]
+    return pl.concat([wide, pl.DataFrame(rows, schema=wide.schema)]) if rows else wide
+
+
+def error_groups(table: pl.DataFrame) -> pl.DataFrame:
+    """The (judge, dimension, frames) groups where some judgements failed."""
+    if "n_errors" not in table.columns:
+        return table.clear()
+    return table.filter(pl.col("n_errors") > 0)
+
+
+def _fmt(value: object, digits: int) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return "—" if math.isnan(value) else f"{value:.{digits}f}"
+    return str(value)
+
+
+def to_markdown(table: pl.DataFrame, digits: int = 3) -> str:
+    """A GitHub-flavoured markdown table (floats to ``digits`` places, NaN as an em dash)."""
+    header = "| " + " | ".join(table.columns) + " |"
+    rule = "|" + "|".join("---" for _ in table.columns) + "|"
+    body = ["| " + " | ".join(_fmt(v, digits) for v in row) + " |" for row in table.iter_rows()]
+    return "\n".join([header, rule, *body])
+
+
+def agreement_markdown(
+    table: pl.DataFrame,
+    notice: str | None = None,
+    title: str = "Agreement with human labels",
+    intro: str | None = None,
+    ceiling: pl.DataFrame | None = None,
+    bootstrap: Mapping[str, Any] | None = None,
+    extra: Mapping[str, pl.DataFrame] | None = None,
+) -> str:
+    """The markdown report: paper-shaped tables first, then every statistic.
+
+    ``bootstrap`` is run.json's ``statistics`` (cluster, resamples, seed), named in the text.
+    """
+    parts = [f"# {title}", ""]
+    if intro:
+        parts += [intro, ""]
+    if notice:
+        parts += [f"> {notice}", ""]
+    failed = error_groups(table)
+    if failed.height:
+        listing = "; ".join(
+            f"{r['judge']} {r['dimension']} @{frames_label(r['frames'])}: {r['n_errors']} of "
+            f"{r['n_labeled']}"
+            for r in failed.iter_rows(named=True)
+        )
+        parts += [
+            f"> ⚠ **Failed judgements in {failed.height} group(s)** ({listing}). They count as "
+            "disagreements; see run.json `failures` for the reasons before reading a number.",
+            "",
+        ]
+    config = (
+        BootstrapConfig(**{k: bootstrap[k] for k in ("cluster", "resamples", "seed", "level")})
+        if bootstrap
+        else None
+    )
+    parts += [
+        "Agreement = matches / labeled pairs (undecided counts as disagreement; pairs people "
+        "called even are left out). Accuracy = matches / decided pairs. Cell intervals: "
+        + interval_method(table, config)
+        + "; the long table also has the 95% Wilson interval (`agreement_lo/hi`, pairs treated "
+        "as independent) and the design effect.",
+        "",
+        "## Agreement (dimensions x frames)",
+        "",
+        to_markdown(display_table(table, ceiling)),
+        "",
+        "## Accuracy when decided (dimensions x frames)",
+        "",
+        to_markdown(paper_table(table, "accuracy")),
+        "",
+    ]
+    if "n_human_ties" in table.columns and table["n_human_ties"].sum():
+        parts += [
+            "## Tie-aware accuracy (Deutsch et al. 2023; tie threshold cross-fitted by prompt)",
+            "",
+            to_markdown(paper_table(table, "accuracy_ties")),
+            "",
+        ]
+    if ceiling is not None and not ceiling.is_empty():
+        parts += [
+            "## Human ceiling (leave one annotator out)",
+            "",
+            "Each annotator's vote against the majority of the others; pooled rows are "
+            "`annotator = all`. Krippendorff's alpha is nominal over video_0 / video_1 / tie.",
+            "",
+            to_markdown(ceiling),
+            "",
+        ]
+        if "agreement_of_ceiling" in table.columns:
+            parts += [
+                "## Agreement as a share of the human ceiling",
+                "",
+                to_markdown(paper_table(table, "agreement_of_ceiling")),
+                "",
+            ]
+    titles = {
+        "calibration": "Calibration of stated probabilities (ECE, 10 bins)",
+        "position_bias": "Position bias (judges asked in both orders)",
+    }
+    for name, frame in (extra or {}).items():
+        parts += [f"## {titles.get(name, name)}", "", to_markdown(frames_labels(frame)), ""]
+    parts += [
+        "## All statistics",
+        "",
+        to_markdown(frames_labels(table)),
+        "",
+    ]
+    return "\n".join(parts)
+
+
+def comparison_markdown(table: pl.DataFrame, run_dirs: list[Path]) -> str:
+    """Markdown report of a merged table."""
+    runs = "Runs: " + ", ".join(f"`{d}`" for d in run_dirs)
+    return agreement_markdown(table, title="Judge comparison", intro=runs)

@@ -1,0 +1,366 @@
+"""The agreement run: judges x dimensions x frame counts against human labels.
+
+``experiments/agreement.py`` is a thin command line over :func:`run_agreement`; a notebook can
+call it directly with an :class:`AgreementConfig`. The shared set-up (judges, cache, data,
+runner) is a :class:`~judges.run.session.Session`.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from judges.cache.store import file_sha256
+from judges.cache.verdict_rows import verdict_frame
+from judges.chat.client import ChatStats
+from judges.chat.pricing import CostPlan
+from judges.core.errors import ConfigError
+from judges.core.types import Dimension, Pair, frames_label
+from judges.datasets import Dataset, summarize
+from judges.datasets.demo import DEMO_NOTICE
+from judges.datasets.duplicates import content_duplicates
+from judges.datasets.harm_consistency import inconsistent_pairs, without_harmlessness
+from judges.datasets.votes import Votes, collect_votes
+from judges.media.frame_counts import normalize_frames
+from judges.report.failures import failing_judges, failure_summary
+from judges.report.provenance import git_commit, library_versions
+from judges.report.run_folder import RunFolder, verdict_table, write_run
+from judges.run.session import JudgeRequest, Session, SessionConfig, log_to_stderr
+from judges.run.task_runner import JudgeRun, plan_tasks
+from judges.stats.agreement import agreement_table
+from judges.stats.bootstrap import BootstrapConfig
+from judges.stats.calibration import calibration_table, position_bias
+from judges.stats.ceiling import ceiling_table, with_ceiling
+
+__all__ = [
+    "AgreementConfig",
+    "DryRun",
+    "JudgeRequest",
+    "RunResult",
+    "run_agreement",
+]
+
+DEFAULT_FRAMES: tuple[int | None, ...] = (1, 2, 4, 8)
+
+
+@dataclass
+class AgreementConfig(SessionConfig):
+    """Everything one agreement run needs: the session's options, plus these.
+
+    The session's (see :class:`~judges.run.session.SessionConfig`): data, video_dir, skip_missing,
+    limit, cache_dir, use_cache, strategy, workers, progress, concurrency, max_cost.
+
+    Attributes:
+        judges: Judges to run, in order.
+        frames: Keyframes per video: whole numbers and ``None`` or ``"all"`` (every frame),
+            or a string as ``--frames`` takes it (``"1,2,4,8"``).
+        dimensions: Dimensions to judge; ``None`` uses each judge's defaults, ``"all"`` every
+            dimension the data labels.
+        out: Results root; the run goes to ``out/<run-id>``.
+        run_id: Name of the run folder (default: timestamp and judge names).
+        overwrite: Replace an existing run folder named ``run_id`` (otherwise refuse).
+        dry_run: Build every request and estimate calls and cost; call nothing, write nothing.
+        votes: Votes files (CSV, parquet, JSONL or a Label Studio export) for the human
+            ceiling; the pairs' own ``votes`` fields are read too.
+        stats: Cluster, resamples and seed of the bootstrap intervals.
+        exclude_inconsistent: Drop the harmlessness label of pairs whose safer-rated video
+            carries a harm label while the other carries none (the paper's annotation noise,
+            :func:`judges.harm.metrics.inconsistent_pairs`); counted in run.json either way.
+
+    Raises:
+        ConfigError: no judge, no frame count, or a session option out of range.
+
+    """
+
+    judges: list[JudgeRequest] = field(default_factory=list)
+    frames: Sequence[int | str | None] | str = DEFAULT_FRAMES
+    dimensions: Sequence[Dimension] | str | None = None
+    out: Path = Path("results")
+    run_id: str | None = None
+    overwrite: bool = False
+    dry_run: bool = False
+    votes: Sequence[Path] = ()
+    stats: BootstrapConfig = field(default_factory=BootstrapConfig)
+    exclude_inconsistent: bool = False
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.judges:
+            raise ConfigError("no judge given; pass --judge NAME (see --list-judges)")
+        # Callers from Python spell frame counts as freely as the command line does
+        # ("1,2", ["all"], 8); one checked form reaches the run.
+        self.frames = tuple(normalize_frames(self.frames))
+        for path in self.votes:
+            if not Path(path).expanduser().is_file():
+                raise ConfigError(f"--votes {path}: no such file")
+
+
+@dataclass(frozen=True)
+class JudgeReport:
+    """What one judge did in a run (run.json holds the same, with its settings).
+
+    Attributes:
+        name: The judge's label.
+        dimensions: The dimensions it judged.
+        verdicts: Verdicts in the run.
+        cached: Verdicts the cache already held.
+        computed: Verdicts computed now.
+        statuses: Count of each verdict status.
+        seconds: Wall time.
+        cost_usd: API cost of its verdicts (cached replies included), if any.
+        requests: API call counters and its own spend (API judges only).
+        flip_rate: Share of both-order answers that disagreed (``order=both`` only).
+
+    """
+
+    name: str
+    dimensions: list[str]
+    verdicts: int
+    cached: int
+    computed: int
+    statuses: dict[str, int]
+    seconds: float
+    cost_usd: float | None = None
+    requests: ChatStats | None = None
+    flip_rate: float | None = None
+
+
+# JudgeReport fields run.json takes from Judge.describe() instead.
+_DESCRIBED = ("name", "requests", "flip_rate")
+
+
+@dataclass
+class DryRun:
+    """What a run would do: per judge, verdicts to compute and (API judges) calls and cost."""
+
+    dataset: Dataset
+    plans: list[CostPlan]
+    demo: bool
+
+
+@dataclass
+class RunResult:
+    """What a run produced (also written to ``run_dir``)."""
+
+    run_dir: Path
+    dataset: Dataset
+    verdicts: pl.DataFrame
+    table: pl.DataFrame
+    info: dict[str, Any]
+    demo: bool
+    judges: list[JudgeReport] = field(default_factory=list)
+    ceiling: pl.DataFrame | None = None
+    votes: Votes | None = None
+
+    @property
+    def failures(self) -> dict[str, dict[str, Any]]:
+        """Failed verdicts per judge and reason (see :mod:`judges.report.failures`)."""
+        return self.info["failures"]
+
+    @property
+    def content_duplicates(self) -> dict[str, Any]:
+        """Pairs repeating another pair's video content (see :func:`content_duplicates`)."""
+        return self.info["data"]["content_duplicates"]
+
+    @property
+    def failing_judges(self) -> list[str]:
+        """Judges with more than half of their verdicts failed (the run exits non-zero)."""
+        return failing_judges(self.failures)
+
+
+def check_labels(
+    pairs: Sequence[Pair], dimensions: Sequence[Dimension], source: Path, judge: str
+) -> None:
+    """Refuse to judge a dimension that no pair has a human label for.
+
+    Raises:
+        ConfigError: naming the dimension and the dimensions the data does label.
+
+    """
+    labeled = {d for p in pairs for d in p.labels}
+    for dim in dimensions:
+        if dim not in labeled:
+            have = ", ".join(d.value for d in Dimension.known() if d in labeled) or "none"
+            raise ConfigError(
+                f"{source}: no pair has a human label for {dim.value!r} (judge {judge!r}), so "
+                f"agreement cannot be measured; labeled dimensions: {have}. Pick them with --dims"
+            )
+
+
+def run_agreement(
+    config: AgreementConfig,
+    log: Callable[[str], None] = log_to_stderr,
+) -> RunResult | DryRun:
+    """Run every judge over the data and write ``out/<run-id>/`` (or only plan, when dry).
+
+    Everything that can be refused is refused before the first verdict: judges and their
+    options, a setting undefined for every pair, the output and cache folders, an existing
+    run folder, dimensions without human labels. The run folder appears only once complete.
+
+    Raises:
+        DataError: the dataset is invalid or videos are missing.
+        ConfigError: an unknown judge, a bad option or frame count, a missing API key, an
+            unwritable or existing output, a dimension without labels.
+        BudgetExhausted: ``max_cost`` reached; finished verdicts stay in the cache.
+
+    Example:
+        >>> result = run_agreement(AgreementConfig([JudgeRequest("psnr")]))  # doctest: +SKIP
+        >>> result.table.select("dimension", "frames", "agreement")  # doctest: +SKIP
+
+    """
+    started = datetime.now(UTC)
+    session = Session(config, config.judges, config.frames, dry_run=config.dry_run, log=log)
+    try:
+        return _run(session, config, started)
+    finally:
+        session.close()
+
+
+def _run(session: Session, config: AgreementConfig, started: datetime) -> RunResult | DryRun:
+    judges, frames = session.judges, session.frames
+    folder = None
+    if not config.dry_run:
+        names = [j.name for j in judges]
+        folder = RunFolder.for_run(config.out, config.run_id, names, started, config.overwrite)
+    dataset = session.load()
+    pairs = dataset.pairs
+    # Votes are checked before any judgement: a bad row costs nothing.
+    votes = collect_votes(pairs, config.votes)
+    inconsistent = inconsistent_pairs(pairs)
+    if config.exclude_inconsistent and inconsistent:
+        pairs = without_harmlessness(pairs, inconsistent)
+        dataset = replace(dataset, pairs=pairs)
+    if config.dimensions == "all":
+        labeled = {d for p in pairs for d in p.labels}
+        chosen: Sequence[Dimension] | None = [d for d in Dimension.known() if d in labeled]
+    else:
+        chosen = config.dimensions  # type: ignore[assignment]
+    plan = {j.name: list(chosen or j.default_dimensions) for j in judges}
+    for judge in judges:
+        check_labels(pairs, plan[judge.name], dataset.source, judge.name)
+        judge.check_dimensions(plan[judge.name])
+    runner = session.runner
+    if config.dry_run:
+        plans = [
+            runner.plan(judge, plan_tasks(pairs, plan[judge.name], frames, with_ties=True)[0])
+            for judge in judges
+        ]
+        return DryRun(dataset, plans, session.demo)
+    assert folder is not None
+    runs: list[JudgeRun] = []
+    judge_info: list[dict[str, Any]] = []
+    reports: list[JudgeReport] = []
+    unlabeled_all: dict[str, dict[str, int]] = {}
+    for judge in judges:
+        dims = plan[judge.name]
+        tasks, unlabeled = plan_tasks(pairs, dims, frames, with_ties=True)
+        if unlabeled:
+            session.log(
+                f"{judge.name}: pairs without a human label, not judged: "
+                + ", ".join(f"{d} {n}" for d, n in unlabeled.items())
+            )
+        run = runner.run(judge, tasks)
+        del tasks  # a million task objects, no longer needed
+        runs.append(run)
+        unlabeled_all[judge.name] = unlabeled
+        costs = verdict_frame(run.verdicts)["cost_usd"].drop_nulls()
+        report = JudgeReport(
+            name=judge.name,
+            dimensions=[d.value for d in dims],
+            verdicts=len(run.verdicts),
+            cached=run.cached,
+            computed=run.computed,
+            statuses=run.statuses,
+            seconds=round(run.seconds, 3),
+            cost_usd=float(costs.sum()) if len(costs) else None,
+            requests=judge.request_stats(),
+            flip_rate=judge.flip_rate,
+        )
+        reports.append(report)
+        counts = {k: v for k, v in asdict(report).items() if k not in _DESCRIBED}
+        judge_info.append({**judge.describe(), **counts})
+    store = session.store
+    duplicates = content_duplicates(pairs, store.file_hash if store is not None else file_sha256)
+
+    all_verdicts = pl.concat([verdict_frame(run.verdicts) for run in runs])
+    verdicts = verdict_table(all_verdicts, pairs, {j.name: j.confidence_kind for j in judges})
+    table = agreement_table(
+        verdicts,
+        {(j, d): n for j, counts in unlabeled_all.items() for d, n in counts.items()},
+        config.stats,
+    )
+    ceiling = ceiling_table(votes.table, pairs, config.stats) if votes is not None else None
+    table = with_ceiling(table, ceiling)
+    demo, cache_dir, source = session.demo, session.cache_dir, session.source
+    finished = datetime.now(UTC)
+    info = {
+        "run_id": folder.run_id,
+        "command": sys.argv,
+        "started": started.isoformat(),
+        "finished": finished.isoformat(),
+        "seconds": round((finished - started).total_seconds(), 3),
+        "demo": demo,
+        "notice": DEMO_NOTICE if demo else None,
+        "data": {
+            "path": str(dataset.source),
+            "sha256": dataset.sha256,
+            "video_dir": str(config.video_dir) if config.video_dir else None,
+            "pairs_used": len(pairs),
+            "limit": config.limit,
+            "skipped_missing": [{"pair_id": p, "missing": m} for p, m in dataset.skipped],
+            "summary": summarize(pairs),
+            "content_duplicates": duplicates,
+            "inconsistent_pairs": {
+                "count": len(inconsistent),
+                "excluded": config.exclude_inconsistent,
+                "pair_ids": inconsistent[:200],
+            },
+        },
+        "frames": [frames_label(n) for n in frames],
+        "statistics": {**asdict(config.stats), "method": config.stats.method},
+        "votes": votes.describe() if votes is not None else None,
+        "keyframes": {"strategy": config.strategy, "decodes": source.decodes},
+        "engine": session.engine.describe(),
+        "judges": judge_info,
+        "failures": failure_summary(verdicts),
+        "unlabeled_not_judged": unlabeled_all,
+        "cost_usd": sum(j["cost_usd"] or 0.0 for j in judge_info),
+        "spent_usd_this_run": session.budget.spent,
+        "max_cost_usd": config.max_cost,
+        "cache": str(cache_dir) if config.use_cache else None,
+        "git_commit": git_commit(),
+        "versions": library_versions(),
+    }
+    try:
+        extra = {
+            "calibration": calibration_table(verdicts),
+            "position_bias": position_bias(verdicts, config.stats),
+        }
+        write_run(
+            folder.staging,
+            verdicts,
+            table,
+            info,
+            DEMO_NOTICE if demo else None,
+            ceiling=ceiling,
+            extra=extra,
+        )
+        from judges.report.agreement_figures import (
+            write_figures,  # matplotlib only when a run finishes
+        )
+        from judges.report.diagnostic_figures import write_reliability
+
+        mark = "demo data" if demo else None
+        write_figures(folder.staging / "figures", table, verdicts, mark=mark)
+        write_reliability(folder.staging / "figures", verdicts, mark=mark)
+        run_dir = folder.publish()
+    except BaseException:
+        folder.discard()
+        raise
+    return RunResult(run_dir, dataset, verdicts, table, info, demo, reports, ceiling, votes)

@@ -1,0 +1,80 @@
+"""Verdict cache keys, built in bulk.
+
+A verdict's key is the SHA-256 of the canonical JSON of ``{"dimension", "files", "frames",
+"inputs", "judge", "strategy"}``. A million-verdict run shares a few thousand pairs, so the
+parts that depend on the pair alone are encoded once per pair (:class:`PairKeys`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from judges.cache.store import CANONICAL
+from judges.judge.base import Judge, ScoreJudge, Task
+
+
+def pair_level(judge: Judge) -> bool:
+    """Whether a judge's cache inputs depend on the pair only (not on dimension or frames).
+
+    True for the built-in ``cache_inputs`` (the pair's texts; a score judge's per-video
+    inputs), or when a judge class says so with ``pair_level_inputs = True``.
+    """
+    declared = getattr(judge, "pair_level_inputs", None)
+    if declared is not None:
+        return bool(declared)
+    method = getattr(judge.cache_inputs, "__func__", None)  # also through wrappers
+    return method in (Judge.cache_inputs, ScoreJudge.cache_inputs)
+
+
+class PairKeys:
+    """Verdict keys of pair tasks, the canonical JSON spliced from per-pair parts.
+
+    The key text is exactly :func:`stable_hash`'s for ``{"dimension", "files", "frames",
+    "inputs", "judge", "strategy"}`` (sorted keys), so keys match :meth:`Runner.verdict_key`
+    and existing caches; but the files and inputs are encoded once per pair rather than once
+    per (dimension, frames), which made keys the largest cost of a cached rerun.
+    """
+
+    def __init__(self, fingerprint: str, strategy: str) -> None:
+        self.fingerprint = fingerprint
+        self.strategy = strategy
+        self._pairs: dict[int, tuple[str, str]] = {}
+        self._atoms: dict[Any, str] = {}
+
+    def _atom(self, value: Any) -> str:
+        text = self._atoms.get(value)
+        if text is None:
+            text = self._atoms[value] = CANONICAL.encode(value)
+        return text
+
+    def _pair_part(self, judge: Judge, task: Task, files: list[str]) -> tuple[str, str]:
+        pair_part = self._pairs.get(id(task.pair))
+        if pair_part is None:
+            rest = {"inputs": judge.cache_inputs(task), "judge": self.fingerprint}
+            rest["strategy"] = self.strategy
+            pair_part = (CANONICAL.encode(files), CANONICAL.encode(rest)[1:])
+            self._pairs[id(task.pair)] = pair_part
+        return pair_part
+
+    def pair_key(self, judge: Judge, task: Task, files: list[str]) -> str:
+        """Hash of everything in ``task``'s key but its dimension and frame count.
+
+        With those two it identifies the verdict as the key does; the columnar cache joins on
+        ``(pair_key, dimension, frames)``, so a rerun hashes once per pair, not per verdict.
+        """
+        files_text, rest = self._pair_part(judge, task, files)
+        return hashlib.sha256(f"{files_text}|{rest}".encode()).hexdigest()
+
+    def key(self, judge: Judge, task: Task, files: list[str]) -> str:
+        """The verdict key of ``task`` (``files``: its files' content hashes).
+
+        Per-pair parts are remembered by the pair object, which the caller's task list keeps
+        alive (so its ``id`` is not reused meanwhile); build a new instance per task list.
+        """
+        pair_part = self._pair_part(judge, task, files)
+        text = (
+            f'{{"dimension":{self._atom(task.dimension.value)},"files":{pair_part[0]},'
+            f'"frames":{self._atom(task.frames)},{pair_part[1]}'
+        )
+        return hashlib.sha256(text.encode()).hexdigest()

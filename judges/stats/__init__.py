@@ -1,0 +1,49 @@
+"""The statistics, as pure functions.
+
+They take arrays and polars frames; nothing here reads a run folder, draws or writes a file.
+
+``classic`` (Wilson intervals, binomial and McNemar tests, Holm, Cohen's kappa), ``bootstrap``
+(the cluster bootstrap), ``ties`` (tie-aware accuracy), ``agreement`` (the agreement table),
+``ceiling`` (the human ceiling, Krippendorff's alpha), ``calibration`` (ECE, margin calibration,
+position bias), ``paired`` (paired comparisons of two settings) and ``prelabel_promise`` (the
+pre-labelling threshold and its prediction interval).
+"""
+
+from judges.core.lazy import lazy_face
+
+_EXPORTS = {
+    "binomial_p_value": "classic",
+    "cohen_kappa": "classic",
+    "holm": "classic",
+    "mcnemar_exact": "classic",
+    "wilson_interval": "classic",
+    "wilson_intervals": "classic",
+    "BootstrapConfig": "bootstrap",
+    "ClusterResampler": "bootstrap",
+    "design_effect": "bootstrap",
+    "percentile_interval": "bootstrap",
+    "resample_weights": "bootstrap",
+    "TieAccuracy": "ties",
+    "tie_accuracy": "ties",
+    "agreement_table": "agreement",
+    "cluster_column": "agreement",
+    "ceiling_table": "ceiling",
+    "krippendorff_alpha": "ceiling",
+    "leave_one_out": "ceiling",
+    "with_ceiling": "ceiling",
+    "MarginCalibrator": "calibration",
+    "calibration_table": "calibration",
+    "expected_calibration_error": "calibration",
+    "position_bias": "calibration",
+    "reliability_bins": "calibration",
+    "Arm": "paired",
+    "compare": "paired",
+    "compare_arms": "paired",
+    "default_family": "paired",
+    "parse_comparison": "paired",
+    "Promise": "prelabel_promise",
+    "choose_threshold": "prelabel_promise",
+    "prediction_interval": "prelabel_promise",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_face(__name__, _EXPORTS)

@@ -1,0 +1,253 @@
+"""A pre-labelling promise that holds on prompts the calibration never saw.
+
+Picking the lowest confidence threshold whose Wilson bound reaches the target (the earlier
+rule) fails twice on new prompts: it treats the calibration pairs as independent although a
+prompt's pairs fail together, and it picks the best of many thresholds on the same data. Here:
+
+1. **Fixed sequence testing** (as in Jung et al., "Trust or Escalate", ICLR 2025; Bauer 1991):
+   thresholds are tested from the most confident down, each at level alpha, and the walk stops
+   at the first that fails. No multiplicity correction is needed because the order is fixed
+   before looking. The chosen threshold is the last one that passed.
+2. **Each test is clustered by prompt**: the lower bound of the agreement among the pairs kept
+   is the smaller of a one-sided cluster-bootstrap percentile bound (whole prompts resampled)
+   and the one-sided Wilson bound (which keeps a handful of all-correct pairs from looking
+   certain). The sequence starts at the first threshold keeping ``min_kept`` pairs over
+   ``min_clusters`` prompts: where it starts depends on the confidences only, never on the
+   labels, so the order is still fixed in advance, and the walk is not stopped by a first
+   test that had no power.
+3. **The stated interval is a prediction interval** for the agreement that will be *measured*
+   on the new batch's auto-labelled pairs: calibration uncertainty plus the new batch's own
+   sampling spread, by resampling the calibration prompts twice (B draws of the calibration
+   estimate and B draws of a batch of ``m`` new prompts, ``m`` = prompts auto-labelled in the
+   new batch): ``estimate + quantiles(new - calibration)``.
+
+What it assumes: the new prompts are drawn from the same population as the calibration prompts
+(same kind of prompts, same generators, same human labelling process), the judge and its settings
+are the same, and the new batch's pairs are exchangeable with the calibration pairs within a
+prompt. It guarantees nothing under a shift (new models, a new prompt category).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from statistics import NormalDist
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from judges.stats.bootstrap import (
+    BootstrapConfig,
+    ClusterResampler,
+    cluster_codes,
+    resample_weights,
+)
+
+METHOD = (
+    "fixed-sequence testing over thresholds (most confident first), each a one-sided "
+    "{level:.0%} lower bound = min(cluster bootstrap by prompt, Wilson); interval: "
+    "cluster-bootstrap prediction interval for the new batch"
+)
+ASSUMES = (
+    "new prompts come from the same population as the calibration prompts (same prompt "
+    "source, generators, labelling process and judge settings); no guarantee under a shift"
+)
+
+
+def _one_sided_wilson(k: int, n: int, alpha: float) -> float:
+    if n == 0:
+        return math.nan
+    z = NormalDist().inv_cdf(1 - alpha)
+    p = k / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return max(0.0, centre - half)
+
+
+@dataclass(frozen=True)
+class Promise:
+    """The chosen threshold and what it promises.
+
+    Attributes:
+        threshold: Lowest confidence auto-labelled; ``None`` when no threshold passes.
+        target: The agreement the promise is about.
+        agreement: Calibration agreement among the pairs kept at ``threshold``.
+        lower_bound: Its one-sided lower bound (the number tested against ``target``).
+        kept: Calibration pairs kept; ``coverage`` their share; ``clusters`` their prompts.
+        tested: Thresholds tested before the walk stopped.
+        curve: Every threshold with ``kept, coverage, agreement, lower_bound, tested, passed``.
+
+    """
+
+    threshold: float | None
+    target: float
+    agreement: float | None
+    lower_bound: float | None
+    kept: int
+    coverage: float
+    clusters: int
+    tested: int
+    curve: pl.DataFrame = field(repr=False)
+    alpha: float = 0.05
+
+    def describe(self) -> dict[str, Any]:
+        """For summary.json."""
+        return {
+            "threshold": self.threshold,
+            "target": self.target,
+            "calibration_agreement": self.agreement,
+            "lower_bound": self.lower_bound,
+            "kept": self.kept,
+            "coverage": self.coverage,
+            "prompts": self.clusters,
+            "thresholds_tested": self.tested,
+            "method": METHOD.format(level=1 - self.alpha),
+            "assumes": ASSUMES,
+        }
+
+
+def choose_threshold(
+    confidence: np.ndarray,
+    correct: np.ndarray,
+    clusters: list[str] | np.ndarray,
+    target: float,
+    config: BootstrapConfig | None = None,
+    alpha: float = 0.05,
+    min_clusters: int = 10,
+    min_kept: int = 50,
+) -> Promise:
+    """Fixed-sequence choice of the lowest threshold whose clustered lower bound reaches target.
+
+    Args:
+        confidence: Calibration confidences (nan: never auto-labelled).
+        correct: Whether each calibration verdict matched the human choice.
+        clusters: Each pair's prompt (or other cluster key).
+        target: Required agreement among auto-labelled pairs.
+        config: Bootstrap B and seed (its ``cluster`` is whatever ``clusters`` holds).
+        alpha: One-sided error of each test (and of the whole sequence).
+        min_clusters: Fewest prompts among kept pairs for a threshold to be tested.
+        min_kept: Fewest kept pairs for a threshold to be tested (the sequence's start).
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> conf = rng.random(400); ok = rng.random(400) < 0.6 + 0.35 * conf
+        >>> p = choose_threshold(conf, ok, [str(i // 4) for i in range(400)], 0.8)
+        >>> p.threshold is not None and p.lower_bound >= 0.8
+        True
+
+    """
+    config = config or BootstrapConfig()
+    conf = np.asarray(confidence, dtype=np.float64)
+    right = np.asarray(correct, dtype=bool)
+    codes, n_clusters = cluster_codes(list(clusters))
+    usable = np.isfinite(conf)
+    order = np.argsort(-np.where(usable, conf, -np.inf), kind="stable")[: int(usable.sum())]
+    values = conf[order]
+    # One candidate per distinct confidence: a threshold keeps every pair at its value.
+    ends = np.flatnonzero(np.r_[values[1:] != values[:-1], True]) if len(values) else []
+    resampler = ClusterResampler.from_codes(codes, n_clusters, config)
+    rows = []
+    chosen: dict[str, Any] | None = None
+    stopped = False
+    tested = 0
+    for end in ends:
+        kept_idx = order[: end + 1]
+        mask = np.zeros(len(conf), dtype=bool)
+        mask[kept_idx] = True
+        k, n = int(right[mask].sum()), int(mask.sum())
+        n_clu = len(np.unique(codes[mask]))
+        row = {
+            "threshold": float(values[end]),
+            "kept": n,
+            "coverage": n / len(conf) if len(conf) else 0.0,
+            "prompts": n_clu,
+            "agreement": k / n,
+            "lower_bound": math.nan,
+            "tested": False,
+            "passed": False,
+        }
+        if not stopped and n_clu >= min_clusters and n >= min_kept:
+            draws = resampler.draws(right.astype(np.float64), np.ones(len(conf)), mask)
+            finite = draws[np.isfinite(draws)]
+            boot = float(np.quantile(finite, alpha)) if finite.size else math.nan
+            bound = min(boot, _one_sided_wilson(k, n, alpha))
+            row.update(lower_bound=bound, tested=True, passed=bound >= target)
+            tested += 1
+            if bound >= target:
+                chosen = row
+            else:
+                stopped = True
+        rows.append(row)
+    curve = pl.DataFrame(
+        rows,
+        schema={
+            "threshold": pl.Float64,
+            "kept": pl.Int64,
+            "coverage": pl.Float64,
+            "prompts": pl.Int64,
+            "agreement": pl.Float64,
+            "lower_bound": pl.Float64,
+            "tested": pl.Boolean,
+            "passed": pl.Boolean,
+        },
+    )
+    if chosen is None:
+        return Promise(None, target, None, None, 0, 0.0, 0, tested, curve, alpha)
+    return Promise(
+        chosen["threshold"],
+        target,
+        chosen["agreement"],
+        chosen["lower_bound"],
+        chosen["kept"],
+        chosen["coverage"],
+        chosen["prompts"],
+        tested,
+        curve,
+        alpha,
+    )
+
+
+def prediction_interval(
+    confidence: np.ndarray,
+    correct: np.ndarray,
+    clusters: list[str] | np.ndarray,
+    threshold: float,
+    new_clusters: int,
+    config: BootstrapConfig | None = None,
+) -> tuple[float, float]:
+    """Where the agreement measured on ``new_clusters`` new prompts' kept pairs should fall.
+
+    Both the calibration estimate and a new batch are drawn by resampling the calibration
+    prompts that have kept pairs; the interval is ``estimate + quantiles(new - calibration)``,
+    clipped to [0, 1].
+
+    Example:
+        >>> conf = np.linspace(0, 1, 200); ok = np.arange(200) % 5 != 0
+        >>> lo, hi = prediction_interval(conf, ok, [str(i // 2) for i in range(200)], 0.5, 40)
+        >>> lo < 0.8 < hi
+        True
+
+    """
+    config = config or BootstrapConfig()
+    conf = np.asarray(confidence, dtype=np.float64)
+    kept = np.isfinite(conf) & (conf >= threshold)
+    if not kept.any() or new_clusters < 1:
+        return (math.nan, math.nan)
+    codes, _ = cluster_codes(list(np.asarray(clusters, dtype=object)[kept]))
+    right = np.asarray(correct, dtype=np.float64)[kept]
+    c = int(codes.max()) + 1
+    num = np.bincount(codes, weights=right, minlength=c)
+    den = np.bincount(codes, minlength=c).astype(np.float64)
+    estimate = num.sum() / den.sum()
+    b = max(config.resamples, 200)
+
+    def draws(size: int, seed: int) -> np.ndarray:
+        weights = resample_weights(c, b, seed, draws=size).astype(np.float64)
+        return (weights @ num) / (weights @ den)
+
+    spread = draws(new_clusters, config.seed) - draws(c, config.seed + 1)
+    a = (1 - config.level) / 2
+    lo, hi = np.quantile(spread, [a, 1 - a])
+    return (float(max(0.0, estimate + lo)), float(min(1.0, estimate + hi)))
