@@ -25,9 +25,8 @@ from judges.cli import (
     print_judges,
     run_main,
 )
-from judges.core.errors import ConfigError
 from judges.core.types import Dimension
-from judges.datasets import format_summary, formats, summarize
+from judges.datasets import format_summary, parse_dimensions, summarize
 from judges.datasets.demo import DEMO_NOTICE
 from judges.datasets.duplicates import format_duplicates
 from judges.media.frame_counts import parse_frames
@@ -162,15 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def parse_dims(text: str | None) -> list[Dimension] | str | None:
     """Parse ``--dims`` (names, comma-separated, or ``all``: every dimension the data labels)."""
-    if text is None:
-        return None
-    if text.strip().lower() == "all":
-        return "all"
-    formats()  # each dataset format defines its dimensions
-    try:
-        return list(dict.fromkeys(Dimension.parse(d) for d in text.split(",") if d.strip()))
-    except ValueError as e:
-        raise ConfigError(f"--dims: {e}") from None
+    return None if text is None else parse_dimensions(text)
 
 
 def print_dry_run(result: DryRun) -> None:

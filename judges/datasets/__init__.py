@@ -17,6 +17,7 @@ _EXPORTS = {
     "load_pairs": "registry",
     "register_format": "registry",
     "summarize": "registry",
+    "parse_dimensions": "registry",
     "DEMO_NOTICE": "demo",
     "demo_dataset": "demo",
     "Votes": "votes",

@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import importlib
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from judges.core.errors import DataError
+from judges.core.errors import ConfigError, DataError
 from judges.core.types import Dimension, Pair
 
 _MAX_LISTED = 20
@@ -249,3 +249,31 @@ def format_summary(summary: dict[str, Any]) -> str:
     for dim, c in summary["labels"].items():
         lines.append(f"{dim:<24}{c['labeled']:>9}{c['video_0']:>9}{c['video_1']:>9}{c['ties']:>9}")
     return "\n".join(lines)
+
+
+def parse_dimensions(value: str | Sequence[str | Dimension]) -> list[Dimension] | str:
+    """Dimensions as a caller spells them: ``"all"``, ``"aesthetics,helpfulness"`` or a list.
+
+    Every registered format defines its dimensions first, so any format's names are known.
+
+    Raises:
+        ConfigError: an unknown name, listing the known ones.
+
+    Example:
+        >>> parse_dimensions("aesthetics, information")
+        [Dimension('aesthetics'), Dimension('informativeness')]
+        >>> parse_dimensions("ALL")
+        'all'
+
+    """
+    if isinstance(value, str):
+        if value.strip().lower() == "all":
+            return "all"
+        value = [d for d in value.split(",") if d.strip()]
+    formats()  # each dataset format defines its dimensions
+    try:
+        return list(
+            dict.fromkeys(d if isinstance(d, Dimension) else Dimension.parse(d) for d in value)
+        )
+    except ValueError as e:
+        raise ConfigError(f"--dims: {e}") from None

@@ -22,7 +22,7 @@ from judges.chat.client import ChatStats
 from judges.chat.pricing import CostPlan
 from judges.core.errors import ConfigError
 from judges.core.types import Dimension, Pair, frames_label
-from judges.datasets import Dataset, summarize
+from judges.datasets import Dataset, parse_dimensions, summarize
 from judges.datasets.demo import DEMO_NOTICE
 from judges.datasets.duplicates import content_duplicates
 from judges.datasets.harm_consistency import inconsistent_pairs, without_harmlessness
@@ -30,7 +30,8 @@ from judges.datasets.votes import Votes, collect_votes
 from judges.media.frame_counts import normalize_frames
 from judges.report.failures import failing_judges, failure_summary
 from judges.report.provenance import git_commit, library_versions
-from judges.report.run_folder import RunFolder, verdict_table, write_run
+from judges.report.run_folder import RunFolder, new_run_id, verdict_table, write_run
+from judges.report.tables import frames_labels
 from judges.run.session import JudgeRequest, Session, SessionConfig, log_to_stderr
 from judges.run.task_runner import JudgeRun, plan_tasks
 from judges.stats.agreement import agreement_table
@@ -60,9 +61,11 @@ class AgreementConfig(SessionConfig):
         judges: Judges to run, in order.
         frames: Keyframes per video: whole numbers and ``None`` or ``"all"`` (every frame),
             or a string as ``--frames`` takes it (``"1,2,4,8"``).
-        dimensions: Dimensions to judge; ``None`` uses each judge's defaults, ``"all"`` every
+        dimensions: Dimensions to judge (names or :class:`Dimension` values, or a
+            comma-separated string); ``None`` uses each judge's defaults, ``"all"`` every
             dimension the data labels.
-        out: Results root; the run goes to ``out/<run-id>``.
+        out: Results root; the run goes to ``out/<run-id>``. ``None`` writes no folder: the
+            result stays in memory (a notebook's way).
         run_id: Name of the run folder (default: timestamp and judge names).
         overwrite: Replace an existing run folder named ``run_id`` (otherwise refuse).
         dry_run: Build every request and estimate calls and cost; call nothing, write nothing.
@@ -81,7 +84,7 @@ class AgreementConfig(SessionConfig):
     judges: list[JudgeRequest] = field(default_factory=list)
     frames: Sequence[int | str | None] | str = DEFAULT_FRAMES
     dimensions: Sequence[Dimension] | str | None = None
-    out: Path = Path("results")
+    out: Path | None = Path("results")
     run_id: str | None = None
     overwrite: bool = False
     dry_run: bool = False
@@ -93,9 +96,11 @@ class AgreementConfig(SessionConfig):
         super().__post_init__()
         if not self.judges:
             raise ConfigError("no judge given; pass --judge NAME (see --list-judges)")
-        # Callers from Python spell frame counts as freely as the command line does
-        # ("1,2", ["all"], 8); one checked form reaches the run.
+        # Callers from Python spell frame counts and dimensions as freely as the command
+        # line does ("1,2", ["all"], 8; "aesthetics"); one checked form reaches the run.
         self.frames = tuple(normalize_frames(self.frames))
+        if self.dimensions is not None:
+            self.dimensions = parse_dimensions(self.dimensions)
         for path in self.votes:
             if not Path(path).expanduser().is_file():
                 raise ConfigError(f"--votes {path}: no such file")
@@ -146,9 +151,13 @@ class DryRun:
 
 @dataclass
 class RunResult:
-    """What a run produced (also written to ``run_dir``)."""
+    """What a run produced (also written to ``run_dir``, unless it ran with ``out=None``).
 
-    run_dir: Path
+    ``table`` keeps ``frames`` as numbers with null for every frame, for computing;
+    :attr:`agreement` is the same table as ``agreement.csv`` spells it (``"all"``).
+    """
+
+    run_dir: Path | None
     dataset: Dataset
     verdicts: pl.DataFrame
     table: pl.DataFrame
@@ -157,6 +166,11 @@ class RunResult:
     judges: list[JudgeReport] = field(default_factory=list)
     ceiling: pl.DataFrame | None = None
     votes: Votes | None = None
+
+    @property
+    def agreement(self) -> pl.DataFrame:
+        """The agreement table as ``agreement.csv`` has it: ``frames`` as text, ``"all"``."""
+        return frames_labels(self.table)
 
     @property
     def failures(self) -> dict[str, dict[str, Any]]:
@@ -225,8 +239,8 @@ def run_agreement(
 def _run(session: Session, config: AgreementConfig, started: datetime) -> RunResult | DryRun:
     judges, frames = session.judges, session.frames
     folder = None
-    if not config.dry_run:
-        names = [j.name for j in judges]
+    names = [j.name for j in judges]
+    if not config.dry_run and config.out is not None:
         folder = RunFolder.for_run(config.out, config.run_id, names, started, config.overwrite)
     dataset = session.load()
     pairs = dataset.pairs
@@ -252,7 +266,6 @@ def _run(session: Session, config: AgreementConfig, started: datetime) -> RunRes
             for judge in judges
         ]
         return DryRun(dataset, plans, session.demo)
-    assert folder is not None
     runs: list[JudgeRun] = []
     judge_info: list[dict[str, Any]] = []
     reports: list[JudgeReport] = []
@@ -300,7 +313,7 @@ def _run(session: Session, config: AgreementConfig, started: datetime) -> RunRes
     demo, cache_dir, source = session.demo, session.cache_dir, session.source
     finished = datetime.now(UTC)
     info = {
-        "run_id": folder.run_id,
+        "run_id": folder.run_id if folder else config.run_id or new_run_id(names, started),
         "command": sys.argv,
         "started": started.isoformat(),
         "finished": finished.isoformat(),
@@ -337,6 +350,8 @@ def _run(session: Session, config: AgreementConfig, started: datetime) -> RunRes
         "git_commit": git_commit(),
         "versions": library_versions(),
     }
+    if folder is None:
+        return RunResult(None, dataset, verdicts, table, info, demo, reports, ceiling, votes)
     try:
         extra = {
             "calibration": calibration_table(verdicts),
