@@ -41,6 +41,7 @@ from judges.stats.bootstrap import CLUSTER_BY, DEFAULT_RESAMPLES, BootstrapConfi
 def build_parser() -> argparse.ArgumentParser:
     """The command's argument parser."""
     parser = argparse.ArgumentParser(
+        allow_abbrev=False,
         prog="agreement.py",
         description="Measure how often automatic judges agree with human preference labels.",
         epilog="exit codes: 0 done; 2 user error; 3 --max-cost reached; 4 written, but over "
@@ -183,7 +184,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the agreement command; returns the exit code."""
     args = build_parser().parse_args(argv)
     if args.list_judges:
-        print_judges(verbose=args.verbose)
+        print_judges(verbose=args.verbose, harm=False)
         return 0
     # The options every command's session takes (the rest are the agreement run's own).
     shared = {

@@ -41,7 +41,9 @@ def runner_for(store: Store, record: dict[str, Any], options: BatchOptions) -> B
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line of the batches command."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
+    parser = argparse.ArgumentParser(
+        allow_abbrev=False, description=__doc__, formatter_class=HelpFormatter
+    )
     parser.add_argument("action", choices=["list", "follow", "cancel"])
     parser.add_argument("batch_ids", nargs="*", metavar="BATCH_ID", help="batches to act on")
     parser.add_argument("--judge", help="only this judge's batches (its label)")

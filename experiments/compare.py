@@ -27,7 +27,10 @@ from judges.stats.bootstrap import CLUSTER_BY, DEFAULT_RESAMPLES, BootstrapConfi
 def build_parser() -> argparse.ArgumentParser:
     """The command's argument parser."""
     parser = argparse.ArgumentParser(
-        prog="compare.py", description=__doc__.splitlines()[0], formatter_class=HelpFormatter
+        allow_abbrev=False,
+        prog="compare.py",
+        description=__doc__.splitlines()[0],
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("runs", nargs="+", type=Path, help="run folders (results/<run-id>)")
     parser.add_argument(

@@ -37,7 +37,10 @@ from judges.stats.bootstrap import DEFAULT_RESAMPLES, BootstrapConfig
 def build_parser() -> argparse.ArgumentParser:
     """The command's argument parser."""
     parser = argparse.ArgumentParser(
-        prog="harm.py", description=__doc__.splitlines()[0], formatter_class=HelpFormatter
+        allow_abbrev=False,
+        prog="harm.py",
+        description=__doc__.splitlines()[0],
+        formatter_class=HelpFormatter,
     )
     add_judge_arguments(parser)
     add_engine_arguments(parser)
@@ -88,7 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the harm command; returns the exit code."""
     args = build_parser().parse_args(argv)
     if args.list_judges:
-        print_judges(verbose=args.verbose)
+        print_judges(verbose=args.verbose, harm=True)
         return 0
     config = HarmConfig(
         judges=args.judges or [],

@@ -38,7 +38,10 @@ from judges.stats.calibration import METHODS
 def build_parser() -> argparse.ArgumentParser:
     """The command's argument parser."""
     parser = argparse.ArgumentParser(
-        prog="prelabel.py", description=__doc__.splitlines()[0], formatter_class=HelpFormatter
+        allow_abbrev=False,
+        prog="prelabel.py",
+        description=__doc__.splitlines()[0],
+        formatter_class=HelpFormatter,
     )
     add_judge_arguments(parser, repeatable=False)
     add_engine_arguments(parser)

@@ -21,7 +21,10 @@ from judges.report.tables import display_table, frames_labels, to_markdown
 def build_parser() -> argparse.ArgumentParser:
     """The command's argument parser."""
     parser = argparse.ArgumentParser(
-        prog="report.py", description=__doc__.splitlines()[0], formatter_class=HelpFormatter
+        allow_abbrev=False,
+        prog="report.py",
+        description=__doc__.splitlines()[0],
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("runs", nargs="+", type=Path, help="run folders (results/<run-id>)")
     parser.add_argument("--out", type=Path, help="output folder (default results/report-<time>)")

@@ -113,11 +113,22 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def print_judges(verbose: bool = False) -> None:
-    """``--list-judges``: every registered judge with its description (and options)."""
+def print_judges(verbose: bool = False, harm: bool | None = None) -> None:
+    """``--list-judges``: registered judges with their descriptions (and options).
+
+    Args:
+        verbose: Also list every option with its type, default and meaning.
+        harm: ``True`` lists only harm judges (``harm.py``), ``False`` only pair judges
+            (``agreement.py``), ``None`` both.
+
+    """
+    from judges.harm.base import HarmJudge
     from judges.judge.registry import judge_specs, plugin_errors
 
     for name, spec in judge_specs().items():
+        is_harm = spec.judge is not None and issubclass(spec.judge, HarmJudge)
+        if harm is not None and spec.judge is not None and is_harm != harm:
+            continue
         origin = "" if spec.origin == "builtin" else f" [{spec.origin}]"
         print(f"{name:<12} {spec.description}{origin}")
         if not verbose:

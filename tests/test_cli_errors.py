@@ -66,6 +66,11 @@ CASES = [
     ("agreement", ["--judge", "psnr", "--dims", "beauty"], "unknown dimension 'beauty'"),
     (
         "agreement",
+        ["--judge", "psnr", "--dims", "aesthetic"],
+        "unknown dimension 'aesthetic' (did you mean 'aesthetics'?)",
+    ),
+    (
+        "agreement",
         ["--judge", "psnr", "--dims", "correctness", "--data", "DATA"],
         "no pair has a human label for 'correctness'",
     ),
@@ -111,7 +116,11 @@ CASES = [
     ("report", ["OUT"], "not a run folder"),
     ("report", ["RUN", "--disagreements", "psnr:aesthetic:4"], "unknown dimension 'aesthetic'"),
     ("report", ["RUN", "--disagreements", "psnr"], "expected JUDGE:DIMENSION"),
-    ("report", ["RUN", "--disagreements", "psnr:informativeness"], "at several frame settings"),
+    (
+        "report",
+        ["RUN", "--disagreements", "psnr:informativeness"],
+        "at several frame settings (1, 2); add one, e.g. psnr:informativeness:1",
+    ),
     ("report", ["RUN", "--disagreements", "nope:informativeness:1"], "the run has: psnr:"),
     ("report", ["RUN", "--disagreements", "psnr:informativeness:8"], "the run has: psnr:"),
     ("report", ["RUN", "--disagreements", "psnr:informativeness:x"], "not a whole number"),
@@ -185,6 +194,25 @@ def _fill(arg: str, world: dict[str, str]) -> str:
     for key, value in world.items():
         arg = arg.replace(key, value) if arg.split("/")[0] == key else arg
     return arg
+
+
+@pytest.mark.parametrize(
+    ("command", "abbreviated"),
+    [
+        ("agreement", ["--frame", "1"]),
+        ("harm", ["--frame", "1"]),
+        ("prelabel", ["--dim", "aesthetics"]),
+        ("report", ["RUN", "--disagreement", "psnr:informativeness:1"]),
+        ("compare", ["RUN", "--dim", "informativeness"]),
+        ("batches", ["list", "--judg", "gpt4o"]),
+    ],
+)
+def test_options_are_never_guessed_from_a_prefix(command, abbreviated, capsys):
+    # argparse takes --frame for --frames by default: a typo would silently mean something
+    with pytest.raises(SystemExit) as info:
+        _command(command)(abbreviated)
+    assert info.value.code == 2
+    assert f"unrecognized arguments: {abbreviated[-2]}" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("command", ["agreement", "prelabel", "report", "compare"])

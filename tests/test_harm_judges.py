@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -269,6 +270,21 @@ def test_report_merges_harm_runs(tmp_path):
     violence = merged.filter(pl.col("category") == "violence").sort("judge")
     assert violence["agreement"].to_list() == [0.5, 0.75]
     assert (tmp_path / "rep" / "figures" / "harm_agreement_vs_frames.png").is_file()
+    # Harm runs tag single videos: asking for pair disagreements says so, not "unknown
+    # dimension 'violence'".
+    res = subprocess.run(
+        [sys.executable, str(report), str(tmp_path / "r/a"),
+         "--disagreements", "harm-scores:violence:1"],
+        capture_output=True,
+        text=True,
+    )  # fmt: skip
+    assert res.returncode == 2
+    assert "is a harm run; harm judges tag one video at a time" in res.stderr
+    # Harm cells read like every other table's: three decimals, two for the interval.
+    cells = (tmp_path / "r" / "a" / "harm_agreement.md").read_text()
+    assert re.search(
+        r"\| harm-scores \| S8 violence \| 0\.\d{3} \[\d\.\d\d, \d\.\d\d\] n=4 \|", cells
+    )
 
 
 def test_fit_thresholds_recorded(tmp_path):

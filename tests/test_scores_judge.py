@@ -95,3 +95,27 @@ def test_dimensions_option_and_fingerprint(tmp_path, pairs):
         ).fingerprint()
         != before
     )
+
+
+def test_a_judge_of_any_dimension_judges_what_the_data_labels(tmp_path):
+    # make_dataset labels helpfulness and informativeness only: `--judge scores` without
+    # --dims must judge those two, not fail on harmlessness, a dimension nobody asked for.
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    config = make_dataset(tmp_path / "d", n_pairs=3)
+    pairs = load_pairs(config)
+    scores = tmp_path / "scores.csv"
+    table(pairs).write_csv(scores)
+    script = Path(__file__).resolve().parents[1] / "experiments" / "agreement.py"
+    res = subprocess.run(
+        [sys.executable, str(script), "--judge", "scores", "--judge-arg", f"file={scores}",
+         "--judge-arg", "column=quality", "--data", str(config), "--frames", "1",
+         "--out", str(tmp_path / "out"), "--run-id", "r", "--quiet"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    judged = pl.read_csv(tmp_path / "out" / "r" / "agreement.csv")
+    assert judged["dimension"].to_list() == ["informativeness", "helpfulness"]  # paper order
+    assert judged["n_labeled"].to_list() == [3, 3]

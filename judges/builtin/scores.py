@@ -131,7 +131,7 @@ class ScoresJudge(ScoreJudge):
 
     kind = "scores"
     confidence_unit = "score"
-    default_dimensions = tuple(Dimension)
+    default_dimensions = None  # any metric: every dimension the data labels, unless dimensions=
 
     def __init__(self, config: ScoresConfig, name: str | None = None) -> None:
         if config.file is None:

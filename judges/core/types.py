@@ -6,6 +6,7 @@ without defensive copies.
 
 from __future__ import annotations
 
+import difflib
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, fields, replace
@@ -124,7 +125,9 @@ class Dimension(str, metaclass=_DimensionMeta):
         if key in cls._REGISTRY:
             return cls._REGISTRY[key]
         allowed = ", ".join(cls._REGISTRY)
-        raise ValueError(f"unknown dimension {text!r}; expected one of: {allowed}")
+        close = difflib.get_close_matches(key, list(cls._REGISTRY), n=1, cutoff=0.7)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(f"unknown dimension {text!r}{hint}; expected one of: {allowed}")
 
     @classmethod
     def known(cls) -> list[Dimension]:

@@ -10,7 +10,7 @@ import polars as pl
 
 from judges.core.harm_types import CATEGORIES, HARM_KEYS
 from judges.report.run_folder import json_ready
-from judges.report.tables import frames_labels, to_markdown
+from judges.report.tables import agreement_cell, frames_labels, to_markdown
 
 
 def harm_markdown(table: pl.DataFrame, derived: pl.DataFrame | None, notice: str | None) -> str:
@@ -26,13 +26,7 @@ def harm_markdown(table: pl.DataFrame, derived: pl.DataFrame | None, notice: str
     ]
     labels = frames_labels(table)
     cells = labels.with_columns(
-        pl.format(
-            "{} [{}, {}] n={}",
-            pl.col("agreement").round(3),
-            pl.col("agreement_cluster_lo").round(2),
-            pl.col("agreement_cluster_hi").round(2),
-            pl.col("n_labeled"),
-        ).alias("_cell")
+        pl.struct(pl.all()).map_elements(agreement_cell, return_dtype=pl.String).alias("_cell")
     ).filter(pl.col("category").is_in([*HARM_KEYS, "is_safe"]))
     names = {c.key: f"{c.id} {c.key}" for c in CATEGORIES} | {"is_safe": "is_safe"}
     wide = cells.with_columns(pl.col("category").replace_strict(names)).pivot(

@@ -122,7 +122,8 @@ class Judge(abc.ABC):
         name: Label in results (the registry name unless the user chose one).
         kind: Registry name of the judge type.
         version: Bumped when a judge's outputs change meaning; part of every cache key.
-        default_dimensions: Dimensions judged when the user names none.
+        default_dimensions: Dimensions judged when the user names none; ``None`` (a judge of
+            any dimension) judges every dimension the data labels.
         non_semantic: Option names that do not change results (devices, batch sizes), left
             out of the cache key.
         confidence_kind: What ``Verdict.confidence`` means for this judge: ``probability``
@@ -139,7 +140,7 @@ class Judge(abc.ABC):
     task_kind: ClassVar[str] = "pair"
     verdict_type: ClassVar[type] = Verdict
     version: ClassVar[str] = "1"
-    default_dimensions: ClassVar[tuple[Dimension, ...]] = tuple(Dimension)
+    default_dimensions: ClassVar[tuple[Dimension, ...] | None] = None
     non_semantic: ClassVar[frozenset[str]] = frozenset()
     confidence_kind: ClassVar[ConfidenceKind | None] = None
     confidence_unit: ClassVar[str | None] = None

@@ -73,3 +73,14 @@ def normalize_frames(frames: str | int | Iterable[int | str | None] | None) -> l
         else:
             parts.append(str(value))
     return parse_frames(",".join(parts))
+
+
+def frame_order(frames: int | None) -> tuple[bool, int]:
+    """Sort key putting frame counts in reading order: 1, 2, 4, 8, 16, then every frame.
+
+    Example:
+        >>> sorted([8, None, 2, 16, 1], key=frame_order)
+        [1, 2, 8, 16, None]
+
+    """
+    return (frames is None, frames or 0)

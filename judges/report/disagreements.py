@@ -18,7 +18,8 @@ import polars as pl
 from judges.core.errors import ConfigError
 from judges.core.types import Dimension, frames_label
 from judges.datasets import formats
-from judges.report.run_folder import read_run
+from judges.media.frame_counts import frame_order, parse_frames
+from judges.report.run_folder import read_run, run_kind
 
 
 def _label(img: np.ndarray, text: str) -> np.ndarray:
@@ -76,8 +77,6 @@ def parse_disagreement_spec(run_dir: Path, spec: str) -> tuple[str, str, int | N
             setting the run does not have (listing what it has).
 
     """
-    from judges.media.frame_counts import parse_frames
-
     parts = spec.split(":")
     if len(parts) not in (2, 3) or not all(p.strip() for p in parts):
         raise ConfigError(
@@ -85,6 +84,12 @@ def parse_disagreement_spec(run_dir: Path, spec: str) -> tuple[str, str, int | N
             "e.g. psnr:informativeness:4"
         )
     judge = parts[0].strip()
+    if run_kind(run_dir) == "harm":
+        raise ConfigError(
+            f"--disagreements: {run_dir} is a harm run; harm judges tag one video at a time, so "
+            "there are no pair disagreements to show (harm_verdicts.parquet has each video's "
+            "12 tags from the judge and from people side by side)"
+        )
     formats()  # each dataset format defines its dimensions
     try:
         dim = Dimension.parse(parts[1]).value
@@ -92,11 +97,14 @@ def parse_disagreement_spec(run_dir: Path, spec: str) -> tuple[str, str, int | N
         raise ConfigError(f"--disagreements: {e}") from None
     table, _ = read_run(run_dir)
     have = table.select("judge", "dimension", "frames").unique()
-    listing = ", ".join(sorted(f"{j}:{d}:{frames_label(f)}" for j, d, f in have.iter_rows()))
+    listing = ", ".join(
+        f"{j}:{d}:{frames_label(f)}"
+        for j, d, f in sorted(have.iter_rows(), key=lambda r: (r[0], r[1], frame_order(r[2])))
+    )
     sel = have.filter((pl.col("judge") == judge) & (pl.col("dimension") == dim))
     if sel.is_empty():
         raise ConfigError(f"{run_dir}: no verdicts for {judge}:{dim}; the run has: {listing}")
-    options = sel["frames"].to_list()
+    options = sorted(sel["frames"].to_list(), key=frame_order)
     if len(parts) == 3:
         try:
             frames = parse_frames(parts[2])

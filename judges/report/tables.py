@@ -56,13 +56,22 @@ def _interval(row: Mapping[str, Any], metric: str) -> tuple[float, float]:
     return row[f"{metric}_lo"], row[f"{metric}_hi"]  # type: ignore[return-value]
 
 
-def _cell(row: Mapping[str, Any]) -> str:
+def agreement_cell(row: Mapping[str, Any]) -> str:
+    """One table cell: ``0.583 [0.42, 0.75] n=48``, with failures flagged; the same in every table.
+
+    Example:
+        >>> agreement_cell({"agreement": 1.0, "agreement_lo": 0.8, "agreement_hi": 1.0,
+        ...                 "n_labeled": 12})
+        '1.000 [0.80, 1.00] n=12'
+
+    """
     agreement = row["agreement"]
     n = row.get("n_labeled", row.get("n_reference"))
     if not isinstance(agreement, float) or math.isnan(agreement):
         return f"— n={n}"
     lo, hi = _interval(row, "agreement")
-    text = f"{agreement:.3f} [{lo:.2f}, {hi:.2f}] n={n}"
+    interval = "" if lo is None or hi is None else f" [{lo:.2f}, {hi:.2f}]"
+    text = f"{agreement:.3f}{interval} n={n}"
     errors = row.get("n_errors") or 0
     if errors:
         text += f" ⚠ {errors} error{'s' if errors != 1 else ''}"
@@ -99,7 +108,7 @@ def display_table(table: pl.DataFrame, ceiling: pl.DataFrame | None = None) -> p
     if table.is_empty():
         return pl.DataFrame(schema={"judge": pl.String, "dimension": pl.String})
     cells = frames_labels(table).with_columns(
-        pl.struct(pl.all()).map_elements(_cell, return_dtype=pl.String).alias("_cell")
+        pl.struct(pl.all()).map_elements(agreement_cell, return_dtype=pl.String).alias("_cell")
     )
     columns = list(dict.fromkeys(cells["frames"].to_list()))
     wide = cells.pivot(on="frames", index=["judge", "dimension"], values="_cell")
@@ -110,7 +119,11 @@ def display_table(table: pl.DataFrame, ceiling: pl.DataFrame | None = None) -> p
 
     human = pooled(ceiling).filter(pl.col("dimension").is_in(wide["dimension"].unique().to_list()))
     rows = [
-        {"judge": HUMAN_ROW, "dimension": r["dimension"], **dict.fromkeys(columns, _cell(r))}
+        {
+            "judge": HUMAN_ROW,
+            "dimension": r["dimension"],
+            **dict.fromkeys(columns, agreement_cell(r)),
+        }
         for r in human.iter_rows(named=True)
     ]
     return pl.concat([wide, pl.DataFrame(rows, schema=wide.schema)]) if rows else wide

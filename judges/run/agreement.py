@@ -250,12 +250,14 @@ def _run(session: Session, config: AgreementConfig, started: datetime) -> RunRes
     if config.exclude_inconsistent and inconsistent:
         pairs = without_harmlessness(pairs, inconsistent)
         dataset = replace(dataset, pairs=pairs)
-    if config.dimensions == "all":
-        labeled = {d for p in pairs for d in p.labels}
-        chosen: Sequence[Dimension] | None = [d for d in Dimension.known() if d in labeled]
-    else:
-        chosen = config.dimensions  # type: ignore[assignment]
-    plan = {j.name: list(chosen or j.default_dimensions) for j in judges}
+    labeled = {d for p in pairs for d in p.labels}
+    labeled_dims = [d for d in Dimension.known() if d in labeled]
+    chosen: Sequence[Dimension] | None = (
+        labeled_dims if config.dimensions == "all" else config.dimensions  # type: ignore[assignment]
+    )
+    # A judge of any dimension (default_dimensions None) judges what the data labels, never
+    # a dimension the user did not ask for and the data cannot score.
+    plan = {j.name: list(chosen or j.default_dimensions or labeled_dims) for j in judges}
     for judge in judges:
         check_labels(pairs, plan[judge.name], dataset.source, judge.name)
         judge.check_dimensions(plan[judge.name])

@@ -53,7 +53,7 @@ class VlmJudge(BatchMode, AsyncJudge):
     kind = "vlm"
     confidence_kind = "probability"
     version = "1"
-    default_dimensions = tuple(Dimension)
+    default_dimensions = None  # judges any dimension the data labels
     # Options that change how or what a request costs, not its answer: batch and online
     # answers share the verdict cache.
     non_semantic = frozenset(
