@@ -27,7 +27,6 @@ from judges.cli import (
 )
 from judges.core.types import Dimension
 from judges.datasets import format_summary, parse_dimensions, summarize
-from judges.datasets.demo import DEMO_NOTICE
 from judges.datasets.duplicates import format_duplicates
 from judges.media.frame_counts import parse_frames
 from judges.media.keyframes import STRATEGIES
@@ -168,8 +167,8 @@ def parse_dims(text: str | None) -> list[Dimension] | str | None:
 def print_dry_run(result: DryRun) -> None:
     """Print what a run would do and cost."""
     print(f"dry run on {result.dataset.source}: nothing was called or written")
-    if result.demo:
-        print(DEMO_NOTICE)
+    if result.notice:
+        print(result.notice)
     for plan in result.plans:
         print(plan.describe())
 
@@ -229,8 +228,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"\nAgreement with human labels ({result.dataset.source}, "
         f"{len(result.dataset.pairs)} pairs)"
     )
-    if result.demo:
-        print(DEMO_NOTICE)
+    if result.info["notice"]:
+        print(result.info["notice"])
     print(interval_note(result.table, BootstrapConfig(**config_stats(result))))
     print(to_markdown(display_table(result.table, result.ceiling)))
     if result.ceiling is not None:

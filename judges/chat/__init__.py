@@ -1,8 +1,8 @@
 """Talking to OpenAI-compatible servers, knowing nothing of judges.
 
-The chat-completions client
-(response cache, retries, counters), the spending cap, prices and token estimates, and the Batch
-API (its files and the runner that submits, follows and ingests batches).
+The chat-completions client (response cache, retries, counters), the spending cap, prices and
+token estimates, the offline stand-in for a server (``mock``: a fixed rule, not a model), and
+the Batch API (its files and the runner that submits, follows and ingests batches).
 """
 
 from judges.core.lazy import lazy_face
@@ -19,6 +19,9 @@ _EXPORTS = {
     "price_for": "pricing",
     "BatchOptions": "batch_files",
     "BatchRunner": "batch",
+    "MOCK": "mock",
+    "NOT_A_MODEL": "mock",
+    "is_mock": "mock",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_face(__name__, _EXPORTS)

@@ -25,6 +25,7 @@ from typing import Any
 
 from judges.cache.store import Store, stable_hash
 from judges.chat.budget import Budget, BudgetStop
+from judges.chat.mock import is_mock, mock_transport
 from judges.core.errors import ConfigError
 
 RESPONSES = "responses"
@@ -170,7 +171,7 @@ class ChatClient:
     def check_ready(self) -> None:
         """Fail before any work when the API key is missing (naming the variable)."""
         env = self.endpoint.key_env
-        if env is not None and not os.environ.get(env):
+        if env is not None and not os.environ.get(env) and not is_mock(self.endpoint.base_url):
             where = f" for {self.endpoint.base_url}" if self.endpoint.base_url else ""
             raise ConfigError(
                 f"judge {self.owner!r}: environment variable {env} is not set; export your API "
@@ -186,12 +187,19 @@ class ChatClient:
             self.stats.http_requests += 1
 
         env = self.endpoint.key_env
+        key = os.environ.get(env, "") if env else "not-needed"
+        base_url, transport = self.endpoint.base_url, {}
+        if is_mock(base_url):  # answered in this process by a fixed rule, see judges.chat.mock
+            base_url, transport = "http://mock.invalid/v1", {"transport": mock_transport()}
+            key = "mock"
         self._client = openai.AsyncOpenAI(
-            api_key=os.environ.get(env, "") if env else "not-needed",
-            base_url=self.endpoint.base_url,
+            api_key=key,
+            base_url=base_url,
             timeout=self.endpoint.timeout,
             max_retries=self.endpoint.max_retries,
-            http_client=openai.DefaultAsyncHttpxClient(event_hooks={"request": [count]}),
+            http_client=openai.DefaultAsyncHttpxClient(
+                event_hooks={"request": [count]}, **transport
+            ),
         )
 
     async def aclose(self) -> None:

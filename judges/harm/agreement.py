@@ -25,7 +25,6 @@ import polars as pl
 from judges.core.errors import ConfigError
 from judges.core.harm_types import HarmTask, HarmVerdict
 from judges.core.types import Dimension, frames_label
-from judges.datasets.demo import DEMO_NOTICE
 from judges.datasets.harm_consistency import inconsistent_pairs, without_harmlessness
 from judges.datasets.harm_items import HarmDataset, load_harm_dataset
 from judges.harm.metrics import derived_harmlessness, harm_agreement_table, harm_verdict_table
@@ -173,7 +172,7 @@ def _run(session: Session, config: HarmConfig, started: datetime) -> HarmResult 
         "started": started.isoformat(),
         "finished": finished.isoformat(),
         "demo": session.demo,
-        "notice": DEMO_NOTICE if session.demo else None,
+        "notice": session.notice,
         "data": {
             "path": str(ds.source),
             "sha256": ds.sha256,

@@ -17,7 +17,7 @@ def harm_markdown(table: pl.DataFrame, derived: pl.DataFrame | None, notice: str
     """The harm report: agreement per category x frames, then every statistic."""
     parts = ["# Harm-label agreement with crowdworkers", ""]
     if notice:
-        parts += [f"> {notice}", ""]
+        parts += [*(f"> {line}" for line in notice.splitlines()), ""]
     parts += [
         "Agreement = items where the judge's label equals the people's / labelled items (a "
         "failed judgement is a miss); precision, recall, F1 and kappa over the items answered. "

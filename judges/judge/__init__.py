@@ -1,9 +1,10 @@
 """What a judge is: the contracts every judge implements and the registry that finds them.
 
-``base`` (:class:`Judge`, :class:`ScoreJudge`, :class:`Task`, :class:`RunContext`), ``async_judge``
-(API judges), ``batch_mode`` (API judges on the Batch API), ``model_judge`` (local model judges:
-extras, devices, weights), ``options`` (typed ``--judge-arg`` options), ``task_groups`` (which
-tasks share videos) and ``registry`` (names, presets and the ``t2v_judges`` entry points).
+``task`` (:class:`Task`, :class:`RunContext`), ``base`` (:class:`Judge`,
+:class:`ScoreJudge`), ``async_judge`` (API judges), ``batch_mode`` (API judges on the Batch
+API), ``model_judge`` (local model judges: extras, devices, weights), ``options`` (typed
+``--judge-arg`` options), ``task_groups`` (which tasks share videos) and ``registry`` (names,
+presets and the ``t2v_judges`` entry points).
 Implementations live above, in :mod:`judges.builtin` and :mod:`judges.harm`; the registry finds
 them by module name, as it finds plugins by entry point.
 """
@@ -12,9 +13,9 @@ from judges.core.lazy import lazy_face
 
 _EXPORTS = {
     "Judge": "base",
-    "RunContext": "base",
+    "RunContext": "task",
     "ScoreJudge": "base",
-    "Task": "base",
+    "Task": "task",
     "decide": "base",
     "AsyncJudge": "async_judge",
     "BatchMode": "batch_mode",

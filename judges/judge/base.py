@@ -14,78 +14,19 @@ import math
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from judges.cache.store import Store, stable_hash
-from judges.chat.budget import Budget
+from judges.cache.store import stable_hash
 from judges.chat.client import ChatStats
 from judges.chat.pricing import CostPlan
 from judges.core.errors import ItemError
 from judges.core.types import Dimension, Pair, Verdict, Video, Winner
 from judges.judge.options import config_dict
+from judges.judge.task import RunContext, Task
 from judges.judge.task_groups import whole_groups
-from judges.media.keyframes import KeyframeSource, Strategy
+from judges.media.keyframes import Strategy
 
 ConfidenceKind = Literal["probability", "margin"]
-
-
-@dataclass(frozen=True)
-class RunContext:
-    """What one run hands every judge call; judges keep no run state of their own.
-
-    Attributes:
-        source: The run's keyframes (each video decoded once for all judges and frame counts).
-        store: The run's cache (``None``: no caching).
-        budget: The run's spending cap, shared by API judges.
-        concurrency: API requests in flight per API judge (``None``: the judge's default).
-        progress: Judges may show progress of their own (a batch's request counts).
-        memo: This run's in-process memo (judge fingerprints, file hashes, video scores), so
-            the thousands of verdicts that share a video do not each ask the cache again.
-
-    Example:
-        >>> ctx = RunContext(KeyframeSource(plan=[1, 8]))
-        >>> ctx.store is None
-        True
-
-    """
-
-    source: KeyframeSource = field(default_factory=KeyframeSource)
-    store: Store | None = None
-    budget: Budget = field(default_factory=Budget)
-    concurrency: int | None = None
-    progress: bool = False
-    memo: dict[Any, Any] = field(default_factory=dict, repr=False)
-
-
-@dataclass(frozen=True, slots=True)
-class Task:
-    """One judgement to make: a pair, a dimension and a frame count (``None``: all frames)."""
-
-    pair: Pair
-    dimension: Dimension
-    frames: int | None
-
-    @property
-    def key(self) -> tuple[str, str, int | None]:
-        """Identity of the task within a run."""
-        return (self.pair.pair_id, self.dimension.value, self.frames)
-
-    @property
-    def item_id(self) -> str:
-        """The id verdicts carry (the pair's)."""
-        return self.pair.pair_id
-
-    @property
-    def files(self) -> tuple[Path, ...]:
-        """The video files whose content the verdict depends on."""
-        return (self.pair.video_0.path, self.pair.video_1.path)
-
-    @property
-    def cache_fields(self) -> dict[str, Any]:
-        """What identifies the judgement in a cache key, besides judge, files and inputs."""
-        return {"dimension": self.dimension.value, "frames": self.frames}
 
 
 def decide(
@@ -151,6 +92,14 @@ class Judge(abc.ABC):
 
     def check_ready(self) -> None:  # noqa: B027 - optional hook
         """Raise a :class:`JudgesError` naming the fix if the judge cannot run (e.g. no API key)."""
+
+    def label_for(self, label: str) -> str:
+        """The label this judge's results carry, given the one asked for (it may qualify it)."""
+        return label
+
+    def notice(self) -> str | None:
+        """What a reader must know about this judge's outputs, printed and written with them."""
+        return None
 
     def check_dimensions(self, dimensions: Sequence[Dimension]) -> None:  # noqa: B027
         """Raise a :class:`JudgesError` if this judge cannot judge one of ``dimensions``."""

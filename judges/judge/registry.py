@@ -256,7 +256,7 @@ def get_judge(name: str, /, **kwargs: Any) -> Judge:
     options = dict(kwargs)
     label = options.pop("name", None) or name
     judge = spec.build(options)
-    judge.name = str(label)
+    judge.name = judge.label_for(str(label))
     return judge
 
 

@@ -169,7 +169,7 @@ def agreement_markdown(
     if intro:
         parts += [intro, ""]
     if notice:
-        parts += [f"> {notice}", ""]
+        parts += [*(f"> {line}" for line in notice.splitlines()), ""]
     failed = error_groups(table)
     if failed.height:
         listing = "; ".join(

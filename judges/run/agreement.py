@@ -23,7 +23,6 @@ from judges.chat.pricing import CostPlan
 from judges.core.errors import ConfigError
 from judges.core.types import Dimension, Pair, frames_label
 from judges.datasets import Dataset, parse_dimensions, summarize
-from judges.datasets.demo import DEMO_NOTICE
 from judges.datasets.duplicates import content_duplicates
 from judges.datasets.harm_consistency import inconsistent_pairs, without_harmlessness
 from judges.datasets.votes import Votes, collect_votes
@@ -147,6 +146,7 @@ class DryRun:
     dataset: Dataset
     plans: list[CostPlan]
     demo: bool
+    notice: str | None = None
 
 
 @dataclass
@@ -267,7 +267,7 @@ def _run(session: Session, config: AgreementConfig, started: datetime) -> RunRes
             runner.plan(judge, plan_tasks(pairs, plan[judge.name], frames, with_ties=True)[0])
             for judge in judges
         ]
-        return DryRun(dataset, plans, session.demo)
+        return DryRun(dataset, plans, session.demo, session.notice)
     runs: list[JudgeRun] = []
     judge_info: list[dict[str, Any]] = []
     reports: list[JudgeReport] = []
@@ -321,7 +321,7 @@ def _run(session: Session, config: AgreementConfig, started: datetime) -> RunRes
         "finished": finished.isoformat(),
         "seconds": round((finished - started).total_seconds(), 3),
         "demo": demo,
-        "notice": DEMO_NOTICE if demo else None,
+        "notice": session.notice,
         "data": {
             "path": str(dataset.source),
             "sha256": dataset.sha256,
@@ -364,7 +364,7 @@ def _run(session: Session, config: AgreementConfig, started: datetime) -> RunRes
             verdicts,
             table,
             info,
-            DEMO_NOTICE if demo else None,
+            session.notice,
             ceiling=ceiling,
             extra=extra,
         )
@@ -373,7 +373,9 @@ def _run(session: Session, config: AgreementConfig, started: datetime) -> RunRes
         )
         from judges.report.diagnostic_figures import write_reliability
 
-        mark = "demo data" if demo else None
+        caveats = ["demo data"] if demo else []
+        caveats += ["judges that are not models"] if any(j.notice() for j in judges) else []
+        mark = " and ".join(caveats) or None
         write_figures(folder.staging / "figures", table, verdicts, mark=mark)
         write_reliability(folder.staging / "figures", verdicts, mark=mark)
         run_dir = folder.publish()

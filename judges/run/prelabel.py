@@ -29,7 +29,6 @@ import polars as pl
 from judges.core.errors import ConfigError
 from judges.core.types import Dimension
 from judges.datasets import load_dataset
-from judges.datasets.demo import DEMO_NOTICE
 from judges.datasets.label_studio import (
     FROM_NAME,
     LABEL_CONFIG,
@@ -368,8 +367,8 @@ def _prelabel(config: PrelabelConfig, session: Session) -> dict[str, Any]:
                 f"no threshold's clustered lower bound reaches {config.target_agreement:.2f}: "
                 f"{best}; every pair is routed to humans"
             )
-        if demo:
-            summary["notice"] = DEMO_NOTICE
+        if session.notice:
+            summary["notice"] = session.notice
         (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
         folder.publish()
     except BaseException:

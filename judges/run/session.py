@@ -186,6 +186,16 @@ class Session:
         self.engine = make_engine(config.engine, RayOptions(address=config.ray_address))
         self._store: Store | None = None
         self._runner: Runner | None = None
+        for judge in self.judges:
+            if (notice := judge.notice()) is not None:
+                self.log(notice)
+
+    @property
+    def notice(self) -> str | None:
+        """What every output of the run must say: demo data, judges that are not models."""
+        parts = [DEMO_NOTICE] if self.demo else []
+        parts += [n for judge in self.judges if (n := judge.notice())]
+        return "\n".join(parts) or None
 
     def data_path(self) -> Path:
         """The configured data, or the demo data (built on first use, with its notice)."""

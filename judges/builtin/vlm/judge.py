@@ -20,7 +20,8 @@ from judges.builtin.vlm.config import VlmConfig
 from judges.builtin.vlm.prompts import load_prompts
 from judges.builtin.vlm.replies import interpret_reply
 from judges.chat.client import ChatClient, ChatStats, Endpoint
-from judges.chat.pricing import PRICES_AS_OF, CostPlan, estimate_prompt_tokens, price_for
+from judges.chat.mock import is_mock
+from judges.chat.pricing import PRICES_AS_OF, CostPlan, Price, estimate_prompt_tokens, price_for
 from judges.core.errors import ConfigError, ItemError
 from judges.core.types import Dimension, Pair, Status, Verdict, Video, Winner
 from judges.judge.async_judge import AsyncJudge
@@ -76,12 +77,33 @@ class VlmJudge(BatchMode, AsyncJudge):
         super().__init__(config, name)
         self.prompts = self.load_prompts(config.prompt_version)
         self.price = price_for(config.model, config.price_input, config.price_output)
+        if is_mock(config.base_url):
+            if config.mode == "batch":
+                raise ConfigError(
+                    f"judge {self.name!r}: base_url=mock answers online requests only; drop "
+                    "mode=batch"
+                )
+            self.price = Price(0.0, 0.0)  # the stand-in costs nothing
         endpoint = Endpoint(config.base_url, config.api_key_env, config.timeout, config.max_retries)
         self.chat = ChatClient(endpoint, self.name, self.prompts.version, self.price)
         self._images: OrderedDict[tuple[str, int | None], _Images] = OrderedDict()
         self._images_lock = threading.Lock()
         self.both_order = 0
         self.flips = 0
+
+    def label_for(self, label: str) -> str:
+        """``-mock`` marks every table row of a run against the mock endpoint."""
+        mock = is_mock(self.cfg.base_url) and not label.endswith("-mock")
+        return f"{label}-mock" if mock else label
+
+    def notice(self) -> str | None:
+        """A run against ``base_url=mock`` says, wherever its numbers go, that no model answered."""
+        if not is_mock(self.cfg.base_url):
+            return None
+        return (
+            f"MOCK ENDPOINT: judge {self.name!r} was answered by a fixed rule "
+            "(judges/chat/mock.py), not a model. Its numbers show the pipeline, not a judge."
+        )
 
     def load_prompts(self, version: str) -> Any:
         """The judge's prompt set (harm judges load theirs)."""
