@@ -152,6 +152,14 @@ def test_disagreements_export(run, tmp_path):
     index = (tmp_path / "dis" / "index.md").read_text()
     for pair_id in wrong["pair_id"]:
         assert pair_id in index
+    # psnr's lower score wins: the line says so, and ends cleanly
+    row = wrong.row(0, named=True)
+    line = (
+        f"Human: **{row['human']}**, judge: **{row['winner']}** (ok); "
+        f"scores {row['score_0']:.4g} vs {row['score_1']:.4g} (lower wins)\n"
+    )
+    assert line in index
+    assert "; \n" not in index
     with pytest.raises(ConfigError, match="no verdicts for judge 'nope'"):
         export_disagreements(result.run_dir, "nope", "information", 2, tmp_path / "x")
 
@@ -251,4 +259,76 @@ def test_demo_run_figures_carry_the_mark(tmp_path):
     plt.close(fig)
     fig = plot_outcomes(pl.DataFrame({"judge": ["a"], "status": ["ok"]}))
     assert not fig.texts
+    plt.close(fig)
+
+
+def test_outcomes_legend_is_not_under_the_demo_stamp():
+    import itertools
+
+    import matplotlib.pyplot as plt
+
+    from judges.report.agreement_figures import plot_outcomes
+
+    verdicts = pl.DataFrame({"judge": ["a", "a", "b"], "status": ["ok", "tie", "error"]})
+    fig = plot_outcomes(verdicts, "demo data")
+    boxes = _text_boxes(fig)
+    stamp = [box for text, box in boxes if text.startswith("DEMO DATA")]
+    legend = [box for text, box in boxes if text in ("ok", "tie", "error", "refused")]
+    assert len(stamp) == 1 and len(legend) >= 3
+    assert not any(s.overlaps(b) for s, b in itertools.product(stamp, legend))
+    plt.close(fig)
+
+
+def test_a_one_row_heatmap_gets_a_full_size_colour_bar():
+    import matplotlib.pyplot as plt
+
+    table = pl.DataFrame(
+        {
+            "judge": ["psnr"] * 4,
+            "dimension": ["informativeness"] * 4,
+            "frames": [1, 2, 4, 8],
+            "agreement": [0.5, 0.6, 0.7, 0.8],
+            "n_labeled": [10] * 4,
+        }
+    )
+    fig = plot_heatmap(table)
+    (bar,) = [ax for ax in fig.axes if ax.get_label() == "<colorbar>"]
+    fig.canvas.draw()
+    box = bar.get_window_extent()
+    inches = max(box.width, box.height) / fig.dpi
+    assert inches >= 2.0, f"colour bar {inches:.2f} in long"
+    assert box.width > box.height  # laid along the bottom
+    plt.close(fig)
+
+
+def test_risk_coverage_draws_every_line_its_legend_names():
+    import matplotlib.pyplot as plt
+
+    from judges.report.diagnostic_figures import risk_coverage_figure
+    from judges.stats.prelabel_promise import Promise
+
+    curve = pl.DataFrame(
+        {
+            "threshold": [0.9, 0.6],
+            "coverage": [0.4, 0.8],
+            "agreement": [1.0, 0.875],
+            "agreement_lo": [0.9, 0.78],
+            "agreement_hi": [1.0, 0.93],
+            "lower_bound": [0.55, None],
+            "tested": [True, False],  # the walk stopped after one threshold
+        }
+    )
+    promise = Promise(None, 0.6, None, None, 0, 0.0, 0, 1, curve)
+    fig = risk_coverage_figure(curve, promise)
+    (ax,) = fig.axes
+    named = {t.get_text() for t in ax.get_legend().get_texts()}
+    bound = [ln for ln in ax.lines if ln.get_label() == "clustered one-sided lower bound (tested)"]
+    assert "clustered one-sided lower bound (tested)" in named
+    assert len(bound) == 1 and bound[0].get_marker() == "o"  # one point is visible
+    assert list(bound[0].get_ydata()) == [0.55]
+    plt.close(fig)
+    untested = curve.with_columns(pl.lit(False).alias("tested"))
+    fig = risk_coverage_figure(untested, promise)
+    names = {t.get_text() for t in fig.axes[0].get_legend().get_texts()}
+    assert "clustered one-sided lower bound (tested)" not in names
     plt.close(fig)

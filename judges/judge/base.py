@@ -258,6 +258,10 @@ class ScoreJudge(Judge):
         """Score differences up to this are ties (from the judge's options)."""
         return float(getattr(self.config, "tie_tolerance", 0.0))
 
+    def describe(self) -> dict[str, Any]:
+        """What run.json records, with which way the scores point (reports read it)."""
+        return {**super().describe(), "higher_is_better": self.higher_is_better}
+
     @abc.abstractmethod
     def video_score(self, video: Video, frames: int | None, ctx: RunContext) -> float:
         """Score one video from ``frames`` keyframes (``None``: all frames).

@@ -190,7 +190,17 @@ def plot_heatmap(table: pl.DataFrame, metric: str = "agreement", mark: str | Non
     for ax in axes.flat[len(judges) :]:
         ax.set_visible(False)
     if mesh is not None:
-        fig.colorbar(mesh, ax=axes, shrink=0.6, label=metric)
+        # A panel of one or two dimensions is too short for an upright colour bar: lay it
+        # along the bottom, where the figure is wide.
+        flat = len(dims) <= 2
+        fig.colorbar(
+            mesh,
+            ax=axes,
+            shrink=0.6,
+            label=metric,
+            location="bottom" if flat else "right",
+            aspect=30 if flat else 20,
+        )
     mark_figure(fig, mark)
     return fig
 
@@ -224,7 +234,8 @@ def plot_outcomes(verdicts: pl.DataFrame, mark: str | None = None) -> Figure:
     ax.set_xlim(0, 1)
     ax.set_xlabel("share of verdicts")
     handles, labels = ax.get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside upper center", ncol=len(STATUSES), frameon=False)
+    # Below the bars: the top belongs to the caveat stamp, which must not cover the legend.
+    fig.legend(handles, labels, loc="outside lower center", ncol=len(STATUSES), frameon=False)
     mark_figure(fig, mark)
     return fig
 

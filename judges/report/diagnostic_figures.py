@@ -116,6 +116,13 @@ def write_reliability(out_dir: Path, verdicts: pl.DataFrame, mark: str | None = 
 
 
 def plot_risk_coverage(curve: pl.DataFrame, promise: Promise, path: Path) -> None:
+    """Write :func:`risk_coverage_figure` to ``path``."""
+    fig = risk_coverage_figure(curve, promise)
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+
+
+def risk_coverage_figure(curve: pl.DataFrame, promise: Promise) -> Figure:
     """Agreement among kept pairs vs coverage, the tested lower bounds and the chosen threshold."""
     sns.set_theme(style="whitegrid", context="notebook")
     fig, ax = plt.subplots(figsize=(6, 4))
@@ -129,12 +136,15 @@ def plot_risk_coverage(curve: pl.DataFrame, promise: Promise, path: Path) -> Non
     )
     ax.plot(cov, curve["agreement"].to_list(), marker=".", label="agreement among kept")
     tested = curve.filter(pl.col("tested").fill_null(False))
-    ax.plot(
-        tested["coverage"].to_list(),
-        tested["lower_bound"].to_list(),
-        color="#c0504d",
-        label="clustered one-sided lower bound (tested)",
-    )
+    if tested.height:  # markers too: fixed-sequence testing may stop after one threshold
+        ax.plot(
+            tested["coverage"].to_list(),
+            tested["lower_bound"].to_list(),
+            color="#c0504d",
+            marker="o",
+            markersize=4,
+            label="clustered one-sided lower bound (tested)",
+        )
     ax.axhline(promise.target, color="grey", linestyle="--", label=f"target {promise.target:.2f}")
     if promise.threshold is not None:
         ax.axvline(
@@ -149,5 +159,4 @@ def plot_risk_coverage(curve: pl.DataFrame, promise: Promise, path: Path) -> Non
     ax.set_ylim(0, 1.02)
     ax.legend(loc="lower left", fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
+    return fig

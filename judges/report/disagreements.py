@@ -171,6 +171,11 @@ def export_disagreements(
         f"pairs (showing up to {limit}).",
         "",
     ]
+    # Which way the judge's scores point, from run.json (runs before it was recorded: unsaid),
+    # so "13.06 vs 12.64" for video_1 does not read as a mistake when lower wins.
+    described = next((j for j in info.get("judges", []) if j.get("name") == judge), {})
+    higher = described.get("higher_is_better")
+    direction = "" if higher is None else (" (higher wins)" if higher else " (lower wins)")
     count = 0
     for row in wrong.head(limit).iter_rows(named=True):
         pair = pairs.get(row["pair_id"])
@@ -193,7 +198,7 @@ def export_disagreements(
                 (r.get("reasoning") or r.get("text") or "").strip() for r in replies
             )
         scores = (
-            f"scores {row['score_0']:.4g} vs {row['score_1']:.4g}; "
+            f"; scores {row['score_0']:.4g} vs {row['score_1']:.4g}{direction}"
             if row["score_0"] is not None and row["score_1"] is not None
             else ""
         )
@@ -202,7 +207,7 @@ def export_disagreements(
             "",
             f"Prompt: {pair.prompt_text}",
             "",
-            f"Human: **{row['human']}**, judge: **{row['winner']}** ({row['status']}); {scores}",
+            f"Human: **{row['human']}**, judge: **{row['winner']}** ({row['status']}){scores}",
             "",
             f"![{row['pair_id']}]({name})",
             "",
