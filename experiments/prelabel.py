@@ -202,12 +202,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(summary["notice"])
     print(
         f"{summary['pairs']} pairs: {summary['pre_labelled']} pre-labelled, "
-        f"{summary['routed_to_humans']} routed to humans "
-        f"(threshold {summary['threshold']} on the judge's "
-        f"{summary['confidence_kind'] or 'confidence'}"
-        + (f" in {summary['confidence_unit']}" if summary.get("confidence_unit") else "")
-        + f", ~{summary['human_hours_saved']:.2f} human hours saved)"
+        f"{summary['routed_to_humans']} routed to humans ({threshold_words(summary)}, "
+        f"~{summary['human_hours_saved']:.2f} human hours saved)"
     )
+    check = summary.get("population_check")
+    if check and check["warning"]:
+        print(f"warning: {check['warning']}")
     expected = summary.get("expected_agreement")
     if expected:
         print(
@@ -227,6 +227,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if failing_judges(summary["failures"]):
         return EXIT_FAILED_VERDICTS
     return 0
+
+
+def threshold_words(summary: dict[str, Any]) -> str:
+    """The threshold in words, naming its unit once: ``threshold 0.731 on the judge's ...``."""
+    if summary["threshold"] is None:
+        return "no threshold passed" if summary.get("calibration") else "no calibration set given"
+    unit = summary.get("confidence_unit") or summary.get("confidence_kind") or "confidence"
+    return f"threshold {summary['threshold']:.4g} on the judge's confidence ({unit})"
 
 
 if __name__ == "__main__":

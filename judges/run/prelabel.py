@@ -44,6 +44,7 @@ from judges.stats.bootstrap import BootstrapConfig
 from judges.stats.calibration import METHODS, MarginCalibrator, Method
 from judges.stats.classic import wilson_interval
 from judges.stats.prelabel_promise import choose_threshold, prediction_interval
+from judges.stats.shift import pair_fields, shift_checks
 
 
 def risk_coverage(
@@ -198,7 +199,7 @@ def _prelabel(config: PrelabelConfig, session: Session) -> dict[str, Any]:
     runner = session.runner
     tasks, _ = plan_tasks(data.pairs, [config.dimension], frames, labeled_only=False)
     verdicts = runner.run(judge, tasks).verdicts
-    promise = calibrator = None
+    promise = calibrator = shift = None
     interval: tuple[float, float] | None = None
     curve = None
     confidences = {v.pair_id: confidence_of(v) for v in verdicts}
@@ -237,6 +238,15 @@ def _prelabel(config: PrelabelConfig, session: Session) -> dict[str, Any]:
             promise.curve.select("threshold", "prompts", "lower_bound", "tested", "passed"),
             on="threshold",
             how="left",
+        )
+        # The promise assumes the batch is drawn like the calibration set: check what can be
+        # seen without labels, and say so when it differs beyond chance.
+        shift = shift_checks(
+            {"confidence": conf.tolist(), **pair_fields([by_id[v.pair_id] for v in cal_verdicts])},
+            {"confidence": [confidences[p.pair_id] for p in data.pairs], **pair_fields(data.pairs)},
+            prompts,
+            [p.prompt_id for p in data.pairs],
+            seed=config.stats.seed,
         )
         if promise.threshold is not None:
             new_prompts = {p.pair_id: p.prompt_id for p in data.pairs}
@@ -367,6 +377,8 @@ def _prelabel(config: PrelabelConfig, session: Session) -> dict[str, Any]:
                 f"no threshold's clustered lower bound reaches {config.target_agreement:.2f}: "
                 f"{best}; every pair is routed to humans"
             )
+        if shift is not None:
+            summary["population_check"] = shift
         if session.notice:
             summary["notice"] = session.notice
         (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))

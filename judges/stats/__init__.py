@@ -44,6 +44,7 @@ _EXPORTS = {
     "Promise": "prelabel_promise",
     "choose_threshold": "prelabel_promise",
     "prediction_interval": "prelabel_promise",
+    "shift_checks": "shift",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_face(__name__, _EXPORTS)
