@@ -56,7 +56,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from judges.report.agreement_figures import write_figures
     from judges.report.disagreements import export_disagreements, parse_disagreement_spec
-    from judges.report.run_folder import check_writable_dir, merge_runs, read_run, run_kind
+    from judges.report.run_folder import (
+        check_writable_dir,
+        merge_runs,
+        merged_ceiling,
+        read_run,
+        run_kind,
+    )
     from judges.report.tables import comparison_markdown
 
     if args.limit < 1:
@@ -81,11 +87,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"report: {out}")
         return 0
     frames_labels(table).write_csv(out / "comparison.csv")
-    (out / "comparison.md").write_text(comparison_markdown(table, args.runs))
+    ceiling = merged_ceiling(args.runs)  # the human rows stay beside the judges
+    if ceiling is not None:
+        ceiling.write_csv(out / "ceiling.csv")
+    (out / "comparison.md").write_text(comparison_markdown(table, args.runs, ceiling))
     import polars as pl
 
     write_figures(out / "figures", table, pl.DataFrame())
-    print(to_markdown(display_table(table)))
+    print(to_markdown(display_table(table, ceiling)))
     if args.compare:
         from judges.report.comparisons import compare_runs, write_comparisons
 

@@ -2,6 +2,9 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -332,3 +335,37 @@ def test_risk_coverage_draws_every_line_its_legend_names():
     names = {t.get_text() for t in fig.axes[0].get_legend().get_texts()}
     assert "clustered one-sided lower bound (tested)" not in names
     plt.close(fig)
+
+
+def test_merged_report_keeps_the_human_ceiling(tmp_path):
+    from conftest import make_dataset
+
+    data = make_dataset(tmp_path / "d", n_pairs=4)
+    votes = tmp_path / "votes.csv"
+    rows = ["pair_id,dimension,annotator,choice"]
+    for i in range(4):
+        for annotator, choice in (("a", "video_0"), ("b", "video_0"), ("c", "video_1")):
+            rows.append(f"pair-{i},helpfulness,{annotator},{choice}")
+    votes.write_text("\n".join(rows) + "\n")
+    root = Path(__file__).resolve().parents[1]
+    env = {"JUDGES_CACHE_DIR": str(tmp_path / "cache"), "PATH": "/usr/bin:/bin"}
+    for run_id in ("a", "b"):
+        res = subprocess.run(
+            [sys.executable, str(root / "experiments/agreement.py"), "--judge", "psnr",
+             "--dims", "helpfulness", "--frames", str(1 if run_id == "a" else 2), "--data",
+             str(data), "--votes", str(votes), "--out", str(tmp_path / "r"), "--run-id",
+             run_id, "--quiet", "--bootstrap", "50"],
+            capture_output=True, text=True, env=env,
+        )  # fmt: skip
+        assert res.returncode == 0, res.stderr
+    res = subprocess.run(
+        [sys.executable, str(root / "experiments/report.py"), str(tmp_path / "r/a"),
+         str(tmp_path / "r/b"), "--out", str(tmp_path / "rep")],
+        capture_output=True, text=True, env=env,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    # the merged report keeps the runs' own ceiling (same data, same votes), unchanged
+    original = pl.read_csv(tmp_path / "r" / "a" / "ceiling.csv")
+    assert pl.read_csv(tmp_path / "rep" / "ceiling.csv").equals(original)
+    assert "| human (leave-one-out) | helpfulness |" in res.stdout
+    assert "human (leave-one-out)" in (tmp_path / "rep" / "comparison.md").read_text()

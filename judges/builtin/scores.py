@@ -131,6 +131,7 @@ class ScoresJudge(ScoreJudge):
 
     kind = "scores"
     confidence_unit = "score"
+    depends_on_frames = False  # one score per video, whatever the keyframes
     default_dimensions = None  # any metric: every dimension the data labels, unless dimensions=
 
     def __init__(self, config: ScoresConfig, name: str | None = None) -> None:

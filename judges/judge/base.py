@@ -71,6 +71,8 @@ class Judge(abc.ABC):
             (in [0, 1], comparable across judges) or ``margin`` (a score difference in the
             judge's own unit, comparable only within the judge); ``None`` if it gives none.
         confidence_unit: The margin's unit, for reports (``dB``, ``logit``...).
+        depends_on_frames: ``False`` for judges whose verdict is the same at every frame count
+            (a per-video score read from a file): comparisons across frame counts are left out.
         task_kind: What the judge judges: ``pair`` (a preference between two videos) or
             ``harm`` (the harm labels of one text-video pair, :mod:`judges.harm`).
         verdict_type: The verdict class it returns (read back from the cache by the runner).
@@ -85,6 +87,7 @@ class Judge(abc.ABC):
     non_semantic: ClassVar[frozenset[str]] = frozenset()
     confidence_kind: ClassVar[ConfidenceKind | None] = None
     confidence_unit: ClassVar[str | None] = None
+    depends_on_frames: ClassVar[bool] = True
 
     def __init__(self, config: Any = None, name: str | None = None) -> None:
         self.config = config
@@ -142,6 +145,7 @@ class Judge(abc.ABC):
             "version": self.version,
             "settings": self.settings(),
             "confidence": {"kind": self.confidence_kind, "unit": self.confidence_unit},
+            "depends_on_frames": self.depends_on_frames,
         }
 
     def cache_inputs(self, task: Task) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from typing import Any
 import polars as pl
 
 from judges.core.errors import ConfigError
+from judges.report.run_folder import run_labels
 from judges.stats.bootstrap import BootstrapConfig
 from judges.stats.paired import compare, default_family, parse_comparison
 
@@ -29,11 +30,13 @@ def compare_runs(
 
     ``specs`` are ``"A@F vs B@G"``; ``"default"`` (or none at all) adds :func:`default_family`.
     """
-    verdicts = load_verdicts(run_dirs, allow_mixed_data=allow_mixed_data)
+    verdicts, frame_free = _load(run_dirs, allow_mixed_data=allow_mixed_data)
     family = [
         pair
         for spec in specs or ["default"]
-        for pair in (default_family(verdicts) if spec == "default" else [parse_comparison(spec)])
+        for pair in (
+            default_family(verdicts, frame_free) if spec == "default" else [parse_comparison(spec)]
+        )
     ]
     return compare(verdicts, family, dimensions, config)
 
@@ -45,8 +48,15 @@ def load_verdicts(run_dirs: Sequence[Path], allow_mixed_data: bool = False) -> p
         ConfigError: not a run folder, or runs on different data (unless allowed).
 
     """
-    frames = []
-    seen: dict[str, str] = {}
+    return _load(run_dirs, allow_mixed_data)[0]
+
+
+def _load(
+    run_dirs: Sequence[Path], allow_mixed_data: bool = False
+) -> tuple[pl.DataFrame, set[str]]:
+    """Verdicts of the runs (labels unique) and the labels of frame-independent judges."""
+    tables = []
+    infos = []
     data: set[tuple[Any, ...]] = set()
     for run_dir in {Path(d).resolve(): Path(d) for d in run_dirs}.values():  # once each
         path, info_path = Path(run_dir) / "verdicts.parquet", Path(run_dir) / "run.json"
@@ -59,26 +69,42 @@ def load_verdicts(run_dirs: Sequence[Path], allow_mixed_data: bool = False) -> p
         data.add((info["data"].get("sha256"), info["data"].get("pairs_used")))
         # Read lazily, without the reply texts: comparisons need ids, labels and winners, and
         # a VLM run's raw replies are most of a million-verdict file.
-        table = pl.scan_parquet(path).drop("raw", "error", strict=False).collect()
-        rename = {}
-        for judge in table["judge"].unique().to_list():
-            if judge in seen and seen[judge] != info["run_id"]:
-                rename[judge] = f"{judge}@{info['run_id']}"
-            else:
-                seen[judge] = info["run_id"]
-        if rename:
-            table = table.with_columns(pl.col("judge").replace(rename))
-        frames.append(table)
+        tables.append(pl.scan_parquet(path).drop("raw", "error", strict=False).collect())
+        infos.append(info)
     if len(data) > 1 and not allow_mixed_data:
         raise ConfigError(
             "the runs were made on different data (config SHA-256 or pairs used differ); "
             "paired comparisons need the same pairs (--allow-mixed-data compares the overlap)"
         )
-    return pl.concat(frames, how="diagonal_relaxed")
+    labels = run_labels(
+        [
+            (str(i.get("run_id")), set(t["judge"].unique().to_list()))
+            for t, i in zip(tables, infos, strict=True)
+        ]
+    )
+    frame_free = set()
+    for info, (_, rename) in zip(infos, labels, strict=True):
+        for judge in info.get("judges", []):
+            if judge.get("depends_on_frames") is False:
+                frame_free.add(rename.get(judge["name"], judge["name"]))
+    renamed = [
+        t.with_columns(pl.col("judge").replace(rename))
+        for t, (_, rename) in zip(tables, labels, strict=True)
+    ]
+    return pl.concat(renamed, how="diagonal_relaxed"), frame_free
 
 
-def write_comparisons(table, out: Path, mark: str | None = None) -> None:
-    """Write ``comparisons.csv``, ``comparisons.md`` and the forest plot into ``out``."""
+FOREST_ROWS = 30
+"""Comparisons per forest plot; a larger family is drawn on pages ``forest-1``, ``forest-2``..."""
+
+
+def write_comparisons(table: pl.DataFrame, out: Path, mark: str | None = None) -> list[Path]:
+    """Write ``comparisons.csv``, ``comparisons.md`` and the forest plot(s) into ``out``.
+
+    Returns:
+        The forest plots' PNG files (one, or a page per :data:`FOREST_ROWS` comparisons).
+
+    """
     from judges.report.diagnostic_figures import plot_forest, save
     from judges.report.run_folder import check_writable_dir
     from judges.report.tables import to_markdown
@@ -88,9 +114,10 @@ def write_comparisons(table, out: Path, mark: str | None = None) -> None:
     lines = [
         "# Paired comparisons",
         "",
-        "Difference in agreement (A − B) on the pairs both judged, paired cluster-bootstrap "
-        "95% interval, McNemar's exact test on the discordant pairs, Holm-corrected over the "
-        "family below.",
+        "Difference in agreement (A − B) on the pairs both judged, with each comparison's own "
+        "paired cluster-bootstrap 95% interval (not adjusted for the family), McNemar's exact "
+        "test on the discordant pairs, and its p-value Holm-adjusted over the "
+        f"{table.height} comparisons below; conclusions follow the adjusted p-value.",
         "",
         *(f"- {s}" for s in table["sentence"]),
         "",
@@ -98,4 +125,9 @@ def write_comparisons(table, out: Path, mark: str | None = None) -> None:
         "",
     ]
     (out / "comparisons.md").write_text("\n".join(lines))
-    save(plot_forest(table, mark), str(out / "forest"))
+    pages = max(1, -(-table.height // FOREST_ROWS))
+    stems = ["forest"] if pages == 1 else [f"forest-{k + 1}" for k in range(pages)]
+    for k, stem in enumerate(stems):
+        page = table.slice(k * FOREST_ROWS, FOREST_ROWS)
+        save(plot_forest(page, mark, page=(k + 1, pages)), str(out / stem))
+    return [out / f"{stem}.png" for stem in stems]

@@ -11,7 +11,9 @@ from judges.report.agreement_figures import mark_figure, plt, sns
 from judges.stats.prelabel_promise import Promise
 
 
-def plot_forest(comparisons: pl.DataFrame, mark: str | None = None) -> Figure:
+def plot_forest(
+    comparisons: pl.DataFrame, mark: str | None = None, page: tuple[int, int] = (1, 1)
+) -> Figure:
     """Forest plot: one row per comparison, A - B with its paired 95% interval.
 
     Filled markers are comparisons whose Holm-corrected p-value is below 0.05.
@@ -39,7 +41,8 @@ def plot_forest(comparisons: pl.DataFrame, mark: str | None = None) -> Figure:
     ax.set_yticks(range(len(rows)))
     ax.set_yticklabels([f"{r['a']} vs {r['b']}\n{r['dimension']}" for r in reversed(rows)])
     ax.set_xlabel("difference in agreement (A − B), paired 95% cluster-bootstrap interval")
-    ax.set_title("Paired comparisons (filled: Holm-corrected p < 0.05)", fontsize=11)
+    pages = f", page {page[0]} of {page[1]}" if page[1] > 1 else ""
+    ax.set_title(f"Paired comparisons (filled: Holm-corrected p < 0.05){pages}", fontsize=11)
     fig.tight_layout()
     mark_figure(fig, mark)
     return fig
@@ -81,8 +84,9 @@ def plot_reliability(bins: pl.DataFrame, title: str, mark: str | None = None) ->
 
 def save(fig: Figure, path_stem: str) -> None:
     """Write ``<stem>.png`` and ``<stem>.svg`` and close the figure."""
-    fig.savefig(f"{path_stem}.png", dpi=130)
-    fig.savefig(f"{path_stem}.svg")
+    # "tight": long tick labels (a forest plot's comparisons) must not push the axis label off
+    fig.savefig(f"{path_stem}.png", dpi=130, bbox_inches="tight")
+    fig.savefig(f"{path_stem}.svg", bbox_inches="tight")
     plt.close(fig)
 
 

@@ -321,6 +321,18 @@ def read_run(run_dir: Path) -> tuple[pl.DataFrame, dict[str, Any]]:
     return read_agreement_csv(table_path), json.loads(info_path.read_text())
 
 
+def merged_ceiling(run_dirs: Sequence[Path]) -> pl.DataFrame | None:
+    """The human ceiling of merged runs: their ``ceiling.csv``, when they agree on it.
+
+    Runs on the same data with the same votes have the same ceiling; runs whose ceilings
+    differ (other votes) get none, rather than one run's passed off as all of theirs.
+    """
+    tables = [pl.read_csv(p) for d in run_dirs if (p := Path(d) / "ceiling.csv").is_file()]
+    if not tables or any(not t.equals(tables[0]) for t in tables[1:]):
+        return None
+    return tables[0]
+
+
 def merge_runs(run_dirs: list[Path], allow_mixed_data: bool = False) -> pl.DataFrame:
     """One long table from several runs of one kind, with a ``run_id`` column.
 
@@ -351,24 +363,47 @@ def merge_runs(run_dirs: list[Path], allow_mixed_data: bool = False) -> pl.DataF
             f"these runs used different data ({listing}); their agreements are not comparable. "
             "Pass --allow-mixed-data to merge anyway."
         )
-    seen: dict[str, int] = {}
-    for _, table, _ in loaded:
-        for judge in set(table["judge"].to_list()):
-            seen[judge] = seen.get(judge, 0) + 1
-    parts = []
+    labels = run_labels(
+        [
+            (str(info.get("run_id", d.name)), set(table["judge"].to_list()))
+            for d, table, info in loaded
+        ]
+    )
+    parts = [
+        table.with_columns(
+            pl.lit(run_id).alias("run_id"), pl.col("judge").replace(rename).alias("judge")
+        )
+        for (_, table, _), (run_id, rename) in zip(loaded, labels, strict=True)
+    ]
+    return pl.concat(parts, how="diagonal_relaxed")
+
+
+def run_labels(runs: Sequence[tuple[str, set[str]]]) -> list[tuple[str, dict[str, str]]]:
+    """One naming scheme for judges across runs (reports, comparisons, merged tables).
+
+    A judge label that several runs use becomes ``label@run_id`` in every one of them; a run
+    id that two folders share becomes ``run_id#2`` for the second.
+
+    Args:
+        runs: Each run's id and its judge labels, in order.
+
+    Returns:
+        Each run's (unique) id and its ``{label: new label}`` renames.
+
+    Example:
+        >>> run_labels([("a", {"psnr", "clip"}), ("b", {"psnr"})])
+        [('a', {'psnr': 'psnr@a'}), ('b', {'psnr': 'psnr@b'})]
+
+    """
+    counts: dict[str, int] = {}
+    for _, judges in runs:
+        for judge in judges:
+            counts[judge] = counts.get(judge, 0) + 1
     ids: dict[str, int] = {}
-    for d, table, info in loaded:
-        run_id = str(info.get("run_id", d.name))
+    out = []
+    for run_id, judges in runs:
         ids[run_id] = ids.get(run_id, 0) + 1
         if ids[run_id] > 1:  # two folders with one run id (copied, or other --out roots)
             run_id = f"{run_id}#{ids[run_id]}"
-        parts.append(
-            table.with_columns(
-                pl.lit(run_id).alias("run_id"),
-                pl.when(pl.col("judge").is_in([j for j, n in seen.items() if n > 1]))
-                .then(pl.col("judge") + "@" + run_id)
-                .otherwise(pl.col("judge"))
-                .alias("judge"),
-            )
-        )
-    return pl.concat(parts, how="diagonal_relaxed")
+        out.append((run_id, {j: f"{j}@{run_id}" for j in sorted(judges) if counts[j] > 1}))
+    return out

@@ -242,7 +242,9 @@ def agreement_markdown(
     return "\n".join(parts)
 
 
-def comparison_markdown(table: pl.DataFrame, run_dirs: list[Path]) -> str:
-    """Markdown report of a merged table."""
+def comparison_markdown(
+    table: pl.DataFrame, run_dirs: list[Path], ceiling: pl.DataFrame | None = None
+) -> str:
+    """Markdown report of a merged table (with the runs' human ceiling, when they have one)."""
     runs = "Runs: " + ", ".join(f"`{d}`" for d in run_dirs)
-    return agreement_markdown(table, title="Judge comparison", intro=runs)
+    return agreement_markdown(table, title="Judge comparison", intro=runs, ceiling=ceiling)

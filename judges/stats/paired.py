@@ -14,9 +14,10 @@ a human choice, so every difference is paired:
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,11 +75,14 @@ def parse_comparison(text: str) -> tuple[Arm, Arm]:
     return Arm.parse(parts[0]), Arm.parse(parts[1])
 
 
-def default_family(verdicts: pl.DataFrame) -> list[tuple[Arm, Arm]]:
+def default_family(
+    verdicts: pl.DataFrame, frame_free: Collection[str] = ()
+) -> list[tuple[Arm, Arm]]:
     """The comparisons asked for when none are named.
 
-    Each judge's frame counts against its fewest; then each pair of judges at every frame
-    count both have.
+    Each judge's frame counts against its fewest (not for ``frame_free`` judges, whose
+    verdicts are the same at every count: equal by construction, they would only inflate the
+    family); then each pair of judges at every frame count both have.
     """
     arms = verdicts.select("judge", "frames").unique(maintain_order=True)
     by_judge: dict[str, list[int | None]] = {}
@@ -86,6 +90,8 @@ def default_family(verdicts: pl.DataFrame) -> list[tuple[Arm, Arm]]:
         by_judge.setdefault(judge, []).append(frames)
     family: list[tuple[Arm, Arm]] = []
     for judge, counts in by_judge.items():
+        if judge in frame_free:
+            continue
         counts = sorted(counts, key=lambda f: (f is None, f or 0))
         family += [(Arm(judge, f), Arm(judge, counts[0])) for f in counts[1:]]
     judges = list(by_judge)
@@ -160,22 +166,33 @@ def format_p(p: float) -> str:
     return f"{p:.3f}" if p < 0.01 else f"{p:.2f}"
 
 
-def sentence(row: dict[str, Any], alpha: float = 0.05) -> str:
-    """One line a reader can quote.
+def sentence(row: dict[str, Any], alpha: float = 0.05, family: int = 1) -> str:
+    """One line a reader can quote; its conclusion follows the family-adjusted p-value.
+
+    The interval is this comparison's own 95% interval; in a family of several comparisons the
+    line says it is not adjusted, so an interval that excludes 0 next to "no evidence after
+    adjusting" reads as what it is.
 
     Example:
-        >>> sentence({"a": "gpt4o @8", "b": "gpt4o @1", "dimension": "aesthetics",
-        ...           "difference": -0.031, "lo": -0.07, "hi": 0.01, "p_value": 0.21,
-        ...           "p_holm": 0.42, "n": 300})
-        'gpt4o @8 vs gpt4o @1 (aesthetics, n=300): -0.031 [-0.07, 0.01], p = 0.21 (Holm 0.42): no evidence of a difference'
+        >>> row = {"a": "gpt4o @8", "b": "gpt4o @1", "dimension": "aesthetics",
+        ...        "difference": -0.031, "lo": -0.07, "hi": 0.01, "p_value": 0.21,
+        ...        "p_holm": 0.42, "n": 300}
+        >>> sentence(row, family=2)
+        'gpt4o @8 vs gpt4o @1 (aesthetics, n=300): -0.031 [-0.07, 0.01] (95%, not adjusted for the 2 comparisons), p = 0.21, Holm-adjusted p = 0.42: no evidence of a difference'
 
     """  # noqa: E501
+    adjusted = family > 1
+    interval = f"[{row['lo']:.2f}, {row['hi']:.2f}]" + (
+        f" (95%, not adjusted for the {family} comparisons)" if adjusted else " (95%)"
+    )
     head = (
         f"{row['a']} vs {row['b']} ({row['dimension']}, n={row['n']}): "
-        f"{row['difference']:+.3f} [{row['lo']:.2f}, {row['hi']:.2f}], "
-        f"p = {format_p(row['p_value'])} (Holm {format_p(row['p_holm'])})"
+        f"{row['difference']:+.3f} {interval}, p = {format_p(row['p_value'])}"
+        + (f", Holm-adjusted p = {format_p(row['p_holm'])}" if adjusted else "")
     )
     if row["p_holm"] >= alpha:
+        if adjusted and row["p_value"] < alpha:
+            return head + f": no evidence of a difference once all {family} are accounted for"
         return head + ": no evidence of a difference"
     better = row["a"] if row["difference"] > 0 else row["b"]
     return head + f": {better} agrees with people more often"
@@ -206,6 +223,15 @@ def compare(
     rows = []
     present = set(verdicts.select("judge", "frames", "dimension").unique().iter_rows())
     judged = ", ".join(sorted({f"{j} @{frames_label(f)}" for j, f, _ in present}))
+    arms = {str(Arm(j, f)) for j, f, _ in present}
+    for arm in {arm for pair in family for arm in pair}:
+        if str(arm) not in arms:
+            close = difflib.get_close_matches(str(arm), sorted(arms), n=1, cutoff=0.6)
+            hint = f" (did you mean {close[0].replace(' @', '@')}?)" if close else ""
+            raise ConfigError(
+                f"--compare: no arm {str(arm).replace(' @', '@')} in these runs{hint}; "
+                f"arms: {judged}"
+            )
     for a, b in family:
         dims = [d.value for d in map(Dimension.parse, dimensions)] if dimensions else None
         before = len(rows)
@@ -227,5 +253,6 @@ def compare(
     adjusted = holm([r["p_value"] for r in rows])
     for row, p in zip(rows, adjusted, strict=True):
         row["p_holm"] = p
-        row["sentence"] = sentence(row)
+        row["family"] = len(rows)
+        row["sentence"] = sentence(row, family=len(rows))
     return pl.DataFrame(rows, infer_schema_length=None)
