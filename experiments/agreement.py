@@ -31,7 +31,7 @@ from judges.datasets.duplicates import format_duplicates
 from judges.media.frame_counts import parse_frames
 from judges.media.keyframes import STRATEGIES
 from judges.report.failures import FAILED_SHARE_LIMIT, format_failures
-from judges.report.tables import display_table, interval_note, to_markdown
+from judges.report.tables import LOO_CAPTION, display_table, interval_note, loo_table, to_markdown
 from judges.run.agreement import AgreementConfig, DryRun, RunResult, run_agreement
 from judges.run.session import Session, SessionConfig
 from judges.stats.bootstrap import CLUSTER_BY, DEFAULT_RESAMPLES, BootstrapConfig
@@ -237,6 +237,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             "human (leave-one-out): each annotator against the others' majority, pooled; "
             "ceiling.csv has Krippendorff's alpha and each annotator"
         )
+        like = loo_table(result.table, result.ceiling)
+        if like is not None:
+            print(f"\n{LOO_CAPTION}")
+            print(to_markdown(like))
     for judge in result.judges:
         statuses = ", ".join(f"{k} {v}" for k, v in sorted(judge.statuses.items()))
         line = f"{judge.name}: {judge.computed} computed, {judge.cached} from cache ({statuses})"

@@ -93,7 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     (out / "comparison.md").write_text(comparison_markdown(table, args.runs, ceiling))
     import polars as pl
 
-    write_figures(out / "figures", table, pl.DataFrame())
+    write_figures(out / "figures", table, pl.DataFrame(), ceiling=ceiling)
     print(to_markdown(display_table(table, ceiling)))
     if args.compare:
         from judges.report.comparisons import compare_runs, write_comparisons

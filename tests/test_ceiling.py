@@ -14,6 +14,7 @@ from judges.datasets.votes import collect_votes
 from judges.stats.bootstrap import BootstrapConfig
 from judges.stats.ceiling import (
     ceiling_table,
+    judge_vs_loo,
     krippendorff_alpha,
     leave_one_out,
     pooled,
@@ -101,9 +102,59 @@ def test_fetv_ceiling_equals_an_independent_count():
 
 def test_with_ceiling_adds_the_share_and_invents_nothing():
     table = pl.DataFrame(
-        {"judge": ["j", "j"], "dimension": ["aesthetics", "helpfulness"], "agreement": [0.6, 0.7]}
+        {
+            "judge": ["j", "j"],
+            "dimension": ["aesthetics", "helpfulness"],
+            "frames": [1, 1],
+            "agreement": [0.6, 0.7],
+        }
     )
     ceiling = pl.DataFrame({"dimension": ["aesthetics"], "annotator": ["all"], "agreement": [0.8]})
-    out = with_ceiling(table, ceiling)
-    assert out["agreement_of_ceiling"].to_list()[0] == pytest.approx(0.75)
-    assert out["human_agreement"].to_list()[1] is None
+    loo = pl.DataFrame(
+        {"judge": ["j"], "dimension": ["aesthetics"], "frames": [1], "loo_agreement": [0.6],
+         "loo_human_agreement": [0.75]}
+    )  # fmt: skip
+    out = with_ceiling(table, ceiling, loo)
+    # the share compares like with like: judge and annotators on the same votes
+    assert out["agreement_of_ceiling"].to_list() == [pytest.approx(0.8), None]
+    assert out["human_agreement"].to_list() == [0.8, None]
+
+
+def test_judge_scored_against_the_ceilings_own_references_by_hand():
+    # p1: x v0, y v0, z v1 -> only z has a majority among the others (v0), z misses it.
+    # p2: x v1, y v1, z tie -> x and y each have v1 (the other v1, z's tie counts for
+    #     neither) and hit; z has v1 and misses (an own tie is a miss).
+    votes = pl.DataFrame(
+        {
+            "pair_id": ["p1"] * 3 + ["p2"] * 3,
+            "dimension": ["aesthetics"] * 6,
+            "annotator": ["x", "y", "z"] * 2,
+            "choice": ["video_0", "video_0", "video_1", "video_1", "video_1", "tie"],
+        }
+    )
+    verdicts = pl.DataFrame(
+        {
+            "judge": ["J", "J", "J", "J", "K"],
+            "dimension": ["aesthetics"] * 5,
+            "frames": [1, 1, 2, 2, 1],
+            "pair_id": ["p1", "p2", "p1", "p2", "p1"],  # K did not judge p2
+            "prompt_id": ["q1", "q2", "q1", "q2", "q1"],
+            "winner": ["video_0", "tie", "video_1", "video_1", "video_0"],
+        }
+    )
+    out = judge_vs_loo(verdicts, votes, BootstrapConfig(resamples=0))
+    rows = {(r["judge"], r["frames"]): r for r in out.iter_rows(named=True)}
+    # J@1: p1's unit hit, p2's three units missed (a judge tie is a miss) -> 1/4
+    assert (rows["J", 1]["loo_n"], rows["J", 1]["loo_agreement"]) == (4, 0.25)
+    assert rows["J", 1]["loo_human_agreement"] == 0.5  # x and y of p2
+    assert (rows["J", 2]["loo_n"], rows["J", 2]["loo_agreement"]) == (4, 0.75)
+    # K judged p1 only: scored on z's unit, where the annotator missed
+    assert (rows["K", 1]["loo_n"], rows["K", 1]["loo_agreement"]) == (1, 1.0)
+    assert rows["K", 1]["loo_human_agreement"] == 0.0
+    assert rows["J", 1]["loo_agreement_lo"] == pytest.approx(wilson_interval(1, 4)[0])
+    table = verdicts.select("judge", "dimension", "frames").unique(maintain_order=True)
+    pooled_human = pl.DataFrame(
+        {"dimension": ["aesthetics"], "annotator": ["all"], "agreement": [0.5]}
+    )
+    shares = with_ceiling(table.with_columns(pl.lit(0.0).alias("agreement")), pooled_human, out)
+    assert shares["agreement_of_ceiling"].to_list() == [0.5, 1.5, None]  # K: no share of 0

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import os
 import subprocess
 import sys
+from collections import defaultdict
 from pathlib import Path
 
 import polars as pl
@@ -214,12 +216,36 @@ def test_fetv_dev_real_videos(tmp_path):
     ]
     ceiling = pl.read_csv(run / "ceiling.csv").filter(pl.col("annotator") == "all")
     assert ceiling.height == 4  # every voted dimension, judged or not
-    human = dict(zip(ceiling["dimension"], ceiling["agreement"], strict=True))
     long = pl.read_csv(run / "agreement.csv")
+    # Like with like, recomputed here from votes.csv and the verdicts with plain loops: each
+    # annotator's vote against the others' majority, the judge's winner against the same one.
+    votes = defaultdict(dict)
+    for r in csv.DictReader((FETV_DEV / "votes.csv").open()):
+        dim = {"information": "informativeness"}.get(r["dimension"], r["dimension"])
+        votes[r["pair_id"], dim][r["annotator"]] = r["choice"]
+    winners = {
+        (r["pair_id"], r["dimension"], r["frames"]): r["winner"]
+        for r in pl.read_parquet(run / "verdicts.parquet").iter_rows(named=True)
+    }
     for row in long.iter_rows(named=True):
-        assert row["agreement_of_ceiling"] == pytest.approx(
-            row["agreement"] / human[row["dimension"]]
-        )
+        judge_hits = human_hits = n = 0
+        for (pair_id, dim), by_annotator in votes.items():
+            frames = None if row["frames"] == "all" else int(row["frames"])
+            key = (pair_id, row["dimension"], frames)
+            if dim != row["dimension"] or key not in winners:
+                continue
+            for annotator, choice in by_annotator.items():
+                others = [c for a, c in by_annotator.items() if a != annotator]
+                margin = others.count("video_0") - others.count("video_1")
+                if margin == 0:
+                    continue
+                reference = "video_0" if margin > 0 else "video_1"
+                n += 1
+                judge_hits += winners[key] == reference
+                human_hits += choice == reference
+        assert row["loo_n"] == n
+        assert row["loo_agreement"] == pytest.approx(judge_hits / n)
+        assert row["agreement_of_ceiling"] == pytest.approx(judge_hits / human_hits)
         assert row["n_clusters"] == 12  # fetv-dev's prompts
     assert "## Human ceiling (leave one annotator out)" in (run / "agreement.md").read_text()
     verdicts = pl.read_parquet(run / "verdicts.parquet")

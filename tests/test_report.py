@@ -369,3 +369,41 @@ def test_merged_report_keeps_the_human_ceiling(tmp_path):
     assert pl.read_csv(tmp_path / "rep" / "ceiling.csv").equals(original)
     assert "| human (leave-one-out) | helpfulness |" in res.stdout
     assert "human (leave-one-out)" in (tmp_path / "rep" / "comparison.md").read_text()
+
+
+def test_the_ceiling_figure_draws_judges_like_with_like_beside_the_person(tmp_path):
+    import matplotlib.pyplot as plt
+
+    from judges.report.agreement_figures import plot_against_ceiling, write_figures
+
+    table = pl.DataFrame(
+        {
+            "judge": ["psnr", "psnr", "clip"],
+            "dimension": ["aesthetics"] * 3,
+            "frames": [1, 4, 1],
+            "agreement": [0.9, 0.9, 0.9],  # against labels: not what this figure draws
+            "agreement_lo": [0.6, 0.6, 0.6],
+            "agreement_hi": [0.98, 0.98, 0.98],
+            "n_labeled": [10, 10, 10],
+            "loo_agreement": [0.55, 0.61, 0.47],
+            "loo_agreement_cluster_lo": [0.4, 0.5, 0.3],
+            "loo_agreement_cluster_hi": [0.7, 0.72, 0.6],
+        }
+    )
+    ceiling = pl.DataFrame(
+        {"dimension": ["aesthetics", "aesthetics"], "annotator": ["a", "all"],
+         "agreement": [0.5, 0.66], "agreement_cluster_lo": [0.4, 0.58],
+         "agreement_cluster_hi": [0.6, 0.74]}
+    )  # fmt: skip
+    fig = plot_against_ceiling(table, ceiling)
+    (ax,) = [a for a in fig.axes if a.get_visible()]
+    judges = {c.get_label(): list(c.lines[0].get_ydata()) for c in ax.containers}
+    assert judges == {"psnr": [0.55, 0.61], "clip": [0.47]}
+    lines = {ln.get_label(): list(ln.get_ydata()) for ln in ax.lines}
+    assert lines["human (leave-one-out)"] == [0.66, 0.66]  # the pooled row, not annotator a
+    plt.close(fig)
+    written = {p.name for p in write_figures(tmp_path, table, pl.DataFrame(), ceiling=ceiling)}
+    assert "against_ceiling.png" in written
+    assert "against_ceiling.png" not in {
+        p.name for p in write_figures(tmp_path / "n", table, pl.DataFrame())
+    }

@@ -5,6 +5,8 @@
 - :func:`plot_heatmap`: the paper-shaped heatmap (dimensions x frames, a panel per judge,
   wrapping onto rows of four);
 - :func:`plot_outcomes`: outcome rates (ok, tie, refused, unparsed, error) per judge;
+- :func:`plot_against_ceiling`: with annotators' votes, each judge scored like with like (the
+  ceiling's own references) beside the human ceiling and its interval;
 - :func:`write_figures`: all of them into a folder, stamped with a caveat (``demo data``).
 """
 
@@ -136,6 +138,78 @@ def plot_agreement_vs_frames(table: pl.DataFrame, mark: str | None = None) -> Fi
     return fig
 
 
+def plot_against_ceiling(
+    table: pl.DataFrame, ceiling: pl.DataFrame, mark: str | None = None
+) -> Figure:
+    """A judge against a person: each judge scored like with like beside the human ceiling.
+
+    A panel per dimension with votes: each judge's agreement with the other annotators'
+    majority (``loo_agreement``, cluster-bootstrap interval as error bars) per frame count,
+    the pooled human ceiling as a line with its clustered interval shaded, and chance.
+    """
+    sns.set_theme(style="whitegrid", context="notebook")
+    scored = table.filter(pl.col("loo_agreement").is_not_null())
+    human = ceiling.filter(pl.col("annotator") == "all")
+    dims = [d for d in _dimensions(scored) if d in human["dimension"].to_list()]
+    order = _frame_order(scored)
+    judges = list(dict.fromkeys(scored["judge"].to_list()))
+    palette = _palette(judges)
+    cols = min(3, len(dims)) or 1
+    rows = math.ceil(len(dims) / cols) or 1
+    fig, axes = plt.subplots(
+        rows,
+        cols,
+        figsize=(4.6 * cols, 3.6 * rows + 0.3 * math.ceil((len(judges) + 2) / 4)),
+        squeeze=False,
+        sharey=True,
+        layout="constrained",
+    )
+    for ax, dim in zip(axes.flat, dims, strict=False):
+        person = human.row(by_predicate=pl.col("dimension") == dim, named=True)
+        ax.axhspan(
+            person["agreement_cluster_lo"],
+            person["agreement_cluster_hi"],
+            color="black",
+            alpha=0.08,
+            linewidth=0,
+        )
+        ax.axhline(person["agreement"], color="black", linewidth=1.5, label="human (leave-one-out)")
+        ax.axhline(0.5, color="grey", linestyle="--", linewidth=1, label="chance")
+        for judge in judges:
+            sub = scored.filter((pl.col("judge") == judge) & (pl.col("dimension") == dim))
+            if sub.is_empty():
+                continue
+            x = [order.index(frames_label(v)) for v in sub["frames"].to_list()]
+            y = np.array(sub["loo_agreement"].to_list(), dtype=float)
+            lo = np.array(sub["loo_agreement_cluster_lo"].to_list(), dtype=float)
+            hi = np.array(sub["loo_agreement_cluster_hi"].to_list(), dtype=float)
+            ax.errorbar(
+                x, y, yerr=[y - lo, hi - y], marker="o", capsize=3, color=palette[judge],
+                label=judge,
+            )  # fmt: skip
+        ax.set_title(dim.replace("_", " "))
+        ax.set_xticks(range(len(order)), order)
+        ax.set_xlabel("keyframes per video")
+        ax.set_ylim(0, 1)
+    for ax in axes.flat[len(dims) :]:
+        ax.set_visible(False)
+    for row in axes:
+        row[0].set_ylabel("agreement with the other annotators")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(
+        handles,
+        [_short(label) for label in labels],
+        loc="outside lower center",
+        ncol=max(1, min(len(labels), 4)),
+        frameon=False,
+        title="judges and annotators each scored against the other annotators' majority; "
+        "bars and band: 95% cluster bootstrap",
+        title_fontsize="small",
+    )
+    mark_figure(fig, mark)
+    return fig
+
+
 def plot_heatmap(table: pl.DataFrame, metric: str = "agreement", mark: str | None = None) -> Figure:
     """The paper's Table 1 shape: dimensions x frames, one panel per judge, values annotated.
 
@@ -241,7 +315,11 @@ def plot_outcomes(verdicts: pl.DataFrame, mark: str | None = None) -> Figure:
 
 
 def write_figures(
-    out_dir: Path, table: pl.DataFrame, verdicts: pl.DataFrame, mark: str | None = None
+    out_dir: Path,
+    table: pl.DataFrame,
+    verdicts: pl.DataFrame,
+    mark: str | None = None,
+    ceiling: pl.DataFrame | None = None,
 ) -> list[Path]:
     """Write every figure as PNG and SVG into ``out_dir``; returns the files written.
 
@@ -250,6 +328,7 @@ def write_figures(
         table: The agreement table.
         verdicts: The verdict table (for outcome rates; may be empty).
         mark: A caveat stamped on every figure, e.g. ``demo data``.
+        ceiling: The human ceiling, when votes were given (adds ``against_ceiling``).
 
     """
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -259,6 +338,9 @@ def write_figures(
     if labeled.height:
         figures["agreement_vs_frames"] = plot_agreement_vs_frames(labeled, mark)
         figures["agreement_heatmap"] = plot_heatmap(labeled, mark=mark)
+    has_loo = "loo_agreement" in labeled.columns and labeled["loo_agreement"].is_not_null().any()
+    if ceiling is not None and not ceiling.is_empty() and has_loo:
+        figures["against_ceiling"] = plot_against_ceiling(labeled, ceiling, mark)
     for name, fig in figures.items():
         for ext in ("png", "svg"):
             path = out_dir / f"{name}.{ext}"

@@ -66,12 +66,15 @@ def agreement_cell(row: Mapping[str, Any]) -> str:
 
     """
     agreement = row["agreement"]
-    n = row.get("n_labeled", row.get("n_reference"))
+    # A judge's n counts labelled pairs; the ceiling's (and a judge scored like with like)
+    # counts votes: the cell says which.
+    n = row.get("n_labeled")
+    n = f"n={n}" if n is not None else f"n={row.get('n_reference')} votes"
     if not isinstance(agreement, float) or math.isnan(agreement):
-        return f"— n={n}"
+        return f"— {n}"
     lo, hi = _interval(row, "agreement")
     interval = "" if lo is None or hi is None else f" [{lo:.2f}, {hi:.2f}]"
-    text = f"{agreement:.3f}{interval} n={n}"
+    text = f"{agreement:.3f}{interval} {n}"
     errors = row.get("n_errors") or 0
     if errors:
         text += f" ⚠ {errors} error{'s' if errors != 1 else ''}"
@@ -87,7 +90,60 @@ def interval_method(table: pl.DataFrame, bootstrap: BootstrapConfig | None = Non
 
 def interval_note(table: pl.DataFrame, bootstrap: BootstrapConfig | None = None) -> str:
     """The legend of :func:`display_table`'s cells."""
-    return f"agreement [{interval_method(table, bootstrap)}] n=labeled pairs"
+    note = f"agreement [{interval_method(table, bootstrap)}] n=labeled pairs"
+    if "human_agreement" in table.columns:
+        note += "; human rows: n=votes with a majority among the other annotators"
+    return note
+
+
+LOO_CAPTION = (
+    "Like with like: each judge cell scores the judge against the human ceiling's own "
+    "references, the majority of the other annotators, on the same votes (n counts them; a "
+    "judge's tie or failure is a miss, as an annotator's own tie is). The human row is the "
+    "ceiling itself; share = judge / annotators on exactly the votes the judge was scored on "
+    "(pairs it did not judge drop out of both). The main table scores judges against the "
+    "pairs' labels instead, which is not comparable with the ceiling."
+)
+
+
+def _share(value: float | None) -> str:
+    return "no share: the annotators missed every one" if value is None else f"share {value:.2f}"
+
+
+def loo_table(table: pl.DataFrame, ceiling: pl.DataFrame | None) -> pl.DataFrame | None:
+    """Paper-shaped judge-vs-leave-one-out agreement with the ceiling row, or ``None``.
+
+    Cells read like :func:`display_table`'s (``0.612 [0.55, 0.67] n=145 votes``), with the
+    share of the ceiling appended.
+    """
+    if ceiling is None or "loo_agreement" not in table.columns:
+        return None
+    scored = table.filter(pl.col("loo_agreement").is_not_null())
+    if scored.is_empty():
+        return None
+    as_cells = frames_labels(scored).select(
+        "judge",
+        "dimension",
+        "frames",
+        pl.col("loo_agreement").alias("agreement"),
+        pl.col("loo_agreement_lo").alias("agreement_lo"),
+        pl.col("loo_agreement_hi").alias("agreement_hi"),
+        pl.col("loo_agreement_cluster_lo").alias("agreement_cluster_lo"),
+        pl.col("loo_agreement_cluster_hi").alias("agreement_cluster_hi"),
+        pl.col("loo_n").alias("n_reference"),
+        "agreement_of_ceiling",
+    )
+    cells = as_cells.with_columns(
+        pl.struct(pl.all())
+        .map_elements(
+            lambda r: f"{agreement_cell(r)} ({_share(r['agreement_of_ceiling'])})",
+            return_dtype=pl.String,
+        )
+        .alias("_cell")
+    )
+    return display_table(
+        cells.pivot(on="frames", index=["judge", "dimension"], values="_cell"), ceiling
+    )
 
 
 def display_table(table: pl.DataFrame, ceiling: pl.DataFrame | None = None) -> pl.DataFrame:
@@ -107,12 +163,16 @@ def display_table(table: pl.DataFrame, ceiling: pl.DataFrame | None = None) -> p
     """
     if table.is_empty():
         return pl.DataFrame(schema={"judge": pl.String, "dimension": pl.String})
-    cells = frames_labels(table).with_columns(
-        pl.struct(pl.all()).map_elements(agreement_cell, return_dtype=pl.String).alias("_cell")
-    )
-    columns = list(dict.fromkeys(cells["frames"].to_list()))
-    wide = cells.pivot(on="frames", index=["judge", "dimension"], values="_cell")
-    wide = wide.select(["judge", "dimension", *columns])
+    if "frames" in table.columns:
+        cells = frames_labels(table).with_columns(
+            pl.struct(pl.all()).map_elements(agreement_cell, return_dtype=pl.String).alias("_cell")
+        )
+        columns = list(dict.fromkeys(cells["frames"].to_list()))
+        wide = cells.pivot(on="frames", index=["judge", "dimension"], values="_cell")
+        wide = wide.select(["judge", "dimension", *columns])
+    else:  # already wide: a column of cells per frame count (see loo_table)
+        wide = table
+        columns = [c for c in table.columns if c not in ("judge", "dimension")]
     if ceiling is None or ceiling.is_empty():
         return wide
     from judges.stats.ceiling import HUMAN_ROW, pooled
@@ -220,11 +280,14 @@ def agreement_markdown(
             to_markdown(ceiling),
             "",
         ]
-        if "agreement_of_ceiling" in table.columns:
+        like = loo_table(table, ceiling)
+        if like is not None:
             parts += [
-                "## Agreement as a share of the human ceiling",
+                "## Against the annotators, like with like",
                 "",
-                to_markdown(paper_table(table, "agreement_of_ceiling")),
+                LOO_CAPTION,
+                "",
+                to_markdown(like),
                 "",
             ]
     titles = {

@@ -36,7 +36,7 @@ from judges.run.task_runner import JudgeRun, plan_tasks
 from judges.stats.agreement import agreement_table
 from judges.stats.bootstrap import BootstrapConfig
 from judges.stats.calibration import calibration_table, position_bias
-from judges.stats.ceiling import ceiling_table, with_ceiling
+from judges.stats.ceiling import ceiling_table, judge_vs_loo, with_ceiling
 
 __all__ = [
     "AgreementConfig",
@@ -311,7 +311,8 @@ def _run(session: Session, config: AgreementConfig, started: datetime) -> RunRes
         config.stats,
     )
     ceiling = ceiling_table(votes.table, pairs, config.stats) if votes is not None else None
-    table = with_ceiling(table, ceiling)
+    loo = judge_vs_loo(verdicts, votes.table, config.stats) if votes is not None else None
+    table = with_ceiling(table, ceiling, loo)
     demo, cache_dir, source = session.demo, session.cache_dir, session.source
     finished = datetime.now(UTC)
     info = {
@@ -376,7 +377,7 @@ def _run(session: Session, config: AgreementConfig, started: datetime) -> RunRes
         caveats = ["demo data"] if demo else []
         caveats += ["judges that are not models"] if any(j.notice() for j in judges) else []
         mark = " and ".join(caveats) or None
-        write_figures(folder.staging / "figures", table, verdicts, mark=mark)
+        write_figures(folder.staging / "figures", table, verdicts, mark=mark, ceiling=ceiling)
         write_reliability(folder.staging / "figures", verdicts, mark=mark)
         run_dir = folder.publish()
     except BaseException:

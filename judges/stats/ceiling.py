@@ -8,6 +8,12 @@ negative ``video_1``, zero no reference (the pair is skipped for this annotator)
   annotator's own ``tie`` counts as a miss), the same definition a judge's agreement has;
 - ``accuracy`` = the same over the pairs where the annotator did not vote ``tie``.
 
+**Like with like** (:func:`judge_vs_loo`): a judge is scored against the very same references
+on the same pairs, each (pair, left-out annotator) unit once, and the judge's tie or failure
+counts as a miss as the annotator's own tie does. Only that number is put beside the ceiling
+(``agreement_of_ceiling`` = judge-vs-LOO / human); a judge's agreement with the pairs' labels (a
+mean of ratings, which a score judge almost never ties) is not comparable with it.
+
 Pooled over annotators per dimension (``annotator = "all"``), with the judges' intervals: Wilson
 (independent votes) and the cluster bootstrap by prompt (all votes on a prompt's pairs resampled
 together). Krippendorff's alpha (nominal; ``video_0``, ``video_1``, ``tie`` as categories) comes
@@ -177,19 +183,116 @@ def ceiling_table(
     return pl.DataFrame(rows, schema=CEILING_COLUMNS)
 
 
+LOO_COLUMNS = {
+    "judge": pl.String,
+    "dimension": pl.String,
+    "frames": pl.Int64,
+    "loo_n": pl.Int64,
+    "loo_agreement": pl.Float64,
+    "loo_agreement_lo": pl.Float64,
+    "loo_agreement_hi": pl.Float64,
+    "loo_agreement_cluster_lo": pl.Float64,
+    "loo_agreement_cluster_hi": pl.Float64,
+    "loo_human_agreement": pl.Float64,
+}
+
+
+def judge_vs_loo(
+    verdicts: pl.DataFrame, votes: pl.DataFrame, bootstrap: BootstrapConfig | None = None
+) -> pl.DataFrame:
+    """Each judge setting scored against the ceiling's own leave-one-out references.
+
+    For every vote unit the ceiling scores (a pair and a left-out annotator whose others give a
+    majority), the judge's verdict on that pair is compared with that majority; a judge tie or
+    failed verdict is a miss, as an annotator's own tie is. Pooled per (judge, dimension,
+    frames) exactly as the ceiling pools annotators, with the same intervals.
+
+    Args:
+        verdicts: The verdict table (``judge, dimension, frames, pair_id, winner`` and the ids
+            :func:`~judges.stats.agreement.cluster_column` needs).
+        votes: Checked votes, ``pair_id, dimension, annotator, choice``.
+        bootstrap: The run's bootstrap settings.
+
+    Example:
+        >>> v = pl.DataFrame({"pair_id": ["p"] * 3, "dimension": ["a"] * 3,
+        ...                   "annotator": ["x", "y", "z"],
+        ...                   "choice": ["video_0", "video_0", "video_1"]})
+        >>> j = pl.DataFrame({"judge": ["J"], "dimension": ["a"], "frames": [1],
+        ...                   "pair_id": ["p"], "prompt_id": ["q"], "winner": ["video_0"]})
+        >>> out = judge_vs_loo(j, v, BootstrapConfig(resamples=0))  # only z's others agree
+        >>> out.select("loo_n", "loo_agreement", "loo_human_agreement").row(0)
+        (1, 1.0, 0.0)
+
+    """
+    config = bootstrap or BootstrapConfig()
+    units = leave_one_out(votes).filter(pl.col("reference").is_not_null())
+    if units.is_empty() or verdicts.is_empty():
+        return pl.DataFrame(schema=LOO_COLUMNS)
+    scored = verdicts.join(
+        units.select("pair_id", "dimension", "reference", pl.col("hit").alias("human_hit")),
+        on=["pair_id", "dimension"],
+    ).with_columns((pl.col("winner") == pl.col("reference")).fill_null(False).alias("hit"))
+    scored = scored.with_columns(cluster_column(scored, config.cluster).alias("_cluster"))
+    rows = []
+    for (judge, dimension, frames), group in scored.group_by(
+        ["judge", "dimension", "frames"], maintain_order=True
+    ):
+        hits = group["hit"].to_numpy().astype(bool)
+        n, k = len(hits), int(hits.sum())
+        lo, hi = wilson_interval(k, n)
+        c_lo = c_hi = math.nan
+        if config.resamples and n:
+            draws = ClusterResampler(group["_cluster"].to_list(), config).draws(hits, np.ones(n))
+            c_lo, c_hi = percentile_interval(draws, config.level)
+        rows.append(
+            {
+                "judge": judge,
+                "dimension": dimension,
+                "frames": frames,
+                "loo_n": n,
+                "loo_agreement": k / n,
+                "loo_agreement_lo": lo,
+                "loo_agreement_hi": hi,
+                "loo_agreement_cluster_lo": c_lo,
+                "loo_agreement_cluster_hi": c_hi,
+                # the annotators on exactly these votes (a pair the judge did not judge, e.g.
+                # one without a label, drops out of both)
+                "loo_human_agreement": float(group["human_hit"].mean()),
+            }
+        )
+    return pl.DataFrame(rows, schema=LOO_COLUMNS)
+
+
 def pooled(ceiling: pl.DataFrame) -> pl.DataFrame:
     """The pooled (``annotator == "all"``) row of each dimension."""
     return ceiling.filter(pl.col("annotator") == "all")
 
 
-def with_ceiling(table: pl.DataFrame, ceiling: pl.DataFrame | None) -> pl.DataFrame:
-    """``table`` plus ``human_agreement`` and ``agreement_of_ceiling`` (agreement / human's).
+def with_ceiling(
+    table: pl.DataFrame, ceiling: pl.DataFrame | None, loo: pl.DataFrame | None = None
+) -> pl.DataFrame:
+    """``table`` plus the human ceiling and the judge scored like with like.
 
-    Dimensions without votes get nulls: no ceiling is invented.
+    Adds ``human_agreement`` (the pooled ceiling), the :func:`judge_vs_loo` columns and
+    ``agreement_of_ceiling`` = ``loo_agreement / loo_human_agreement``: the judge and the
+    annotators scored against the same references on the same votes. Dimensions without votes
+    get nulls: no ceiling is invented.
     """
     if ceiling is None or ceiling.is_empty() or table.is_empty():
         return table
     human = pooled(ceiling).select("dimension", pl.col("agreement").alias("human_agreement"))
-    return table.join(human, on="dimension", how="left", maintain_order="left").with_columns(
-        (pl.col("agreement") / pl.col("human_agreement")).alias("agreement_of_ceiling")
+    out = table.join(human, on="dimension", how="left", maintain_order="left")
+    if loo is None:
+        loo = pl.DataFrame(schema=LOO_COLUMNS)
+    out = out.join(
+        loo,
+        on=["judge", "dimension", "frames"],
+        how="left",
+        maintain_order="left",
+        nulls_equal=True,
+    )
+    return out.with_columns(
+        pl.when(pl.col("loo_human_agreement") > 0)
+        .then(pl.col("loo_agreement") / pl.col("loo_human_agreement"))
+        .alias("agreement_of_ceiling")
     )
