@@ -67,7 +67,9 @@ CASES = [
     (
         "agreement",
         ["--judge", "psnr", "--dims", "aesthetic"],
-        "unknown dimension 'aesthetic' (did you mean 'aesthetics'?)",
+        "unknown dimension 'aesthetic' (did you mean 'aesthetics'?); dimensions by format: "
+        "safesora: helpfulness, harmlessness, instruction_following, correctness, "
+        "informativeness, aesthetics; videogen-rewardbench: visual_quality",
     ),
     (
         "agreement",
@@ -104,11 +106,15 @@ CASES = [
     # compare.py
     ("compare", ["/nonexistent"], "not a run folder"),
     ("compare", ["RUN", "--compare", "psnr vs psnr@2"], "is not JUDGE@FRAMES"),
-    ("compare", ["RUN", "--compare", "psnr@8 vs psnr@1"], "no dimension was judged by both"),
     (
         "compare",
-        ["RUN", "--compare", "psnr@8 vs psnr@1", "--dims", "informativeness"],
-        "psnr @8 did not judge informativeness in these runs; judged: psnr @1, psnr @2",
+        ["RUN", "--compare", "psnr@8 vs psnr@1"],
+        "no arm psnr@8 in these runs (did you mean psnr@2?); arms: psnr @1, psnr @2",
+    ),
+    (
+        "compare",
+        ["RUN", "--compare", "psnr@2 vs psnr@1", "--dims", "aesthetics"],
+        "psnr @2 did not judge aesthetics in these runs; judged: psnr @1, psnr @2",
     ),
     ("compare", ["RUN", "--out", "FILE"], "is a file, not a folder"),
     # report.py

@@ -270,10 +270,17 @@ def parse_dimensions(value: str | Sequence[str | Dimension]) -> list[Dimension] 
         if value.strip().lower() == "all":
             return "all"
         value = [d for d in value.split(",") if d.strip()]
-    formats()  # each dataset format defines its dimensions
+    known = formats()  # each dataset format defines its dimensions
     try:
         return list(
             dict.fromkeys(d if isinstance(d, Dimension) else Dimension.parse(d) for d in value)
         )
     except ValueError as e:
-        raise ConfigError(f"--dims: {e}") from None
+        # Name each format's dimensions apart: SafeSora data has no visual_quality.
+        head = str(e).split("; expected one of")[0]
+        by_format = "; ".join(
+            f"{f.name}: {', '.join(d.value for d in f.dimensions)}"
+            for f in known.values()
+            if f.dimensions
+        )
+        raise ConfigError(f"--dims: {head}; dimensions by format: {by_format}") from None
