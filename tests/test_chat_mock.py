@@ -111,3 +111,13 @@ def test_a_run_against_the_mock_needs_no_key_and_is_marked_everywhere(tmp_path):
         ((body, _sizes),) = judge.task_requests(task, source)
         said = mock_content(body).splitlines()[-1]
         assert row["winner"] == {"Final answer: Video 1": "video_0"}.get(said, "video_1")
+
+
+def test_a_client_the_sdk_refuses_is_a_config_error_not_a_traceback(monkeypatch):
+    from judges.chat.client import ChatClient, Endpoint
+
+    monkeypatch.delenv("NO_SUCH_KEY_VAR", raising=False)
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    client = ChatClient(Endpoint(api_key_env="NO_SUCH_KEY_VAR"), "j", "v1")
+    with pytest.raises(ConfigError, match="judge 'j': cannot create the client for OpenAI"):
+        client.open()

@@ -192,15 +192,21 @@ class ChatClient:
         if is_mock(base_url):  # answered in this process by a fixed rule, see judges.chat.mock
             base_url, transport = "http://mock.invalid/v1", {"transport": mock_transport()}
             key = "mock"
-        self._client = openai.AsyncOpenAI(
-            api_key=key,
-            base_url=base_url,
-            timeout=self.endpoint.timeout,
-            max_retries=self.endpoint.max_retries,
-            http_client=openai.DefaultAsyncHttpxClient(
-                event_hooks={"request": [count]}, **transport
-            ),
-        )
+        try:
+            self._client = openai.AsyncOpenAI(
+                api_key=key,
+                base_url=base_url,
+                timeout=self.endpoint.timeout,
+                max_retries=self.endpoint.max_retries,
+                http_client=openai.DefaultAsyncHttpxClient(
+                    event_hooks={"request": [count]}, **transport
+                ),
+            )
+        except openai.OpenAIError as e:  # e.g. no key: the client refuses before any request
+            raise ConfigError(
+                f"judge {self.owner!r}: cannot create the client for "
+                f"{self.endpoint.base_url or 'OpenAI'}: {e}"
+            ) from None
 
     async def aclose(self) -> None:
         """Close the HTTP client."""
