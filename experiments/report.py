@@ -56,13 +56,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from judges.report.agreement_figures import write_figures
     from judges.report.disagreements import export_disagreements, parse_disagreement_spec
-    from judges.report.run_folder import (
-        check_writable_dir,
-        merge_runs,
-        merged_ceiling,
-        read_run,
-        run_kind,
-    )
+    from judges.report.merging import merge_runs, merged_ceiling
+    from judges.report.run_folder import check_writable_dir, read_run, run_kind
     from judges.report.tables import comparison_markdown
 
     if args.limit < 1:

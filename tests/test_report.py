@@ -13,7 +13,7 @@ from conftest import make_dataset
 from judges.core.errors import ConfigError
 from judges.report.agreement_figures import outcome_rates, plot_agreement_vs_frames, plot_heatmap
 from judges.report.disagreements import export_disagreements
-from judges.report.run_folder import merge_runs
+from judges.report.merging import merge_runs
 from judges.run.agreement import AgreementConfig, JudgeRequest, run_agreement
 
 

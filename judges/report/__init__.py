@@ -9,7 +9,9 @@ from judges.core.lazy import lazy_face
 
 _EXPORTS = {
     "RunFolder": "run_folder",
-    "merge_runs": "run_folder",
+    "merge_runs": "merging",
+    "merged_ceiling": "merging",
+    "run_labels": "merging",
     "new_run_id": "run_folder",
     "read_run": "run_folder",
     "verdict_table": "run_folder",

@@ -14,7 +14,7 @@ from typing import Any
 import polars as pl
 
 from judges.core.errors import ConfigError
-from judges.report.run_folder import run_labels
+from judges.report.merging import run_labels
 from judges.stats.bootstrap import BootstrapConfig
 from judges.stats.paired import compare, default_family, parse_comparison
 
