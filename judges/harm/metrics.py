@@ -30,7 +30,7 @@ import polars as pl
 
 from judges.core.harm_types import HARM_KEYS, HarmItem, HarmVerdict
 from judges.core.types import Dimension, Pair, Verdict
-from judges.stats.bootstrap import BootstrapConfig, ClusterResampler, percentile_interval
+from judges.stats.bootstrap import BootstrapConfig, ClusterResampler
 from judges.stats.classic import wilson_interval
 
 TARGETS = (*HARM_KEYS, "is_safe")
@@ -154,12 +154,17 @@ def harm_agreement_table(
             judge_vals = g[f"judge_{target}"].fill_null(False).to_numpy()[mask]
             decided = decided_all[mask]
             stats = binary_stats(judge_vals, human, decided)
-            lo = hi = math.nan
+            lo: float | None = math.nan
+            hi: float | None = math.nan
+            clusters = resampler.clusters_with(mask.astype(float))
             if config.resamples and mask.any():
                 hit = np.zeros(g.height)
                 hit[np.flatnonzero(mask)] = (judge_vals == human) & decided
-                lo, hi = percentile_interval(resampler.draws(hit, mask.astype(float)), config.level)
+                lo, hi = resampler.interval(hit, mask.astype(float))
+                # Null where too few prompts give no interval (the report says why).
+                lo, hi = (None, None) if math.isnan(lo) else (lo, hi)
             row = {"judge": judge, "frames": frames, "category": target, **stats}
+            row["n_clusters"] = clusters
             row["agreement_cluster_lo"], row["agreement_cluster_hi"] = lo, hi
             rows.append(row)
             if target != "is_safe":

@@ -16,6 +16,7 @@ import polars as pl
 
 from judges.core.types import frames_label
 from judges.stats.bootstrap import BootstrapConfig
+from judges.stats.cluster_intervals import MIN_CLUSTERS
 
 
 def paper_table(table: pl.DataFrame, metric: str = "agreement") -> pl.DataFrame:
@@ -48,11 +49,25 @@ def frames_labels(table: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _interval(row: Mapping[str, Any], metric: str) -> tuple[float, float]:
-    """The clustered interval where the table has one, else the independent-pairs one."""
+def _too_few(row: Mapping[str, Any]) -> bool:
+    """Whether the row has no clustered interval because its pairs fall in too few clusters."""
+    clusters = row.get("n_clusters")
+    return isinstance(clusters, int) and clusters < MIN_CLUSTERS
+
+
+def shown_interval(row: Mapping[str, Any], metric: str = "agreement") -> tuple[float, float]:
+    """The interval reports show for ``metric``: the clustered one where the table has one.
+
+    Where the table has clustered columns but the row's pairs fall in fewer than
+    :data:`~judges.stats.cluster_intervals.MIN_CLUSTERS` clusters, no interval is shown
+    (``(nan, nan)``), never the independent-pairs one in its place. Without clustered columns
+    (``--bootstrap 0``) it is the Wilson interval. Figures draw the same interval.
+    """
     lo, hi = row.get(f"{metric}_cluster_lo"), row.get(f"{metric}_cluster_hi")
     if isinstance(lo, float) and isinstance(hi, float) and math.isfinite(lo) and math.isfinite(hi):
         return lo, hi
+    if f"{metric}_cluster_lo" in row and _too_few(row):
+        return math.nan, math.nan
     return row[f"{metric}_lo"], row[f"{metric}_hi"]  # type: ignore[return-value]
 
 
@@ -61,24 +76,54 @@ def _cell(row: Mapping[str, Any]) -> str:
     n = row.get("n_labeled", row.get("n_reference"))
     if not isinstance(agreement, float) or math.isnan(agreement):
         return f"— n={n}"
-    lo, hi = _interval(row, "agreement")
-    text = f"{agreement:.3f} [{lo:.2f}, {hi:.2f}] n={n}"
+    lo, hi = shown_interval(row, "agreement")
+    if math.isnan(lo):
+        text = f"{agreement:.3f} [no interval: {row['n_clusters']} clusters] n={n}"
+    else:
+        text = f"{agreement:.3f} [{lo:.2f}, {hi:.2f}] n={n}"
     errors = row.get("n_errors") or 0
     if errors:
         text += f" ⚠ {errors} error{'s' if errors != 1 else ''}"
     return text
 
 
+def _clustered(table: pl.DataFrame) -> bool:
+    """Whether the table carries clustered intervals (the bootstrap was on)."""
+    if "agreement_cluster_lo" not in table.columns:
+        return False
+    column = table["agreement_cluster_lo"]
+    return bool(column.is_not_nan().any()) or bool(
+        "n_clusters" in table.columns and (table["n_clusters"] < MIN_CLUSTERS).any()
+    )
+
+
 def interval_method(table: pl.DataFrame, bootstrap: BootstrapConfig | None = None) -> str:
-    """What the interval in :func:`display_table`'s cells is, in words."""
-    if "agreement_cluster_lo" in table.columns and table["agreement_cluster_lo"].is_not_nan().any():
+    """What the interval in :func:`display_table`'s cells (and the figures' bands) is."""
+    if _clustered(table):
         return f"95% {(bootstrap or BootstrapConfig()).method}"
     return "95% Wilson interval, pairs treated as independent"
 
 
+def too_few_note(table: pl.DataFrame) -> str | None:
+    """Why some groups show no clustered interval, or ``None`` when every group has one."""
+    if not _clustered(table) or "n_clusters" not in table.columns:
+        return None
+    few = table.filter(pl.col("n_clusters") < MIN_CLUSTERS)
+    if few.is_empty():
+        return None
+    return (
+        f"{few.height} group(s) have pairs in fewer than {MIN_CLUSTERS} clusters "
+        f"(n_clusters = {', '.join(map(str, sorted(set(few['n_clusters'].to_list()))))}): no "
+        "clustered interval is given for them (null in agreement.csv), as a variance from so "
+        "few clusters says almost nothing about new prompts"
+    )
+
+
 def interval_note(table: pl.DataFrame, bootstrap: BootstrapConfig | None = None) -> str:
-    """The legend of :func:`display_table`'s cells."""
-    return f"agreement [{interval_method(table, bootstrap)}] n=labeled pairs"
+    """The legend of :func:`display_table`'s cells (and why some cells have no interval)."""
+    note = f"agreement [{interval_method(table, bootstrap)}] n=labeled pairs"
+    few = too_few_note(table)
+    return f"{note}\n{few}" if few else note
 
 
 def display_table(table: pl.DataFrame, ceiling: pl.DataFrame | None = None) -> pl.DataFrame:
@@ -181,6 +226,7 @@ def agreement_markdown(
         + "; the long table also has the 95% Wilson interval (`agreement_lo/hi`, pairs treated "
         "as independent) and the design effect.",
         "",
+        *([f"> {few}", ""] if (few := too_few_note(table)) else []),
         "## Agreement (dimensions x frames)",
         "",
         to_markdown(display_table(table, ceiling)),

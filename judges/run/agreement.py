@@ -336,7 +336,7 @@ def _run(session: Session, config: AgreementConfig, started: datetime) -> RunRes
             },
         },
         "frames": [frames_label(n) for n in frames],
-        "statistics": {**asdict(config.stats), "method": config.stats.method},
+        "statistics": config.stats.describe(),
         "votes": votes.describe() if votes is not None else None,
         "keyframes": {"strategy": config.strategy, "decodes": source.decodes},
         "engine": session.engine.describe(),
@@ -372,7 +372,9 @@ def _run(session: Session, config: AgreementConfig, started: datetime) -> RunRes
         from judges.report.diagnostic_figures import write_reliability
 
         mark = "demo data" if demo else None
-        write_figures(folder.staging / "figures", table, verdicts, mark=mark)
+        write_figures(
+            folder.staging / "figures", table, verdicts, mark=mark, bootstrap=config.stats
+        )
         write_reliability(folder.staging / "figures", verdicts, mark=mark)
         run_dir = folder.publish()
     except BaseException:

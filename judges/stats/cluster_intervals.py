@@ -19,8 +19,10 @@ The method, for a proportion ``p`` over ``n`` pairs in ``G`` clusters:
    2015). It stays inside [0, 1] and never collapses: 48 perfect pairs over 8 prompts give
    [0.90, 1].
 
-For a statistic that is not a proportion (a paired difference of agreements, a ranking score)
-the interval is ``estimate +- t(G-1) x sqrt(v)``, clipped to the statistic's range.
+For a statistic that is not a proportion (a ranking score) the interval is
+``estimate +- t(G-1) x sqrt(v)``, clipped to the statistic's range (:func:`mean_interval`); a
+paired difference of two proportions combines the two clustered intervals by MOVER
+(:func:`difference_interval`), which keeps Wilson's shape near 0 and 1.
 
 Below :data:`MIN_CLUSTERS` clusters no clustered interval is given (``nan``; tables show null
 and say why): a variance from 2-4 clusters says almost nothing about the next prompt.
@@ -51,6 +53,12 @@ DEFF_FLOOR = 0.25
 
 METHOD = "Wilson on the effective sample size, t on G-1 df"
 """The interval's short name, as run.json and the reports write it."""
+
+DIFFERENCE_METHOD = "MOVER (Newcombe's method 10) over the two arms' clustered Wilson intervals"
+"""The paired-difference interval's short name (:func:`difference_interval`)."""
+
+WILSON = "Wilson score interval, pairs treated as independent"
+"""The independent-pairs interval's name (kept next to the clustered one for comparison)."""
 
 
 def too_few_clusters(n_clusters: int) -> str:
@@ -135,7 +143,7 @@ def wilson_effective(
     Example:
         >>> lo, hi = wilson_effective(0.5, 100, 0.0025, 50)  # deff = 1
         >>> round(float(lo), 4), round(float(hi), 4)
-        (0.4018, 0.5982)
+        (0.4015, 0.5985)
 
     """
     p = np.asarray(estimate, dtype=np.float64)
@@ -166,14 +174,14 @@ def mean_interval(
 ) -> tuple[np.ndarray, np.ndarray]:
     """``estimate +- t(G-1) x sqrt(clustered variance)``, clipped to ``bounds``.
 
-    For statistics that are not proportions: a paired difference of agreements (bounds
-    ``(-1, 1)``), a ranking score. nan below :data:`MIN_CLUSTERS` clusters.
+    For statistics that are not proportions (a ranking score, a mean margin); a difference of
+    two proportions has :func:`difference_interval`. nan below :data:`MIN_CLUSTERS` clusters.
 
     Example:
         >>> draws = np.array([-0.1, 0.0, 0.1, 0.0] * 25)
         >>> lo, hi = mean_interval(draws, 0.0, 10, bounds=(-1, 1))
-        >>> round(float(hi), 4)
-        0.1686
+        >>> round(float(hi), 4)  # 2.2622 (t, 9 df) x sqrt(0.5 / 99 x 10 / 9)
+        0.1695
 
     """
     est = np.asarray(estimate, dtype=np.float64)
