@@ -137,7 +137,9 @@ def choose_threshold(
         target: Required agreement among auto-labelled pairs.
         config: Bootstrap B and seed (its ``cluster`` is whatever ``clusters`` holds).
         alpha: One-sided error of each test (and of the whole sequence).
-        min_clusters: Fewest prompts among kept pairs for a threshold to be tested.
+        min_clusters: Fewest prompts among kept pairs for a threshold to be tested (never
+            fewer than :data:`~judges.stats.cluster_intervals.MIN_CLUSTERS`: below it no
+            clustered bound exists).
         min_kept: Fewest kept pairs for a threshold to be tested (the sequence's start).
 
     Example:
@@ -149,6 +151,7 @@ def choose_threshold(
 
     """
     config = config or BootstrapConfig()
+    min_clusters = max(min_clusters, MIN_CLUSTERS)
     conf = np.asarray(confidence, dtype=np.float64)
     right = np.asarray(correct, dtype=bool)
     codes, n_clusters = cluster_codes(list(clusters))
