@@ -196,17 +196,27 @@ def test_fetv_dev_real_videos(tmp_path):
     )
     assert res.returncode == 0, res.stderr
     assert "FAILURES" not in res.stderr and "WARNING" not in res.stderr
-    assert "[95% cluster bootstrap by prompt (B=2000, percentile)]" in res.stdout
+    assert (
+        "[95% cluster bootstrap by prompt (B=2000; Wilson on the effective sample size, t on "
+        "G-1 df)]" in res.stdout
+    )
     assert "| human (leave-one-out) | informativeness |" in res.stdout
     run = only_run_dir(tmp_path / "r")
     info = json.loads((run / "run.json").read_text())
-    assert info["statistics"] | {"method": None} == {
+    assert info["statistics"] | {"method": None, "intervals": None} == {
         "cluster": "prompt",
         "resamples": 2000,
         "seed": 3,
         "level": 0.95,
         "method": None,
+        "min_clusters": 5,
+        "intervals": None,
     }
+    # Each table's clustered interval is named with its method.
+    assert any(
+        k.startswith("agreement.csv") and "t on G-1 df" in v
+        for k, v in info["statistics"]["intervals"].items()
+    )
     assert info["votes"]["votes"] == 828 and info["votes"]["annotators"] == [
         "rater0",
         "rater1",

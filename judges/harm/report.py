@@ -11,6 +11,7 @@ import polars as pl
 from judges.core.harm_types import CATEGORIES, HARM_KEYS
 from judges.report.run_folder import json_ready
 from judges.report.tables import frames_labels, to_markdown
+from judges.stats.cluster_intervals import METHOD, MIN_CLUSTERS
 
 
 def harm_markdown(table: pl.DataFrame, derived: pl.DataFrame | None, notice: str | None) -> str:
@@ -21,18 +22,27 @@ def harm_markdown(table: pl.DataFrame, derived: pl.DataFrame | None, notice: str
     parts += [
         "Agreement = items where the judge's label equals the people's / labelled items (a "
         "failed judgement is a miss); precision, recall, F1 and kappa over the items answered. "
-        "Cells: agreement [95% cluster bootstrap by prompt] n.",
+        f"Cells: agreement [95% clustered interval by prompt: {METHOD}] n; an item set whose "
+        f"items fall in fewer than {MIN_CLUSTERS} prompts shows no interval (null in "
+        "harm_agreement.csv).",
         "",
     ]
     labels = frames_labels(table)
+    interval = pl.format(
+        "[{}, {}]",
+        pl.col("agreement_cluster_lo").round(2),
+        pl.col("agreement_cluster_hi").round(2),
+    )
+    if "n_clusters" in labels.columns:
+        interval = (
+            pl.when(pl.col("agreement_cluster_lo").is_null())
+            .then(pl.format("[no interval: {} prompts]", pl.col("n_clusters")))
+            .otherwise(interval)
+        )
     cells = labels.with_columns(
-        pl.format(
-            "{} [{}, {}] n={}",
-            pl.col("agreement").round(3),
-            pl.col("agreement_cluster_lo").round(2),
-            pl.col("agreement_cluster_hi").round(2),
-            pl.col("n_labeled"),
-        ).alias("_cell")
+        pl.format("{} {} n={}", pl.col("agreement").round(3), interval, pl.col("n_labeled")).alias(
+            "_cell"
+        )
     ).filter(pl.col("category").is_in([*HARM_KEYS, "is_safe"]))
     names = {c.key: f"{c.id} {c.key}" for c in CATEGORIES} | {"is_safe": "is_safe"}
     wide = cells.with_columns(pl.col("category").replace_strict(names)).pivot(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import textwrap
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +77,9 @@ def mark_figure(fig: Figure, mark: str | None) -> None:
 
 
 def plot_agreement_vs_frames(
-    table: pl.DataFrame, mark: str | None = None, bootstrap: BootstrapConfig | None = None
+    table: pl.DataFrame,
+    mark: str | None = None,
+    bootstrap: BootstrapConfig | Mapping[str, Any] | None = None,
 ) -> Figure:
     """Agreement vs keyframes per video: a panel per dimension, a line per judge.
 
@@ -241,7 +244,7 @@ def write_figures(
     table: pl.DataFrame,
     verdicts: pl.DataFrame,
     mark: str | None = None,
-    bootstrap: BootstrapConfig | None = None,
+    bootstrap: BootstrapConfig | Mapping[str, Any] | None = None,
 ) -> list[Path]:
     """Write every figure as PNG and SVG into ``out_dir``; returns the files written.
 
@@ -250,7 +253,8 @@ def write_figures(
         table: The agreement table.
         verdicts: The verdict table (for outcome rates; may be empty).
         mark: A caveat stamped on every figure, e.g. ``demo data``.
-        bootstrap: The run's bootstrap settings (names the interval the bands show).
+        bootstrap: The run's bootstrap settings, or run.json's ``statistics`` (names the
+            interval the bands show).
 
     """
     out_dir.mkdir(parents=True, exist_ok=True)

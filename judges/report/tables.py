@@ -66,7 +66,7 @@ def shown_interval(row: Mapping[str, Any], metric: str = "agreement") -> tuple[f
     lo, hi = row.get(f"{metric}_cluster_lo"), row.get(f"{metric}_cluster_hi")
     if isinstance(lo, float) and isinstance(hi, float) and math.isfinite(lo) and math.isfinite(hi):
         return lo, hi
-    if f"{metric}_cluster_lo" in row and _too_few(row):
+    if f"{metric}_cluster_lo" in row and lo is None and _too_few(row):
         return math.nan, math.nan
     return row[f"{metric}_lo"], row[f"{metric}_hi"]  # type: ignore[return-value]
 
@@ -92,16 +92,28 @@ def _clustered(table: pl.DataFrame) -> bool:
     if "agreement_cluster_lo" not in table.columns:
         return False
     column = table["agreement_cluster_lo"]
-    return bool(column.is_not_nan().any()) or bool(
-        "n_clusters" in table.columns and (table["n_clusters"] < MIN_CLUSTERS).any()
-    )
+    # nan: the bootstrap was off; null: it ran, but a group had too few clusters for one.
+    return bool(column.is_not_nan().any()) or bool(column.is_null().any())
 
 
-def interval_method(table: pl.DataFrame, bootstrap: BootstrapConfig | None = None) -> str:
-    """What the interval in :func:`display_table`'s cells (and the figures' bands) is."""
-    if _clustered(table):
-        return f"95% {(bootstrap or BootstrapConfig()).method}"
-    return "95% Wilson interval, pairs treated as independent"
+def interval_method(
+    table: pl.DataFrame, bootstrap: BootstrapConfig | Mapping[str, Any] | None = None
+) -> str:
+    """What the interval in :func:`display_table`'s cells (and the figures' bands) is.
+
+    ``bootstrap`` is the run's settings, or run.json's ``statistics``: its stored ``method``
+    wins, so an older run's report names the interval that run computed.
+    """
+    if not _clustered(table):
+        return "95% Wilson interval, pairs treated as independent"
+    if isinstance(bootstrap, Mapping):
+        if "method" in bootstrap:
+            return f"95% {bootstrap['method']}"
+        bootstrap = BootstrapConfig(**{k: bootstrap[k] for k in _CONFIG_KEYS if k in bootstrap})
+    return f"95% {(bootstrap or BootstrapConfig()).method}"
+
+
+_CONFIG_KEYS = ("cluster", "resamples", "seed", "level")
 
 
 def too_few_note(table: pl.DataFrame) -> str | None:
@@ -119,7 +131,9 @@ def too_few_note(table: pl.DataFrame) -> str | None:
     )
 
 
-def interval_note(table: pl.DataFrame, bootstrap: BootstrapConfig | None = None) -> str:
+def interval_note(
+    table: pl.DataFrame, bootstrap: BootstrapConfig | Mapping[str, Any] | None = None
+) -> str:
     """The legend of :func:`display_table`'s cells (and why some cells have no interval)."""
     note = f"agreement [{interval_method(table, bootstrap)}] n=labeled pairs"
     few = too_few_note(table)
@@ -214,15 +228,10 @@ def agreement_markdown(
             "disagreements; see run.json `failures` for the reasons before reading a number.",
             "",
         ]
-    config = (
-        BootstrapConfig(**{k: bootstrap[k] for k in ("cluster", "resamples", "seed", "level")})
-        if bootstrap
-        else None
-    )
     parts += [
         "Agreement = matches / labeled pairs (undecided counts as disagreement; pairs people "
         "called even are left out). Accuracy = matches / decided pairs. Cell intervals: "
-        + interval_method(table, config)
+        + interval_method(table, bootstrap)
         + "; the long table also has the 95% Wilson interval (`agreement_lo/hi`, pairs treated "
         "as independent) and the design effect.",
         "",
@@ -275,7 +284,9 @@ def agreement_markdown(
     return "\n".join(parts)
 
 
-def comparison_markdown(table: pl.DataFrame, run_dirs: list[Path]) -> str:
-    """Markdown report of a merged table."""
+def comparison_markdown(
+    table: pl.DataFrame, run_dirs: list[Path], statistics: Mapping[str, Any] | None = None
+) -> str:
+    """Markdown report of a merged table (``statistics``: the runs' shared run.json block)."""
     runs = "Runs: " + ", ".join(f"`{d}`" for d in run_dirs)
-    return agreement_markdown(table, title="Judge comparison", intro=runs)
+    return agreement_markdown(table, title="Judge comparison", intro=runs, bootstrap=statistics)
