@@ -271,8 +271,9 @@ def test_failures_are_seen_everywhere_and_set_the_exit_code(tmp_path):
     assert "moov" not in err and "ffv1" not in err.lower()
     assert err.rstrip().splitlines()[-1].startswith("exit 4:")
     # The console table shows n, the interval and the warning next to each agreement.
-    # The cell's interval is the cluster bootstrap's (seed 0, one prompt per pair here).
-    assert "0.250 [0.00, 0.75] n=4 ⚠ 3 errors" in res.stdout
+    # One prompt per pair, 4 pairs: too few clusters for a clustered interval, and it says so.
+    assert "0.250 [no interval: 4 clusters] n=4 ⚠ 3 errors" in res.stdout
+    assert "pairs in fewer than 5 clusters (n_clusters = 4): no clustered interval" in res.stdout
     info = json.loads((run / "run.json").read_text())
     psnr = info["failures"]["psnr"]
     assert (psnr["verdicts"], psnr["failed"]) == (8, 6)
