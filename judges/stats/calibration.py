@@ -227,6 +227,7 @@ def position_bias(verdicts: pl.DataFrame, config: BootstrapConfig | None = None)
                 "dimension": dim,
                 "frames": frames,
                 "n_replies": int(d.sum()),
+                "n_clusters": resampler.clusters_with(d),
                 "first_position_rate": f.sum() / d.sum() if d.sum() else math.nan,
                 "first_position_lo": w_lo,
                 "first_position_hi": w_hi,
