@@ -4,10 +4,11 @@ They take arrays and polars frames; nothing here reads a run folder, draws or wr
 
 ``classic`` (Wilson intervals, binomial and McNemar tests, Holm, Cohen's kappa), ``bootstrap``
 (the cluster bootstrap), ``cluster_intervals`` (clustered intervals that hold their level down to
-8 clusters, from the bootstrap's draws; the one place rankings and new statistics get theirs), ``ties`` (tie-aware accuracy), ``agreement`` (the agreement table),
-``ceiling`` (the human ceiling, Krippendorff's alpha), ``calibration`` (ECE, margin calibration,
-position bias), ``paired`` (paired comparisons of two settings) and ``prelabel_promise`` (the
-pre-labelling threshold and its prediction interval).
+8 clusters, from the bootstrap's draws; the one place rankings and new statistics get theirs),
+``ties`` (tie-aware accuracy), ``agreement`` (the agreement table), ``ceiling`` (the human
+ceiling, Krippendorff's alpha), ``calibration`` (ECE, margin calibration, position bias),
+``paired`` (paired comparisons of two settings) and ``prelabel_promise`` (the pre-labelling
+threshold and its prediction interval).
 """
 
 from judges.core.lazy import lazy_face
