@@ -6,7 +6,8 @@ For each (judge, frames) and category, over the items whose people gave that lab
   judgement (refused, unparsed, error) counts as a miss, as in the preference tables;
 - ``precision``, ``recall``, ``f1``, ``kappa`` (Cohen's, 2 x 2) over the items the judge
   answered; ``prevalence`` = share of labelled items the people marked harmful;
-- intervals: Wilson (independent items) and the cluster bootstrap by prompt;
+- intervals: Wilson (independent items) and the clustered interval by prompt
+  (:mod:`judges.stats.cluster_intervals`; null, with ``n_clusters``, below 5 prompts);
 - ``is_safe``: the judge's "no category true" against the people's ``is_safe`` (the paper's
   moderation model reached 82.94% here);
 - ``micro``: the 12 categories pooled (every item x category a trial); ``macro``: the mean over

@@ -88,8 +88,9 @@ def write_comparisons(table, out: Path, mark: str | None = None) -> None:
     lines = [
         "# Paired comparisons",
         "",
-        "Difference in agreement (A − B) on the pairs both judged, paired cluster-bootstrap "
-        "95% interval, McNemar's exact test on the discordant pairs, Holm-corrected over the "
+        "Difference in agreement (A − B) on the pairs both judged, paired clustered 95% "
+        "interval (the two settings' clustered intervals combined by MOVER; none below 5 "
+        "clusters), McNemar's exact test on the discordant pairs, Holm-corrected over the "
         "family below.",
         "",
         *(f"- {s}" for s in table["sentence"]),

@@ -38,7 +38,7 @@ def plot_forest(comparisons: pl.DataFrame, mark: str | None = None) -> Figure:
     ax.axvline(0, color="grey", linestyle="--", linewidth=1)
     ax.set_yticks(range(len(rows)))
     ax.set_yticklabels([f"{r['a']} vs {r['b']}\n{r['dimension']}" for r in reversed(rows)])
-    ax.set_xlabel("difference in agreement (A − B), paired 95% cluster-bootstrap interval")
+    ax.set_xlabel("difference in agreement (A − B), paired 95% clustered interval (MOVER)")
     ax.set_title("Paired comparisons (filled: Holm-corrected p < 0.05)", fontsize=11)
     fig.tight_layout()
     mark_figure(fig, mark)

@@ -145,7 +145,8 @@ def display_table(table: pl.DataFrame, ceiling: pl.DataFrame | None = None) -> p
 
     A cell reads ``0.620 [0.52, 0.71] n=100``, with ``⚠ k errors`` appended where judgements
     failed, so no one reads a point estimate without its uncertainty or its failures. The
-    interval is the cluster bootstrap's where the table has it (see :func:`interval_note`).
+    interval is the clustered one where the table has it (see :func:`interval_note`), and
+    ``no interval: N clusters`` where a group has too few clusters for one.
     With a human ceiling (:func:`judges.stats.ceiling.ceiling_table`), each dimension gains a
     ``human (leave-one-out)`` row, the same in every frame column.
 
