@@ -6,9 +6,10 @@ Examples:
     python experiments/compare.py results/RUN            # each judge's frames vs its fewest,
                                                          # and judges against each other
 
-Each comparison reads: difference in agreement (A - B) with a paired cluster-bootstrap 95%
-interval, McNemar's exact p-value on the discordant pairs, and the Holm-corrected p-value over
-every comparison in the command. Writes comparisons.csv, comparisons.md and forest.png/.svg.
+Each comparison reads: difference in agreement (A - B) with a paired clustered 95% interval
+(MOVER over the two settings' clustered intervals; none below 5 clusters), McNemar's exact
+p-value on the discordant pairs, and the Holm-corrected p-value over every comparison in the
+command. Writes comparisons.csv, comparisons.md and forest.png/.svg.
 """
 
 from __future__ import annotations

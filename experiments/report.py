@@ -85,10 +85,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     ceiling = merged_ceiling(args.runs)  # the human rows stay beside the judges
     if ceiling is not None:
         ceiling.write_csv(out / "ceiling.csv")
-    (out / "comparison.md").write_text(comparison_markdown(table, args.runs, ceiling))
+    # The interval each run computed, named as its run.json names it (runs from before a change
+    # of method keep theirs); runs that differ are said to differ.
+    blocks = [read_run(d)[1].get("statistics") or {} for d in args.runs]
+    statistics = (
+        blocks[0]
+        if all(b == blocks[0] for b in blocks)
+        else {"method": "intervals as each run's run.json `statistics` names them (they differ)"}
+    )
+    (out / "comparison.md").write_text(comparison_markdown(table, args.runs, statistics, ceiling))
     import polars as pl
 
-    write_figures(out / "figures", table, pl.DataFrame(), ceiling=ceiling)
+    write_figures(out / "figures", table, pl.DataFrame(), bootstrap=statistics, ceiling=ceiling)
     print(to_markdown(display_table(table, ceiling)))
     if args.compare:
         from judges.report.comparisons import compare_runs, write_comparisons

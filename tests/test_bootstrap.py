@@ -137,8 +137,20 @@ def test_config_checks_and_names():
         BootstrapConfig(cluster="pair")  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="--bootstrap"):
         BootstrapConfig(resamples=-1)
-    assert BootstrapConfig().method == "cluster bootstrap by prompt (B=2000, percentile)"
+    assert BootstrapConfig().method == (
+        "cluster bootstrap by prompt (B=2000; Wilson on the effective sample size, t on G-1 df)"
+    )
     assert "over pairs" in BootstrapConfig(cluster="none").method
+    described = BootstrapConfig(seed=3).describe()
+    assert {k: described[k] for k in ("cluster", "resamples", "seed", "level", "min_clusters")} == {
+        "cluster": "prompt",
+        "resamples": 2000,
+        "seed": 3,
+        "level": 0.95,
+        "min_clusters": 5,
+    }
+    # Every table's clustered columns are named with their method.
+    assert all(described["intervals"].values())
 
 
 def _table(cluster: str) -> pl.DataFrame:
@@ -165,6 +177,11 @@ def test_table_counts_the_clusters_of_each_kind(cluster, clusters):
     row = table.row(0, named=True)
     assert row["n_clusters"] == clusters
     assert row["agreement"] == 0.5
-    assert row["agreement_cluster_lo"] <= 0.5 <= row["agreement_cluster_hi"]
+    if clusters < 5:
+        # Too few clusters for a clustered interval: null, not a number that cannot hold.
+        for metric in ("agreement", "accuracy", "accuracy_ties"):
+            assert row[f"{metric}_cluster_lo"] is None and row[f"{metric}_cluster_hi"] is None
+    else:
+        assert row["agreement_cluster_lo"] <= 0.5 <= row["agreement_cluster_hi"]
     again = agreement_table(_table(cluster), bootstrap=BootstrapConfig(cluster=cluster))
     assert again["agreement_cluster_lo"].equals(table["agreement_cluster_lo"])  # seeded

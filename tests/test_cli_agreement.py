@@ -198,17 +198,27 @@ def test_fetv_dev_real_videos(tmp_path):
     )
     assert res.returncode == 0, res.stderr
     assert "FAILURES" not in res.stderr and "WARNING" not in res.stderr
-    assert "[95% cluster bootstrap by prompt (B=2000, percentile)]" in res.stdout
+    assert (
+        "[95% cluster bootstrap by prompt (B=2000; Wilson on the effective sample size, t on "
+        "G-1 df)]" in res.stdout
+    )
     assert "| human (leave-one-out) | informativeness |" in res.stdout
     run = only_run_dir(tmp_path / "r")
     info = json.loads((run / "run.json").read_text())
-    assert info["statistics"] | {"method": None} == {
+    assert info["statistics"] | {"method": None, "intervals": None} == {
         "cluster": "prompt",
         "resamples": 2000,
         "seed": 3,
         "level": 0.95,
         "method": None,
+        "min_clusters": 5,
+        "intervals": None,
     }
+    # Each table's clustered interval is named with its method.
+    assert any(
+        k.startswith("agreement.csv") and "t on G-1 df" in v
+        for k, v in info["statistics"]["intervals"].items()
+    )
     assert info["votes"]["votes"] == 828 and info["votes"]["annotators"] == [
         "rater0",
         "rater1",
@@ -287,8 +297,9 @@ def test_failures_are_seen_everywhere_and_set_the_exit_code(tmp_path):
     assert "moov" not in err and "ffv1" not in err.lower()
     assert err.rstrip().splitlines()[-1].startswith("exit 4:")
     # The console table shows n, the interval and the warning next to each agreement.
-    # The cell's interval is the cluster bootstrap's (seed 0, one prompt per pair here).
-    assert "0.250 [0.00, 0.75] n=4 ⚠ 3 errors" in res.stdout
+    # One prompt per pair, 4 pairs: too few clusters for a clustered interval, and it says so.
+    assert "0.250 [no interval: 4 clusters] n=4 ⚠ 3 errors" in res.stdout
+    assert "pairs in fewer than 5 clusters (n_clusters = 4): no clustered interval" in res.stdout
     info = json.loads((run / "run.json").read_text())
     psnr = info["failures"]["psnr"]
     assert (psnr["verdicts"], psnr["failed"]) == (8, 6)

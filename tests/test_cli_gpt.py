@@ -253,7 +253,11 @@ def test_both_orders_give_position_bias_and_calibration_files(tmp_path):
     verdicts = pl.read_parquet(run / "verdicts.parquet")
     flips = sum(json.loads(r)["flip"] for r in verdicts["raw"] if "flip" in json.loads(r))
     assert bias["flip_rate"][0] == pytest.approx(flips / bias["n_both_decided"][0])
-    assert bias["flip_cluster_lo"][0] <= bias["flip_rate"][0] <= bias["flip_cluster_hi"][0]
+    # The clustered interval needs 5 prompts; these 6 pairs come from fewer, so it is null.
+    prompts = verdicts["prompt_id"].n_unique()
+    assert bias["n_clusters"][0] == prompts < 5
+    assert bias["flip_cluster_lo"].is_null().all() and bias["flip_cluster_hi"].is_null().all()
+    assert bias["first_position_cluster_lo"].is_null().all()
     # Decided verdicts carry a probability (0.9 from the server's log-probabilities).
     calibration = pl.read_csv(run / "calibration.csv")
     decided = verdicts.filter((pl.col("status") == "ok") & pl.col("human").is_not_null())

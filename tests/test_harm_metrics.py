@@ -77,7 +77,9 @@ def test_table_per_category_micro_macro():
     assert rows["micro"]["n_labeled"] == 48 and rows["micro"]["agreement"] == (48 - 14) / 48
     macro = np.mean([rows[k]["agreement"] for k in HARM_KEYS])
     assert rows["macro"]["agreement"] == pytest.approx(macro)
-    assert v["agreement_cluster_lo"] <= 0.5 <= v["agreement_cluster_hi"]
+    # Two prompts: no clustered interval (null), and the table says how many there were.
+    assert v["n_clusters"] == 2
+    assert v["agreement_cluster_lo"] is None and v["agreement_cluster_hi"] is None
 
 
 def _pair(pid: str, l0, l1, harmless: str | None) -> Pair:

@@ -78,10 +78,14 @@ def test_small_sets_make_no_promise():
 
 @pytest.mark.skipif(not FETV.is_dir(), reason="../shared/data/fetv-dev not present")
 def test_promise_holds_on_the_other_half_of_fetv(tmp_path):
-    # Calibrate on half of the prompts, pre-label the other half, score what was pre-labelled.
+    # Calibrate on 8 of the 12 prompts, pre-label the other 4, score what was pre-labelled.
+    # (Half and half leaves 6 calibration prompts and 22 pairs: the clustered bound, with t on
+    # 4-5 degrees of freedom, then reaches no useful target, and no promise is the right answer.)
     records = json.loads((FETV / "config-test.json").read_text())
     prompts = sorted({r["prompt_id"] for r in records})
-    for name, chosen in (("cal", prompts[::2]), ("new", prompts[1::2])):
+    cal_prompts = [p for i, p in enumerate(prompts) if i % 3]
+    new_prompts = [p for p in prompts if p not in cal_prompts]
+    for name, chosen in (("cal", cal_prompts), ("new", new_prompts)):
         part = []
         for r in records:
             if r["prompt_id"] in chosen:
@@ -99,9 +103,9 @@ def test_promise_holds_on_the_other_half_of_fetv(tmp_path):
             frames=1,
             data=tmp_path / "new",
             calibration=tmp_path / "cal",
-            target_agreement=0.45,  # 22 labelled calibration pairs over 6 prompts
+            target_agreement=0.45,  # 37 labelled calibration pairs over 8 prompts
             min_kept=10,
-            min_prompts=3,
+            min_prompts=5,
             out=tmp_path / "out",
             cache_dir=tmp_path / "cache",
             progress=False,

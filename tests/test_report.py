@@ -407,3 +407,64 @@ def test_the_ceiling_figure_draws_judges_like_with_like_beside_the_person(tmp_pa
     assert "against_ceiling.png" not in {
         p.name for p in write_figures(tmp_path / "n", table, pl.DataFrame())
     }
+
+
+def _band_table() -> pl.DataFrame:
+    # One judge, one dimension, three frame counts; the clustered and Wilson intervals differ,
+    # and the 4-frame group has too few clusters (null clustered interval).
+    return pl.DataFrame(
+        {
+            "judge": ["j"] * 3,
+            "dimension": ["aesthetics"] * 3,
+            "frames": [1, 2, 4],
+            "n_labeled": [40, 40, 12],
+            "n_clusters": [10, 10, 3],
+            "n_errors": [0, 0, 0],
+            "agreement": [0.6, 0.7, 0.75],
+            "agreement_lo": [0.45, 0.55, 0.47],
+            "agreement_hi": [0.73, 0.82, 0.91],
+            "agreement_cluster_lo": [0.41, 0.52, None],
+            "agreement_cluster_hi": [0.77, 0.85, None],
+        },
+        schema_overrides={"agreement_cluster_lo": pl.Float64, "agreement_cluster_hi": pl.Float64},
+    )
+
+
+def test_the_figure_shades_the_interval_the_table_shows():
+    from judges.report.tables import display_table, interval_note
+    from judges.stats.bootstrap import BootstrapConfig
+
+    table = _band_table()
+    fig = plot_agreement_vs_frames(table, bootstrap=BootstrapConfig(resamples=500))
+    ax = fig.axes[0]
+    ys = {
+        round(float(y), 6) for c in ax.collections for p in c.get_paths() for y in p.vertices[:, 1]
+    }
+    assert {0.41, 0.77, 0.52, 0.85} <= ys  # the clustered interval...
+    assert not {0.45, 0.73, 0.55, 0.82, 0.47, 0.91} & ys  # ...never the Wilson one
+    xs = {
+        round(float(x), 6) for c in ax.collections for p in c.get_paths() for x in p.vertices[:, 0]
+    }
+    assert 2.0 not in xs  # no band where the table gives no interval (4 frames: 3 clusters)
+    title = fig.legends[0].get_title().get_text().replace("\n", " ")
+    assert "cluster bootstrap by prompt (B=500; Wilson on the effective sample size" in title
+    # The table says the same: the clustered interval, and why the last cell has none.
+    cells = display_table(table).row(0, named=True)
+    assert cells["1"] == "0.600 [0.41, 0.77] n=40"
+    assert cells["4"] == "0.750 [no interval: 3 clusters] n=12"
+    note = interval_note(table, BootstrapConfig(resamples=500))
+    assert "B=500; Wilson on the effective sample size" in note
+    assert "1 group(s) have pairs in fewer than 5 clusters (n_clusters = 3)" in note
+
+
+def test_an_older_runs_stored_method_names_its_interval():
+    from judges.report.tables import interval_method
+
+    stored = {"cluster": "prompt", "resamples": 2000, "method": "cluster bootstrap (percentile)"}
+    assert interval_method(_band_table(), stored) == "95% cluster bootstrap (percentile)"
+    # Without the bootstrap (nan, not null, in the clustered columns): Wilson, named as such.
+    off = _band_table().with_columns(
+        pl.lit(float("nan")).alias("agreement_cluster_lo"),
+        pl.lit(float("nan")).alias("agreement_cluster_hi"),
+    )
+    assert interval_method(off) == "95% Wilson interval, pairs treated as independent"

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -35,7 +35,7 @@ from judges.report.run_folder import RunFolder, verdict_table
 from judges.run.agreement import DEFAULT_FRAMES, DryRun, JudgeRequest
 from judges.run.session import Session, SessionConfig, log_to_stderr
 from judges.stats.agreement import agreement_table
-from judges.stats.bootstrap import BootstrapConfig
+from judges.stats.bootstrap import HARM_TABLES, BootstrapConfig
 
 
 @dataclass
@@ -188,7 +188,7 @@ def _run(session: Session, config: HarmConfig, started: datetime) -> HarmResult 
             },
         },
         "frames": [frames_label(n) for n in frames],
-        "statistics": {**asdict(config.stats), "method": config.stats.method},
+        "statistics": config.stats.describe(HARM_TABLES),
         "fitted_thresholds": fitted,
         "judges": judge_info,
         "failures": failures,

@@ -6,7 +6,8 @@ For each (judge, frames) and category, over the items whose people gave that lab
   judgement (refused, unparsed, error) counts as a miss, as in the preference tables;
 - ``precision``, ``recall``, ``f1``, ``kappa`` (Cohen's, 2 x 2) over the items the judge
   answered; ``prevalence`` = share of labelled items the people marked harmful;
-- intervals: Wilson (independent items) and the cluster bootstrap by prompt;
+- intervals: Wilson (independent items) and the clustered interval by prompt
+  (:mod:`judges.stats.cluster_intervals`; null, with ``n_clusters``, below 5 prompts);
 - ``is_safe``: the judge's "no category true" against the people's ``is_safe`` (the paper's
   moderation model reached 82.94% here);
 - ``micro``: the 12 categories pooled (every item x category a trial); ``macro``: the mean over
@@ -30,7 +31,7 @@ import polars as pl
 
 from judges.core.harm_types import HARM_KEYS, HarmItem, HarmVerdict
 from judges.core.types import Dimension, Pair, Verdict
-from judges.stats.bootstrap import BootstrapConfig, ClusterResampler, percentile_interval
+from judges.stats.bootstrap import BootstrapConfig, ClusterResampler
 from judges.stats.classic import wilson_interval
 
 TARGETS = (*HARM_KEYS, "is_safe")
@@ -154,12 +155,17 @@ def harm_agreement_table(
             judge_vals = g[f"judge_{target}"].fill_null(False).to_numpy()[mask]
             decided = decided_all[mask]
             stats = binary_stats(judge_vals, human, decided)
-            lo = hi = math.nan
+            lo: float | None = math.nan
+            hi: float | None = math.nan
+            clusters = resampler.clusters_with(mask.astype(float))
             if config.resamples and mask.any():
                 hit = np.zeros(g.height)
                 hit[np.flatnonzero(mask)] = (judge_vals == human) & decided
-                lo, hi = percentile_interval(resampler.draws(hit, mask.astype(float)), config.level)
+                lo, hi = resampler.interval(hit, mask.astype(float))
+                # Null where too few prompts give no interval (the report says why).
+                lo, hi = (None, None) if math.isnan(lo) else (lo, hi)
             row = {"judge": judge, "frames": frames, "category": target, **stats}
+            row["n_clusters"] = clusters
             row["agreement_cluster_lo"], row["agreement_cluster_hi"] = lo, hi
             rows.append(row)
             if target != "is_safe":

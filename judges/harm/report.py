@@ -11,6 +11,7 @@ import polars as pl
 from judges.core.harm_types import CATEGORIES, HARM_KEYS
 from judges.report.run_folder import json_ready
 from judges.report.tables import agreement_cell, frames_labels, to_markdown
+from judges.stats.cluster_intervals import METHOD, MIN_CLUSTERS
 
 
 def harm_markdown(table: pl.DataFrame, derived: pl.DataFrame | None, notice: str | None) -> str:
@@ -21,7 +22,9 @@ def harm_markdown(table: pl.DataFrame, derived: pl.DataFrame | None, notice: str
     parts += [
         "Agreement = items where the judge's label equals the people's / labelled items (a "
         "failed judgement is a miss); precision, recall, F1 and kappa over the items answered. "
-        "Cells: agreement [95% cluster bootstrap by prompt] n.",
+        f"Cells: agreement [95% clustered interval by prompt: {METHOD}] n; an item set whose "
+        f"items fall in fewer than {MIN_CLUSTERS} prompts shows no interval (null in "
+        "harm_agreement.csv).",
         "",
     ]
     labels = frames_labels(table)

@@ -1,7 +1,7 @@
 """Figures of an agreement table, as PNG and SVG.
 
 - :func:`plot_agreement_vs_frames`: agreement vs keyframes per dimension, a line per judge with
-  95% Wilson bands and the chance line;
+  bands of the interval the tables show (clustered) and the chance line;
 - :func:`plot_heatmap`: the paper-shaped heatmap (dimensions x frames, a panel per judge,
   wrapping onto rows of four);
 - :func:`plot_outcomes`: outcome rates (ok, tie, refused, unparsed, error) per judge;
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import textwrap
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +27,9 @@ import seaborn as sns
 from matplotlib.figure import Figure
 
 from judges.core.types import STATUSES, frames_label
-from judges.report.tables import paper_table
+from judges.report.tables import interval_method, paper_table, shown_interval
 from judges.stats.agreement import PAPER_DIMENSION_ORDER
+from judges.stats.bootstrap import BootstrapConfig
 
 _STATUS_COLOURS = {
     "ok": "#4c9a6a",
@@ -76,12 +78,19 @@ def mark_figure(fig: Figure, mark: str | None) -> None:
         )
 
 
-def plot_agreement_vs_frames(table: pl.DataFrame, mark: str | None = None) -> Figure:
+def plot_agreement_vs_frames(
+    table: pl.DataFrame,
+    mark: str | None = None,
+    bootstrap: BootstrapConfig | Mapping[str, Any] | None = None,
+) -> Figure:
     """Agreement vs keyframes per video: a panel per dimension, a line per judge.
 
-    Shaded bands are 95% Wilson intervals (pairs treated as independent); the dashed line is
-    chance (0.5). Each judge's line carries its label, so ``ax.lines`` can be read back against
-    the table. The legend sits below the panels in as many rows as the judges need.
+    Shaded bands are the interval the tables show (:func:`judges.report.tables.shown_interval`:
+    the clustered one where the table has it, none where a group has too few clusters, Wilson
+    with the bootstrap off), named in the legend's title (``bootstrap``: the run's settings,
+    for the name); the dashed line is chance (0.5). Each judge's line carries its label, so
+    ``ax.lines`` can be read back against the table. The legend sits below the panels in as
+    many rows as the judges need.
     """
     sns.set_theme(style="whitegrid", context="notebook")
     dims = _dimensions(table)
@@ -107,10 +116,11 @@ def plot_agreement_vs_frames(table: pl.DataFrame, mark: str | None = None) -> Fi
             labels = [frames_label(v) for v in sub["frames"].to_list()]
             x = [order.index(lab) for lab in labels]
             y = sub["agreement"].to_list()
+            bands = [shown_interval(row) for row in sub.iter_rows(named=True)]
             ax.fill_between(
                 x,
-                sub["agreement_lo"].to_list(),
-                sub["agreement_hi"].to_list(),
+                [lo for lo, _ in bands],
+                [hi for _, hi in bands],
                 color=palette[judge],
                 alpha=0.15,
                 linewidth=0,
@@ -131,7 +141,7 @@ def plot_agreement_vs_frames(table: pl.DataFrame, mark: str | None = None) -> Fi
         loc="outside lower center",
         ncol=max(1, min(len(labels), 4)),
         frameon=False,
-        title="shaded: 95% Wilson interval, pairs treated as independent",
+        title="shaded: " + "\n".join(textwrap.wrap(interval_method(table, bootstrap), 70)),
         title_fontsize="small",
     )
     mark_figure(fig, mark)
@@ -319,6 +329,7 @@ def write_figures(
     table: pl.DataFrame,
     verdicts: pl.DataFrame,
     mark: str | None = None,
+    bootstrap: BootstrapConfig | Mapping[str, Any] | None = None,
     ceiling: pl.DataFrame | None = None,
 ) -> list[Path]:
     """Write every figure as PNG and SVG into ``out_dir``; returns the files written.
@@ -328,6 +339,8 @@ def write_figures(
         table: The agreement table.
         verdicts: The verdict table (for outcome rates; may be empty).
         mark: A caveat stamped on every figure, e.g. ``demo data``.
+        bootstrap: The run's bootstrap settings, or run.json's ``statistics`` (names the
+            interval the bands show).
         ceiling: The human ceiling, when votes were given (adds ``against_ceiling``).
 
     """
@@ -336,7 +349,7 @@ def write_figures(
     labeled = table.filter(pl.col("n_labeled") > 0)
     figures = {"outcomes": plot_outcomes(verdicts, mark)} if verdicts.height else {}
     if labeled.height:
-        figures["agreement_vs_frames"] = plot_agreement_vs_frames(labeled, mark)
+        figures["agreement_vs_frames"] = plot_agreement_vs_frames(labeled, mark, bootstrap)
         figures["agreement_heatmap"] = plot_heatmap(labeled, mark=mark)
     has_loo = "loo_agreement" in labeled.columns and labeled["loo_agreement"].is_not_null().any()
     if ceiling is not None and not ceiling.is_empty() and has_loo:

@@ -115,8 +115,9 @@ def write_comparisons(table: pl.DataFrame, out: Path, mark: str | None = None) -
         "# Paired comparisons",
         "",
         "Difference in agreement (A − B) on the pairs both judged, with each comparison's own "
-        "paired cluster-bootstrap 95% interval (not adjusted for the family), McNemar's exact "
-        "test on the discordant pairs, and its p-value Holm-adjusted over the "
+        "paired clustered 95% interval (the two settings' clustered intervals combined by "
+        "MOVER; none below 5 clusters; not adjusted for the family), McNemar's exact test on "
+        "the discordant pairs, and its p-value Holm-adjusted over the "
         f"{table.height} comparisons below; conclusions follow the adjusted p-value.",
         "",
         *(f"- {s}" for s in table["sentence"]),

@@ -40,7 +40,7 @@ def plot_forest(
     ax.axvline(0, color="grey", linestyle="--", linewidth=1)
     ax.set_yticks(range(len(rows)))
     ax.set_yticklabels([f"{r['a']} vs {r['b']}\n{r['dimension']}" for r in reversed(rows)])
-    ax.set_xlabel("difference in agreement (A − B), paired 95% cluster-bootstrap interval")
+    ax.set_xlabel("difference in agreement (A − B), paired 95% clustered interval (MOVER)")
     pages = f", page {page[0]} of {page[1]}" if page[1] > 1 else ""
     ax.set_title(f"Paired comparisons (filled: Holm-corrected p < 0.05){pages}", fontsize=11)
     fig.tight_layout()

@@ -16,6 +16,7 @@ import polars as pl
 
 from judges.core.types import frames_label
 from judges.stats.bootstrap import BootstrapConfig
+from judges.stats.cluster_intervals import MIN_CLUSTERS
 
 
 def paper_table(table: pl.DataFrame, metric: str = "agreement") -> pl.DataFrame:
@@ -48,11 +49,25 @@ def frames_labels(table: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _interval(row: Mapping[str, Any], metric: str) -> tuple[float, float]:
-    """The clustered interval where the table has one, else the independent-pairs one."""
+def _too_few(row: Mapping[str, Any]) -> bool:
+    """Whether the row has no clustered interval because its pairs fall in too few clusters."""
+    clusters = row.get("n_clusters")
+    return isinstance(clusters, int) and clusters < MIN_CLUSTERS
+
+
+def shown_interval(row: Mapping[str, Any], metric: str = "agreement") -> tuple[float, float]:
+    """The interval reports show for ``metric``: the clustered one where the table has one.
+
+    Where the table has clustered columns but the row's pairs fall in fewer than
+    :data:`~judges.stats.cluster_intervals.MIN_CLUSTERS` clusters, no interval is shown
+    (``(nan, nan)``), never the independent-pairs one in its place. Without clustered columns
+    (``--bootstrap 0``) it is the Wilson interval. Figures draw the same interval.
+    """
     lo, hi = row.get(f"{metric}_cluster_lo"), row.get(f"{metric}_cluster_hi")
     if isinstance(lo, float) and isinstance(hi, float) and math.isfinite(lo) and math.isfinite(hi):
         return lo, hi
+    if f"{metric}_cluster_lo" in row and lo is None and _too_few(row):
+        return math.nan, math.nan
     return row[f"{metric}_lo"], row[f"{metric}_hi"]  # type: ignore[return-value]
 
 
@@ -72,28 +87,72 @@ def agreement_cell(row: Mapping[str, Any]) -> str:
     n = f"n={n}" if n is not None else f"n={row.get('n_reference')} votes"
     if not isinstance(agreement, float) or math.isnan(agreement):
         return f"— {n}"
-    lo, hi = _interval(row, "agreement")
-    interval = "" if lo is None or hi is None else f" [{lo:.2f}, {hi:.2f}]"
-    text = f"{agreement:.3f}{interval} {n}"
+    lo, hi = shown_interval(row, "agreement")
+    if lo is None or hi is None:
+        text = f"{agreement:.3f} {n}"
+    elif math.isnan(lo):
+        text = f"{agreement:.3f} [no interval: {row.get('n_clusters')} clusters] {n}"
+    else:
+        text = f"{agreement:.3f} [{lo:.2f}, {hi:.2f}] {n}"
     errors = row.get("n_errors") or 0
     if errors:
         text += f" ⚠ {errors} error{'s' if errors != 1 else ''}"
     return text
 
 
-def interval_method(table: pl.DataFrame, bootstrap: BootstrapConfig | None = None) -> str:
-    """What the interval in :func:`display_table`'s cells is, in words."""
-    if "agreement_cluster_lo" in table.columns and table["agreement_cluster_lo"].is_not_nan().any():
-        return f"95% {(bootstrap or BootstrapConfig()).method}"
-    return "95% Wilson interval, pairs treated as independent"
+def _clustered(table: pl.DataFrame) -> bool:
+    """Whether the table carries clustered intervals (the bootstrap was on)."""
+    if "agreement_cluster_lo" not in table.columns:
+        return False
+    column = table["agreement_cluster_lo"]
+    # nan: the bootstrap was off; null: it ran, but a group had too few clusters for one.
+    return bool(column.is_not_nan().any()) or bool(column.is_null().any())
 
 
-def interval_note(table: pl.DataFrame, bootstrap: BootstrapConfig | None = None) -> str:
-    """The legend of :func:`display_table`'s cells."""
+def interval_method(
+    table: pl.DataFrame, bootstrap: BootstrapConfig | Mapping[str, Any] | None = None
+) -> str:
+    """What the interval in :func:`display_table`'s cells (and the figures' bands) is.
+
+    ``bootstrap`` is the run's settings, or run.json's ``statistics``: its stored ``method``
+    wins, so an older run's report names the interval that run computed.
+    """
+    if not _clustered(table):
+        return "95% Wilson interval, pairs treated as independent"
+    if isinstance(bootstrap, Mapping):
+        if "method" in bootstrap:
+            return f"95% {bootstrap['method']}"
+        bootstrap = BootstrapConfig(**{k: bootstrap[k] for k in _CONFIG_KEYS if k in bootstrap})
+    return f"95% {(bootstrap or BootstrapConfig()).method}"
+
+
+_CONFIG_KEYS = ("cluster", "resamples", "seed", "level")
+
+
+def too_few_note(table: pl.DataFrame) -> str | None:
+    """Why some groups show no clustered interval, or ``None`` when every group has one."""
+    if not _clustered(table) or "n_clusters" not in table.columns:
+        return None
+    few = table.filter(pl.col("n_clusters") < MIN_CLUSTERS)
+    if few.is_empty():
+        return None
+    return (
+        f"{few.height} group(s) have pairs in fewer than {MIN_CLUSTERS} clusters "
+        f"(n_clusters = {', '.join(map(str, sorted(set(few['n_clusters'].to_list()))))}): no "
+        "clustered interval is given for them (null in agreement.csv), as a variance from so "
+        "few clusters says almost nothing about new prompts"
+    )
+
+
+def interval_note(
+    table: pl.DataFrame, bootstrap: BootstrapConfig | Mapping[str, Any] | None = None
+) -> str:
+    """The legend of :func:`display_table`'s cells (and why some cells have no interval)."""
     note = f"agreement [{interval_method(table, bootstrap)}] n=labeled pairs"
     if "human_agreement" in table.columns:
         note += "; human rows: n=votes with a majority among the other annotators"
-    return note
+    few = too_few_note(table)
+    return f"{note}\n{few}" if few else note
 
 
 LOO_CAPTION = (
@@ -131,6 +190,7 @@ def loo_table(table: pl.DataFrame, ceiling: pl.DataFrame | None) -> pl.DataFrame
         pl.col("loo_agreement_cluster_lo").alias("agreement_cluster_lo"),
         pl.col("loo_agreement_cluster_hi").alias("agreement_cluster_hi"),
         pl.col("loo_n").alias("n_reference"),
+        pl.col("loo_n_clusters").alias("n_clusters"),
         "agreement_of_ceiling",
     )
     cells = as_cells.with_columns(
@@ -151,7 +211,8 @@ def display_table(table: pl.DataFrame, ceiling: pl.DataFrame | None = None) -> p
 
     A cell reads ``0.620 [0.52, 0.71] n=100``, with ``⚠ k errors`` appended where judgements
     failed, so no one reads a point estimate without its uncertainty or its failures. The
-    interval is the cluster bootstrap's where the table has it (see :func:`interval_note`).
+    interval is the clustered one where the table has it (see :func:`interval_note`), and
+    ``no interval: N clusters`` where a group has too few clusters for one.
     With a human ceiling (:func:`judges.stats.ceiling.ceiling_table`), each dimension gains a
     ``human (leave-one-out)`` row, the same in every frame column.
 
@@ -242,18 +303,14 @@ def agreement_markdown(
             "disagreements; see run.json `failures` for the reasons before reading a number.",
             "",
         ]
-    config = (
-        BootstrapConfig(**{k: bootstrap[k] for k in ("cluster", "resamples", "seed", "level")})
-        if bootstrap
-        else None
-    )
     parts += [
         "Agreement = matches / labeled pairs (undecided counts as disagreement; pairs people "
         "called even are left out). Accuracy = matches / decided pairs. Cell intervals: "
-        + interval_method(table, config)
+        + interval_method(table, bootstrap)
         + "; the long table also has the 95% Wilson interval (`agreement_lo/hi`, pairs treated "
         "as independent) and the design effect.",
         "",
+        *([f"> {few}", ""] if (few := too_few_note(table)) else []),
         "## Agreement (dimensions x frames)",
         "",
         to_markdown(display_table(table, ceiling)),
@@ -306,8 +363,16 @@ def agreement_markdown(
 
 
 def comparison_markdown(
-    table: pl.DataFrame, run_dirs: list[Path], ceiling: pl.DataFrame | None = None
+    table: pl.DataFrame,
+    run_dirs: list[Path],
+    statistics: Mapping[str, Any] | None = None,
+    ceiling: pl.DataFrame | None = None,
 ) -> str:
-    """Markdown report of a merged table (with the runs' human ceiling, when they have one)."""
+    """Markdown report of a merged table, with the runs' human ceiling when they have one.
+
+    ``statistics`` is the runs' shared run.json block (it names their interval method).
+    """
     runs = "Runs: " + ", ".join(f"`{d}`" for d in run_dirs)
-    return agreement_markdown(table, title="Judge comparison", intro=runs, ceiling=ceiling)
+    return agreement_markdown(
+        table, title="Judge comparison", intro=runs, bootstrap=statistics, ceiling=ceiling
+    )

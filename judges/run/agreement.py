@@ -339,7 +339,7 @@ def _run(session: Session, config: AgreementConfig, started: datetime) -> RunRes
             },
         },
         "frames": [frames_label(n) for n in frames],
-        "statistics": {**asdict(config.stats), "method": config.stats.method},
+        "statistics": config.stats.describe(),
         "votes": votes.describe() if votes is not None else None,
         "keyframes": {"strategy": config.strategy, "decodes": source.decodes},
         "engine": session.engine.describe(),
@@ -377,7 +377,14 @@ def _run(session: Session, config: AgreementConfig, started: datetime) -> RunRes
         caveats = ["demo data"] if demo else []
         caveats += ["judges that are not models"] if any(j.notice() for j in judges) else []
         mark = " and ".join(caveats) or None
-        write_figures(folder.staging / "figures", table, verdicts, mark=mark, ceiling=ceiling)
+        write_figures(
+            folder.staging / "figures",
+            table,
+            verdicts,
+            mark=mark,
+            bootstrap=config.stats,
+            ceiling=ceiling,
+        )
         write_reliability(folder.staging / "figures", verdicts, mark=mark)
         run_dir = folder.publish()
     except BaseException:

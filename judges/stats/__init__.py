@@ -3,10 +3,12 @@
 They take arrays and polars frames; nothing here reads a run folder, draws or writes a file.
 
 ``classic`` (Wilson intervals, binomial and McNemar tests, Holm, Cohen's kappa), ``bootstrap``
-(the cluster bootstrap), ``ties`` (tie-aware accuracy), ``agreement`` (the agreement table),
-``ceiling`` (the human ceiling, Krippendorff's alpha), ``calibration`` (ECE, margin calibration,
-position bias), ``paired`` (paired comparisons of two settings) and ``prelabel_promise`` (the
-pre-labelling threshold and its prediction interval).
+(the cluster bootstrap), ``cluster_intervals`` (clustered intervals that hold their level down to
+8 clusters, from the bootstrap's draws; the one place rankings and new statistics get theirs),
+``ties`` (tie-aware accuracy), ``agreement`` (the agreement table), ``ceiling`` (the human
+ceiling, Krippendorff's alpha), ``calibration`` (ECE, margin calibration, position bias),
+``paired`` (paired comparisons of two settings) and ``prelabel_promise`` (the pre-labelling
+threshold and its prediction interval).
 """
 
 from judges.core.lazy import lazy_face
@@ -23,6 +25,11 @@ _EXPORTS = {
     "design_effect": "bootstrap",
     "percentile_interval": "bootstrap",
     "resample_weights": "bootstrap",
+    "MIN_CLUSTERS": "cluster_intervals",
+    "difference_interval": "cluster_intervals",
+    "mean_interval": "cluster_intervals",
+    "proportion_interval": "cluster_intervals",
+    "wilson_effective": "cluster_intervals",
     "TieAccuracy": "ties",
     "tie_accuracy": "ties",
     "agreement_table": "agreement",
@@ -43,6 +50,7 @@ _EXPORTS = {
     "parse_comparison": "paired",
     "Promise": "prelabel_promise",
     "choose_threshold": "prelabel_promise",
+    "predict_batch": "prelabel_promise",
     "prediction_interval": "prelabel_promise",
     "shift_checks": "shift",
 }

@@ -26,14 +26,9 @@ import numpy as np
 import polars as pl
 
 from judges.core.types import STATUSES, Dimension
-from judges.stats.bootstrap import (
-    BootstrapConfig,
-    ClusterResampler,
-    design_effect,
-    percentile_interval,
-    ratio,
-)
+from judges.stats.bootstrap import BootstrapConfig, ClusterResampler, design_effect, ratio
 from judges.stats.classic import binomial_p_values_half, wilson_interval, wilson_intervals
+from judges.stats.cluster_intervals import proportion_interval
 from judges.stats.ties import NONE, TIE, V0, V1, encode_outcomes, folds_by_cluster, tie_accuracy
 
 PAPER_DIMENSION_ORDER = (
@@ -251,7 +246,8 @@ def _resampled(
         hits[with_tie] = ties.hits
         n_lab = int(lab.sum())
         t_lo, t_hi = wilson_interval(int(ties.hits.sum()), int(with_tie.sum()))
-        out["n_clusters"].append(int(np.count_nonzero(np.bincount(codes[idx][lab]))))
+        group_codes = codes[idx]
+        out["n_clusters"].append(_count_clusters(group_codes, lab))
         out["accuracy_ties"].append(ties.accuracy)
         out["accuracy_ties_lo"].append(t_lo)
         out["accuracy_ties_hi"].append(t_hi)
@@ -264,17 +260,28 @@ def _resampled(
         # One matrix product gives every statistic's resampled totals (paired by resample).
         totals = resampler.subset(idx).resampled_sums(match, lab, dec, hits, with_tie)
         agree = ratio(totals[:, 0], totals[:, 1])
-        intervals = {
-            "agreement": percentile_interval(agree, config.level),
-            "accuracy": percentile_interval(ratio(totals[:, 0], totals[:, 2]), config.level),
-            "accuracy_ties": percentile_interval(ratio(totals[:, 3], totals[:, 4]), config.level),
+        n_ties = int(with_tie.sum())
+        # Each proportion over its own pairs and the clusters they fall in (its G).
+        parts = {
+            "agreement": (agree, int(match.sum()), n_lab, lab),
+            "accuracy": (ratio(totals[:, 0], totals[:, 2]), int(match.sum()), int(dec.sum()), dec),
+            "accuracy_ties": (ratio(totals[:, 3], totals[:, 4]), int(hits.sum()), n_ties, with_tie),
         }
-        for metric, (lo, hi) in intervals.items():
-            out[f"{metric}_cluster_lo"].append(lo)
-            out[f"{metric}_cluster_hi"].append(hi)
+        for metric, (draws, k, n, rows) in parts.items():
+            lo, hi = proportion_interval(
+                draws, k / n if n else math.nan, n, _count_clusters(group_codes, rows), config.level
+            )
+            # Null, not nan, where no interval is given (too few clusters, or no pairs).
+            out[f"{metric}_cluster_lo"].append(float(lo) if np.isfinite(lo) else None)
+            out[f"{metric}_cluster_hi"].append(float(hi) if np.isfinite(hi) else None)
         estimate = float(match.sum() / n_lab) if n_lab else math.nan
         out["design_effect"].append(design_effect(agree, estimate, n_lab))
     return out
+
+
+def _count_clusters(codes: np.ndarray, rows: np.ndarray) -> int:
+    """Distinct clusters among the rows where ``rows`` is true."""
+    return int(np.count_nonzero(np.bincount(codes[rows]))) if rows.any() else 0
 
 
 def _group_ids(frame: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:

@@ -10,6 +10,9 @@ a B x C weight matrix ``W`` and every resampled statistic is ``(W @ num) / (W @ 
 product per group, no Python loop over resamples or pairs. The same ``W`` is reused for every
 group over the same clusters, which also makes paired comparisons paired.
 
+The draws feed the intervals of :mod:`judges.stats.cluster_intervals`, which hold their level
+with few clusters (the percentile interval of the draws, :func:`percentile_interval`, does not).
+
 References:
     Davison & Hinkley (1997), *Bootstrap Methods and their Application*, section 3.8
     (resampling clusters); Field & Welsh (2007), "Bootstrapping clustered data", JRSS-B.
@@ -25,6 +28,14 @@ from typing import Literal
 import numpy as np
 
 from judges.core.errors import ConfigError
+from judges.stats.cluster_intervals import (
+    DIFFERENCE_METHOD,
+    METHOD,
+    MIN_CLUSTERS,
+    WILSON,
+    as_pair,
+    proportion_interval,
+)
 
 ClusterBy = Literal["prompt", "video", "none"]
 CLUSTER_BY: tuple[ClusterBy, ...] = ("prompt", "video", "none")
@@ -67,10 +78,48 @@ class BootstrapConfig:
 
     @property
     def method(self) -> str:
-        """How the interval is named in reports."""
+        """How the interval is named in reports (:mod:`judges.stats.cluster_intervals`)."""
         if self.cluster == "none":
-            return f"bootstrap over pairs (B={self.resamples}, percentile)"
-        return f"cluster bootstrap by {self.cluster} (B={self.resamples}, percentile)"
+            return f"bootstrap over pairs (B={self.resamples}; {METHOD})"
+        return f"cluster bootstrap by {self.cluster} (B={self.resamples}; {METHOD})"
+
+    def describe(self, tables: dict[str, str] | None = None) -> dict[str, object]:
+        """run.json's ``statistics``: the settings, the method, and each table's intervals.
+
+        Args:
+            tables: ``file -> interval method`` of each table the run wrote with a clustered
+                interval (default: :data:`PREFERENCE_TABLES`).
+
+        Example:
+            >>> BootstrapConfig(seed=3).describe()["min_clusters"]
+            5
+
+        """
+        return {
+            "cluster": self.cluster,
+            "resamples": self.resamples,
+            "seed": self.seed,
+            "level": self.level,
+            "method": self.method,
+            "min_clusters": MIN_CLUSTERS,
+            "intervals": dict(PREFERENCE_TABLES if tables is None else tables),
+        }
+
+
+PREFERENCE_TABLES = {
+    "agreement.csv: agreement, accuracy, accuracy_ties _cluster_lo/hi": METHOD,
+    "agreement.csv: agreement_lo/hi, accuracy_lo/hi, accuracy_ties_lo/hi": WILSON,
+    "ceiling.csv: agreement_cluster_lo/hi": METHOD,
+    "position_bias.csv: first_position, flip _cluster_lo/hi": METHOD,
+    "comparisons.csv: lo/hi (paired difference)": DIFFERENCE_METHOD,
+}
+"""The interval of each preference run table's columns (run.json ``statistics.intervals``)."""
+HARM_TABLES = {
+    "harm_agreement.csv: agreement_cluster_lo/hi": METHOD,
+    "harm_agreement.csv: agreement_lo/hi": WILSON,
+    "harmlessness_derived.csv": "as agreement.csv",
+}
+"""The same for a harm run."""
 
 
 def resample_weights(
@@ -184,8 +233,9 @@ class ClusterResampler:
         config: B, seed and level.
 
     Example:
-        >>> r = ClusterResampler(["p1", "p1", "p2", "p3"], BootstrapConfig(resamples=200))
-        >>> lo, hi = r.interval(np.array([1, 1, 0, 1]), np.ones(4))
+        >>> keys = ["p1", "p1", "p2", "p3", "p4", "p5", "p6", "p7"]
+        >>> r = ClusterResampler(keys, BootstrapConfig(resamples=200))
+        >>> lo, hi = r.interval(np.array([1, 1, 0, 1, 1, 0, 1, 1]), np.ones(8))
         >>> 0 <= lo <= 0.75 <= hi <= 1
         True
 
@@ -252,8 +302,26 @@ class ClusterResampler:
         totals = self.resampled_sums(num, den)
         return ratio(totals[:, 0], totals[:, 1])
 
+    def clusters_with(self, den: np.ndarray, rows: np.ndarray | None = None) -> int:
+        """Clusters holding some of ``den`` among the (masked) rows: the G of an interval."""
+        weight = den if rows is None else np.where(rows, den, 0)
+        return int(np.count_nonzero(np.bincount(self._local, weights=weight) > 0))
+
     def interval(
         self, num: np.ndarray, den: np.ndarray, rows: np.ndarray | None = None
     ) -> tuple[float, float]:
-        """Percentile interval of ``sum(num) / sum(den)`` over the (masked) rows."""
-        return percentile_interval(self.draws(num, den, rows), self.config.level)
+        """Clustered interval of the proportion ``sum(num) / sum(den)`` over the (masked) rows.
+
+        :func:`judges.stats.cluster_intervals.proportion_interval` on this resampler's draws;
+        ``den`` counts the pairs (or replies) each row stands for. ``(nan, nan)`` below
+        :data:`~judges.stats.cluster_intervals.MIN_CLUSTERS` clusters or without pairs.
+        """
+        if rows is not None:
+            num, den = np.where(rows, num, 0), np.where(rows, den, 0)
+        total = float(np.sum(den))
+        estimate = float(np.sum(num)) / total if total > 0 else math.nan
+        return as_pair(
+            proportion_interval(
+                self.draws(num, den), estimate, total, self.clusters_with(den), self.config.level
+            )
+        )

@@ -215,6 +215,11 @@ def position_bias(verdicts: pl.DataFrame, config: BootstrapConfig | None = None)
         resampler = ClusterResampler(keys, config)
         fp_lo, fp_hi = resampler.interval(f, d) if config.resamples else (math.nan, math.nan)
         fl_lo, fl_hi = resampler.interval(fl, pb) if config.resamples else (math.nan, math.nan)
+        if config.resamples:
+            # Null where too few clusters give no interval (as in agreement.csv).
+            fp_lo, fp_hi, fl_lo, fl_hi = (
+                None if math.isnan(x) else x for x in (fp_lo, fp_hi, fl_lo, fl_hi)
+            )
         w_lo, w_hi = wilson_interval(int(f.sum()), int(d.sum()))
         rows.append(
             {
@@ -222,6 +227,7 @@ def position_bias(verdicts: pl.DataFrame, config: BootstrapConfig | None = None)
                 "dimension": dim,
                 "frames": frames,
                 "n_replies": int(d.sum()),
+                "n_clusters": resampler.clusters_with(d),
                 "first_position_rate": f.sum() / d.sum() if d.sum() else math.nan,
                 "first_position_lo": w_lo,
                 "first_position_hi": w_hi,

@@ -30,12 +30,7 @@ import polars as pl
 
 from judges.core.types import Pair
 from judges.stats.agreement import cluster_column
-from judges.stats.bootstrap import (
-    BootstrapConfig,
-    ClusterResampler,
-    design_effect,
-    percentile_interval,
-)
+from judges.stats.bootstrap import BootstrapConfig, ClusterResampler, design_effect
 from judges.stats.classic import wilson_interval
 
 HUMAN_ROW = "human (leave-one-out)"
@@ -44,6 +39,7 @@ CEILING_COLUMNS = {
     "annotator": pl.String,
     "n_votes": pl.Int64,
     "n_reference": pl.Int64,
+    "n_clusters": pl.Int64,
     "n_own_ties": pl.Int64,
     "agreement": pl.Float64,
     "agreement_lo": pl.Float64,
@@ -155,10 +151,13 @@ def ceiling_table(
             lo, hi = wilson_interval(k, n)
             acc_lo, acc_hi = wilson_interval(k, int(not_tie.sum()))
             c_lo = c_hi = deff = math.nan
+            clusters = ref["_cluster"].n_unique()
             if config.resamples and n:
                 resampler = ClusterResampler(ref["_cluster"].to_list(), config)
                 draws = resampler.draws(hits, np.ones(n))
-                c_lo, c_hi = percentile_interval(draws, config.level)
+                c_lo, c_hi = resampler.interval(hits, np.ones(n))
+                # Null where too few clusters give no interval (the report says why).
+                c_lo, c_hi = (None, None) if math.isnan(c_lo) else (c_lo, c_hi)
                 deff = design_effect(draws, k / n, n)
             rows.append(
                 {
@@ -166,6 +165,7 @@ def ceiling_table(
                     "annotator": annotator,
                     "n_votes": group.height,
                     "n_reference": n,
+                    "n_clusters": clusters,
                     "n_own_ties": int((group["choice"] == "tie").sum()),
                     "agreement": k / n if n else math.nan,
                     "agreement_lo": lo,
@@ -188,6 +188,7 @@ LOO_COLUMNS = {
     "dimension": pl.String,
     "frames": pl.Int64,
     "loo_n": pl.Int64,
+    "loo_n_clusters": pl.Int64,
     "loo_agreement": pl.Float64,
     "loo_agreement_lo": pl.Float64,
     "loo_agreement_hi": pl.Float64,
@@ -242,14 +243,17 @@ def judge_vs_loo(
         lo, hi = wilson_interval(k, n)
         c_lo = c_hi = math.nan
         if config.resamples and n:
-            draws = ClusterResampler(group["_cluster"].to_list(), config).draws(hits, np.ones(n))
-            c_lo, c_hi = percentile_interval(draws, config.level)
+            resampler = ClusterResampler(group["_cluster"].to_list(), config)
+            c_lo, c_hi = resampler.interval(hits, np.ones(n))  # the ceiling's own method
+            # Null where too few clusters give no interval (the report says why).
+            c_lo, c_hi = (None, None) if math.isnan(c_lo) else (c_lo, c_hi)
         rows.append(
             {
                 "judge": judge,
                 "dimension": dimension,
                 "frames": frames,
                 "loo_n": n,
+                "loo_n_clusters": group["_cluster"].n_unique(),
                 "loo_agreement": k / n,
                 "loo_agreement_lo": lo,
                 "loo_agreement_hi": hi,

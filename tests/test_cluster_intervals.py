@@ -1,0 +1,230 @@
+"""Clustered intervals for few clusters, checked against hand computations and scipy."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from judges.stats.bootstrap import BootstrapConfig, ClusterResampler
+from judges.stats.classic import wilson_intervals
+from judges.stats.cluster_intervals import (
+    DEFF_FLOOR,
+    MIN_CLUSTERS,
+    clustered_variance,
+    difference_interval,
+    mean_interval,
+    proportion_interval,
+    t_quantile,
+    wilson_effective,
+)
+from judges.stats.prelabel_promise import predict_batch
+
+
+def _wilson(p: float, n: float, q: float) -> tuple[float, float]:
+    """Wilson's interval written out from the textbook formula with quantile q."""
+    centre = (p + q * q / (2 * n)) / (1 + q * q / n)
+    half = q / (1 + q * q / n) * math.sqrt(p * (1 - p) / n + q * q / (4 * n * n))
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def test_t_quantile_is_students_on_g_minus_1_df():
+    for g in (2, 5, 8, 12, 200):
+        assert float(t_quantile(g, 0.95)) == pytest.approx(stats.t.ppf(0.975, g - 1), rel=1e-12)
+    assert float(t_quantile(8, 0.90)) == pytest.approx(stats.t.ppf(0.95, 7), rel=1e-12)
+    assert math.isnan(float(t_quantile(1, 0.95)))
+
+
+def test_clustered_variance_is_the_sample_variance_times_g_over_g_minus_1():
+    draws = np.array([0.5, 0.6, 0.7, np.nan, 0.4])  # a resample with no pairs is left out
+    expected = np.var([0.5, 0.6, 0.7, 0.4], ddof=1) * 8 / 7
+    assert float(clustered_variance(draws, 8)) == pytest.approx(expected, rel=1e-12)
+    # Columns are statistics resampled together: each gets its own variance.
+    both = np.stack([draws, 2 * draws], axis=1)
+    assert clustered_variance(both, 8) == pytest.approx([expected, 4 * expected], rel=1e-12)
+
+
+def test_proportion_interval_by_hand():
+    # 60 pairs over 10 clusters, 42 right (0.7); draws 0.65 and 0.75, half each: variance
+    # 0.0025 x 100/99. deff = 0.0025 x 100/99 x 10/9 / (0.7 x 0.3 / 60) = 0.8017,
+    # n_eff = 60 / deff = 74.84, then Wilson on 74.84 pairs with t(9) = 2.2622 for 1.96.
+    draws = np.array([0.7 - 0.05, 0.7 + 0.05] * 50)
+    var = float(np.var(draws, ddof=1))
+    n_eff = 60 / (var * 10 / 9 / (0.7 * 0.3 / 60))
+    expected = _wilson(0.7, n_eff, stats.t.ppf(0.975, 9))
+    lo, hi = proportion_interval(draws, 0.7, 60, 10)
+    assert (float(lo), float(hi)) == pytest.approx(expected, rel=1e-12)
+    assert (float(lo), float(hi)) == pytest.approx((0.57057, 0.80383), abs=1e-5)
+
+
+def test_t_on_g_minus_1_df_equals_wilson_on_fewer_pairs():
+    # Korn & Graubard's form of the same interval: Wilson with the normal quantile on
+    # n_eff x (z/t)^2 pairs. Checked with the toolkit's independent Wilson implementation.
+    p, n, variance, g = 0.85, 120.0, 0.0021, 9
+    z, t = stats.norm.ppf(0.975), stats.t.ppf(0.975, g - 1)
+    n_kg = n / (variance / (p * (1 - p) / n)) * (z / t) ** 2
+    ref_lo, ref_hi = wilson_intervals(np.array([p * n_kg]), np.array([n_kg]))
+    lo, hi = wilson_effective(p, n, variance, g)
+    assert float(lo) == pytest.approx(ref_lo[0], rel=1e-9)
+    assert float(hi) == pytest.approx(ref_hi[0], rel=1e-9)
+
+
+def test_all_perfect_clusters_do_not_collapse():
+    # Every cluster perfect: the bootstrap has no spread. Wilson at p = 1 has lower end
+    # n / (n + t^2): 48 pairs, 8 clusters -> 48 / (48 + 2.3646^2) = 0.8957.
+    lo, hi = proportion_interval(np.ones(500), 1.0, 48, 8)
+    t = stats.t.ppf(0.975, 7)
+    assert float(lo) == pytest.approx(48 / (48 + t * t), rel=1e-12)
+    assert float(hi) == 1.0
+    lo0, hi0 = proportion_interval(np.zeros(500), 0.0, 48, 8)  # and all wrong, mirrored
+    assert float(lo0) == 0.0 and float(hi0) == pytest.approx(1 - float(lo), rel=1e-12)
+
+
+def test_the_design_effect_floor_caps_the_effective_sample_size():
+    # Clusters more alike than chance (variance ~0): no pair counts as more than 4 pairs.
+    lo, hi = wilson_effective(0.5, 40, 1e-12, 10)
+    expected = _wilson(0.5, 40 / DEFF_FLOOR, stats.t.ppf(0.975, 9))
+    assert (float(lo), float(hi)) == pytest.approx(expected, rel=1e-12)
+
+
+def test_below_the_minimum_of_clusters_there_is_no_interval():
+    draws = np.array([0.4, 0.6] * 50)
+    lo, hi = proportion_interval(draws, 0.5, 40, MIN_CLUSTERS - 1)
+    assert math.isnan(float(lo)) and math.isnan(float(hi))
+    assert math.isfinite(float(proportion_interval(draws, 0.5, 40, MIN_CLUSTERS)[0]))
+    assert math.isnan(float(mean_interval(draws, 0.5, MIN_CLUSTERS - 1)[0]))
+    # No pairs: nothing to give either.
+    assert math.isnan(float(proportion_interval(draws, math.nan, 0, 10)[0]))
+
+
+def test_arrays_give_the_same_as_one_at_a_time():
+    rng = np.random.default_rng(3)
+    draws = rng.uniform(0.3, 0.9, size=(200, 3))
+    est, n, g = np.array([0.6, 0.95, 1.0]), np.array([50, 40, 30]), np.array([8, 12, 6])
+    lo, hi = proportion_interval(draws, est, n, g)
+    for j in range(3):
+        one = proportion_interval(draws[:, j], est[j], n[j], g[j])
+        assert (lo[j], hi[j]) == pytest.approx((float(one[0]), float(one[1])), rel=1e-12)
+
+
+def test_mean_interval_by_hand():
+    draws = np.array([-0.1, 0.0, 0.1, 0.0] * 25)
+    lo, hi = mean_interval(draws, 0.02, 10, bounds=(-1.0, 1.0))
+    half = stats.t.ppf(0.975, 9) * math.sqrt(0.5 / 99 * 10 / 9)
+    assert (float(lo), float(hi)) == pytest.approx((0.02 - half, 0.02 + half), rel=1e-12)
+    # Clipped to the statistic's range.
+    assert float(mean_interval(draws, 0.95, 10, bounds=(-1.0, 1.0))[1]) == 1.0
+
+
+def test_difference_interval_is_newcombes_method_10_on_the_clustered_intervals():
+    # Arms over the same 60 pairs in 10 clusters, with paired draws.
+    rng = np.random.default_rng(0)
+    shared = rng.normal(0, 0.05, 400)
+    draws_a = 0.75 + shared + rng.normal(0, 0.02, 400)
+    draws_b = 0.6 + shared + rng.normal(0, 0.02, 400)
+    la, ua = (float(x) for x in proportion_interval(draws_a, 0.75, 60, 10))
+    lb, ub = (float(x) for x in proportion_interval(draws_b, 0.6, 60, 10))
+    phi = float(np.corrcoef(draws_a, draws_b)[0, 1])
+    # Newcombe (1998), method 10, with the arms' intervals and their correlation.
+    expected_lo = 0.15 - math.sqrt(
+        (0.75 - la) ** 2 - 2 * phi * (0.75 - la) * (ub - 0.6) + (ub - 0.6) ** 2
+    )
+    expected_hi = 0.15 + math.sqrt(
+        (ua - 0.75) ** 2 - 2 * phi * (ua - 0.75) * (0.6 - lb) + (0.6 - lb) ** 2
+    )
+    lo, hi = difference_interval(draws_a, draws_b, 0.75, 0.6, 60, 10)
+    assert (float(lo), float(hi)) == pytest.approx((expected_lo, expected_hi), rel=1e-9)
+
+
+def test_difference_of_identical_perfect_arms_keeps_a_width():
+    # No discordant pair and every pair right: the difference is 0, but 48 pairs over 8
+    # prompts cannot rule out a small one. The arms' intervals are [0.8957, 1] (see above) and
+    # they move together (phi = 1 by convention when the draws have no spread):
+    # lo = -sqrt(d^2 - 2 d x 0 + 0) = -(1 - 0.8957), hi = +(1 - 0.8957).
+    lo, hi = difference_interval(np.ones(100), np.ones(100), 1.0, 1.0, 48, 8)
+    gap = 1 - 48 / (48 + stats.t.ppf(0.975, 7) ** 2)
+    assert (float(lo), float(hi)) == pytest.approx((-gap, gap), rel=1e-12)
+
+
+def test_prediction_for_a_new_batch_by_hand():
+    # Every calibration prompt perfect (48 pairs, 8 prompts), a new batch of 8 prompts (48
+    # pairs). Score part: Wilson at p = 1 on 48 x 48 / 96 = 24 pairs: lower end 24 / (24 + t^2).
+    # Beta-binomial part: Jeffreys Beta(48 s + 0.5, 0.5) predictive over round(48 s) pairs,
+    # s = (z / t)^2; its 2.5% quantile is computed here with scipy.
+    lo, hi = predict_batch(np.ones(100), 1.0, 48, 8, 8)
+    t, z = stats.t.ppf(0.975, 7), stats.norm.ppf(0.975)
+    s = (z / t) ** 2
+    size = round(48 * s)
+    bb_lo = stats.betabinom.ppf(0.025, size, 48 * s + 0.5, 0.5) / size
+    assert float(lo) == pytest.approx(min(24 / (24 + t * t), bb_lo), rel=1e-12)
+    assert float(hi) == 1.0
+    assert float(lo) == pytest.approx(0.8110, abs=1e-4)
+
+
+def test_prediction_interval_is_nan_with_too_few_prompts():
+    lo, hi = predict_batch(np.array([0.5, 0.7] * 50), 0.6, 20, MIN_CLUSTERS - 1, 10)
+    assert math.isnan(float(lo)) and math.isnan(float(hi))
+
+
+def test_resampler_interval_uses_the_clusters_it_sees():
+    # 6 prompts, but the masked rows fall in 4 of them: G = 4, below the minimum.
+    keys = np.repeat(np.arange(6), 3).astype(str)
+    r = ClusterResampler(keys, BootstrapConfig(resamples=300))
+    hits = np.tile([1.0, 1.0, 0.0], 6)
+    assert r.clusters_with(np.ones(18)) == 6
+    rows = np.isin(keys, ["0", "1", "2", "3"])
+    assert r.clusters_with(np.ones(18), rows) == 4
+    assert all(math.isnan(x) for x in r.interval(hits, np.ones(18), rows))
+    lo, hi = r.interval(hits, np.ones(18))
+    # By hand from the same draws: every prompt is 2/3, so the bootstrap has no spread and the
+    # design effect is floored: Wilson on 18 / 0.25 = 72 pairs with t(5).
+    expected = _wilson(2 / 3, 72, stats.t.ppf(0.975, 5))
+    assert (lo, hi) == pytest.approx(expected, rel=1e-9)
+
+
+def test_the_coverage_benchmark_counts_and_solves_exactly():
+    # The benchmark's own bookkeeping (benchmarks/coverage.py), on crafted numbers.
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "coverage.py"
+    spec = importlib.util.spec_from_file_location("coverage_bench", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    # 4 intervals, truth 0.5: two cover it (one at its edge), one too low, one too high.
+    lo, hi = np.array([0.4, 0.5, 0.1, 0.6]), np.array([0.6, 0.7, 0.45, 0.9])
+    assert bench.covered(lo, hi, 0.5) == (0.5, pytest.approx((0.2 + 0.2 + 0.35 + 0.3) / 4))
+    # Symmetry: a = 0 gives mean agreement 0.5 exactly whatever the prompt effect.
+    assert bench.mean_agreement(0.0, 1.5) == pytest.approx(0.5, abs=1e-12)
+    # s = 0: no prompt effect, the mean is sigmoid(a); solve_offset inverts it.
+    assert bench.mean_agreement(math.log(19), 0.0) == pytest.approx(0.95, abs=1e-9)
+    assert bench.solve_offset(0.95, 0.0) == pytest.approx(math.log(19), abs=1e-9)
+    # The toolkit's draws: one matrix product, the ratio of weighted sums.
+    weights = np.array([[2.0, 0.0, 1.0], [1.0, 1.0, 1.0]])
+    num, den = np.array([[1.0, 2.0, 3.0]]), np.array([[2.0, 2.0, 4.0]])
+    assert bench.resampled(weights, num, den)[:, 0].tolist() == [5 / 8, 6 / 8]
+
+
+@pytest.mark.parametrize("mean_logit", [0.0, 3.9])
+def test_coverage_at_8_prompts_holds_where_the_percentile_bootstrap_does_not(mean_logit):
+    # 400 simulated datasets of 8 prompts x 6 pairs, a strong prompt effect (sigmoid(a + 1.5 Z)),
+    # agreement 0.5 (a = 0) and ~0.95 (a = 3.9). The truth by quadrature.
+    from judges.stats.bootstrap import percentile_interval, resample_weights
+
+    z = np.linspace(-9, 9, 20001)
+    pdf = np.exp(-z * z / 2) / math.sqrt(2 * math.pi)
+    truth = float(np.trapezoid(pdf / (1 + np.exp(-(mean_logit + 1.5 * z))), z))
+    rng = np.random.default_rng(22)
+    p = 1 / (1 + np.exp(-(mean_logit + 1.5 * rng.normal(size=(400, 8)))))
+    hits = rng.binomial(6, p).astype(float)
+    weights = resample_weights(8, 1000, 0).astype(float)
+    draws = (weights @ hits.T) / (weights @ np.full((8, 400), 6.0))
+    lo, hi = proportion_interval(draws, hits.sum(1) / 48, 48, 8)
+    new = float(np.mean((lo <= truth) & (truth <= hi)))
+    old = np.mean(
+        [(lambda iv: iv[0] <= truth <= iv[1])(percentile_interval(draws[:, r])) for r in range(400)]
+    )
+    assert new >= 0.93  # nominal 0.95; 400 datasets: s.e. ~0.011
+    assert old <= new - 0.03  # the percentile interval is too narrow with 8 prompts
