@@ -259,6 +259,20 @@ class Store:
             )
             self._conn.commit()
 
+    def replace_if(self, namespace: str, key: str, old: Any, new: Any) -> bool:
+        """Store ``new`` only if the entry still holds ``old``; whether it did.
+
+        One atomic statement, so of two processes updating one record from the same state
+        (two followers of one batch) exactly one wins.
+        """
+        with self._guard():
+            done = self._conn.execute(
+                "UPDATE entries SET value = ? WHERE namespace = ? AND key = ? AND value = ?",
+                (json.dumps(new, default=str), namespace, key, json.dumps(old, default=str)),
+            )
+            self._conn.commit()
+        return done.rowcount == 1
+
     def holds(self, namespace: str) -> bool:
         """Whether ``namespace`` holds anything (one indexed probe)."""
         with self._guard():
