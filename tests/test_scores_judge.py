@@ -129,4 +129,6 @@ def test_scores_matched_by_path_when_models_share_file_names(tmp_path):
     absent = tmp_path / "absent.csv"
     absent.write_text("path,q\nmodelA/0001.avi,1.0\n")
     v = get_judge("scores", file=str(absent), id_column="path").safe_compare(task)
-    assert v.raw["error_kind"] == "missing_score" and "no score for path 'modelB/0001.avi'" in v.error
+    assert (
+        v.raw["error_kind"] == "missing_score" and "no score for path 'modelB/0001.avi'" in v.error
+    )
