@@ -137,7 +137,7 @@ def test_damaged_commit_log(clean, tmp_path, damage):
         log.write_text("\n".join([*lines[:5], "\x00\x00garbage", *lines[5:]]) + "\n")
     else:
         DAMAGE[damage](log)
-    whole_lines = log.read_text().count("\n") if log.exists() else 0
+    whole_lines = log.read_bytes().count(b"\n") if log.exists() else 0
     proc = run(data, tmp_path / "cache", tmp_path / "r")
     assert proc.returncode == 0, proc.stderr
     assert_no_traceback(proc)
