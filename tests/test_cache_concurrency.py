@@ -15,6 +15,8 @@ from test_cli_gpt import KEY
 from chat_server import ChatServer
 from conftest import make_dataset
 from judges.cache.segments import VerdictSegments
+from judges.cache.store import Store
+from judges.chat.inflight import INFLIGHT
 
 SCRIPT = Path(__file__).resolve().parents[1] / "experiments" / "agreement.py"
 ARGS = ["--quiet", "--judge", "psnr", "--frames", "1,2,4", "--data"]
@@ -112,3 +114,32 @@ def test_a_batch_run_alongside_batches_follow(tmp_path):
         cols = ["pair_id", "dimension", "frames", "winner"]
         second = verdicts_of(tmp_path / "out" / "b")
         assert second.select(cols).sort(cols).equals(first.select(cols).sort(cols))
+
+
+def test_two_online_api_runs_on_one_cache_pay_each_request_once(tmp_path):
+    """Each request is claimed in the cache before it is sent: the other run waits for it."""
+    from chat_server import Reply, default_responder
+
+    def slow(body):  # slow enough that both runs ask for every request while it is in flight
+        return Reply(content=default_responder(body).content, delay=0.4)
+
+    env = {**os.environ, "JUDGES_CLI_KEY": KEY}
+    with ChatServer(responder=slow) as server:
+        procs = [
+            subprocess.Popen(
+                agreement(server, tmp_path, "--run-id", name, "--concurrency", "4", mode="online"),
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for name in ("a", "b")
+        ]
+        outputs = [p.communicate(timeout=300) for p in procs]
+        assert [p.returncode for p in procs] == [0, 0], [err for _, err in outputs]
+        assert len(server.requests) == 16  # 4 pairs x 2 dimensions x 2 frame counts, once each
+        cols = ["pair_id", "dimension", "frames", "winner", "status"]
+        a, b = (verdicts_of(tmp_path / "out" / n).select(cols).sort(cols) for n in ("a", "b"))
+        assert a.height == 16 and a.equals(b)
+        with Store(tmp_path / "cache" / "cache.sqlite") as store:
+            assert not store.holds(INFLIGHT)  # every claim released

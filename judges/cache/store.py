@@ -259,6 +259,19 @@ class Store:
             )
             self._conn.commit()
 
+    def put_new(self, namespace: str, key: str, value: Any) -> bool:
+        """Store ``value`` unless ``key`` exists; whether it was stored.
+
+        Atomic across processes: of two at once, one wins.
+        """
+        with self._guard():
+            done = self._conn.execute(
+                "INSERT OR IGNORE INTO entries (namespace, key, value) VALUES (?, ?, ?)",
+                (namespace, key, json.dumps(value, default=str)),
+            )
+            self._conn.commit()
+        return done.rowcount == 1
+
     def replace_if(self, namespace: str, key: str, old: Any, new: Any) -> bool:
         """Store ``new`` only if the entry still holds ``old``; whether it did.
 
