@@ -113,15 +113,17 @@ class VerdictSegments:
 
     def _read(self, fingerprint: str, read: Callable[[], T]) -> T:
         """``read()``, again after quarantining a segment that fails to read part-way."""
-        for _ in range(3):
+        for attempt in range(3):
             try:
                 return read()
             except (KeyboardInterrupt, SystemExit, MemoryError):
                 raise
             except BaseException:  # polars raises several kinds (a Rust panic among them)
                 before = len(self.files(fingerprint))
-                if len(self.readable_files(fingerprint, full=True)) == before:
-                    raise  # no file is damaged: not ours to hide
+                # Once more in any case (another run may have moved a file away meanwhile);
+                # after that only when a damaged file was found: other errors are not ours.
+                if len(self.readable_files(fingerprint, full=True)) == before and attempt:
+                    raise
         return read()
 
     @contextlib.contextmanager
