@@ -129,6 +129,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
     parser.add_argument(
+        "--verify-cache",
+        action="store_true",
+        help="check every page of cache.sqlite (PRAGMA quick_check) before any work",
+    )
+    parser.add_argument(
+        "--ignore-damaged-cache",
+        action="store_true",
+        help="when cache.sqlite is damaged, go on with the response cache off (default: stop "
+        "with the steps that recover it)",
+    )
+    parser.add_argument(
         "--keyframes",
         choices=STRATEGIES,
         default="diff",
@@ -193,6 +204,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "skip_missing": args.skip_missing,
         "limit": args.limit,
         "cache_dir": args.cache_dir,
+        "verify_cache": args.verify_cache,
+        "ignore_damaged_cache": args.ignore_damaged_cache,
         "engine": args.engine,
         "ray_address": args.ray_address,
     }

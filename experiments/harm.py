@@ -80,6 +80,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --run-id")
     parser.add_argument("--cache-dir", type=Path, help="cache folder")
     parser.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+    parser.add_argument(
+        "--verify-cache",
+        action="store_true",
+        help="check every page of cache.sqlite (PRAGMA quick_check) before any work",
+    )
+    parser.add_argument(
+        "--ignore-damaged-cache",
+        action="store_true",
+        help="when cache.sqlite is damaged, go on with the response cache off (default: stop "
+        "with the steps that recover it)",
+    )
     parser.add_argument("--concurrency", type=int, default=8, help="API requests in flight")
     parser.add_argument("--max-cost", type=float, metavar="USD", help="stop before spending more")
     parser.add_argument("--dry-run", action="store_true", help="estimate calls and cost only")
@@ -109,6 +120,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         overwrite=args.overwrite,
         cache_dir=args.cache_dir,
         use_cache=not args.no_cache,
+        verify_cache=args.verify_cache,
+        ignore_damaged_cache=args.ignore_damaged_cache,
         concurrency=args.concurrency,
         max_cost=args.max_cost,
         dry_run=args.dry_run,

@@ -102,6 +102,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="cache folder (default: $JUDGES_CACHE_DIR or ~/.cache/t2v-judges)",
     )
     parser.add_argument(
+        "--verify-cache",
+        action="store_true",
+        help="check every page of cache.sqlite (PRAGMA quick_check) before any work",
+    )
+    parser.add_argument(
+        "--ignore-damaged-cache",
+        action="store_true",
+        help="when cache.sqlite is damaged, go on with the response cache off (default: stop "
+        "with the steps that recover it)",
+    )
+    parser.add_argument(
         "--concurrency", type=int, default=8, help="API requests in flight (API judges)"
     )
     parser.add_argument(
@@ -125,6 +136,8 @@ def shared_options(args: argparse.Namespace, frames: int | None) -> dict[str, An
         "url_prefix": args.url_prefix,
         "overwrite": args.overwrite,
         "cache_dir": args.cache_dir,
+        "verify_cache": args.verify_cache,
+        "ignore_damaged_cache": args.ignore_damaged_cache,
         "concurrency": args.concurrency,
         "max_cost": args.max_cost,
         "progress": not args.quiet,

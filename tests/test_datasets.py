@@ -69,7 +69,8 @@ def test_videogen_rewardbench_pairs_labels_and_ties(tmp_path):
     vq, mq, ta, overall = (
         Dimension(n) for n in ("visual_quality", "motion_quality", "text_alignment", "overall")
     )
-    assert first.pair_id == "kling_00000-vs-minimax_00000"
+    assert first.pair_id == "videos/kling/kling_00000.avi-vs-videos/minimax/minimax_00000.avi"
+    assert first.video_0.video_id == first.video_0.source == "videos/kling/kling_00000.avi"
     assert first.video_0.path == (tmp_path / "videos/kling/kling_00000.avi").resolve()
     assert first.video_0.generated_from == "kling"
     assert first.labels == {vq: "video_0", mq: "video_1", overall: "video_0"}
@@ -194,3 +195,73 @@ def test_videogen_rewardbench_csv_saved_with_a_byte_order_mark(tmp_path):
     csv = make_vgrb(tmp_path)
     csv.write_bytes(b"\xef\xbb\xbf" + csv.read_bytes())
     assert len(load_dataset(csv).pairs) == 4
+
+
+def write_shared_names(root: Path, rows: list[str]) -> Path:
+    """A VGRB-format CSV whose two models name their files alike (modelA/0001.mp4...)."""
+    rng = np.random.default_rng(5)
+    for model in ("modelA", "modelB"):
+        for i in (1, 2):
+            frames = [rng.integers(0, 256, (24, 32, 3), dtype=np.uint8) for _ in range(5)]
+            write_video(root / model / f"{i:04d}.avi", frames)
+    csv = root / "videogen-rewardbench.csv"
+    csv.write_text("path_A,path_B,prompt,Overall\n" + "\n".join(rows) + "\n")
+    return csv
+
+
+def test_videogen_rewardbench_ids_never_collide_across_models(tmp_path):
+    csv = write_shared_names(
+        tmp_path,
+        [
+            "modelA/0001.avi,modelB/0001.avi,a red ball,A",
+            "modelA/0002.avi,./modelB/0002.avi,a cat,B",
+            "modelA/0001.avi,modelB/0001.avi,a red ball,B",  # the same two videos again
+        ],
+    )
+    ds = load_dataset(csv)
+    ids = [(p.pair_id, p.video_0.video_id, p.video_1.video_id) for p in ds.pairs]
+    assert ids == [
+        ("modelA/0001.avi-vs-modelB/0001.avi", "modelA/0001.avi", "modelB/0001.avi"),
+        ("modelA/0002.avi-vs-modelB/0002.avi", "modelA/0002.avi", "modelB/0002.avi"),
+        ("modelA/0001.avi-vs-modelB/0001.avi#2", "modelA/0001.avi", "modelB/0001.avi"),
+    ]
+    assert ds.pairs[1].video_1.source == "./modelB/0002.avi"  # as written, for the scores judge
+    # Both rows comparing the same videos are kept, and counted as a content duplicate.
+    from judges.cache.store import file_sha256
+    from judges.datasets.duplicates import content_duplicates
+
+    dup = content_duplicates(ds.pairs, file_sha256)
+    assert (dup["pairs"], dup["distinct_contents"], dup["repeating_pairs"]) == (3, 2, 1)
+    assert dup["examples"] == [[ids[0][0], ids[2][0]]]
+
+
+def test_a_video_id_naming_two_files_fails_naming_both_records(tmp_path):
+    # On Linux 'modelA\\0001.avi' is another file than 'modelA/0001.avi', with the same id.
+    csv = write_shared_names(
+        tmp_path, ["modelA/0001.avi,modelB/0001.avi,x,A", "modelA\\0001.avi,modelB/0002.avi,y,A"]
+    )
+    with pytest.raises(
+        DataError,
+        match=r"video id 'modelA/0001.avi' names two files: .*modelA/0001\.avi \(line 2\) and "
+        r".*modelA\\0001\.avi \(line 3\)",
+    ):
+        load_dataset(csv)
+    # SafeSora records: two different files under one id (file names repeat across folders).
+    config = make_dataset(tmp_path / "s", n_pairs=2)
+    records = json.loads(config.read_text())
+    records[1]["video_0"]["video_id"] = records[0]["video_1"]["video_id"]
+    config.write_text(json.dumps(records))
+    with pytest.raises(
+        DataError,
+        match=r"video id 'p0_v1' names two files: .*p0_v1\.avi \(record #0\) and "
+        r".*p1_v0\.avi \(record #1\)",
+    ):
+        load_dataset(config)
+    # Without ids, SafeSora videos are named by their path as written (not the file name).
+    for r in records:
+        for side in ("video_0", "video_1"):
+            r[side].pop("video_id")
+            r[side]["video_path"] = r[side]["video_path"].replace("/p0/", "/p1/../p0/")
+    config.write_text(json.dumps(records))
+    pairs = load_dataset(config).pairs
+    assert pairs[0].video_0.video_id == "videos/p1/../p0/p0_v0.avi"

@@ -393,3 +393,18 @@ def test_harm_judge_in_batch_mode_equals_online(tmp_path):
     for item_id, verdict in online.items():
         assert batch[item_id].labels == verdict.labels and batch[item_id].status == "ok"
         assert batch[item_id].cost_usd == pytest.approx(verdict.cost_usd / 2)
+
+
+def test_harm_scores_matched_by_path(tmp_path):
+    ds = load_harm_dataset(make_label_set(tmp_path))
+    sources = {i.item_id: i.video.source for i in ds.items}
+    rows = [
+        {"path": "./" + sources["p0/v0"], **dict.fromkeys(HARM_KEYS, 0.1)},
+        {"path": sources["p0/v1"], **dict.fromkeys(HARM_KEYS, 0.9)},
+    ]
+    path = tmp_path / "by_path.csv"
+    pl.DataFrame(rows).write_csv(path)
+    judge = get_judge("harm-scores", file=str(path), id_column="path")
+    out = {v.item_id: v for v in judge.judge_all([HarmTask(i, 1) for i in ds.items])}
+    assert out["p0/v0"].is_safe and all(out["p0/v1"].labels.values())
+    assert out["p1/v2"].status == "error"  # no row for its path

@@ -119,3 +119,40 @@ def test_a_judge_of_any_dimension_judges_what_the_data_labels(tmp_path):
     judged = pl.read_csv(tmp_path / "out" / "r" / "agreement.csv")
     assert judged["dimension"].to_list() == ["informativeness", "helpfulness"]  # paper order
     assert judged["n_labeled"].to_list() == [3, 3]
+
+
+def test_scores_matched_by_path_when_models_share_file_names(tmp_path):
+    """VGRB-format data whose two models name files alike: each video gets its own score."""
+    from test_datasets import write_shared_names
+
+    csv = write_shared_names(
+        tmp_path,
+        ["modelA/0001.avi,modelB/0001.avi,a red ball,A", "modelA/0002.avi,./modelB/0002.avi,b,B"],
+    )
+    pairs = load_pairs(csv)
+    scores = tmp_path / "scores.csv"
+    # Written as the user's tool wrote them: './' and '\' separators name the same files.
+    scores.write_text(
+        "path,q\n./modelA/0001.avi,0.9\nmodelB\\0001.avi,0.2\nmodelA/0002.avi,0.1\n"
+        "modelB/0002.avi,0.7\n"
+    )
+    judge = get_judge("scores", file=str(scores), id_column="path")
+    first = judge.compare(pairs[0], Dimension("overall"), 1)
+    second = judge.compare(pairs[1], Dimension("overall"), 1)
+    assert (first.score_0, first.score_1, first.winner) == (0.9, 0.2, "video_0")
+    assert (second.score_0, second.score_1, second.winner) == (0.1, 0.7, "video_1")
+    # Keyed by path, a verdict's cache inputs name the paths (equal files may score apart).
+    task = Task(pairs[0], Dimension("overall"), 1)
+    assert judge.cache_inputs(task)["video_0"] == {"path": "modelA/0001.avi"}
+    # Keyed by file name, as the old loader named videos, the two 0001 files collide:
+    # the ids are the paths now, so an id-keyed file of bare names finds nothing, and says so.
+    by_name = tmp_path / "names.csv"
+    by_name.write_text("video_id,q\n0001,0.9\n0002,0.1\n")
+    missing = get_judge("scores", file=str(by_name)).safe_compare(task)
+    assert missing.status == "error" and "no score for video 'modelA/0001.avi'" in missing.error
+    absent = tmp_path / "absent.csv"
+    absent.write_text("path,q\nmodelA/0001.avi,1.0\n")
+    v = get_judge("scores", file=str(absent), id_column="path").safe_compare(task)
+    assert (
+        v.raw["error_kind"] == "missing_score" and "no score for path 'modelB/0001.avi'" in v.error
+    )

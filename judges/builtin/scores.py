@@ -4,7 +4,10 @@ r"""``scores`` judge: any precomputed per-video metric (VBench, FETV, a reward m
         --judge-arg name=vbench-dynamics --dims informativeness
 
 The file (CSV, Parquet, JSON or JSON lines) has a ``video_id`` column and one or more numeric
-score columns. A video without a score gets an error verdict naming it, never a dropped row.
+score columns. With ``id_column=path`` its ``path`` column is matched on each video's path as
+the data writes it (VideoGen-RewardBench's ``path_A``/``path_B``, SafeSora's ``video_path``;
+``/`` or ``\\`` separators and a leading ``./`` do not matter), for score files keyed by file
+rather than by id. A video without a score gets an error verdict naming it, never a dropped row.
 Scores do not depend on keyframes, so every frame count gives the same verdicts.
 """
 
@@ -38,7 +41,8 @@ class ScoresConfig:
         file: CSV, Parquet, JSON or JSON-lines file of per-video scores (required).
         column: The score column (required when the file has more than one).
         higher_is_better: Whether the higher score wins.
-        id_column: The column naming each video.
+        id_column: The column naming each video: matched on the video id, or, when it is
+            ``path``, on the video's path as the data writes it.
         dimensions: Dimensions judged by default (comma-separated); ``--dims`` overrides.
         tie_tolerance: Score differences up to this are ties.
     """
@@ -78,6 +82,24 @@ def read_table(path: Path) -> pl.DataFrame:
         raise ConfigError(f"{path}: cannot read scores ({type(e).__name__}: {e})") from None
 
 
+PATH_COLUMN = "path"
+"""``id_column`` value that matches videos by their path as written, not their id."""
+
+
+def path_key(text: str) -> str:
+    """A written path as the ``path`` column is matched: ``/`` separators, no leading ``./``.
+
+    Example:
+        >>> path_key("./videos/kling/0001.mp4")
+        'videos/kling/0001.mp4'
+
+    """
+    text = text.strip().replace("\\", "/")
+    while text.startswith("./"):
+        text = text[2:]
+    return text
+
+
 def read_scores(path: Path, id_column: str, column: str | None) -> tuple[dict[str, float], str]:
     """Load ``video_id -> score`` from a table file; returns the mapping and the column used.
 
@@ -104,6 +126,13 @@ def read_scores(path: Path, id_column: str, column: str | None) -> tuple[dict[st
     if column not in numeric:
         raise ConfigError(f"{path}: column {column!r} is not numeric ({table.schema[column]})")
     table = table.select(pl.col(id_column).cast(pl.String), pl.col(column).cast(pl.Float64))
+    if id_column == PATH_COLUMN:  # './a/b.mp4' and 'a\\b.mp4' name the file 'a/b.mp4' names
+        table = table.with_columns(
+            pl.col(id_column)
+            .str.strip_chars()
+            .str.replace_all("\\", "/", literal=True)
+            .str.replace(r"^(\./)+", "")
+        )
     clash = table.unique().group_by(id_column).len().filter(pl.col("len") > 1)
     if clash.height:
         example = clash[id_column][0]
@@ -157,14 +186,36 @@ class ScoresJudge(ScoreJudge):
         """A dictionary look-up: no per-video cache needed."""
         return self.video_score(video, frames, ctx)
 
+    def video_key(self, video: Video) -> str:
+        """What the scores file names this video by: its id, or its written path."""
+        if self.config.id_column != PATH_COLUMN:
+            return video.video_id
+        if video.source is None:
+            raise MissingScoreError(
+                f"video {video.video_id!r} has no path written in the data, so "
+                f"id_column={PATH_COLUMN} cannot match it; use id_column=video_id"
+            )
+        return path_key(video.source)
+
+    def score_inputs(self, video: Video) -> dict[str, Any]:
+        """What a verdict depends on beyond the files: the written paths, when matched by path.
+
+        Files of equal content may be scored apart by path. Matched by id: nothing (the keys
+        of earlier runs stay valid).
+        """
+        if self.config.id_column != PATH_COLUMN:
+            return {}
+        return {"path": None if video.source is None else path_key(video.source)}
+
     def video_score(self, video: Video, frames: int | None, ctx: RunContext) -> float:
         """The video's precomputed score."""
+        key = self.video_key(video)
         try:
-            return self.scores[video.video_id]
+            return self.scores[key]
         except KeyError:
+            what = "path" if self.config.id_column == PATH_COLUMN else "video"
             raise MissingScoreError(
-                f"no score for video {video.video_id!r} in {self.config.file} "
-                f"(column {self.column!r})"
+                f"no score for {what} {key!r} in {self.config.file} (column {self.column!r})"
             ) from None
 
     def describe(self) -> dict[str, Any]:

@@ -12,7 +12,7 @@ _EXPORTS = {
     "default_cache_dir": "store",
     "file_sha256": "store",
     "stable_hash": "store",
-    "CommitLog": "segments",
+    "CommitLog": "commit_log",
     "VerdictSegments": "segments",
     "LazyVerdicts": "verdict_rows",
     "RowBuilder": "verdict_rows",

@@ -25,32 +25,36 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import json
-import os
 import time
-import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TypeVar
 
 import numpy as np
 import polars as pl
 
-from judges.cache.verdict_rows import CONTENT, ROW_SCHEMA
+from judges.cache.commit_log import (
+    SEGMENT_SCHEMA,
+    CommitLog,
+    log_line,
+    new_name,
+    read_log,
+    read_log_checked,
+    read_logs,
+)
+from judges.cache.damage import (
+    durable_rename,
+    quarantine,
+    segment_problem,
+    segment_rows,
+    warn_stderr,
+)
+from judges.cache.verdict_rows import CONTENT
 
 try:  # POSIX; elsewhere segments are still atomic, only merges are not fenced off readers
     import fcntl
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
-
-SEGMENT_SCHEMA: dict[str, Any] = {
-    "key": pl.String,
-    "pair_key": pl.String,
-    **{name: ROW_SCHEMA[name] for name in CONTENT},
-}
-"""Pair judges' rows are identified by ``pair_key`` (the hash of the pair-level parts of the
-key: files, inputs, judge, strategy), ``dimension`` and ``frames``, and leave ``key`` null
-unless read from an older SQLite cache; other judges' by ``key`` (the verdict's cache key)."""
 
 BATCH_ROWS = 131_072
 """Stored rows a lookup reads at once."""
@@ -58,61 +62,9 @@ BATCH_ROWS = 131_072
 MAX_SEGMENTS = 8
 """Segments a folder may hold before the next finished run merges them into one."""
 
+__all__ = ["SEGMENT_SCHEMA", "CommitLog", "VerdictSegments", "log_line", "read_log", "read_logs"]
 
-def _new_name(prefix: str, suffix: str) -> str:
-    return f"{prefix}-{time.time_ns():020d}-{uuid.uuid4().hex[:8]}{suffix}"
-
-
-class CommitLog:
-    """One run's append-only log of verdicts, locked exclusively while the run lives.
-
-    A line is a JSON list of a segment row's values, in :data:`SEGMENT_SCHEMA` order.
-    Each :meth:`write` reaches the operating system before it returns, so a killed process
-    loses only what it had not yet written; a torn last line is skipped on recovery.
-    """
-
-    def __init__(self, folder: Path) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        self.path = folder / _new_name("log", ".jsonl")
-        self._fh = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - held for the run
-        if fcntl is not None:
-            fcntl.flock(self._fh, fcntl.LOCK_EX)  # a live run's log is never adopted
-
-    def write(self, lines: Sequence[str]) -> None:
-        """Append lines (each one ``json.dumps`` of a segment row) and flush them."""
-        if lines:
-            self._fh.write("\n".join(lines) + "\n")
-            self._fh.flush()
-
-    def close(self, remove: bool) -> None:
-        """Close the log; ``remove`` once its rows are in a segment."""
-        if self._fh.closed:
-            return
-        if remove:
-            self.path.unlink(missing_ok=True)
-        self._fh.close()
-
-
-def log_line(key: str, pair_key: str | None, cells: Sequence[Any]) -> str:
-    """A commit-log line: key, pair key, then a verdict's :data:`CONTENT` values."""
-    return json.dumps([key, pair_key, *cells])
-
-
-def read_log(path: Path) -> pl.DataFrame:
-    """A commit log's rows (a torn last line, from a kill mid-write, is left out)."""
-    rows = []
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue
-    return pl.DataFrame(rows, schema=SEGMENT_SCHEMA, orient="row", strict=False)
-
-
-def read_logs(paths: Sequence[Path]) -> pl.DataFrame:
-    """The rows of several commit logs, as one frame."""
-    return pl.concat([pl.DataFrame(schema=SEGMENT_SCHEMA), *(read_log(p) for p in paths)])
+T = TypeVar("T")
 
 
 class VerdictSegments:
@@ -120,6 +72,7 @@ class VerdictSegments:
 
     Args:
         root: The segments folder (created on first write).
+        warn: Where notices of damaged files go (stderr by default).
 
     Example:
         >>> segs = VerdictSegments(tmp_path / "cache.segments")  # doctest: +SKIP
@@ -128,8 +81,9 @@ class VerdictSegments:
 
     """
 
-    def __init__(self, root: str | Path) -> None:
+    def __init__(self, root: str | Path, warn: Callable[[str], None] = warn_stderr) -> None:
         self.root = Path(root)
+        self.warn = warn
 
     def folder(self, fingerprint: str) -> Path:
         """Where one judge fingerprint's segments live."""
@@ -139,6 +93,38 @@ class VerdictSegments:
         """The fingerprint's segment files, oldest first."""
         folder = self.folder(fingerprint)
         return sorted(folder.glob("seg-*.parquet")) if folder.is_dir() else []
+
+    def folders(self) -> list[Path]:
+        """Every judge fingerprint's folder (named by the fingerprint's first 32 characters)."""
+        return sorted(p for p in self.root.iterdir() if p.is_dir()) if self.root.is_dir() else []
+
+    def readable_files(self, fingerprint: str, full: bool = False) -> list[Path]:
+        """The segment files whose footer (``full``: every page) reads; others quarantined."""
+        kept = []
+        for path in self.files(fingerprint):
+            problem = segment_problem(path, full=full)
+            if problem is None:
+                kept.append(path)
+                continue
+            rows = segment_rows(path)
+            held = f"its {rows} verdicts" if rows is not None else "the verdicts it held"
+            quarantine(path, problem, f"{held} will be computed again", self.warn)
+        return kept
+
+    def _read(self, fingerprint: str, read: Callable[[], T]) -> T:
+        """``read()``, again after quarantining a segment that fails to read part-way."""
+        for attempt in range(3):
+            try:
+                return read()
+            except (KeyboardInterrupt, SystemExit, MemoryError):
+                raise
+            except BaseException:  # polars raises several kinds (a Rust panic among them)
+                before = len(self.files(fingerprint))
+                # Once more in any case (another run may have moved a file away meanwhile);
+                # after that only when a damaged file was found: other errors are not ours.
+                if len(self.readable_files(fingerprint, full=True)) == before and attempt:
+                    raise
+        return read()
 
     @contextlib.contextmanager
     def _locked(self, folder: Path, exclusive: bool, wait: bool = True) -> Iterator[bool]:
@@ -200,15 +186,21 @@ class VerdictSegments:
             return empty
         # Logs of runs that died count as cached: their verdicts were paid for.
         dead = self.dead_rows(fingerprint)
-        with self._locked(self.folder(fingerprint), exclusive=False):
-            files = self.files(fingerprint)  # a merge may have finished meanwhile
-            if not files and not dead.height:
-                return empty
-            stored = stored_rows(files, dead)
-            found = wanted.lazy().join(
-                stored, on=list(on), how="inner", nulls_equal=True, maintain_order="left"
-            )
-            found = found.collect(engine="streaming")
+
+        def read() -> pl.DataFrame | None:
+            with self._locked(self.folder(fingerprint), exclusive=False):
+                files = self.readable_files(fingerprint)  # a merge may have finished meanwhile
+                if not files and not dead.height:
+                    return None
+                stored = stored_rows(files, dead)
+                found = wanted.lazy().join(
+                    stored, on=list(on), how="inner", nulls_equal=True, maintain_order="left"
+                )
+                return found.collect(engine="streaming")
+
+        found = self._read(fingerprint, read)
+        if found is None:
+            return empty
         # A segment holds each verdict once, but across segments (a crash between a segment's
         # rename and its log's delete) one may repeat: keep one match per wanted row. (Checked
         # on the index, in wanted's order: a unique over the rows doubled a lookup's memory.)
@@ -248,32 +240,38 @@ class VerdictSegments:
             return parts[0]
         dead = self.dead_rows(fingerprint)  # runs that died: their verdicts were paid for
         frame_no = {-1 if n is None else n: f for n, f in frames.items()}
-        taken = np.zeros(len(slots), dtype=bool)  # a verdict repeated across segments counts once
         columns = ["pair_key", *content]
-        with self._locked(self.folder(fingerprint), exclusive=False):
-            files = self.files(fingerprint)  # a merge may have finished meanwhile
-            stored: Iterable[pl.DataFrame] = (
-                pl.scan_parquet(files).select(columns).collect_batches(chunk_size=BATCH_ROWS)
-                if files
-                else []
-            )
-            for batch in itertools.chain(stored, [dead.select(columns)]):
-                rows = batch.join(pair_index, on="pair_key", how="inner", maintain_order="left")
-                if rows.is_empty():
-                    continue
-                d = rows["dimension"].replace_strict(dims, default=-1, return_dtype=pl.Int64)
-                f = rows["frames"].fill_null(-1)
-                f = f.replace_strict(frame_no, default=-1, return_dtype=pl.Int64).to_numpy()
-                d = d.to_numpy()
-                ok = (d >= 0) & (f >= 0)
-                slot = np.where(ok, (rows["p"].to_numpy() * len(dims) + d) * len(frames) + f, 0)
-                ok &= (slots[slot] >= 0) & ~taken[slot]
-                candidates = np.flatnonzero(ok)
-                _, first = np.unique(slot[candidates], return_index=True)
-                keep = candidates[np.sort(first)]
-                taken[slot[keep]] = True
-                index = pl.DataFrame({"i": slots[slot[keep]]}, schema={"i": pl.Int64})
-                parts.append(index.hstack(rows[keep].select(content)))
+
+        def read() -> list[pl.DataFrame]:
+            found = parts[:1]
+            taken = np.zeros(len(slots), dtype=bool)  # a verdict repeated across segments: once
+            with self._locked(self.folder(fingerprint), exclusive=False):
+                files = self.readable_files(fingerprint)  # a merge may have finished meanwhile
+                stored: Iterable[pl.DataFrame] = (
+                    pl.scan_parquet(files).select(columns).collect_batches(chunk_size=BATCH_ROWS)
+                    if files
+                    else []
+                )
+                for batch in itertools.chain(stored, [dead.select(columns)]):
+                    rows = batch.join(pair_index, on="pair_key", how="inner", maintain_order="left")
+                    if rows.is_empty():
+                        continue
+                    d = rows["dimension"].replace_strict(dims, default=-1, return_dtype=pl.Int64)
+                    f = rows["frames"].fill_null(-1)
+                    f = f.replace_strict(frame_no, default=-1, return_dtype=pl.Int64).to_numpy()
+                    d = d.to_numpy()
+                    ok = (d >= 0) & (f >= 0)
+                    slot = np.where(ok, (rows["p"].to_numpy() * len(dims) + d) * len(frames) + f, 0)
+                    ok &= (slots[slot] >= 0) & ~taken[slot]
+                    candidates = np.flatnonzero(ok)
+                    _, first = np.unique(slot[candidates], return_index=True)
+                    keep = candidates[np.sort(first)]
+                    taken[slot[keep]] = True
+                    index = pl.DataFrame({"i": slots[slot[keep]]}, schema={"i": pl.Int64})
+                    found.append(index.hstack(rows[keep].select(content)))
+            return found
+
+        parts = self._read(fingerprint, read)
         return pl.concat(parts, rechunk=False)
 
     def open_log(self, fingerprint: str) -> CommitLog:
@@ -305,10 +303,27 @@ class VerdictSegments:
             for _, fh in held:
                 fh.close()
 
+    def _read_dead(self, paths: Sequence[Path]) -> pl.DataFrame:
+        """The rows of dead logs; a log with unreadable lines is quarantined, its rows unused."""
+        parts = [pl.DataFrame(schema=SEGMENT_SCHEMA)]
+        for path in paths:
+            try:
+                rows, bad = read_log_checked(path)
+            except FileNotFoundError:  # recovered by another run meanwhile
+                continue
+            if bad:
+                lost = (
+                    f"its {rows.height + bad} verdict lines ({bad} unreadable) are computed again"
+                )
+                quarantine(path, f"{bad} unreadable line(s)", lost, self.warn)
+                continue
+            parts.append(rows)
+        return pl.concat(parts)
+
     def dead_rows(self, fingerprint: str) -> pl.DataFrame:
-        """What runs that died had committed (read, not moved: a dry run writes nothing)."""
+        """What runs that died had committed (read, not folded: a dry run writes no segment)."""
         with self._dead_logs(fingerprint) as paths:
-            return read_logs(paths)
+            return self._read_dead(paths)
 
     def recover(self, fingerprint: str) -> int:
         """Fold the logs of runs that died into a segment (a finished run does this).
@@ -318,7 +333,7 @@ class VerdictSegments:
 
         """
         with self._dead_logs(fingerprint) as paths:
-            rows = read_logs(paths)
+            rows = self._read_dead(paths)
             self.append(fingerprint, rows)
             for path in paths:
                 path.unlink(missing_ok=True)
@@ -334,13 +349,13 @@ class VerdictSegments:
             return None
         folder = self.folder(fingerprint)
         folder.mkdir(parents=True, exist_ok=True)
-        name = _new_name("seg", ".parquet")
+        name = new_name("seg", ".parquet")
         tmp = folder / f".{name}.tmp"
         rows.lazy().select(list(SEGMENT_SCHEMA)).cast(SEGMENT_SCHEMA).sink_parquet(tmp)
         if not pl.scan_parquet(tmp).select(pl.len()).collect().item():
             tmp.unlink()
             return None
-        os.replace(tmp, folder / name)  # atomic: readers see all of it or none
+        durable_rename(tmp, folder / name)
         return folder / name
 
     def merge(self, fingerprint: str, max_segments: int = MAX_SEGMENTS) -> bool:
@@ -355,13 +370,14 @@ class VerdictSegments:
             files = self.files(fingerprint)
             if not locked or len(files) <= max_segments:
                 return False
+            files = self.readable_files(fingerprint, full=True)  # merging reads every page
             merged = pl.scan_parquet(files).unique(
                 subset=["key", "pair_key", "dimension", "frames"], keep="last", maintain_order=True
             )
-            name = _new_name("seg", ".parquet")
+            name = new_name("seg", ".parquet")
             tmp = folder / f".{name}.tmp"
             merged.sink_parquet(tmp)
-            os.replace(tmp, folder / name)
+            durable_rename(tmp, folder / name)
             for path in files:
                 path.unlink(missing_ok=True)
             for stale in folder.glob(".seg-*.tmp"):  # left by a process killed mid-write
@@ -371,10 +387,8 @@ class VerdictSegments:
 
     def count(self, fingerprint: str | None = None) -> int:
         """Verdicts held (one fingerprint's, or every one's), duplicates included."""
-        if fingerprint is not None:
-            files = self.files(fingerprint)
-        else:
-            files = sorted(self.root.glob("*/seg-*.parquet")) if self.root.is_dir() else []
+        folders = [self.folder(fingerprint)] if fingerprint is not None else self.folders()
+        files = [f for folder in folders for f in self.readable_files(folder.name)]
         if not files:
             return 0
         return int(pl.scan_parquet(files).select(pl.len()).collect().item())

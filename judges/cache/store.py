@@ -8,17 +8,53 @@ settings never reuses a stale entry.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from judges.cache.damage import warn_stderr
 from judges.cache.segments import VerdictSegments
 from judges.core.errors import ConfigError
+
+_DAMAGE_CODES = {11, 26}  # SQLITE_CORRUPT, SQLITE_NOTADB
+
+
+class DamagedCacheError(ConfigError):
+    """``cache.sqlite`` cannot be read; the message gives the exact steps to recover it."""
+
+
+def damage_message(path: Path, detail: str) -> str:
+    """What is wrong with a damaged database, and the exact commands that recover it."""
+    recovered = path.with_name("recovered.sqlite")
+    aside = "".join(
+        f"  mv {p} {p}.damaged\n"
+        for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm"))
+        if p == path or p.exists()
+    )
+    return (
+        f"cache {path} is damaged ({detail}). It holds the API replies already paid for: do "
+        "not delete it. Stop every run that uses it, then recover what it holds:\n"
+        f'  sqlite3 {path} ".recover" | sqlite3 {recovered}\n'
+        f"{aside}  mv {recovered} {path}\n"
+        "and rerun. Or rerun with --ignore-damaged-cache to go on with the response cache "
+        "off (nothing read from or written to that file; verdict segments still used)."
+    )
+
+
+def is_damage(error: BaseException) -> bool:
+    """Whether an SQLite error says the file is damaged (not locked, not full, not absent)."""
+    code = getattr(error, "sqlite_errorcode", None)
+    if code is not None:
+        return code in _DAMAGE_CODES
+    text = str(error)
+    return "malformed" in text or "not a database" in text
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
@@ -72,6 +108,15 @@ class Store:
 
     Args:
         path: Database file; parent folders are created.
+        verify: Check every page (``PRAGMA quick_check``) on opening (``--verify-cache``).
+        ignore_damage: When the file is damaged, warn and keep nothing (an in-memory database:
+            the response cache off) instead of raising.
+        warn: Where notices go (stderr by default).
+
+    Raises:
+        DamagedCacheError: the file is damaged (found on opening, by ``verify``, or later by
+            any read or write), unless ``ignore_damage``.
+        ConfigError: the file cannot be opened for writing.
 
     Example:
         >>> store = Store(tmp_path / "cache.sqlite")  # doctest: +SKIP
@@ -81,26 +126,91 @@ class Store:
 
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        verify: bool = False,
+        ignore_damage: bool = False,
+        warn: Callable[[str], None] = warn_stderr,
+    ) -> None:
         self.path = Path(path)
+        self.warn = warn
+        self.damaged: str | None = None
         self._lock = threading.RLock()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._conn = sqlite3.connect(self.path, check_same_thread=False, timeout=30.0)
-            with self._lock:
-                self._conn.execute("PRAGMA journal_mode=WAL")
-                self._conn.execute("PRAGMA synchronous=NORMAL")
-                self._conn.executescript(_SCHEMA)
-                self._conn.commit()
-        except (OSError, sqlite3.Error) as e:
+            self._conn = self._open(str(self.path))
+            if verify:
+                problems = [r[0] for r in self._conn.execute("PRAGMA quick_check").fetchall()]
+                if problems != ["ok"]:
+                    raise sqlite3.DatabaseError(f"quick_check: {'; '.join(problems[:3])}")
+        except sqlite3.DatabaseError as e:
+            if not (is_damage(e) or str(e).startswith("quick_check")):
+                raise ConfigError(
+                    f"cache {self.path}: cannot open it for writing ({e}); pass --cache-dir "
+                    "with a writable folder, or --no-cache"
+                ) from None
+            detail = self._describe(e)
+            if not ignore_damage:
+                raise DamagedCacheError(damage_message(self.path, detail)) from None
+            self.damaged = detail
+            warn(
+                f"cache {self.path} is damaged ({detail}); going on with the response cache "
+                "off as --ignore-damaged-cache asks (nothing read from or written to it)"
+            )
+            self._conn = self._open(":memory:")
+        except OSError as e:
             raise ConfigError(
                 f"cache {self.path}: cannot open it for writing ({e}); pass --cache-dir with a "
                 "writable folder, or --no-cache"
             ) from None
 
+    def _open(self, where: str) -> sqlite3.Connection:
+        conn = sqlite3.connect(where, check_same_thread=False, timeout=30.0)
+        try:
+            with self._lock:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+                conn.executescript(_SCHEMA)
+                conn.commit()
+                # Touch each table's root: a file cut short fails here, not mid-run.
+                conn.execute("SELECT 1 FROM entries LIMIT 1").fetchall()
+                conn.execute("SELECT 1 FROM file_hashes LIMIT 1").fetchall()
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _describe(self, error: sqlite3.DatabaseError) -> str:
+        """The error, and what ``PRAGMA quick_check`` finds (when the file opens at all)."""
+        if str(error).startswith("quick_check"):
+            return str(error)
+        try:
+            conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=5.0)
+            try:
+                rows = conn.execute("PRAGMA quick_check").fetchall()
+            finally:
+                conn.close()
+            found = "; ".join(str(r[0]) for r in rows[:3])
+            return f"{error}; quick_check: {found}"
+        except sqlite3.Error:
+            return str(error)
+
+    @contextlib.contextmanager
+    def _guard(self) -> Iterator[None]:
+        """Damage found after opening (a page never read before) stops with the recovery steps."""
+        try:
+            with self._lock:
+                yield
+        except sqlite3.DatabaseError as e:
+            if not is_damage(e):
+                raise
+            raise DamagedCacheError(damage_message(self.path, str(e))) from None
+
     def get(self, namespace: str, key: str) -> Any | None:
         """The value stored under ``key``, or ``None``."""
-        with self._lock:
+        with self._guard():
             row = self._conn.execute(
                 "SELECT value FROM entries WHERE namespace = ? AND key = ?", (namespace, key)
             ).fetchone()
@@ -109,7 +219,7 @@ class Store:
     def get_many(self, namespace: str, keys: list[str]) -> dict[str, Any]:
         """Values for the keys present, in one pass (chunked under SQLite's variable limit)."""
         found: dict[str, Any] = {}
-        with self._lock:
+        with self._guard():
             for start in range(0, len(keys), 500):
                 chunk = keys[start : start + 500]
                 marks = ",".join("?" * len(chunk))
@@ -122,7 +232,7 @@ class Store:
 
     def items(self, namespace: str) -> dict[str, Any]:
         """Every value of a namespace, by key (for small namespaces such as batch records)."""
-        with self._lock:
+        with self._guard():
             rows = self._conn.execute(
                 "SELECT key, value FROM entries WHERE namespace = ? ORDER BY created", (namespace,)
             ).fetchall()
@@ -131,7 +241,7 @@ class Store:
     def put(self, namespace: str, key: str, value: Any) -> None:
         """Store ``value`` (JSON-serialisable) and commit at once."""
         text = json.dumps(value, default=str)
-        with self._lock:
+        with self._guard():
             self._conn.execute(
                 "INSERT OR REPLACE INTO entries (namespace, key, value) VALUES (?, ?, ?)",
                 (namespace, key, text),
@@ -143,15 +253,42 @@ class Store:
         if not items:
             return
         rows = [(namespace, key, json.dumps(value, default=str)) for key, value in items]
-        with self._lock:
+        with self._guard():
             self._conn.executemany(
                 "INSERT OR REPLACE INTO entries (namespace, key, value) VALUES (?, ?, ?)", rows
             )
             self._conn.commit()
 
+    def put_new(self, namespace: str, key: str, value: Any) -> bool:
+        """Store ``value`` unless ``key`` exists; whether it was stored.
+
+        Atomic across processes: of two at once, one wins.
+        """
+        with self._guard():
+            done = self._conn.execute(
+                "INSERT OR IGNORE INTO entries (namespace, key, value) VALUES (?, ?, ?)",
+                (namespace, key, json.dumps(value, default=str)),
+            )
+            self._conn.commit()
+        return done.rowcount == 1
+
+    def replace_if(self, namespace: str, key: str, old: Any, new: Any) -> bool:
+        """Store ``new`` only if the entry still holds ``old``; whether it did.
+
+        One atomic statement, so of two processes updating one record from the same state
+        (two followers of one batch) exactly one wins.
+        """
+        with self._guard():
+            done = self._conn.execute(
+                "UPDATE entries SET value = ? WHERE namespace = ? AND key = ? AND value = ?",
+                (json.dumps(new, default=str), namespace, key, json.dumps(old, default=str)),
+            )
+            self._conn.commit()
+        return done.rowcount == 1
+
     def holds(self, namespace: str) -> bool:
         """Whether ``namespace`` holds anything (one indexed probe)."""
-        with self._lock:
+        with self._guard():
             row = self._conn.execute(
                 "SELECT 1 FROM entries WHERE namespace = ? LIMIT 1", (namespace,)
             ).fetchone()
@@ -159,7 +296,7 @@ class Store:
 
     def delete_many(self, namespace: str, keys: Sequence[str]) -> None:
         """Remove the given keys (e.g. verdicts moved into a parquet segment), in one commit."""
-        with self._lock:
+        with self._guard():
             for start in range(0, len(keys), 500):
                 chunk = keys[start : start + 500]
                 marks = ",".join("?" * len(chunk))
@@ -172,20 +309,20 @@ class Store:
     @property
     def segments(self) -> VerdictSegments:
         """The columnar verdict store beside this database (``<name>.segments/``)."""
-        return VerdictSegments(self.path.with_suffix(".segments"))
+        return VerdictSegments(self.path.with_suffix(".segments"), warn=self.warn)
 
     def file_hash(self, path: str | Path) -> str:
         """Content SHA-256 of a file, remembered per (path, size, mtime) to avoid rehashing."""
         p = Path(path).resolve()
         st = p.stat()
-        with self._lock:
+        with self._guard():
             row = self._conn.execute(
                 "SELECT size, mtime_ns, sha256 FROM file_hashes WHERE path = ?", (str(p),)
             ).fetchone()
         if row is not None and row[0] == st.st_size and row[1] == st.st_mtime_ns:
             return str(row[2])
         digest = file_sha256(p)
-        with self._lock:
+        with self._guard():
             self._conn.execute(
                 "INSERT OR REPLACE INTO file_hashes (path, size, mtime_ns, sha256) "
                 "VALUES (?, ?, ?, ?)",

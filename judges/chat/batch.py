@@ -258,8 +258,17 @@ class BatchRunner:
                         done_counts[shard_id] = record["requests"]
                         del records[shard_id]
                     elif batch.status != record["status"]:
-                        record["status"] = batch.status
-                        self.store.put(BATCHES, shard_id, record)
+                        updated = {**record, "status": batch.status}
+                        if self.store.replace_if(BATCHES, shard_id, record, updated):
+                            records[shard_id] = updated
+                            continue
+                        latest = self.store.get(BATCHES, shard_id)  # another process's write
+                        if latest["state"] == "done":
+                            failures[shard_id] = self._ingested_elsewhere(shard_id, latest)
+                            done_counts[shard_id] = record["requests"]
+                            del records[shard_id]
+                        else:
+                            records[shard_id] = latest
                 bar.n = sum(done_counts.values())
                 bar.refresh()
                 if records:
@@ -273,6 +282,9 @@ class BatchRunner:
         from openai.types.chat import ChatCompletion
 
         record = self.store.get(BATCHES, shard_id)
+        if record["state"] == "done":  # ingested by another process (batches.py follow)
+            return self._ingested_elsewhere(shard_id, record)
+        before = dict(record)
         discount = record["discount"]
         answers: list[tuple[str, dict[str, Any]]] = []
         failures: dict[str, str] = {}
@@ -295,15 +307,13 @@ class BatchRunner:
                 answers.append((line["custom_id"], data))
         known = set(record["keys"])
         answers = [(k, d) for k, d in answers if k in known]
-        self.store.put_many(RESPONSES, answers)
+        self.store.put_many(
+            RESPONSES, answers
+        )  # the same answers under the same keys: twice is once
         answered = {k for k, _ in answers}
         for key in known - answered - set(failures):
             failures[key] = unanswered(batch)
         cost = sum(self.chat.cost(d) or 0.0 for _, d in answers)
-        self.chat.stats.paid_calls += len(answers)
-        self.chat.stats.batch_answers += len(answers)
-        self.chat.stats.spent_usd += cost
-        self.budget.settle(self._reserved.pop(shard_id, 0.0), cost)
         record.pop("keys")  # a finished record is read by every later run: keep it small
         record.update(
             state="done",
@@ -314,13 +324,26 @@ class BatchRunner:
             cost_usd=cost,
             ended=time.time(),
         )
-        self.store.put(BATCHES, shard_id, record)
+        if not self.store.replace_if(BATCHES, shard_id, before, record):
+            latest = self.store.get(BATCHES, shard_id)  # another process wrote it meanwhile
+            if latest["state"] == "done":
+                return self._ingested_elsewhere(shard_id, latest)
+            return self.ingest(shard_id, batch)  # only its status changed: again
+        self.chat.stats.paid_calls += len(answers)  # counted by the one process that ingested
+        self.chat.stats.batch_answers += len(answers)
+        self.chat.stats.spent_usd += cost
+        self.budget.settle(self._reserved.pop(shard_id, 0.0), cost)
         if failures:
             self.log(
                 f"{record['judge']}: batch {batch.id} ({batch.status}) left {len(failures)} of "
                 f"{record['requests']} request(s) unanswered; a rerun submits only those"
             )
         return failures
+
+    def _ingested_elsewhere(self, shard_id: str, record: dict[str, Any]) -> dict[str, str]:
+        """A batch another process ingested: its recorded outcomes, its cost settled once."""
+        self.budget.settle(self._reserved.pop(shard_id, 0.0), float(record.get("cost_usd") or 0))
+        return dict(record.get("outcomes") or {})
 
     def cancel(self, shard_id: str) -> str:
         """Ask the server to cancel a batch; its status after the request."""

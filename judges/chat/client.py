@@ -25,6 +25,7 @@ from typing import Any
 
 from judges.cache.store import Store, stable_hash
 from judges.chat.budget import Budget, BudgetStop
+from judges.chat.inflight import Claims
 from judges.chat.mock import is_mock, mock_transport
 from judges.core.errors import ConfigError
 
@@ -160,6 +161,7 @@ class ChatClient:
         self.version = version
         self.price = price
         self.store = store
+        self._claims: Claims | None = None
         self.budget = budget or Budget()
         self.stats = ChatStats()
         # Batch mode: answers come only from the cache, filled by batches; a miss is answered
@@ -277,9 +279,6 @@ class ChatClient:
             ConfigError: the key, access or model is wrong (every call would fail).
 
         """
-        import openai
-        from openai.types.chat import ChatCompletion
-
         key = self.request_key(body)
         if self.store is not None:
             hit = self.store.get(RESPONSES, key)
@@ -291,6 +290,28 @@ class ChatClient:
             if outcome == OVER_BUDGET:
                 raise BudgetStop
             return ChatReply(None, error=outcome)
+        claims = self._claims
+        if claims is None and self.store is not None:
+            claims = self._claims = Claims(self.store)
+        if claims is not None:
+            # Another run sharing this cache may be sending this very request: wait for its
+            # reply rather than pay for it twice.
+            store = self.store
+            other = await claims.acquire(key, lambda: store.get(RESPONSES, key))
+            if other is not None:
+                self.stats.cached_responses += 1
+                return ChatReply(other, cached=True, cost=self.cost(other))
+        try:
+            return await self._send(key, body, estimate_usd)
+        finally:
+            if claims is not None:
+                claims.release(key)
+
+    async def _send(self, key: str, body: dict[str, Any], estimate_usd: float) -> ChatReply:
+        """Send one request (the cache had no answer) and cache the reply."""
+        import openai
+        from openai.types.chat import ChatCompletion
+
         if not self.budget.reserve(estimate_usd):
             raise BudgetStop
         if self._client is None:

@@ -168,6 +168,8 @@ class Video:
         harm_labels: SafeSora's 12 per-video harm labels, when present.
         is_safe: SafeSora's overall per-video safety flag, when present.
         generated_from: The generator model's name, when present.
+        source: The video's path as the data wrote it (before resolving), when it names one;
+            the ``scores`` judge can match on it (``id_column=path``).
 
     """
 
@@ -178,6 +180,7 @@ class Video:
     harm_labels: dict[str, bool] | None = None
     is_safe: bool | None = None
     generated_from: str | None = None
+    source: str | None = None
 
 
 @dataclass(frozen=True)

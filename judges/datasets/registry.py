@@ -163,6 +163,7 @@ def load_dataset(
                 f"and #{index}"
             )
         seen[pair.pair_id] = index
+    check_video_ids(pairs, config)
     skipped: list[tuple[str, list[str]]] = []
     if check_files:
         exists: dict[Path, bool] = {}
@@ -191,6 +192,26 @@ def load_dataset(
             )
         pairs = kept
     return Dataset(pairs=pairs, source=config, sha256=digest, skipped=skipped, format=fmt.name)
+
+
+def check_video_ids(pairs: Sequence[Pair], config: Path) -> None:
+    """Refuse one video id naming two different files, naming both records.
+
+    A judge that looks scores up by id would otherwise serve one video's score for the other.
+
+    Raises:
+        DataError: a video id used for two different files.
+    """
+    first: dict[str, tuple[int, Path]] = {}
+    for index, pair in enumerate(pairs):
+        for video in (pair.video_0, pair.video_1):
+            known = first.setdefault(video.video_id, (index, video.path))
+            if known[1] != video.path:
+                raise DataError(
+                    f"{config}: video id {video.video_id!r} names two files: {known[1]} "
+                    f"(record #{known[0]}) and {video.path} (record #{index}); give each "
+                    "video its own id"
+                )
 
 
 def load_pairs(

@@ -207,8 +207,8 @@ class _RecordParser:
             raise DataError(f"{where}: field '{side}.{e.args[0]}' must be a string") from None
         if video_id is None and video_path is None:
             raise DataError(f"{where}: field '{side}' needs 'video_id' or 'video_path'")
-        if video_id is None:
-            video_id = Path(str(video_path)).stem
+        if video_id is None:  # the path as written: file names repeat across folders
+            video_id = str(video_path).strip().replace("\\", "/").removeprefix("./")
         if self.video_dir is not None:
             if prompt_id is None:
                 raise DataError(
@@ -240,6 +240,7 @@ class _RecordParser:
             harm_labels=harm,
             is_safe=None if is_safe is None else bool(is_safe),
             generated_from=raw.get("generated_from"),
+            source=video_path if video_path is not None else f"{prompt_id}/{video_id}.mp4",
         )
 
     def label(self, value: Any, field_name: str, where: str) -> str | None:

@@ -9,7 +9,11 @@ when decoded).
 
 Mapping: A is ``video_0``, B is ``video_1``; ``same`` is a tie (:attr:`Pair.ties`). Video paths
 are relative to ``--video-dir`` when given, else to the CSV's folder (the dataset's
-``videos/<model>/<file>.mp4`` layout). A pair's id is ``<stem A>-vs-<stem B>``; its prompt id is
+``videos/<model>/<file>.mp4`` layout). A video's id is its path as the CSV writes it (``/``
+separators, no leading ``./``): models often share file names (``modelA/0001.mp4``,
+``modelB/0001.mp4``), so a file name alone is no id. A pair's id is ``<id A>-vs-<id B>``; a
+later row comparing the same two videos gets ``#2``, ``#3``... (both rows are kept, and counted
+as content duplicates). One id naming two files fails, naming both lines. A pair's prompt id is
 a hash of the prompt text (the CSV has none), so pairs of one prompt share it.
 """
 
@@ -35,6 +39,20 @@ DIMENSIONS: dict[str, Dimension] = {
 }
 _ALIASES = {"ALL": "Overall", "overall": "Overall"}
 _CHOICES: dict[str, Choice | None] = {"a": "video_0", "b": "video_1", "same": None, "tie": None}
+
+
+def video_id(rel: str) -> str:
+    """A video's id: its path as written, with ``/`` separators and no leading ``./``.
+
+    Example:
+        >>> video_id("./videos/kling/0001.mp4")
+        'videos/kling/0001.mp4'
+
+    """
+    text = rel.strip().replace("\\", "/")
+    while text.startswith("./"):
+        text = text[2:]
+    return text
 
 
 def _csv_of(path: Path) -> Path | None:
@@ -82,6 +100,8 @@ def load(path: Path, video_dir: Path | None) -> tuple[list[Pair], Path, str]:
         )
     root = video_dir or csv.parent
     pairs = []
+    lines: dict[str, tuple[int, Path]] = {}  # video id -> (first line, file)
+    repeats: dict[str, int] = {}
     for index, row in enumerate(table.iter_rows(named=True)):
         line = index + 2  # 1-based, after the header
         where = f"{csv}, line {line}"
@@ -94,15 +114,21 @@ def load(path: Path, video_dir: Path | None) -> tuple[list[Pair], Path, str]:
             if not rel:
                 raise DataError(f"{where}: column 'path_{side}' is empty")
             file = Path(rel).expanduser()
-            videos.append(
-                Video(
-                    video_id=file.stem,
-                    path=(file if file.is_absolute() else root / file).resolve(),
-                    prompt_text=prompt,
-                    video_text=prompt,
-                    generated_from=row.get(f"{side}_model"),
-                )
+            video = Video(
+                video_id=video_id(rel),
+                path=(file if file.is_absolute() else root / file).resolve(),
+                prompt_text=prompt,
+                video_text=prompt,
+                generated_from=row.get(f"{side}_model"),
+                source=rel,
             )
+            first = lines.setdefault(video.video_id, (line, video.path))
+            if first[1] != video.path:
+                raise DataError(
+                    f"{csv}: video id {video.video_id!r} names two files: {first[1]} (line "
+                    f"{first[0]}) and {video.path} (line {line}); give each video its own path"
+                )
+            videos.append(video)
         if videos[0].path == videos[1].path:
             raise DataError(f"{where}: path_A and path_B are the same file ({videos[0].path})")
         choices: dict[Dimension, Choice] = {}
@@ -122,9 +148,13 @@ def load(path: Path, video_dir: Path | None) -> tuple[list[Pair], Path, str]:
             else:
                 choices[DIMENSIONS[column]] = choice
         prompt_id = "p-" + hashlib.sha1(prompt.encode()).hexdigest()[:12]
+        pair_id = f"{videos[0].video_id}-vs-{videos[1].video_id}"
+        repeats[pair_id] = repeats.get(pair_id, 0) + 1
+        if repeats[pair_id] > 1:  # the same two videos again: its own pair, its own id
+            pair_id = f"{pair_id}#{repeats[pair_id]}"
         pairs.append(
             Pair(
-                pair_id=f"{videos[0].video_id}-vs-{videos[1].video_id}",
+                pair_id=pair_id,
                 prompt_id=prompt_id,
                 prompt_text=prompt,
                 video_0=videos[0],

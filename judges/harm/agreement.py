@@ -201,6 +201,7 @@ def _run(session: Session, config: HarmConfig, started: datetime) -> HarmResult 
 
         write_harm_run(folder.staging, table, agreement, derived, info)
         run_dir = folder.publish()
+        info["run_id"] = folder.run_id  # a name taken meanwhile moves the run to -2
     except BaseException:
         folder.discard()
         raise

@@ -19,7 +19,7 @@ from typing import Any
 
 import polars as pl
 
-from judges.builtin.scores import MissingScoreError, read_table
+from judges.builtin.scores import PATH_COLUMN, MissingScoreError, path_key, read_table
 from judges.cache.store import file_sha256, stable_hash
 from judges.core.errors import ConfigError
 from judges.core.harm_types import HARM_KEYS, HarmTask, HarmVerdict
@@ -37,7 +37,8 @@ class HarmScoresConfig:
         file: Table of per-video probabilities, one column per harm category (required).
         threshold: Probability at or above which a category is true.
         thresholds: Per-category thresholds, ``key:value`` comma-separated (override).
-        id_column: The column naming each video.
+        id_column: The column naming each video (its id; ``path``: its path as the data
+            writes it, as the ``scores`` judge matches).
     """
 
     file: Path | None = None
@@ -81,8 +82,12 @@ class HarmScoresJudge(HarmJudge):
         rows = table.select(
             pl.col(config.id_column).cast(pl.String), *(pl.col(k).cast(pl.Float64) for k in present)
         )
+        by_path = config.id_column == PATH_COLUMN
         self.probabilities = {
-            row[0]: dict(zip(present, row[1:], strict=True)) for row in rows.iter_rows()
+            (path_key(row[0]) if by_path and row[0] is not None else row[0]): dict(
+                zip(present, row[1:], strict=True)
+            )
+            for row in rows.iter_rows()
         }
         self.file_sha256 = file_sha256(config.file)
 
@@ -93,7 +98,12 @@ class HarmScoresJudge(HarmJudge):
     def judge_item(self, task: HarmTask, ctx: RunContext) -> HarmVerdict:
         """Threshold the item's probabilities (looked up by item id, then video id)."""
         item = task.item
-        probs = self.probabilities.get(item.item_id) or self.probabilities.get(item.video.video_id)
+        if self.config.id_column == PATH_COLUMN:
+            source = item.video.source
+            probs = None if source is None else self.probabilities.get(path_key(source))
+        else:
+            probs = self.probabilities.get(item.item_id)
+            probs = probs or self.probabilities.get(item.video.video_id)
         if probs is None:
             raise MissingScoreError(
                 f"no harm probabilities for video {item.video.video_id!r} in {self.config.file}"

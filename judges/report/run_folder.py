@@ -19,11 +19,12 @@ A run folder is written under a hidden staging name and renamed into place at th
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import shutil
-import tempfile
+import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,6 +35,7 @@ import polars as pl
 from judges.cache.verdict_rows import verdict_frame
 from judges.core.errors import ConfigError
 from judges.core.types import Pair, Verdict, frames_label
+from judges.report.folders import check_writable_dir, record_run_id, rename_noreplace
 from judges.report.tables import agreement_markdown, frames_labels
 
 VERDICT_SCHEMA: dict[str, Any] = {
@@ -187,33 +189,13 @@ def read_agreement_csv(path: Path) -> pl.DataFrame:
     )
 
 
-def check_writable_dir(path: Path, option: str) -> None:
-    """Create ``path`` if needed and prove a file can be written in it.
-
-    Raises:
-        ConfigError: ``path`` is a file, or the folder cannot be created or written; the
-            message names the option that set it.
-
-    """
-    if path.exists() and not path.is_dir():
-        raise ConfigError(f"{option} {path}: is a file, not a folder; pass a folder")
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=path)
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as e:
-        raise ConfigError(
-            f"{option} {path}: cannot write there ({e.strerror or e}); pass a writable folder"
-        ) from None
-
-
 class RunFolder:
     """A run's results folder, claimed before any work and published atomically at the end.
 
     Files are written into a hidden staging folder next to the final one, which is renamed
     into place only when everything is written: a failed or interrupted run never leaves a
-    folder that looks complete, and never replaces an earlier run unless asked to.
+    folder that looks complete, and never replaces an earlier run unless asked to (the final
+    rename fails when the name exists: see :meth:`publish`).
 
     Args:
         out: The results root (``--out``).
@@ -274,19 +256,45 @@ class RunFolder:
             while (out / f"{base}-{n}").exists():
                 n += 1
             run_id = f"{base}-{n}"
+        self.out = out
+        self.overwrite = overwrite
+        self.explicit = explicit
+        self.option = option
         self.run_id = run_id
         self.path = out / run_id
-        self.staging = out / f".{run_id}.partial-{os.getpid()}"
+        # Unique per run (not only per process: a notebook may write two at once).
+        self.staging = out / f".{run_id}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
     def publish(self) -> Path:
-        """Move the staged files into place (replacing an earlier run when allowed)."""
-        old = None
-        if self.path.exists():
-            old = self.path.with_name(f".{self.run_id}.replaced-{os.getpid()}")
-            self.path.rename(old)
-        self.staging.rename(self.path)
-        if old is not None:
+        """Move the staged files into place: the rename is the claim on the name.
+
+        The rename fails when the name exists (``RENAME_NOREPLACE``), so of two runs that
+        picked one name (two runs started in the same second with the default time-and-judges
+        id) the second moves on to ``-2``, ``-3``... (its ``run.json`` says so), and a folder
+        is replaced only when ``overwrite`` was given for this run.
+
+        Raises:
+            ConfigError: the chosen ``--run-id`` appeared while this run was writing (and
+                ``overwrite`` is off); the staged files are left where the message says.
+        """
+        if self.overwrite and self.path.exists():
+            old = self.path.with_name(f".{self.run_id}.replaced-{uuid.uuid4().hex[:8]}")
+            with contextlib.suppress(FileNotFoundError):  # another --overwrite run moved it
+                self.path.rename(old)
+            self.staging.rename(self.path)
             shutil.rmtree(old, ignore_errors=True)
+            return self.path
+        base, n = self.run_id, 1
+        while not rename_noreplace(self.staging, self.path):
+            if self.explicit:
+                raise ConfigError(
+                    f"{self.option} {base}: {self.path} appeared while this run was writing; "
+                    f"its results are kept in {self.staging}: move them to a name of your choice"
+                )
+            n += 1
+            self.run_id = f"{base}-{n}"
+            self.path = self.out / self.run_id
+            record_run_id(self.staging, self.run_id)
         return self.path
 
     def discard(self) -> None:

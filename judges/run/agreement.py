@@ -387,6 +387,7 @@ def _run(session: Session, config: AgreementConfig, started: datetime) -> RunRes
         )
         write_reliability(folder.staging / "figures", verdicts, mark=mark)
         run_dir = folder.publish()
+        info["run_id"] = folder.run_id  # a name taken meanwhile moves the run to -2
     except BaseException:
         folder.discard()
         raise

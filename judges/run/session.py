@@ -69,6 +69,9 @@ class SessionConfig:
         engine: Where local judges compute: ``local`` (this process) or ``ray``.
         ray_address: With ``engine="ray"``: ``None`` starts a local Ray, ``auto`` joins this
             machine's cluster, ``ray://host:port`` a remote one.
+        verify_cache: Check every page of ``cache.sqlite`` before any work (``--verify-cache``).
+        ignore_damaged_cache: Go on with the response cache off when ``cache.sqlite`` is
+            damaged (``--ignore-damaged-cache``), instead of stopping with the recovery steps.
 
     Raises:
         ConfigError: an option out of range (named as on the command line).
@@ -89,6 +92,8 @@ class SessionConfig:
     data_format: str | None = None
     engine: str = "local"
     ray_address: str | None = None
+    verify_cache: bool = False
+    ignore_damaged_cache: bool = False
 
     def __post_init__(self) -> None:
         checks = [
@@ -186,6 +191,8 @@ class Session:
         self.engine = make_engine(config.engine, RayOptions(address=config.ray_address))
         self._store: Store | None = None
         self._runner: Runner | None = None
+        if not dry_run:
+            _ = self.store  # a damaged cache stops the run here, before any work
         for judge in self.judges:
             if (notice := judge.notice()) is not None:
                 self.log(notice)
@@ -235,7 +242,12 @@ class Session:
     def store(self) -> Store | None:
         """The cache (opened on first use; ``None`` with ``use_cache=False``)."""
         if self._store is None and self.config.use_cache:
-            self._store = Store(self.cache_dir / "cache.sqlite")
+            self._store = Store(
+                self.cache_dir / "cache.sqlite",
+                verify=self.config.verify_cache,
+                ignore_damage=self.config.ignore_damaged_cache,
+                warn=lambda msg: self.log(f"warning: {msg}"),
+            )
         return self._store
 
     @property

@@ -26,6 +26,7 @@ from judges.chat.pricing import CostPlan
 from judges.core.types import Dimension, Pair, Verdict
 from judges.judge.base import Judge, RunContext, Task
 from judges.media.keyframes import KeyframeSource
+from judges.run.cache_upkeep import note_use
 from judges.run.engines import LocalEngine, group_of
 from judges.run.verdict_keys import pair_level
 from judges.run.verdict_lookup import Lookup
@@ -183,6 +184,8 @@ class Runner:
             return look
         look.hashes = self._file_hashes(tasks)
         look.fingerprint = judge.fingerprint()
+        about = {"name": judge.name, "judge": judge.kind, "settings": judge.settings()}
+        note_use(store.segments, look.fingerprint, about)  # for experiments/cache.py list
         if pair_level(judge) and all(isinstance(t, Task) for t in tasks[:1]):
             # By (pair_key, dimension, frames): one hash per pair, not per verdict.
             look.set_found(look.cached_pairs(store.segments, self.ctx.source.strategy))
