@@ -29,7 +29,10 @@ from judges.datasets.harm_consistency import inconsistent_pairs, without_harmles
 from judges.datasets.votes import Votes, collect_votes
 from judges.media.frame_counts import normalize_frames
 from judges.report.failures import failing_judges, failure_summary
+from judges.report.html_page import HtmlReportOptions
+from judges.report.html_report import write_run_report
 from judges.report.provenance import git_commit, library_versions
+from judges.report.report_data import write_report_sources
 from judges.report.run_folder import RunFolder, new_run_id, verdict_table, write_run
 from judges.report.tables import frames_labels
 from judges.run.session import JudgeRequest, Session, SessionConfig, log_to_stderr
@@ -72,6 +75,7 @@ class AgreementConfig(SessionConfig):
         votes: Votes files (CSV, parquet, JSONL or a Label Studio export) for the human
             ceiling; the pairs' own ``votes`` fields are read too.
         stats: Cluster, resamples and seed of the bootstrap intervals.
+        report: How ``report.html`` finds videos (``None``: write no page).
         exclude_inconsistent: Drop the harmlessness label of pairs whose safer-rated video
             carries a harm label while the other carries none (the paper's annotation noise,
             :func:`judges.harm.metrics.inconsistent_pairs`); counted in run.json either way.
@@ -91,6 +95,7 @@ class AgreementConfig(SessionConfig):
     votes: Sequence[Path] = ()
     stats: BootstrapConfig = field(default_factory=BootstrapConfig)
     exclude_inconsistent: bool = False
+    report: HtmlReportOptions | None = field(default_factory=HtmlReportOptions)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -374,6 +379,8 @@ def _run(session: Session, config: AgreementConfig, started: datetime) -> RunRes
         mark = "demo data" if demo else None
         write_figures(folder.staging / "figures", table, verdicts, mark=mark)
         write_reliability(folder.staging / "figures", verdicts, mark=mark)
+        write_report_sources(folder.staging, pairs, votes.table if votes is not None else None)
+        write_run_report(folder.staging, config.report, session.cache_dir, session.log)
         run_dir = folder.publish()
     except BaseException:
         folder.discard()
