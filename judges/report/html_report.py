@@ -31,8 +31,9 @@ def write_run_report(
 ) -> Path | None:
     """``report.html`` at the end of a run: the run's files stay, whatever the page does.
 
-    A page that cannot be built (a video library failing on a file, a full disk) is logged
-    with the command that rebuilds it, instead of discarding a finished run's verdicts.
+    A page that cannot be built (a video library failing on a file, a full disk, a bug in
+    the page's packing) is logged with the error and the command that rebuilds it, instead of
+    discarding a finished run (hours of judging) for its view.
     ``options=None`` writes no page.
     """
     if options is None:
@@ -42,8 +43,11 @@ def write_run_report(
     )
     try:
         return write_html_report(run_dir, options=opts)
-    except (ConfigError, OSError, ValueError) as e:
-        log(f"report.html not written ({e}); rebuild it: experiments/report.py --html RUN_DIR")
+    except Exception as e:  # the run's own files are written; only the view failed
+        log(
+            f"report.html not written ({type(e).__name__}: {e}); rebuild it with "
+            "experiments/report.py --html RUN_DIR"
+        )
         return None
 
 
@@ -97,10 +101,15 @@ def write_merged_html_report(
     """
     opts = options or HtmlReportOptions()
     parts, pair_tables, infos = [], [], []
+    run_dirs = list({Path(d).resolve(): Path(d) for d in run_dirs}.values())  # as merge_runs
+    seen: dict[str, int] = {}
     for run_dir in run_dirs:
         info = json.loads((Path(run_dir) / "run.json").read_text())
         infos.append(info)
         run_id = str(info.get("run_id", Path(run_dir).name))
+        seen[run_id] = seen.get(run_id, 0) + 1
+        if seen[run_id] > 1:  # two folders with one run id: merge_runs names the second id#2
+            run_id = f"{run_id}#{seen[run_id]}"
         labels = table.filter(pl.col("run_id") == run_id)["judge"].unique().to_list()
         rename = {label.removesuffix("@" + run_id): label for label in labels}
         verdicts = pl.read_parquet(Path(run_dir) / "verdicts.parquet")

@@ -296,11 +296,11 @@ def report_data(
     votes_path = run_dir / "votes.parquet"
     votes = None
     if votes_path.is_file():
-        table = pl.read_parquet(votes_path).filter(pl.col("pair_id").is_in(list(index)))
-        annotators = sorted(set(table["annotator"].to_list()))
+        cast = pl.read_parquet(votes_path).filter(pl.col("pair_id").is_in(list(index)))
+        annotators = sorted(set(cast["annotator"].to_list()))
         ann = {a: i for i, a in enumerate(annotators)}
         rows: dict[str, dict[int, list[list[Any]]]] = {}
-        for pid, dim, who, choice in table.select(
+        for pid, dim, who, choice in cast.select(
             "pair_id", "dimension", "annotator", "choice"
         ).iter_rows():
             rows.setdefault(dim, {}).setdefault(index[pid], []).append(
