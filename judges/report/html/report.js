@@ -22,8 +22,10 @@
     return node;
   }
   const $ = (id) => document.getElementById(id);
-  const fmt = (x, d = 3) => (x === null || x === undefined || Number.isNaN(x) ? "" :
-    typeof x === "number" ? (Number.isInteger(x) ? String(x) : x.toFixed(d)) : String(x));
+  // Numbers as the markdown tables print them (3 decimals), or to d significant digits.
+  const fmt = (x, d = 3, sig = false) => (x === null || x === undefined || Number.isNaN(x) ? "" :
+    typeof x === "number" ? (Number.isInteger(x) ? String(x) :
+      sig ? String(Number(x.toPrecision(d))) : x.toFixed(d)) : String(x));
 
   // --- tabs -----------------------------------------------------------------------------
   function showTab(name) {
@@ -279,8 +281,10 @@
       const code = row && row[p] >= 0 ? s.o[row[p]] : ".";
       const human = (DATA.humans[state.dimension] || "")[p] || ".";
       items.push(el("li", { class: k === state.pos ? "current" : null, "data-pair": P.id[p],
-        title: DATA.prompts[P.prompt[p]], on: { click: () => go(k) } },
-        (k + 1) + ". " + P.id[p] + "  (people " + OUTCOME[human] + ", judge " + OUTCOME[code] + ")"));
+        title: P.id[p] + "\n" + DATA.prompts[P.prompt[p]], on: { click: () => go(k) } },
+        el("span", { class: "li-head" }, (k + 1) + ". people " + OUTCOME[human] + " · " +
+          state.judge + " " + OUTCOME[code]),
+        el("span", { class: "li-prompt" }, DATA.prompts[P.prompt[p]])));
     }
     $("page-list").replaceChildren(...items);
   }
@@ -411,8 +415,8 @@
       const human = (DATA.humans[s.dimension] || "")[p] || ".";
       const code = s.o[i];
       const verdict = el("span", { class: human === "." ? null : code === human ? "agree" : "disagree" }, OUTCOME[code]);
-      const conf = s.c && s.c[i] !== null ? fmt(s.c[i], 4) + (s.ck ? " (" + s.ck + ")" : "") : "";
-      const scores = s.s0 && s.s0[i] !== null ? fmt(s.s0[i], 4) + " vs " + fmt(s.s1[i], 4) : "";
+      const conf = s.c && s.c[i] !== null ? fmt(s.c[i], 4, true) + (s.ck ? " (" + s.ck + ")" : "") : "";
+      const scores = s.s0 && s.s0[i] !== null ? fmt(s.s0[i], 4, true) + " vs " + fmt(s.s1[i], 4, true) : "";
       const reply = s.r && s.r[i] >= 0 ? DATA.texts[s.r[i]] : "";
       rows.push(el("tr", { class: s === selected ? "selected" : null },
         el("td", {}, s.judge), el("td", { class: "num" }, s.frames), el("td", {}, verdict),
@@ -497,8 +501,9 @@
       const item = state.list[k];
       const n = row && row[item] >= 0 ? differs(s, row[item], item).length : 0;
       items.push(el("li", { class: k === state.pos ? "current" : null, "data-pair": I.id[item],
-        title: DATA.prompts[I.prompt[item]], on: { click: () => go(k) } },
-        (k + 1) + ". " + I.id[item] + "  (" + n + " tag" + (n === 1 ? "" : "s") + " differ)"));
+        title: I.id[item] + "\n" + DATA.prompts[I.prompt[item]], on: { click: () => go(k) } },
+        el("span", { class: "li-head" }, (k + 1) + ". " + n + " tag" + (n === 1 ? "" : "s") + " differ"),
+        el("span", { class: "li-prompt" }, DATA.prompts[I.prompt[item]])));
     }
     $("page-list").replaceChildren(...items);
   }
