@@ -203,17 +203,23 @@ def chromium():
     """
     import shutil
 
-    path = os.environ.get("JUDGES_CHROMIUM") or next(
-        (p for p in (*CHROMIUM_PATHS, shutil.which("chromium") or "") if p and Path(p).is_file()),
-        None,
+    candidates = (
+        (os.environ["JUDGES_CHROMIUM"],)
+        if os.environ.get("JUDGES_CHROMIUM")
+        else (
+            *CHROMIUM_PATHS,
+            shutil.which("chromium") or "",
+        )
     )
+    path = next((p for p in candidates if p and Path(p).is_file()), None)
     problem = None
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
         problem = "playwright is not installed (uv sync installs it with the dev group)"
     if problem is None and path is None:
-        problem = "no Chromium found (apt-get install chromium, or set JUDGES_CHROMIUM)"
+        tried = ", ".join(c for c in candidates if c)
+        problem = f"no Chromium at {tried} (apt-get install chromium, or set JUDGES_CHROMIUM)"
     if problem is not None:
         if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
             pytest.fail(f"browser tests cannot run in CI: {problem}")
