@@ -330,7 +330,12 @@
       const thumb = el("img", { class: "kf", src: kf.thumbs[i], alt: "keyframe " + i,
         title: "frame " + i + " (" + (i / fps).toFixed(2) + " s): click to seek both",
         tabindex: "0", "data-frame": String(i) });
-      thumb.style.left = (total ? ((i + 0.5) / total) * 100 : 0) + "%";
+      // The tick marks the frame's exact time; the thumbnail is kept inside the bar.
+      const at = total ? ((i + 0.5) / total) * 100 : 0;
+      const tick = el("div", { class: "tick" });
+      tick.style.left = at + "%";
+      timeline.append(tick);
+      thumb.style.left = Math.min(94, Math.max(6, at)) + "%";
       const seek = () => { player.pause(); player.seek((i + 0.5) / fps); };
       thumb.addEventListener("click", seek);
       thumb.addEventListener("keydown", (e) => { if (e.key === "Enter") seek(); });
