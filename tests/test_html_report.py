@@ -182,7 +182,9 @@ def test_run_writes_report_and_its_sources(runs):
     csp = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', html).group(1)
     assert "default-src 'none'" in csp and "script-src 'sha256-" in csp
     assert "http" not in csp and "unsafe-inline" not in csp
-    assert "<link" not in html and 'src="http' not in html
+    # nothing outside the page: the one link is an empty data: icon (no favicon request)
+    assert re.findall(r"<link[^>]*>", html) == ['<link rel="icon" href="data:,">']
+    assert 'src="http' not in html
     # mp4v clips got VP9 previews beside the page, cached by content hash
     previews = list((run / "report_files" / "previews").glob("*.webm"))
     files = {
@@ -507,3 +509,86 @@ def test_report_command_rebuilds_the_page(runs, tmp_path):
         text=True,
     )
     assert res.returncode == 2 and "not a run folder" in res.stderr
+
+
+@pytest.fixture(scope="module")
+def served(runs, tmp_path_factory):
+    """A run on VP9 videos (natively playable: no previews), and a static server on 127.0.0.1."""
+    import functools
+    import http.server
+    import threading
+
+    from judges.media.previews import preview_for
+
+    root = tmp_path_factory.mktemp("served")
+    data = root / "data"
+    records = runs["records"][:3]
+    for r in records:
+        for side in ("video_0", "video_1"):
+            source = runs["data"] / r[side]["video_path"]
+            target = data / "videos" / (r[side]["video_id"] + ".webm")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(preview_for(source, runs["cache"]), target)
+            r[side]["video_path"] = f"videos/{target.name}"
+    (data / "config-test.json").write_text(json.dumps(records))
+    result = run_agreement(
+        AgreementConfig(
+            judges=[JudgeRequest("psnr")],
+            frames="1",
+            data=data / "config-test.json",
+            out=root / "results",
+            run_id="vp9",
+            cache_dir=runs["cache"],
+            progress=False,
+            stats=BootstrapConfig(resamples=0),
+            report=None,
+        ),
+        log=lambda _: None,
+    )
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    handler = functools.partial(Quiet, directory=str(root))  # data/ and results/ side by side
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield {"run": result.run_dir, "root": root, "url": f"http://127.0.0.1:{server.server_port}"}
+    server.shutdown()
+
+
+def test_videos_play_from_a_url_prefix_and_from_copies(served, runs, browser):
+    run, url = served["run"], served["url"]
+    pages = {
+        # by default: relative paths, the server holding the run and the dataset side by side
+        "relative": write_html_report(run, run / "rel", HtmlReportOptions(cache_dir=runs["cache"])),
+        # a served dataset: the prefix stands for the data file's folder
+        "prefix": write_html_report(
+            run,
+            run / "pre",
+            HtmlReportOptions(video_url_prefix=url + "/data/", cache_dir=runs["cache"]),
+        ),
+        # a portable folder: the videos linked beside the page
+        "copies": write_html_report(
+            run, run / "cp", HtmlReportOptions(copy_videos=True, cache_dir=runs["cache"])
+        ),
+    }
+    for how, page_path in pages.items():
+        page = browser.new_page()
+        problems = []
+        page.on("console", lambda m, p=problems: p.append(m.text) if m.type == "error" else None)
+        page.goto(f"{url}/{page_path.relative_to(served['root']).as_posix()}#pairs")
+        page.select_option("#f-outcome", "all")
+        _wait(page, "[...document.querySelectorAll('#pair video')].every(v => v.readyState >= 2)")
+        srcs = page.eval_on_selector_all("#pair video", "vs => vs.map(v => v.currentSrc)")
+        assert len(srcs) == 2 and all(s.startswith(url) and s.endswith(".webm") for s in srcs)
+        if how == "prefix":
+            assert all(s.startswith(url + "/data/videos/") for s in srcs)
+        if how == "copies":
+            assert all("/report_files/videos/" in s for s in srcs)
+        page.click("#play")
+        _wait(page, "[...document.querySelectorAll('#pair video')].every(v => !v.paused)")
+        page.click("#play")
+        assert problems == [], how
+        page.close()
