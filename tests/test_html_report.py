@@ -8,6 +8,7 @@ by psnr and by the gpt4o judge against the local chat server (reply texts, an un
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import re
@@ -592,3 +593,32 @@ def test_videos_play_from_a_url_prefix_and_from_copies(served, runs, browser):
         page.click("#play")
         assert problems == [], how
         page.close()
+
+
+def test_non_finite_numbers_become_null(runs, tmp_path):
+    """safesora_compat PSNR gives inf for identical frames; JSON has no inf, the page shows none."""
+    folder = tmp_path / "run"
+    shutil.copytree(runs["run"], folder, ignore=shutil.ignore_patterns("report*"))
+    verdicts = pl.read_parquet(folder / "verdicts.parquet")
+    first = verdicts.with_row_index().filter(pl.col("judge") == "psnr")["index"][0]
+    verdicts = verdicts.with_columns(
+        score_0=pl.when(pl.int_range(pl.len()) == first)
+        .then(float("inf"))
+        .otherwise(pl.col("score_0")),
+        confidence=pl.when(pl.int_range(pl.len()) == first)
+        .then(float("nan"))
+        .otherwise(pl.col("confidence")),
+    )
+    verdicts.write_parquet(folder / "verdicts.parquet")
+    data = _data(write_html_report(folder, options=HtmlReportOptions(cache_dir=runs["cache"])))
+    row = verdicts.row(first, named=True)
+    setting = next(
+        s
+        for s in data["settings"]
+        if (s["judge"], s["dimension"], s["n"]) == (row["judge"], row["dimension"], row["frames"])
+    )
+    ids = data["pairs"]["id"]
+    pairs = list(itertools.accumulate(setting["p"]))
+    i = pairs.index(ids.index(row["pair_id"]))
+    assert setting["s0"][i] is None and setting["c"][i] is None
+    assert setting["s1"][i] == float(f"{row['score_1']:.4g}")

@@ -8,6 +8,7 @@ runs from before it existed read them from the data file run.json names).
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -94,6 +95,14 @@ def _cells(table: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def _finite(probabilities: dict[str, Any]) -> dict[str, Any]:
+    """Probabilities with NaN/inf as null (JSON has no form for them)."""
+    return {
+        k: v if not isinstance(v, float) or math.isfinite(v) else None
+        for k, v in probabilities.items()
+    }
+
+
 def _flag(v: bool | None) -> str:
     return "." if v is None else "1" if v else "0"
 
@@ -137,7 +146,7 @@ def harm_report_data(
         for raw, err in zip(part["raw"].to_list(), part["error"].to_list(), strict=True):
             text = "\n".join(x for x in (raw or "", f"error: {err}" if err else "") if x)
             replies.append(texts.setdefault(text, len(texts)) if text else -1)
-        probs = [json.loads(p) if p else None for p in part["probabilities"].to_list()]
+        probs = [_finite(json.loads(p)) if p else None for p in part["probabilities"].to_list()]
         settings.append(
             {
                 "judge": judge,

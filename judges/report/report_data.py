@@ -13,6 +13,7 @@ verdicts are delta-coded pair indices, one outcome letter per verdict and rounde
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -123,12 +124,13 @@ def rows(table: pl.DataFrame) -> list[tuple[Any, ...]]:
 
 
 def _round(values: pl.Series, digits: int = 4) -> list[float | None] | None:
-    """Numbers to 4 significant digits (JSON size), ``None`` when the column is all null."""
+    """Numbers to 4 significant digits (JSON size); ``None`` when the column is all null."""
     if values.null_count() == len(values):
         return None
     out: list[float | None] = []
     for v in values.to_list():
-        out.append(None if v is None or v != v else float(f"{v:.{digits}g}"))
+        # inf (safesora_compat PSNR of identical frames) and NaN have no JSON form: null
+        out.append(float(f"{v:.{digits}g}") if v is not None and math.isfinite(v) else None)
     return out
 
 
