@@ -92,6 +92,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from judges.harm.report import write_harm_comparison
 
         print(write_harm_comparison(table, args.runs, out))
+        if options is not None:
+            from judges.report.html_report import write_merged_html_report
+
+            print(f"report.html: {write_merged_html_report(args.runs, table, out, options)}")
         print(f"report: {out}")
         return 0
     frames_labels(table).write_csv(out / "comparison.csv")

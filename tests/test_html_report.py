@@ -247,6 +247,18 @@ def test_merged_report_relabels_judges(runs, tmp_path):
     )
     judges = {s["judge"] for s in _data(page)["settings"]}
     assert judges == set(table["judge"]) == {"psnr@r", "gpt4o@r", "psnr@r#2", "gpt4o@r#2"}
+    # harm runs merge the same way: both runs' tags side by side
+    copy = tmp_path / "h2"
+    shutil.copytree(runs["harm"], copy, ignore=shutil.ignore_patterns("report*"))
+    table = merge_runs([runs["harm"], copy])
+    page = write_merged_html_report(
+        [runs["harm"], copy], table, tmp_path / "hm", HtmlReportOptions(cache_dir=runs["cache"])
+    )
+    data = _data(page)
+    assert data["kind"] == "harm"
+    assert {s["judge"] for s in data["settings"]} == {"harm-scores@h", "harm-scores@h#2"}
+    one, two = data["settings"]
+    assert one["tags"] == two["tags"] and one["p"] == two["p"]  # the same verdicts, relabelled
 
 
 # --- in the browser ----------------------------------------------------------------------

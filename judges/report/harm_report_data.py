@@ -23,7 +23,13 @@ from judges.report.report_data import rows
 from judges.report.run_folder import read_agreement_csv
 from judges.report.tables import frames_labels
 
-__all__ = ["harm_report_data", "items_frame", "write_harm_html_report", "write_item_sources"]
+__all__ = [
+    "harm_report_data",
+    "items_frame",
+    "read_items",
+    "write_harm_html_report",
+    "write_item_sources",
+]
 
 ITEM_COLUMNS = {
     "item_id": pl.String,
@@ -60,7 +66,12 @@ def write_item_sources(run_dir: Path, items: Sequence[HarmItem]) -> None:
     items_frame(items).write_parquet(Path(run_dir) / "items.parquet")
 
 
-def _read_items(run_dir: Path, info: dict[str, Any]) -> pl.DataFrame:
+def read_items(run_dir: Path, info: dict[str, Any]) -> pl.DataFrame:
+    """``items.parquet``, or (older runs) the same table from the data file run.json names.
+
+    Raises:
+        ConfigError: neither is there.
+    """
     path = run_dir / "items.parquet"
     if path.is_file():
         return pl.read_parquet(path)
@@ -108,11 +119,22 @@ def _flag(v: bool | None) -> str:
 
 
 def harm_report_data(
-    run_dir: Path, info: dict[str, Any], items: pl.DataFrame, videos: list[dict[str, Any]]
+    run_dir: Path,
+    info: dict[str, Any],
+    items: pl.DataFrame,
+    videos: list[dict[str, Any]],
+    tables: tuple[pl.DataFrame, pl.DataFrame] | None = None,
 ) -> dict[str, Any]:
-    """Everything the harm page shows, packed like :func:`report_data`'s preference data."""
-    verdicts = pl.read_parquet(run_dir / "harm_verdicts.parquet")
-    table = read_agreement_csv(run_dir / "harm_agreement.csv")
+    """Everything the harm page shows, packed like :func:`report_data`'s preference data.
+
+    ``tables``: the verdicts and agreement table (default: the run folder's; a merged report
+    passes its own).
+    """
+    if tables is None:
+        verdicts = pl.read_parquet(run_dir / "harm_verdicts.parquet")
+        table = read_agreement_csv(run_dir / "harm_agreement.csv")
+    else:
+        verdicts, table = tables
     index = {iid: i for i, iid in enumerate(items["item_id"].to_list())}
     paths = list(dict.fromkeys(items["video_path"].to_list()))
     vid = {p: i for i, p in enumerate(paths)}
@@ -202,7 +224,7 @@ def write_harm_html_report(run_dir: Path, out: Path | None, options: HtmlReportO
     info = json.loads(info_path.read_text())
     out_dir = Path(out) if out else run_dir
     out_dir.mkdir(parents=True, exist_ok=True)
-    items = _read_items(run_dir, info)
+    items = read_items(run_dir, info)
     videos, notes = video_entries(list(dict.fromkeys(items["video_path"])), out_dir, info, options)
     data = harm_report_data(run_dir, info, items, videos)
     data["figures"] = figures_data(run_dir)

@@ -15,7 +15,7 @@ from pathlib import Path
 import polars as pl
 
 from judges.core.errors import ConfigError
-from judges.report.harm_report_data import write_harm_html_report
+from judges.report.harm_report_data import harm_report_data, read_items, write_harm_html_report
 from judges.report.html_page import HtmlReportOptions, figures_data, render_page, video_entries
 from judges.report.report_data import read_pairs, report_data, video_paths
 from judges.report.run_folder import run_kind
@@ -97,10 +97,12 @@ def write_merged_html_report(
 
     ``table`` is the merged agreement table (``run_id`` column; a judge label two runs share
     reads ``label@run_id``); each run's verdicts are relabelled the same way, so the browser
-    shows every run's settings side by side. Figures come from ``out/figures``.
+    shows every run's settings side by side. Preference and harm runs alike (one kind at a
+    time, as ``merge_runs`` takes them). Figures come from ``out/figures``.
     """
     opts = options or HtmlReportOptions()
-    parts, pair_tables, infos = [], [], []
+    harm = run_kind(Path(run_dirs[0])) == "harm"
+    parts, subject_tables, infos = [], [], []
     run_dirs = list({Path(d).resolve(): Path(d) for d in run_dirs}.values())  # as merge_runs
     seen: dict[str, int] = {}
     for run_dir in run_dirs:
@@ -112,10 +114,13 @@ def write_merged_html_report(
             run_id = f"{run_id}#{seen[run_id]}"
         labels = table.filter(pl.col("run_id") == run_id)["judge"].unique().to_list()
         rename = {label.removesuffix("@" + run_id): label for label in labels}
-        verdicts = pl.read_parquet(Path(run_dir) / "verdicts.parquet")
+        name = "harm_verdicts.parquet" if harm else "verdicts.parquet"
+        verdicts = pl.read_parquet(Path(run_dir) / name)
         parts.append(verdicts.with_columns(pl.col("judge").replace(rename)))
-        pair_tables.append(read_pairs(Path(run_dir), info))
-    pairs = pl.concat(pair_tables).unique("pair_id", keep="first", maintain_order=True)
+        read = read_items if harm else read_pairs
+        subject_tables.append(read(Path(run_dir), info))
+    key = "item_id" if harm else "pair_id"
+    subjects = pl.concat(subject_tables).unique(key, keep="first", maintain_order=True)
     frames = list(dict.fromkeys(f for info in infos for f in info.get("frames", [])))
     info = {
         **infos[0],
@@ -123,9 +128,15 @@ def write_merged_html_report(
         "frames": frames,
     }
     out.mkdir(parents=True, exist_ok=True)
-    videos, notes = video_entries(video_paths(pairs), out, info, opts)
-    merged = (pl.concat(parts, how="diagonal_relaxed"), table, None)
-    data = report_data(Path(run_dirs[0]), info, pairs, videos, merged)
+    verdicts = pl.concat(parts, how="diagonal_relaxed")
+    if harm:
+        paths = list(dict.fromkeys(subjects["video_path"]))
+        videos, notes = video_entries(paths, out, info, opts)
+        data = harm_report_data(Path(run_dirs[0]), info, subjects, videos, (verdicts, table))
+    else:
+        videos, notes = video_entries(video_paths(subjects), out, info, opts)
+        merged = (verdicts, table, None)
+        data = report_data(Path(run_dirs[0]), info, subjects, videos, merged)
     data["figures"] = figures_data(out)
     data["notes"] = notes
     return render_page(data, out / "report.html", opts.video_url_prefix)
