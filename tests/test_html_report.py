@@ -634,3 +634,28 @@ def test_non_finite_numbers_become_null(runs, tmp_path):
     i = pairs.index(ids.index(row["pair_id"]))
     assert setting["s0"][i] is None and setting["c"][i] is None
     assert setting["s1"][i] == float(f"{row['score_1']:.4g}")
+
+
+def test_the_address_keeps_the_place(runs, open_page):
+    page = open_page(runs["run"] / "report.html", "#pairs")
+    page.select_option("#f-judge", "gpt4o")
+    page.select_option("#f-dimension", "aesthetics")
+    page.select_option("#f-frames", "2")
+    page.select_option("#f-outcome", "all")
+    page.locator("body").click(position={"x": 5, "y": 5})
+    page.keyboard.press("j")
+    page.keyboard.press("j")
+    pair = page.get_attribute("#page-list li.current", "data-pair")
+    link = page.evaluate("location.hash")
+    assert link.startswith("#pairs?") and "judge=gpt4o" in link and "dimension=aesthetics" in link
+    again = open_page(runs["run"] / "report.html", link)  # a shared link opens the same place
+    assert again.get_attribute("#page-list li.current", "data-pair") == pair
+    assert [again.input_value(f"#f-{k}") for k in ("judge", "dimension", "frames", "outcome")] == [
+        "gpt4o",
+        "aesthetics",
+        "2",
+        "all",
+    ]
+    assert again.is_visible("#browser") and again.text_content("#prompt")
+    bad = open_page(runs["run"] / "report.html", "#pairs?judge=%3Cscript%3E&pair=nope")
+    assert bad.input_value("#f-judge") == "psnr" and bad.problems == []

@@ -36,7 +36,7 @@
     if (name !== "pairs") player.pause();
   }
   $("tab-overview").addEventListener("click", () => showTab("overview"));
-  $("tab-pairs").addEventListener("click", () => showTab("pairs"));
+  $("tab-pairs").addEventListener("click", () => { showTab("pairs"); saveHash(); });
 
   $("title").textContent = "Run " + (DATA.run_id || "");
   if (DATA.overview && DATA.overview.notice) {
@@ -385,6 +385,7 @@
       peopleBlock(p, s.dimension, human),
       verdictTable(p, s));
     player.update();
+    saveHash();
   }
   function controlBar() {
     const speed = el("select", { id: "speed", title: "playback speed",
@@ -551,6 +552,7 @@
         el("tbody", {}, body))),
       reply ? el("div", { class: "people" }, el("strong", {}, s.judge + " said:"), el("pre", { class: "reply" }, reply)) : null);
     player.update();
+    saveHash();
   }
 
   // --- keys -----------------------------------------------------------------------------
@@ -573,15 +575,32 @@
     if (sp) sp.value = String(player.rate);
   });
 
+  // The browser's place is kept in the address (#pairs?judge=..&pair=..), so a link opens it.
+  function saveHash() {
+    if ($("browser").hidden || !state.list.length) return;
+    const q = new URLSearchParams({ judge: state.judge, frames: state.frames, outcome: state.outcome });
+    if (HARM) q.set("category", state.category); else q.set("dimension", state.dimension);
+    q.set("pair", (HARM ? DATA.items.id : P.id)[state.list[state.pos]]);
+    history.replaceState(null, "", "#pairs?" + q.toString());
+  }
   renderOverview();
+  const asked = (location.hash.match(/^#pairs(?:\?(.*))?$/) || [])[1];
+  const want = new URLSearchParams(asked || "");
   if (settings.length) {
-    state.judge = settings[0].judge;
-    state.dimension = settings[0].dimension;
-    state.frames = settings[0].frames;
-    state.category = "any";
+    const pick = (key, options, fallback) => (options.includes(want.get(key)) ? want.get(key) : fallback);
+    state.judge = pick("judge", uniq(settings.map((s) => s.judge)), settings[0].judge);
+    const mine = settings.filter((s) => s.judge === state.judge);
+    state.dimension = pick("dimension", uniq(mine.map((s) => s.dimension)), mine[0].dimension);
+    state.frames = pick("frames", uniq(mine.filter((s) => s.dimension === state.dimension)
+      .map((s) => s.frames)), null);
+    state.category = pick("category", ["any", ...(DATA.tags || [])], "any");
+    state.outcome = pick("outcome", HARM ? ["disagreements", "agreements", "errors", "all"] :
+      OUTCOMES.map(([v]) => v), state.outcome);
     refilter(true);
+    const at = state.list.findIndex((p) => (HARM ? DATA.items.id : P.id)[p] === want.get("pair"));
+    if (at > 0) go(at);
   }
   if (HARM) $("tab-pairs").textContent = "Videos";
-  if (location.hash === "#pairs") showTab("pairs");
+  if (location.hash.startsWith("#pairs")) showTab("pairs");
   window.__report = { state, player, ready: performance.now() };
 })();
