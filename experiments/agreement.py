@@ -22,7 +22,9 @@ from judges.cli import (
     HelpFormatter,
     add_engine_arguments,
     add_judge_arguments,
+    add_report_arguments,
     print_judges,
+    report_options,
     run_main,
 )
 from judges.core.types import Dimension
@@ -49,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_judge_arguments(parser)
     add_engine_arguments(parser)
+    add_report_arguments(parser)
     parser.add_argument(
         "--frames",
         default="1,2,4,8",
@@ -232,6 +235,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         stats=BootstrapConfig(cluster=args.cluster, resamples=args.bootstrap, seed=args.seed),
         **shared,
         **extra,
+        report=report_options(args),
     )
     result = run_agreement(config)
     if isinstance(result, DryRun):
@@ -268,6 +272,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             line += f", order flip rate {judge.flip_rate:.3f}"
         print(line)
     print(f"results: {result.run_dir}")
+    if (result.run_dir / "report.html").is_file():
+        print(f"report: {result.run_dir / 'report.html'} (open it in a browser)")
     duplicates = format_duplicates(result.content_duplicates)
     if duplicates:
         print(duplicates, file=sys.stderr)

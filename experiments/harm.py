@@ -23,7 +23,9 @@ from judges.cli import (
     HelpFormatter,
     add_engine_arguments,
     add_judge_arguments,
+    add_report_arguments,
     print_judges,
+    report_options,
     run_main,
 )
 from judges.harm.agreement import HarmConfig, run_harm
@@ -44,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_judge_arguments(parser)
     add_engine_arguments(parser)
+    add_report_arguments(parser)
     parser.add_argument(
         "--frames", default="1,2,4,8", help="keyframes per video; 'all' for every frame"
     )
@@ -128,6 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         progress=not args.quiet,
         engine=args.engine,
         ray_address=args.ray_address,
+        report=report_options(args),
     )
     result = run_harm(config)
     if isinstance(result, DryRun):
@@ -160,6 +164,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"unlabelled one: {state}"
         )
     print(f"results: {result.run_dir}")
+    if (result.run_dir / "report.html").is_file():
+        print(f"report: {result.run_dir / 'report.html'} (open it in a browser)")
     failures = format_failures(result.info["failures"])
     if failures:
         print(failures, file=sys.stderr)

@@ -3,6 +3,7 @@
 Examples:
     python experiments/report.py results/RUN_A results/RUN_B --out results/compare
     python experiments/report.py results/RUN --disagreements gpt4o:aesthetics:4
+    python experiments/report.py --html results/RUN     # (re)build RUN/report.html
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from judges.cli import HelpFormatter, run_main
+from judges.cli import HelpFormatter, add_report_arguments, report_options, run_main
 from judges.core.errors import ConfigError
 from judges.report.tables import display_table, frames_labels, to_markdown
 
@@ -39,6 +40,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="export the pairs where this judge and the humans differ (first run); FRAMES "
         "may be left out when the run has one frame setting",
     )
+    parser.add_argument(
+        "--html",
+        action="store_true",
+        help="(re)build report.html in each run folder (preference or harm run; into --out "
+        "when one run is given) from the folder's own files, and nothing else",
+    )
     parser.add_argument("--limit", type=int, default=50, help="pairs to export at most")
     parser.add_argument(
         "--compare",
@@ -48,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="add paired comparisons (see compare.py) to the report; 'default' for each "
         "judge's frames vs its fewest and judges against each other",
     )
+    add_report_arguments(parser)
     return parser
 
 
@@ -65,6 +73,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     for run_dir in args.runs:
         read_run(run_dir)  # a missing or incomplete run folder: one line, exit 2
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    options = report_options(args)
+    if args.html:
+        from judges.report.html_report import write_html_report
+
+        if args.out is not None and len(args.runs) > 1:
+            raise ConfigError("--html with --out takes one run folder (each run gets its own page)")
+        for run_dir in args.runs:
+            print(f"report: {write_html_report(run_dir, args.out, options)}")
+        return 0
     if args.disagreements:
         judge, dimension, frames = parse_disagreement_spec(args.runs[0], args.disagreements)
         out = args.out or args.runs[0] / f"disagreements-{judge}-{dimension}"
@@ -79,6 +96,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from judges.harm.report import write_harm_comparison
 
         print(write_harm_comparison(table, args.runs, out))
+        if options is not None:
+            from judges.report.html_report import write_merged_html_report
+
+            print(f"report.html: {write_merged_html_report(args.runs, table, out, options)}")
         print(f"report: {out}")
         return 0
     frames_labels(table).write_csv(out / "comparison.csv")
@@ -98,6 +119,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     write_figures(out / "figures", table, pl.DataFrame(), bootstrap=statistics, ceiling=ceiling)
     print(to_markdown(display_table(table, ceiling)))
+    if options is not None:
+        from judges.report.html_report import write_merged_html_report
+
+        print(f"report.html: {write_merged_html_report(args.runs, table, out, options)}")
     if args.compare:
         from judges.report.comparisons import compare_runs, write_comparisons
 

@@ -113,6 +113,47 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_report_arguments(parser: argparse.ArgumentParser, rebuild: bool = False) -> None:
+    """How ``report.html`` finds its videos (see :mod:`judges.report.html_page`)."""
+    group = parser.add_argument_group("report.html")
+    group.add_argument(
+        "--video-url-prefix",
+        metavar="URL",
+        help="load videos from URL + their path under the dataset's video folder (a served "
+        "dataset) instead of by path relative to the report",
+    )
+    group.add_argument(
+        "--copy-videos",
+        action="store_true",
+        help="hard-link (or copy) every video into report_files/ so the folder stands alone",
+    )
+    group.add_argument(
+        "--max-keyframe-videos",
+        type=int,
+        default=2000,
+        metavar="N",
+        help="decode keyframe thumbnails only when the run has at most N videos",
+    )
+    if not rebuild:
+        group.add_argument("--no-html", action="store_true", help="write no report.html")
+
+
+def report_options(args: argparse.Namespace) -> Any:
+    """The :class:`~judges.report.html_page.HtmlReportOptions` the arguments ask for (or None)."""
+    from judges.report.html_page import HtmlReportOptions
+
+    if getattr(args, "no_html", False):
+        return None
+    if args.max_keyframe_videos < 0:
+        raise JudgesError("--max-keyframe-videos must be >= 0")
+    return HtmlReportOptions(
+        video_url_prefix=args.video_url_prefix,
+        copy_videos=args.copy_videos,
+        max_keyframe_videos=args.max_keyframe_videos,
+        cache_dir=getattr(args, "cache_dir", None),
+    )
+
+
 def print_judges(verbose: bool = False, harm: bool | None = None) -> None:
     """``--list-judges``: registered judges with their descriptions (and options).
 

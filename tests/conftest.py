@@ -187,3 +187,46 @@ def seg_rows(rows: list[tuple]) -> pl.DataFrame:
         for k, pk, d, n, w in rows
     ]
     return pl.DataFrame(full, schema=SEGMENT_SCHEMA, orient="row")
+
+
+CHROMIUM_PATHS = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    """Debian's Chromium driven by Playwright (no browser download), one per test module.
+
+    Skipped with the reason where Chromium or Playwright is missing; with ``CI`` set, that
+    fails instead (CI installs Chromium, so a skip there would hide the browser tests). Module
+    scope, not session: Playwright's sync API keeps an event loop running on this thread while
+    it lives, and other modules' ``asyncio.run`` would refuse to start under it.
+    """
+    import shutil
+
+    candidates = (
+        (os.environ["JUDGES_CHROMIUM"],)
+        if os.environ.get("JUDGES_CHROMIUM")
+        else (
+            *CHROMIUM_PATHS,
+            shutil.which("chromium") or "",
+        )
+    )
+    path = next((p for p in candidates if p and Path(p).is_file()), None)
+    problem = None
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        problem = "playwright is not installed (uv sync installs it with the dev group)"
+    if problem is None and path is None:
+        tried = ", ".join(c for c in candidates if c)
+        problem = f"no Chromium at {tried} (apt-get install chromium, or set JUDGES_CHROMIUM)"
+    if problem is not None:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(f"browser tests cannot run in CI: {problem}")
+        pytest.skip(problem)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=path, args=["--autoplay-policy=no-user-gesture-required"]
+        )
+        yield browser
+        browser.close()

@@ -18,6 +18,7 @@ _EXPORTS = {
     "register_format": "registry",
     "summarize": "registry",
     "parse_dimensions": "registry",
+    "check_labels": "registry",
     "DEMO_NOTICE": "demo",
     "demo_dataset": "demo",
     "Votes": "votes",

@@ -305,3 +305,22 @@ def parse_dimensions(value: str | Sequence[str | Dimension]) -> list[Dimension] 
             if f.dimensions
         )
         raise ConfigError(f"--dims: {head}; dimensions by format: {by_format}") from None
+
+
+def check_labels(
+    pairs: Sequence[Pair], dimensions: Sequence[Dimension], source: Path, judge: str
+) -> None:
+    """Refuse to judge a dimension that no pair has a human label for.
+
+    Raises:
+        ConfigError: naming the dimension and the dimensions the data does label.
+
+    """
+    labeled = {d for p in pairs for d in p.labels}
+    for dim in dimensions:
+        if dim not in labeled:
+            have = ", ".join(d.value for d in Dimension.known() if d in labeled) or "none"
+            raise ConfigError(
+                f"{source}: no pair has a human label for {dim.value!r} (judge {judge!r}), so "
+                f"agreement cannot be measured; labeled dimensions: {have}. Pick them with --dims"
+            )

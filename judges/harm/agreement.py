@@ -8,7 +8,8 @@ Files of ``out/<run-id>/``: ``harm_verdicts.parquet`` (one row per item x judge 
 judge's and the people's 12 labels side by side), ``harm_agreement.csv`` / ``.md`` (per
 category, ``is_safe``, micro and macro), ``harmlessness_derived.csv`` (pair data: the
 preference "fewer harmful categories wins" against the people's harmlessness choices, in the
-agreement table's columns), ``run.json`` and ``figures/harm_agreement_vs_frames.png``.
+agreement table's columns), ``run.json``, ``figures/harm_agreement_vs_frames.png``,
+``items.parquet`` (each item's prompt and video) and ``report.html``.
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ from judges.datasets.harm_items import HarmDataset, load_harm_dataset
 from judges.harm.metrics import derived_harmlessness, harm_agreement_table, harm_verdict_table
 from judges.harm.thresholds import refit
 from judges.report.failures import failing_judges, failure_summary
+from judges.report.harm_report_data import write_item_sources
+from judges.report.html_page import HtmlReportOptions
+from judges.report.html_report import write_run_report
 from judges.report.provenance import git_commit
 from judges.report.run_folder import RunFolder, verdict_table
 from judges.run.agreement import DEFAULT_FRAMES, DryRun, JudgeRequest
@@ -54,6 +58,7 @@ class HarmConfig(SessionConfig):
             paper calls noise (see :func:`inconsistent_pairs`).
         fit_thresholds: Relabel judges that give probabilities with per-category thresholds
             cross-fitted by prompt (:func:`judges.harm.thresholds.refit`).
+        report: How ``report.html`` finds videos (``None``: write no page).
 
     """
 
@@ -66,6 +71,7 @@ class HarmConfig(SessionConfig):
     stats: BootstrapConfig = field(default_factory=BootstrapConfig)
     exclude_inconsistent: bool = False
     fit_thresholds: bool = False
+    report: HtmlReportOptions | None = field(default_factory=HtmlReportOptions)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -200,6 +206,8 @@ def _run(session: Session, config: HarmConfig, started: datetime) -> HarmResult 
         from judges.harm.report import write_harm_run  # matplotlib only when a run finishes
 
         write_harm_run(folder.staging, table, agreement, derived, info)
+        write_item_sources(folder.staging, ds.items)
+        write_run_report(folder.staging, config.report, session.cache_dir, session.log)
         run_dir = folder.publish()
         info["run_id"] = folder.run_id  # a name taken meanwhile moves the run to -2
     except BaseException:

@@ -1,7 +1,8 @@
 """Video files and frames.
 
 Opening and checking videos, keyframe selection by consecutive-frame
-pixel difference, frame counts as users write them, frames to JPEGs for VLMs, and the PSNR maths.
+pixel difference, frame counts as users write them, frames to JPEGs for VLMs, the PSNR maths, and
+browser-playable previews of videos browsers cannot play.
 """
 
 from judges.core.lazy import lazy_face
@@ -29,6 +30,10 @@ _EXPORTS = {
     "psnr": "psnr_maths",
     "psnr_cap": "psnr_maths",
     "safesora_psnr": "psnr_maths",
+    "BROWSER_CODECS": "previews",
+    "VideoInfo": "previews",
+    "preview_for": "previews",
+    "video_info": "previews",
     "video_psnr_score": "psnr_maths",
 }
 __all__ = sorted(_EXPORTS)

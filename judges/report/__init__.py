@@ -1,7 +1,8 @@
 """What people read: run folders, tables, figures and sheets.
 
-Run folders, tables, figures, the disagreement sheets, paired-comparison reports, failure
-summaries and provenance. It computes no statistic of its own (see
+Run folders, tables, figures, the disagreement sheets, the HTML report (``report.html``: an
+offline page with the tables and a pair browser with synchronized playback), paired-comparison
+reports, failure summaries and provenance. It computes no statistic of its own (see
 :mod:`judges.stats`); matplotlib is imported only where a figure is drawn.
 """
 
@@ -36,6 +37,9 @@ _EXPORTS = {
     "failure_summary": "failures",
     "failing_judges": "failures",
     "format_failures": "failures",
+    "HtmlReportOptions": "html_page",
+    "write_html_report": "html_report",
+    "write_merged_html_report": "html_report",
     "git_commit": "provenance",
     "library_versions": "provenance",
 }

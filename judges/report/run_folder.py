@@ -12,6 +12,10 @@ Files:
                       the long table
     run.json          what ran: judges and settings, data path and hash, frames, git commit,
                       times, cache use, cost, and failures per judge and reason
+    pairs.parquet     each pair's prompt, video paths and generators (votes.parquet: the
+                      annotators' votes, when given); what report.html shows
+    report.html       the offline report (see :mod:`judges.report.html_report`), with
+                      report_files/ beside it (previews, keyframe thumbnails, copied videos)
 
 A run folder is written under a hidden staging name and renamed into place at the end
 (:class:`RunFolder`), so a folder with a run's name is always a complete run.

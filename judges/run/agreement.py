@@ -21,14 +21,17 @@ from judges.cache.verdict_rows import verdict_frame
 from judges.chat.client import ChatStats
 from judges.chat.pricing import CostPlan
 from judges.core.errors import ConfigError
-from judges.core.types import Dimension, Pair, frames_label
-from judges.datasets import Dataset, parse_dimensions, summarize
+from judges.core.types import Dimension, frames_label
+from judges.datasets import Dataset, check_labels, parse_dimensions, summarize
 from judges.datasets.duplicates import content_duplicates
 from judges.datasets.harm_consistency import inconsistent_pairs, without_harmlessness
 from judges.datasets.votes import Votes, collect_votes
 from judges.media.frame_counts import normalize_frames
 from judges.report.failures import failing_judges, failure_summary
+from judges.report.html_page import HtmlReportOptions
+from judges.report.html_report import write_run_report
 from judges.report.provenance import git_commit, library_versions
+from judges.report.report_data import write_report_sources
 from judges.report.run_folder import RunFolder, new_run_id, verdict_table, write_run
 from judges.report.tables import frames_labels
 from judges.run.session import JudgeRequest, Session, SessionConfig, log_to_stderr
@@ -71,6 +74,7 @@ class AgreementConfig(SessionConfig):
         votes: Votes files (CSV, parquet, JSONL or a Label Studio export) for the human
             ceiling; the pairs' own ``votes`` fields are read too.
         stats: Cluster, resamples and seed of the bootstrap intervals.
+        report: How ``report.html`` finds videos (``None``: write no page).
         exclude_inconsistent: Drop the harmlessness label of pairs whose safer-rated video
             carries a harm label while the other carries none (the paper's annotation noise,
             :func:`judges.harm.metrics.inconsistent_pairs`); counted in run.json either way.
@@ -90,6 +94,7 @@ class AgreementConfig(SessionConfig):
     votes: Sequence[Path] = ()
     stats: BootstrapConfig = field(default_factory=BootstrapConfig)
     exclude_inconsistent: bool = False
+    report: HtmlReportOptions | None = field(default_factory=HtmlReportOptions)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -186,25 +191,6 @@ class RunResult:
     def failing_judges(self) -> list[str]:
         """Judges with more than half of their verdicts failed (the run exits non-zero)."""
         return failing_judges(self.failures)
-
-
-def check_labels(
-    pairs: Sequence[Pair], dimensions: Sequence[Dimension], source: Path, judge: str
-) -> None:
-    """Refuse to judge a dimension that no pair has a human label for.
-
-    Raises:
-        ConfigError: naming the dimension and the dimensions the data does label.
-
-    """
-    labeled = {d for p in pairs for d in p.labels}
-    for dim in dimensions:
-        if dim not in labeled:
-            have = ", ".join(d.value for d in Dimension.known() if d in labeled) or "none"
-            raise ConfigError(
-                f"{source}: no pair has a human label for {dim.value!r} (judge {judge!r}), so "
-                f"agreement cannot be measured; labeled dimensions: {have}. Pick them with --dims"
-            )
 
 
 def run_agreement(
@@ -386,6 +372,8 @@ def _run(session: Session, config: AgreementConfig, started: datetime) -> RunRes
             ceiling=ceiling,
         )
         write_reliability(folder.staging / "figures", verdicts, mark=mark)
+        write_report_sources(folder.staging, pairs, votes.table if votes is not None else None)
+        write_run_report(folder.staging, config.report, session.cache_dir, session.log)
         run_dir = folder.publish()
         info["run_id"] = folder.run_id  # a name taken meanwhile moves the run to -2
     except BaseException:

@@ -1,0 +1,242 @@
+"""The HTML page of ``report.html``: template, safety, videos and their previews.
+
+:func:`render_page` puts a report's data (:mod:`judges.report.report_data`,
+:mod:`judges.report.harm_report_data`) into one HTML file: the page's script, style and data
+are inline; videos, their browser-playable previews and keyframe thumbnails are referenced
+beside it. Nothing is loaded from the network: a Content-Security-Policy allows only the page's
+own script and style (by hash), images and media from the page's folder (and the origin of
+``video_url_prefix``, when given).
+
+Every string from the data or a judge's reply reaches the page as JSON inside a
+``<script type="application/json">`` block whose ``<``, ``>``, ``&``, U+2028 and U+2029 are
+escaped (so no text can close the block), and the page inserts it with ``textContent`` only.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import re
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from judges.cache.store import default_cache_dir
+
+__all__ = ["HtmlReportOptions", "figures_data", "json_for_script", "render_page", "video_entries"]
+
+ASSETS = "report_files"  # the folder beside report.html with previews, thumbnails, copies
+THUMB_HEIGHT = 72
+
+
+@dataclass(frozen=True)
+class HtmlReportOptions:
+    """How ``report.html`` finds its videos.
+
+    Attributes:
+        video_url_prefix: Serve videos from here (``https://host/safesora/``): a video's URL
+            is the prefix plus its path relative to the dataset's video root (``--video-dir``,
+            else the data file's folder). Default: paths relative to the report.
+        copy_videos: Link (or copy, across file systems) every video into ``report_files/``
+            so the folder can be moved or served on its own.
+        previews: Re-encode videos browsers cannot play (``mp4v``) as VP9/WebM previews.
+        keyframes: Decode each video's keyframes to place thumbnails on its timeline.
+        max_keyframe_videos: Above this many videos, skip keyframes (decoding every video of a
+            SafeSora-size run takes hours); the page says so.
+        cache_dir: Where previews are cached by content hash (default: the judges cache).
+
+    """
+
+    video_url_prefix: str | None = None
+    copy_videos: bool = False
+    previews: bool = True
+    keyframes: bool = True
+    max_keyframe_videos: int = 2000
+    cache_dir: Path | None = None
+
+
+def json_for_script(data: Any) -> str:
+    r"""``data`` as JSON that can sit inside a ``<script>`` element and never close it.
+
+    Example:
+        >>> json_for_script({"p": "</script>"})
+        '{"p":"\\u003c/script\\u003e"}'
+    """
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    for char, code in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026")):
+        text = text.replace(char, code)
+    return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+
+
+def _url(target: Path, base: Path) -> str:
+    """A relative URL from the folder ``base`` to ``target`` (percent-encoded)."""
+    rel = os.path.relpath(os.path.abspath(target), os.path.abspath(base))
+    return quote(Path(rel).as_posix())
+
+
+def _link(source: Path, target: Path) -> None:
+    """Hard-link ``source`` at ``target`` (same file system), else copy it."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.exists():
+        return
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
+
+
+def _keyframes(path: Path, counts: list[int], strategy: str, out: Path, url_base: Path) -> dict:
+    """Keyframe indices per frame count, and a thumbnail of each, written under ``out``."""
+    import cv2
+
+    from judges.media.keyframes import extract_keyframes, uniform_frames
+
+    pick = uniform_frames if strategy == "uniform" else extract_keyframes
+    try:
+        big = pick(path, max(counts))
+    except Exception:  # an unreadable video keeps the page, without thumbnails
+        return {}
+    by_count: dict[str, list[int]] = {}
+    thumbs: dict[str, str] = {}
+    stem = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:16]
+    for n in counts:
+        sub = big
+        if n != max(counts):
+            try:  # the frame-difference ranking is nested: smaller counts need no decode
+                sub = pick(path, n) if strategy == "uniform" else big.top(n)
+            except ValueError:
+                sub = pick(path, n)
+        by_count[str(n)] = list(sub.indices)
+        for index, frame in zip(sub.indices, sub.frames, strict=True):
+            if str(index) in thumbs:
+                continue
+            h, w = frame.shape[:2]
+            small = cv2.resize(frame, (max(1, round(w * THUMB_HEIGHT / h)), THUMB_HEIGHT))
+            target = out / f"{stem}-{index}.jpg"
+            cv2.imwrite(str(target), cv2.cvtColor(small, cv2.COLOR_RGB2BGR))
+            thumbs[str(index)] = _url(target, url_base)
+    return {"by_count": by_count, "thumbs": thumbs, "fps": big.fps, "frames": big.frame_count}
+
+
+def video_entries(
+    paths: list[str], out_dir: Path, info: dict, opts: HtmlReportOptions
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """One entry per video: URL, state (``ok``/``preview``/``fallback``/``missing``), keyframes."""
+    from judges.media.previews import preview_for, video_info
+
+    assets = out_dir / ASSETS
+    data = info.get("data") or {}
+    root = Path(data.get("video_dir") or Path(data.get("path", ".")).parent)
+    counts = sorted({int(f) for f in info.get("frames", []) if str(f).isdigit()})
+    do_keyframes = opts.keyframes and bool(counts) and len(paths) <= opts.max_keyframe_videos
+    notes = []
+    if opts.keyframes and counts and not do_keyframes:
+        notes.append(
+            f"keyframe thumbnails not extracted: {len(paths)} videos > "
+            f"{opts.max_keyframe_videos} (pass --max-keyframe-videos to raise the limit)"
+        )
+    strategy = (info.get("keyframes") or {}).get("strategy", "diff")
+    cache = Path(opts.cache_dir) if opts.cache_dir else default_cache_dir()
+    if do_keyframes:
+        (assets / "keyframes").mkdir(parents=True, exist_ok=True)
+
+    def entry_for(raw: str) -> dict[str, Any]:
+        path = Path(raw)
+        entry: dict[str, Any] = {"name": path.name}
+        meta = video_info(path)
+        source, state = path, "ok"
+        if meta is not None and not meta.playable and opts.previews:
+            preview = preview_for(path, cache)
+            if preview is None:
+                state = "fallback"
+            else:
+                source, state = assets / "previews" / preview.name, "preview"
+                _link(preview, source)
+        elif meta is not None and not meta.playable:
+            state = "fallback"
+        if meta is not None:
+            entry.update(fps=meta.fps, frames=meta.frames, codec=meta.codec)
+        if state == "ok" and opts.copy_videos:
+            digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:16]
+            source = assets / "videos" / f"{digest}{path.suffix}"
+            _link(path, source)
+        if opts.video_url_prefix and source == path:
+            try:
+                rel = path.resolve().relative_to(root.resolve()).as_posix()
+            except ValueError:
+                rel = path.name
+            entry["url"] = opts.video_url_prefix.rstrip("/") + "/" + quote(rel)
+        else:
+            entry["url"] = _url(source, out_dir)
+        entry["state"] = state
+        if do_keyframes:
+            entry["kf"] = _keyframes(path, counts, strategy, assets / "keyframes", out_dir)
+        return entry
+
+    # FFmpeg (encoding previews) and OpenCV (decoding keyframes) release the GIL: threads
+    # overlap them (1.3x on 2 busy cores for the demo's previews).
+    # overlap them (1.3x on 2 busy cores for the demo's previews). Missing files are listed
+    # here: a pool costs ~50 us a task, seconds for a SafeSora-size run without its videos.
+    entries: list[dict[str, Any]] = [
+        {"name": Path(raw).name, "state": "missing", "file": raw} for raw in paths
+    ]
+    present = [i for i, raw in enumerate(paths) if Path(raw).is_file()]
+    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+        for i, entry in zip(present, pool.map(entry_for, [paths[i] for i in present]), strict=True):
+            entries[i] = entry
+    return entries, notes
+
+
+def figures_data(run_dir: Path) -> list[dict[str, str]]:
+    """The run's SVG figures as data URLs (an ``<img>`` never runs an SVG's scripts)."""
+    return [
+        {
+            "name": svg.stem,
+            "src": "data:image/svg+xml;base64," + base64.b64encode(svg.read_bytes()).decode(),
+        }
+        for svg in sorted((run_dir / "figures").glob("*.svg"))
+    ]
+
+
+def _csp(script: str, style: str, prefix: str | None) -> str:
+    """The page's Content-Security-Policy: its own script and style only, no network."""
+
+    def digest(text: str) -> str:
+        return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
+
+    media = "'self' file: blob:"
+    if prefix:
+        parts = urlsplit(prefix)
+        if parts.scheme and parts.netloc:
+            media += f" {parts.scheme}://{parts.netloc}"
+    return (
+        f"default-src 'none'; script-src {digest(script)}; style-src {digest(style)}; "
+        f"img-src 'self' file: data:; media-src {media}; base-uri 'none'; form-action 'none'"
+    )
+
+
+def render_page(data: dict[str, Any], target: Path, prefix: str | None = None) -> Path:
+    """Put ``data`` into the page template and write it to ``target``."""
+    assets = files("judges.report") / "html"
+    script = (assets / "report.js").read_text()
+    style = (assets / "report.css").read_text()
+    page = (assets / "report.html").read_text()
+    title = f"t2v-judges report: {data.get('run_id', '')}"
+    html_title = title.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    values = {
+        "CSP": _csp(script, style, prefix).replace('"', "&quot;"),
+        "TITLE": html_title,
+        "STYLE": style,
+        "DATA": json_for_script(data),
+        "SCRIPT": script,
+    }
+    # One pass: text put in (a prompt reading "{{SCRIPT}}") is never scanned again.
+    page = re.sub(r"\{\{([A-Z]+)\}\}", lambda m: values[m.group(1)], page)
+    target.write_text(page, encoding="utf-8")
+    return target

@@ -1,0 +1,340 @@
+"""The HTML report's data: a run folder's own files, packed into one compact JSON object.
+
+The report is a view (DESIGN.md): everything here is read back from the run folder
+(``verdicts.parquet``, ``agreement.csv``, ``ceiling.csv``, ``run.json``, ``pairs.parquet``,
+``votes.parquet``), so a report can be rebuilt for any old run. A run written before
+``pairs.parquet`` existed gets its prompts and video paths from the data file run.json names.
+
+The packing is columnar so a SafeSora-size run (51,691 pairs x 24 settings) stays a few tens of
+megabytes: prompts, videos and texts are listed once and referenced by index; each setting's
+verdicts are delta-coded pair indices, one outcome letter per verdict and rounded numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from judges.core.errors import ConfigError
+from judges.core.types import Pair, frames_label
+from judges.report.run_folder import read_agreement_csv
+from judges.report.tables import display_table, error_groups, frames_labels, interval_method
+
+__all__ = [
+    "OUTCOME_CODES",
+    "pairs_frame",
+    "read_pairs",
+    "read_tables",
+    "report_data",
+    "rows",
+    "video_paths",
+    "write_report_sources",
+]
+
+# One letter per verdict: who won, or why nobody did.
+OUTCOME_CODES = {
+    "video_0": "a",
+    "video_1": "b",
+    "tie": "t",
+    "refused": "r",
+    "unparsed": "u",
+    "error": "e",
+}
+HUMAN_CODES = {"video_0": "a", "video_1": "b", "tie": "t"}
+PAIR_COLUMNS = {
+    "pair_id": pl.String,
+    "prompt_id": pl.String,
+    "prompt_text": pl.String,
+    "video_0_id": pl.String,
+    "video_0_path": pl.String,
+    "video_0_generator": pl.String,
+    "video_1_id": pl.String,
+    "video_1_path": pl.String,
+    "video_1_generator": pl.String,
+}
+
+
+def pairs_frame(pairs: Sequence[Pair]) -> pl.DataFrame:
+    """The pairs a run judged: ids, prompt, both videos' paths and generators."""
+    rows = [
+        (
+            p.pair_id,
+            p.prompt_id,
+            p.prompt_text,
+            p.video_0.video_id,
+            str(p.video_0.path),
+            p.video_0.generated_from,
+            p.video_1.video_id,
+            str(p.video_1.path),
+            p.video_1.generated_from,
+        )
+        for p in pairs
+    ]
+    table = pl.DataFrame(rows, schema=PAIR_COLUMNS, orient="row")
+    # A repeated id is the last record's, as the verdict table reads it.
+    return table.unique("pair_id", keep="last", maintain_order=True)
+
+
+def write_report_sources(
+    run_dir: Path, pairs: Sequence[Pair], votes: pl.DataFrame | None = None
+) -> None:
+    """Write ``pairs.parquet`` (and ``votes.parquet`` when votes were given) into a run folder.
+
+    They make the folder self-describing: the report needs no access to the data file.
+    """
+    pairs_frame(pairs).write_parquet(Path(run_dir) / "pairs.parquet")
+    if votes is not None and not votes.is_empty():
+        votes.write_parquet(Path(run_dir) / "votes.parquet")
+
+
+def read_pairs(run_dir: Path, info: dict[str, Any]) -> pl.DataFrame:
+    """``pairs.parquet``, or (older runs) the same table from the data file run.json names.
+
+    Raises:
+        ConfigError: neither is there.
+    """
+    path = Path(run_dir) / "pairs.parquet"
+    if path.is_file():
+        return pl.read_parquet(path)
+    from judges.datasets import load_dataset
+
+    data = info.get("data") or {}
+    try:
+        dataset = load_dataset(data["path"], data.get("video_dir"), skip_missing=True)
+    except (KeyError, OSError, ConfigError) as e:
+        raise ConfigError(
+            f"{run_dir}: no pairs.parquet (a run from before the HTML report) and its data "
+            f"{data.get('path')!r} cannot be read ({e}); rerun the agreement command to rebuild"
+        ) from None
+    return pairs_frame(dataset.pairs)
+
+
+def rows(table: pl.DataFrame) -> list[tuple[Any, ...]]:
+    """A table's rows for JSON: NaN and infinities become null."""
+    floats = [c for c, t in table.schema.items() if t.is_float()]
+    table = table.with_columns(
+        pl.when(pl.col(c).is_finite()).then(pl.col(c)).alias(c) for c in floats
+    )
+    return table.rows()
+
+
+def _round(values: pl.Series, digits: int = 4) -> list[float | None] | None:
+    """Numbers to 4 significant digits (JSON size); ``None`` when the column is all null."""
+    if values.null_count() == len(values):
+        return None
+    out: list[float | None] = []
+    for v in values.to_list():
+        # inf (safesora_compat PSNR of identical frames) and NaN have no JSON form: null
+        out.append(float(f"{v:.{digits}g}") if v is not None and math.isfinite(v) else None)
+    return out
+
+
+def _reply_text(raw: str | None, error: str | None) -> str:
+    """What a judge said: its replies' reasoning or text, and the error of a failed call."""
+    parts: list[str] = []
+    if raw:
+        try:
+            parsed = json.loads(raw)
+        except ValueError:
+            parsed = raw
+        if isinstance(parsed, dict):
+            replies = parsed.get("replies") or []
+            parts += [
+                str(r.get("reasoning") or r.get("text") or "").strip()
+                for r in replies
+                if isinstance(r, dict)
+            ]
+            if "text" in parsed:
+                parts.append(str(parsed["text"]))
+        elif isinstance(parsed, str):
+            parts.append(parsed)
+    if error:
+        parts.append(f"error: {error}")
+    return "\n---\n".join(p for p in parts if p)
+
+
+def _overview(
+    table: pl.DataFrame, ceiling: pl.DataFrame | None, notice: str | None
+) -> dict[str, Any]:
+    """The agreement table's cells exactly as agreement.md prints them, plus failure flags."""
+    cells = display_table(table, ceiling)
+    failed = error_groups(table)
+    flags = [
+        f"{r['judge']} {r['dimension']} @{frames_label(r['frames'])}: {r['n_errors']} of "
+        f"{r['n_labeled']} judgements failed; they count as disagreements"
+        for r in failed.iter_rows(named=True)
+    ]
+    long_cols = [
+        c
+        for c in (
+            "run_id",
+            "judge",
+            "dimension",
+            "frames",
+            "n_labeled",
+            "n_decided",
+            "agreement",
+            "agreement_lo",
+            "agreement_hi",
+            "agreement_cluster_lo",
+            "agreement_cluster_hi",
+            "accuracy",
+            "kappa",
+            "p_value",
+            "coverage",
+            "n_errors",
+            "tie_rate",
+            "error_rate",
+        )
+        if c in table.columns
+    ]
+    return {
+        "columns": cells.columns,
+        "rows": rows(cells),
+        "interval": interval_method(table),
+        "flags": flags,
+        "long": {"columns": long_cols, "rows": rows(frames_labels(table).select(long_cols))},
+        "ceiling": rows(ceiling) if ceiling is not None else None,
+        "ceiling_columns": ceiling.columns if ceiling is not None else None,
+        "notice": notice,
+    }
+
+
+def read_tables(run_dir: Path) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame | None]:
+    """A run folder's verdicts, agreement table and human ceiling (``None`` without votes)."""
+    ceiling_path = run_dir / "ceiling.csv"
+    return (
+        pl.read_parquet(run_dir / "verdicts.parquet"),
+        read_agreement_csv(run_dir / "agreement.csv"),
+        pl.read_csv(ceiling_path) if ceiling_path.is_file() else None,
+    )
+
+
+def report_data(
+    run_dir: Path,
+    info: dict[str, Any],
+    pairs: pl.DataFrame,
+    videos: list[dict[str, Any]],
+    tables: tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame | None] | None = None,
+) -> dict[str, Any]:
+    """Everything the page shows, packed (see the module docstring for the layout).
+
+    Args:
+        run_dir: The run folder (its ``votes.parquet`` is read when there).
+        info: Its run.json.
+        pairs: :func:`read_pairs`' table.
+        videos: One entry per distinct video path, in first-seen order over
+            ``pairs.video_0_path, video_1_path`` (see :func:`video_paths`): its URL, state and
+            keyframes, made by :mod:`judges.report.html_report`.
+        tables: Verdicts, agreement table and ceiling (default: :func:`read_tables`); a
+            merged report passes its own.
+
+    """
+    verdicts, table, ceiling = tables or read_tables(run_dir)
+    index = {pid: i for i, pid in enumerate(pairs["pair_id"].to_list())}
+    paths = video_paths(pairs)
+    vid = {p: i for i, p in enumerate(paths)}
+    prompts: dict[str, int] = {}
+    prompt_of = [prompts.setdefault(t or "", len(prompts)) for t in pairs["prompt_text"]]
+    gens: dict[str, int] = {}
+    gen_of = [
+        [gens.setdefault(g, len(gens)) if g else -1 for g in pairs[f"video_{s}_generator"]]
+        for s in (0, 1)
+    ]
+    unknown = verdicts.filter(~pl.col("pair_id").is_in(list(index)))
+    if unknown.height:
+        raise ConfigError(
+            f"{run_dir}: {unknown.height} verdict(s) name pairs not in pairs.parquet (first: "
+            f"{unknown['pair_id'][0]!r}); the folder is inconsistent, rerun the command"
+        )
+    verdicts = verdicts.with_columns(
+        pl.col("pair_id").replace_strict(index, return_dtype=pl.Int64).alias("_pair")
+    )
+    # Human labels per dimension: one letter per pair.
+    humans: dict[str, str] = {}
+    for (dim,), part in verdicts.group_by(["dimension"], maintain_order=True):
+        letters = ["."] * len(index)
+        for p, h in part.select("_pair", "human").unique("_pair").iter_rows():
+            letters[p] = HUMAN_CODES.get(h, ".") if h else "."
+        humans[str(dim)] = "".join(letters)
+    texts: dict[str, int] = {}
+    settings = []
+    keys = verdicts.select("judge", "dimension", "frames").unique(maintain_order=True)
+    for judge, dim, frames in keys.iter_rows():
+        part = verdicts.filter(
+            (pl.col("judge") == judge)
+            & (pl.col("dimension") == dim)
+            & (pl.col("frames").is_null() if frames is None else pl.col("frames") == frames)
+        ).sort("_pair")
+        pair_idx = part["_pair"].to_list()
+        outcome = "".join(
+            OUTCOME_CODES.get(w or "", OUTCOME_CODES.get(s or "", "e"))
+            for w, s in zip(part["winner"].to_list(), part["status"].to_list(), strict=True)
+        )
+        replies = [
+            texts.setdefault(t, len(texts)) if (t := _reply_text(r, e)) else -1
+            for r, e in zip(part["raw"].to_list(), part["error"].to_list(), strict=True)
+        ]
+        settings.append(
+            {
+                "judge": judge,
+                "dimension": dim,
+                "frames": frames_label(frames),
+                "n": frames,
+                "p": [b - a for a, b in zip([0, *pair_idx[:-1]], pair_idx, strict=True)],
+                "o": outcome,
+                "c": _round(part["confidence"]),
+                "ck": part["confidence_kind"].drop_nulls().first(),
+                "s0": _round(part["score_0"]),
+                "s1": _round(part["score_1"]),
+                "r": replies if any(r >= 0 for r in replies) else None,
+            }
+        )
+    votes_path = run_dir / "votes.parquet"
+    votes = None
+    if votes_path.is_file():
+        cast = pl.read_parquet(votes_path).filter(pl.col("pair_id").is_in(list(index)))
+        annotators = sorted(set(cast["annotator"].to_list()))
+        ann = {a: i for i, a in enumerate(annotators)}
+        rows: dict[str, dict[int, list[list[Any]]]] = {}
+        for pid, dim, who, choice in cast.select(
+            "pair_id", "dimension", "annotator", "choice"
+        ).iter_rows():
+            rows.setdefault(dim, {}).setdefault(index[pid], []).append(
+                [ann[who], HUMAN_CODES.get(choice, "?")]
+            )
+        votes = {"annotators": annotators, "by_dimension": rows}
+    return {
+        "kind": "agreement",
+        "run_id": info.get("run_id", run_dir.name),
+        "overview": _overview(table, ceiling, info.get("notice")),
+        "pairs": {
+            "id": pairs["pair_id"].to_list(),
+            "prompt": prompt_of,
+            "v0": [vid[p] for p in pairs["video_0_path"]],
+            "v1": [vid[p] for p in pairs["video_1_path"]],
+            "g0": gen_of[0] if gens else None,
+            "g1": gen_of[1] if gens else None,
+        },
+        "prompts": list(prompts),
+        "generators": list(gens),
+        "videos": videos,
+        "humans": humans,
+        "settings": settings,
+        "texts": list(texts),
+        "votes": votes,
+    }
+
+
+def video_paths(pairs: pl.DataFrame) -> list[str]:
+    """Distinct video paths of the pairs, in first-seen order (video_0 before video_1)."""
+    both = pl.concat([pairs["video_0_path"], pairs["video_1_path"]]).to_list()
+    order = [
+        x for pair in zip(both[: pairs.height], both[pairs.height :], strict=True) for x in pair
+    ]
+    return list(dict.fromkeys(order))
