@@ -24,7 +24,7 @@ from judges.datasets.demo import demo_dataset
 from judges.harm.agreement import HarmConfig, run_harm
 from judges.report.html_page import HtmlReportOptions, json_for_script
 from judges.report.html_report import write_html_report, write_merged_html_report
-from judges.report.run_folder import merge_runs
+from judges.report.merging import merge_runs
 from judges.run.agreement import AgreementConfig, JudgeRequest, run_agreement
 from judges.stats.bootstrap import BootstrapConfig
 
