@@ -59,7 +59,8 @@ def verdicts(run_dir: Path) -> list[tuple]:
 
 
 def run_dir(proc: subprocess.CompletedProcess) -> Path:
-    return Path(proc.stdout.strip().splitlines()[-1].removeprefix("results: "))
+    line = next(x for x in proc.stdout.splitlines() if x.startswith("results: "))
+    return Path(line.removeprefix("results: "))
 
 
 def computed(proc: subprocess.CompletedProcess) -> int:

@@ -176,13 +176,9 @@ def plot_against_ceiling(
     )
     for ax, dim in zip(axes.flat, dims, strict=False):
         person = human.row(by_predicate=pl.col("dimension") == dim, named=True)
-        ax.axhspan(
-            person["agreement_cluster_lo"],
-            person["agreement_cluster_hi"],
-            color="black",
-            alpha=0.08,
-            linewidth=0,
-        )
+        lo, hi = person["agreement_cluster_lo"], person["agreement_cluster_hi"]
+        if lo is not None and hi is not None and math.isfinite(lo) and math.isfinite(hi):
+            ax.axhspan(lo, hi, color="black", alpha=0.08, linewidth=0)  # none: too few prompts
         ax.axhline(person["agreement"], color="black", linewidth=1.5, label="human (leave-one-out)")
         ax.axhline(0.5, color="grey", linestyle="--", linewidth=1, label="chance")
         for judge in judges:
@@ -191,11 +187,12 @@ def plot_against_ceiling(
                 continue
             x = [order.index(frames_label(v)) for v in sub["frames"].to_list()]
             y = np.array(sub["loo_agreement"].to_list(), dtype=float)
-            lo = np.array(sub["loo_agreement_cluster_lo"].to_list(), dtype=float)
-            hi = np.array(sub["loo_agreement_cluster_hi"].to_list(), dtype=float)
+            lo = np.array(sub["loo_agreement_cluster_lo"].fill_null(np.nan).to_list(), dtype=float)
+            hi = np.array(sub["loo_agreement_cluster_hi"].fill_null(np.nan).to_list(), dtype=float)
+            # no bar where the table gives no interval (too few prompts)
+            err = np.nan_to_num(np.vstack([y - lo, hi - y]), nan=0.0)
             ax.errorbar(
-                x, y, yerr=[y - lo, hi - y], marker="o", capsize=3, color=palette[judge],
-                label=judge,
+                x, y, yerr=err, marker="o", capsize=3, color=palette[judge], label=judge,
             )  # fmt: skip
         ax.set_title(dim.replace("_", " "))
         ax.set_xticks(range(len(order)), order)
