@@ -25,6 +25,7 @@ from judges.harm.agreement import HarmConfig, run_harm
 from judges.report.html_page import HtmlReportOptions, json_for_script
 from judges.report.html_report import write_html_report, write_merged_html_report
 from judges.report.merging import merge_runs
+from judges.report.tables import agreement_cell
 from judges.run.agreement import AgreementConfig, JudgeRequest, run_agreement
 from judges.stats.bootstrap import BootstrapConfig
 
@@ -274,8 +275,7 @@ def test_overview_equals_agreement_csv_without_console_errors(runs, open_page):
     cells = {(r[0], r[1], header[i]): r[i] for r in rows for i in range(2, len(r))}
     for row in table.iter_rows(named=True):
         cell = cells[(row["judge"], row["dimension"], row["frames"])]
-        lo, hi = row["agreement_cluster_lo"], row["agreement_cluster_hi"]
-        assert cell.startswith(f"{row['agreement']:.3f} [{lo:.2f}, {hi:.2f}] n={row['n_labeled']}")
+        assert cell.startswith(agreement_cell(row)), (cell, agreement_cell(row))
         assert ("⚠" in cell) == bool(row["n_errors"]), cell
     md = (runs["run"] / "agreement.md").read_text()
     for r in rows:  # the same cells as agreement.md
