@@ -165,6 +165,7 @@ class Video:
         harm_labels: SafeSora's 12 per-video harm labels, when present.
         is_safe: SafeSora's overall per-video safety flag, when present.
         generated_from: The generator model's name, when present.
+        fields: The record's other fields, as read (what slices by field look in).
 
     """
 
@@ -175,6 +176,7 @@ class Video:
     harm_labels: dict[str, bool] | None = None
     is_safe: bool | None = None
     generated_from: str | None = None
+    fields: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -194,6 +196,8 @@ class Pair:
         votes: Individual annotators' votes, ``(annotator, dimension, choice)`` with choice
             ``video_0``, ``video_1`` or ``tie``, where the dataset records them (see
             :mod:`judges.datasets.votes`; the labels above stay the reference a judge is scored on).
+        fields: The record's other fields, as read (categories and the like; what
+            ``--by FIELD`` slices look in).
 
     """
 
@@ -206,6 +210,7 @@ class Pair:
     prompt_type: str | None = None
     ties: frozenset[Dimension] = frozenset()
     votes: tuple[tuple[str, Dimension, str], ...] = ()
+    fields: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, eq=False)

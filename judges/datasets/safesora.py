@@ -240,6 +240,7 @@ class _RecordParser:
             harm_labels=harm,
             is_safe=None if is_safe is None else bool(is_safe),
             generated_from=raw.get("generated_from"),
+            fields={k: v for k, v in raw.items() if k not in VIDEO_KEYS},
         )
 
     def label(self, value: Any, field_name: str, where: str) -> str | None:
@@ -333,6 +334,7 @@ class _RecordParser:
             prompt_type=raw.get("prompt_type"),
             ties=frozenset(ties),
             votes=self.votes(raw.get("votes"), where),
+            fields={k: v for k, v in raw.items() if k not in PAIR_KEYS},
         )
 
 

@@ -30,14 +30,17 @@ from judges.datasets.votes import Votes, collect_votes
 from judges.media.frame_counts import normalize_frames
 from judges.report.failures import failing_judges, failure_summary
 from judges.report.provenance import git_commit, library_versions
+from judges.report.rankings import AbovePairs, write_rankings
 from judges.report.run_folder import RunFolder, new_run_id, verdict_table, write_run
 from judges.report.tables import frames_labels
+from judges.run.rankings import above_pairs, check_fields
 from judges.run.session import JudgeRequest, Session, SessionConfig, log_to_stderr
 from judges.run.task_runner import JudgeRun, plan_tasks
 from judges.stats.agreement import agreement_table
 from judges.stats.bootstrap import BootstrapConfig
 from judges.stats.calibration import calibration_table, position_bias
 from judges.stats.ceiling import ceiling_table, with_ceiling
+from judges.stats.ranking import RankingConfig
 
 __all__ = [
     "AgreementConfig",
@@ -75,6 +78,9 @@ class AgreementConfig(SessionConfig):
         exclude_inconsistent: Drop the harmlessness label of pairs whose safer-rated video
             carries a harm label while the other carries none (the paper's annotation noise,
             :func:`judges.harm.metrics.inconsistent_pairs`); counted in run.json either way.
+        rank_generators: Generator rankings: None = when the videos name two generators or
+            more (``generated_from``), True = always (refused without generators), False = off.
+        by: Fields to break agreement down by (``generator``, ``prompt_type``, any field).
 
     Raises:
         ConfigError: no judge, no frame count, or a session option out of range.
@@ -91,6 +97,8 @@ class AgreementConfig(SessionConfig):
     votes: Sequence[Path] = ()
     stats: BootstrapConfig = field(default_factory=BootstrapConfig)
     exclude_inconsistent: bool = False
+    rank_generators: bool | None = None
+    by: Sequence[str] = ()
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -166,6 +174,7 @@ class RunResult:
     judges: list[JudgeReport] = field(default_factory=list)
     ceiling: pl.DataFrame | None = None
     votes: Votes | None = None
+    above: AbovePairs | None = None  # generator rankings and agreement by slice
 
     @property
     def agreement(self) -> pl.DataFrame:
@@ -246,6 +255,7 @@ def _run(session: Session, config: AgreementConfig, started: datetime) -> RunRes
     pairs = dataset.pairs
     # Votes are checked before any judgement: a bad row costs nothing.
     votes = collect_votes(pairs, config.votes)
+    check_fields(pairs, config.by)
     inconsistent = inconsistent_pairs(pairs)
     if config.exclude_inconsistent and inconsistent:
         pairs = without_harmlessness(pairs, inconsistent)
@@ -310,6 +320,10 @@ def _run(session: Session, config: AgreementConfig, started: datetime) -> RunRes
     )
     ceiling = ceiling_table(votes.table, pairs, config.stats) if votes is not None else None
     table = with_ceiling(table, ceiling)
+    above = above_pairs(
+        verdicts, pairs, config.stats, config.rank_generators, config.by,
+        votes.table if votes is not None else None,
+    )  # fmt: skip
     demo, cache_dir, source = session.demo, session.cache_dir, session.source
     finished = datetime.now(UTC)
     info = {
@@ -338,6 +352,7 @@ def _run(session: Session, config: AgreementConfig, started: datetime) -> RunRes
         "frames": [frames_label(n) for n in frames],
         "statistics": {**asdict(config.stats), "method": config.stats.method},
         "votes": votes.describe() if votes is not None else None,
+        "rankings": {**RankingConfig().describe(), "skipped": above.skipped},
         "keyframes": {"strategy": config.strategy, "decodes": source.decodes},
         "engine": session.engine.describe(),
         "judges": judge_info,
@@ -351,7 +366,7 @@ def _run(session: Session, config: AgreementConfig, started: datetime) -> RunRes
         "versions": library_versions(),
     }
     if folder is None:
-        return RunResult(None, dataset, verdicts, table, info, demo, reports, ceiling, votes)
+        return RunResult(None, dataset, verdicts, table, info, demo, reports, ceiling, votes, above)
     try:
         extra = {
             "calibration": calibration_table(verdicts),
@@ -370,12 +385,15 @@ def _run(session: Session, config: AgreementConfig, started: datetime) -> RunRes
             write_figures,  # matplotlib only when a run finishes
         )
         from judges.report.diagnostic_figures import write_reliability
+        from judges.report.ranking_figures import write_ranking_figures
 
         mark = "demo data" if demo else None
         write_figures(folder.staging / "figures", table, verdicts, mark=mark)
         write_reliability(folder.staging / "figures", verdicts, mark=mark)
+        write_rankings(folder.staging, above)
+        write_ranking_figures(folder.staging / "figures", above, mark=mark)
         run_dir = folder.publish()
     except BaseException:
         folder.discard()
         raise
-    return RunResult(run_dir, dataset, verdicts, table, info, demo, reports, ceiling, votes)
+    return RunResult(run_dir, dataset, verdicts, table, info, demo, reports, ceiling, votes, above)
