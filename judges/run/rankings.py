@@ -260,8 +260,6 @@ def above_pairs(
             above.skipped = notes[0]
         above.generators, above.ranking_agreement = result.generators, result.agreement
         above.win_rates = win_rates(with_generators(verdicts, pairs))
-    elif rank is None and len(named) == 1:
-        above.skipped = f"the videos name one generator only ({named[0]}); nothing to rank"
     for name in by:
         above.slices[name] = agreement_by(verdicts, pairs, name, bootstrap, min_slice_pairs)
         above.files[name] = file_stem(name)
