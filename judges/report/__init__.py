@@ -34,6 +34,9 @@ _EXPORTS = {
     "failure_summary": "failures",
     "failing_judges": "failures",
     "format_failures": "failures",
+    "AbovePairs": "rankings",
+    "write_rankings": "rankings",
+    "write_ranking_figures": "ranking_figures",
     "git_commit": "provenance",
     "library_versions": "provenance",
 }

@@ -6,7 +6,9 @@ They take arrays and polars frames; nothing here reads a run folder, draws or wr
 (the cluster bootstrap), ``ties`` (tie-aware accuracy), ``agreement`` (the agreement table),
 ``ceiling`` (the human ceiling, Krippendorff's alpha), ``calibration`` (ECE, margin calibration,
 position bias), ``paired`` (paired comparisons of two settings) and ``prelabel_promise`` (the
-pre-labelling threshold and its prediction interval).
+pre-labelling threshold and its prediction interval), ``ranking`` and ``ranking_tables``
+(Bradley-Terry generator rankings, Kendall's tau-b), ``slices`` (agreement by slice,
+heterogeneity test).
 """
 
 from judges.core.lazy import lazy_face
@@ -44,6 +46,13 @@ _EXPORTS = {
     "Promise": "prelabel_promise",
     "choose_threshold": "prelabel_promise",
     "prediction_interval": "prelabel_promise",
+    "RankingConfig": "ranking",
+    "fit_bradley_terry": "ranking",
+    "kendall_tau_b": "ranking",
+    "Rankings": "ranking_tables",
+    "generator_rankings": "ranking_tables",
+    "heterogeneity": "slices",
+    "slice_table": "slices",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_face(__name__, _EXPORTS)

@@ -231,11 +231,17 @@ def screen(
 
 
 def ranks(theta: np.ndarray) -> np.ndarray:
-    """Rank of each strength, 1 = strongest (tied strengths share the best rank; nan stays)."""
-    from scipy.stats import rankdata
+    """Rank of each strength, 1 = strongest (tied strengths share the best rank; nan stays).
 
-    out = rankdata(-np.asarray(theta, dtype=np.float64), method="min", axis=-1, nan_policy="omit")
-    return np.where(np.isnan(theta), np.nan, out)
+    Example:
+        >>> ranks(np.array([0.5, 2.0, 0.5, np.nan])).tolist()
+        [2.0, 1.0, 2.0, nan]
+
+    """
+    theta = np.asarray(theta, dtype=np.float64)
+    # 1 + how many are stronger (nan compares false, so it neither counts nor is counted).
+    above = (theta[..., None, :] > theta[..., :, None]).sum(axis=-1) + 1.0
+    return np.where(np.isnan(theta), np.nan, above)
 
 
 def _pair_signs(x: np.ndarray) -> np.ndarray:
