@@ -8,7 +8,7 @@ import pytest
 from scipy.stats import f as f_dist
 
 from judges.stats.agreement import agreement_table
-from judges.stats.bootstrap import BootstrapConfig
+from judges.stats.bootstrap import BootstrapConfig, resample_weights
 from judges.stats.slices import heterogeneity, slice_table
 
 
@@ -62,7 +62,7 @@ def test_one_slice_is_not_testable():
     assert np.isnan(got.p_value) and got.df == 0
 
 
-def test_slice_rows_equal_agreement_table_on_the_slice():
+def test_slice_rows_equal_independent_computations():
     rng = np.random.default_rng(5)
     n = 240
     rows = pl.DataFrame(
@@ -71,7 +71,7 @@ def test_slice_rows_equal_agreement_table_on_the_slice():
             "dimension": ["aesthetics"] * n,
             "frames": [4] * n,
             "pair_id": [f"p{i}" for i in range(n)],
-            "prompt_id": [f"q{i // 3}" for i in range(n)],
+            "prompt_id": [f"q{rng.integers(0, 80)}" for _ in range(n)],
             "winner": rng.choice(["video_0", "video_1", "tie"], size=n).tolist(),
             "status": ["ok"] * n,
             "human": rng.choice(["video_0", "video_1"], size=n).tolist(),
@@ -80,20 +80,25 @@ def test_slice_rows_equal_agreement_table_on_the_slice():
     )
     config = BootstrapConfig(resamples=300, seed=2)
     table, tests = slice_table(rows, config, min_pairs=70)
+    # The bootstrap resamples the whole data's prompts (codes by first appearance) and reads
+    # each slice off every resample.
+    first: dict[str, int] = {}
+    codes = np.array([first.setdefault(q, len(first)) for q in rows["prompt_id"]])
+    weights = resample_weights(len(first), 300, 2, dtype=np.uint8).astype(float)
     for value in ("a", "b", "c"):
         part = rows.filter(pl.col("slice") == value).drop("slice")
         direct = agreement_table(part, None, config).row(0, named=True)
         got = table.filter(pl.col("slice") == value).row(0, named=True)
-        for column in (
-            "n_labeled",
-            "agreement",
-            "accuracy",
-            "agreement_cluster_lo",
-            "agreement_cluster_hi",
-            "design_effect",
-        ):
-            assert got[column] == pytest.approx(direct[column], nan_ok=True)
+        for column in ("n_labeled", "n_decided", "agreement", "accuracy", "agreement_lo"):
+            assert got[column] == pytest.approx(direct[column])
         assert got["small"] == (direct["n_labeled"] < 70)
+        inside = (rows["slice"] == value).to_numpy()
+        match = (rows["winner"] == rows["human"]).to_numpy() & inside
+        top = weights @ np.bincount(codes, weights=match, minlength=len(first))
+        bottom = weights @ np.bincount(codes, weights=inside, minlength=len(first))
+        lo, hi = np.quantile(top / bottom, [0.025, 0.975])
+        assert (got["agreement_cluster_lo"], got["agreement_cluster_hi"]) == pytest.approx((lo, hi))
+        assert got["n_clusters"] == direct["n_clusters"]
     labelled = rows.filter(pl.col("slice").is_in(table.filter(~pl.col("small"))["slice"].to_list()))
     expect = heterogeneity(
         (labelled["winner"] == labelled["human"]).to_numpy(),

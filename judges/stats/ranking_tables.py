@@ -271,9 +271,10 @@ def _sums(
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Totals of each value per generator pair: once, and in every resample (``B x columns``).
 
-    One :meth:`ClusterResampler.resampled_sums` call for every column of every side (one
-    matrix product; a sparse product over the mostly-empty prompt x generator-pair sums was
-    measured slower than the dense float32 BLAS one).
+    Columns run value-major (every generator pair of the first value, then the next); one
+    :meth:`ClusterResampler.resampled_sums` product for all of them. (Products over each
+    generator pair's own prompts, or a sparse product, measured no faster: the dense float32
+    product is compute-light next to reading the weight matrix.)
     """
     columns = [np.where(inside & (cell == c), v, 0.0) for v in values for c in range(n_cells)]
     point = np.array([col.sum() for col in columns])

@@ -27,11 +27,17 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from judges.stats.agreement import PAPER_DIMENSION_ORDER, agreement_table, cluster_column
-from judges.stats.bootstrap import BootstrapConfig
+from judges.stats.agreement import GROUP, PAPER_DIMENSION_ORDER, cluster_column
+from judges.stats.bootstrap import (
+    BootstrapConfig,
+    ClusterResampler,
+    design_effect,
+    percentile_interval,
+    ratio,
+)
+from judges.stats.classic import wilson_intervals
 
 MIN_SLICE_PAIRS = 30
-_SEP = "\x1f"
 SLICE_COLUMNS = (
     "n_labeled",
     "n_decided",
@@ -117,9 +123,16 @@ def slice_table(
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Agreement per (judge, dimension, frames, slice), and a heterogeneity test per setting.
 
+    Counts, agreement, accuracy, Wilson intervals and kappa-free columns are defined as in
+    :func:`~judges.stats.agreement.agreement_table` (pairs people called even left out). The
+    cluster bootstrap resamples the prompts of the whole data, one weight matrix for every
+    slice and setting, and reads each slice's statistic off each resample: a slice's intervals
+    are then paired with every other slice's, and one matrix product per slice serves every
+    setting.
+
     Args:
-        rows: Verdict-table rows (see :func:`~judges.stats.agreement.agreement_table`) with a
-            ``slice`` column (String), one row per (verdict, slice).
+        rows: Verdict-table rows (``judge, dimension, frames, winner, human``, the cluster's
+            id columns) with a ``slice`` column (String), one row per (verdict, slice).
         bootstrap: Cluster, resamples and seed of the intervals (default: by prompt).
         min_pairs: Slices with fewer labelled pairs are marked ``small`` and left out of the
             test.
@@ -130,21 +143,53 @@ def slice_table(
 
     """
     config = bootstrap or BootstrapConfig()
-    keyed = rows.with_columns(
-        (pl.col("judge") + pl.lit(_SEP) + pl.col("slice").cast(pl.String)).alias("judge")
-    )
-    table = agreement_table(keyed.drop("slice"), None, config)
-    if table.is_empty() or "n_labeled" not in table.columns:
+    rows = rows.filter(pl.col("human").is_in(["video_0", "video_1"]))
+    if rows.is_empty():
         return pl.DataFrame(), pl.DataFrame()
-    keep = [c for c in SLICE_COLUMNS if c in table.columns]
-    order = {d.value: i for i, d in enumerate(PAPER_DIMENSION_ORDER)}
+    settings = rows.select(*GROUP).unique(maintain_order=True)
+    sid = rows.join(
+        settings.with_row_index("_sid"), on=list(GROUP), how="left", nulls_equal=True,
+        maintain_order="left",
+    )["_sid"].to_numpy().astype(np.int64)  # fmt: skip
+    names = rows["slice"].cast(pl.String).unique(maintain_order=True).sort().to_list()
+    slice_code = rows["slice"].cast(pl.String).replace_strict(
+        {n: i for i, n in enumerate(names)}, return_dtype=pl.Int64
+    ).to_numpy()  # fmt: skip
+    keys = rows.select(cluster_column(rows, config.cluster)).to_series()
+    codes = keys.cast(pl.Categorical).to_physical().to_numpy().astype(np.int64)
+    codes = np.unique(codes, return_inverse=True)[1]
+    match = (rows["winner"] == rows["human"]).fill_null(False).to_numpy()
+    decided = rows["winner"].is_in(["video_0", "video_1"]).fill_null(False).to_numpy()
+    n_set, n_sl = settings.height, len(names)
+    cell = sid * n_sl + slice_code
+    n = np.bincount(cell, minlength=n_set * n_sl)
+    k = np.bincount(cell, weights=match, minlength=n_set * n_sl)
+    d = np.bincount(cell, weights=decided, minlength=n_set * n_sl)
+    n_clusters = int(codes.max()) + 1
+    clusters = np.bincount(np.unique(cell * n_clusters + codes) // n_clusters, minlength=n.size)
+    resampled = _resampled(codes, sid, slice_code, match, decided, (n, k), n_sl, config)
+    a_lo, a_hi = wilson_intervals(k, n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        columns = {
+            "n_labeled": n,
+            "n_decided": d.astype(np.int64),
+            "n_matches": k.astype(np.int64),
+            "agreement": np.where(n > 0, k / n, np.nan),
+            **resampled,
+            "agreement_lo": a_lo,
+            "agreement_hi": a_hi,
+            "accuracy": np.where(d > 0, k / d, np.nan),
+            "n_clusters": clusters,
+        }
+    grid = settings.select(pl.all().repeat_by(n_sl).explode()).with_columns(
+        pl.Series("slice", names * n_set)
+    )
+    table = grid.with_columns(pl.Series(c, v) for c, v in columns.items()).filter(
+        pl.col("n_labeled") > 0
+    )
+    order = {dim.value: i for i, dim in enumerate(PAPER_DIMENSION_ORDER)}
     table = (
-        table.with_columns(
-            pl.col("judge").str.split_exact(_SEP, 1).struct.rename_fields(["_j", "slice"])
-        )
-        .unnest("judge")
-        .rename({"_j": "judge"})
-        .select("judge", "dimension", "frames", "slice", *keep)
+        table.select(*GROUP, "slice", *SLICE_COLUMNS)
         .with_columns((pl.col("n_labeled") < min_pairs).alias("small"))
         .with_columns(
             pl.col("dimension").replace_strict(order, default=len(order)).alias("_d"),
@@ -153,24 +198,13 @@ def slice_table(
         .sort("judge", "_d", "_a", "frames", "slice")
         .drop("_d", "_a")
     )
-    big = table.filter(~pl.col("small")).select("judge", "dimension", "frames", "slice")
-    labelled = rows.filter(pl.col("human").is_in(["video_0", "video_1"])).join(
-        big, on=["judge", "dimension", "frames", "slice"], how="semi", nulls_equal=True
-    )
-    labelled = labelled.with_columns(
-        cluster_column(labelled, config.cluster).alias("_cluster"),
-        (pl.col("winner") == pl.col("human")).fill_null(False).alias("_match"),
-    )
+    big = n >= min_pairs
     tests = []
-    for key, group in labelled.group_by(["judge", "dimension", "frames"], maintain_order=True):
-        result = heterogeneity(
-            group["_match"].to_numpy(),
-            group["slice"].cast(pl.Categorical).to_physical().to_numpy(),
-            group["_cluster"].cast(pl.Categorical).to_physical().to_numpy(),
-        )
-        tests.append(
-            (*key, result.slices, result.clusters, result.statistic, result.df, result.p_value)
-        )
+    for i, setting in enumerate(settings.iter_rows()):
+        keep = (sid == i) & big[cell]
+        result = heterogeneity(match[keep], slice_code[keep], codes[keep])
+        tests.append((*setting, result.slices, result.clusters, result.statistic, result.df,
+                      result.p_value))  # fmt: skip
     schema = {
         "judge": pl.String,
         "dimension": pl.String,
@@ -182,3 +216,62 @@ def slice_table(
         "p_value": pl.Float64,
     }
     return table, pl.DataFrame(tests, schema=schema, orient="row")
+
+
+def _resampled(
+    codes: np.ndarray,
+    sid: np.ndarray,
+    slice_code: np.ndarray,
+    match: np.ndarray,
+    decided: np.ndarray,
+    counts: tuple[np.ndarray, np.ndarray],
+    n_sl: int,
+    config: BootstrapConfig,
+) -> dict[str, np.ndarray]:
+    """Clustered intervals and design effect of every (setting, slice), one product per slice."""
+    labelled, matches = counts
+    size = labelled.size
+    n_set = size // n_sl
+    out = {c: np.full(size, np.nan) for c in _CLUSTERED}
+    if not config.resamples:
+        return out
+    n_clusters = int(codes.max()) + 1
+    # Clusters x resamples, so a slice's prompts are rows read in one sweep.
+    by_cluster = np.ascontiguousarray(
+        ClusterResampler.from_codes(codes, n_clusters, config).weights.T
+    )
+    for s in range(n_sl):
+        rows = slice_code == s
+        present, local = np.unique(codes[rows], return_inverse=True)
+        # Per cluster of the slice and setting: matches, labelled pairs, decided pairs.
+        flat = local * (3 * n_set) + sid[rows] * 3
+        sums = np.zeros(len(present) * 3 * n_set, dtype=np.float32)
+        for q, values in enumerate((match[rows], np.ones(rows.sum()), decided[rows])):
+            sums += np.bincount(flat + q, weights=values, minlength=sums.size).astype(np.float32)
+        totals = (
+            sums.reshape(len(present), 3 * n_set).T @ by_cluster[present].astype(np.float32)
+        ).T.astype(np.float64)
+        for i in range(n_set):
+            m, lab, dec = totals[:, 3 * i], totals[:, 3 * i + 1], totals[:, 3 * i + 2]
+            if not lab.any():
+                continue
+            c = i * n_sl + s
+            agree = ratio(m, lab)
+            out["agreement_cluster_lo"][c], out["agreement_cluster_hi"][c] = percentile_interval(
+                agree, config.level
+            )
+            out["accuracy_cluster_lo"][c], out["accuracy_cluster_hi"][c] = percentile_interval(
+                ratio(m, dec), config.level
+            )
+            n = int(labelled[c])
+            out["design_effect"][c] = design_effect(agree, float(matches[c] / n), n)
+    return out
+
+
+_CLUSTERED = (
+    "agreement_cluster_lo",
+    "agreement_cluster_hi",
+    "accuracy_cluster_lo",
+    "accuracy_cluster_hi",
+    "design_effect",
+)
