@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
-from judges.stats.agreement import cluster_column
+from judges.stats.agreement import PAPER_DIMENSION_ORDER, cluster_column
 from judges.stats.bootstrap import BootstrapConfig, ClusterResampler, percentile_interval
 from judges.stats.ranking import RankingConfig, fit_bradley_terry, rank_agreement, ranks, screen
 
@@ -117,7 +117,7 @@ def generator_rankings(
         )
     code = {n: i for i, n in enumerate(names)}
     # Each setting's rows in pair order, so settings judging the same pairs line up row by row.
-    rows = rows.sort("dimension", "pair_id", maintain_order=True)
+    rows = rows.sort("pair_id", maintain_order=True)
     g0 = rows["generator_0"].replace_strict(code, return_dtype=pl.Int64).to_numpy()
     g1 = rows["generator_1"].replace_strict(code, return_dtype=pl.Int64).to_numpy()
     keys = rows.select(cluster_column(rows, boot.cluster).cast(pl.Categorical).to_physical())
@@ -130,43 +130,63 @@ def generator_rankings(
         .group_by(SETTING, maintain_order=True)
         .agg(pl.col("_i"), pl.col("pair_id").n_unique().alias("_pairs"))
     )
-    # Settings over the same pairs share people's fit and one resampling pass.
-    shared: dict[tuple[str, bytes], list[dict]] = {}
+    # Settings over the same pairs (every judge, frame count and, usually, dimension) share
+    # one resampling pass: a single product for all their columns.
+    shared: dict[bytes, list[dict]] = {}
     for group in groups.iter_rows(named=True):
         idx = np.asarray(group["_i"], dtype=np.int64)
         group["_i"] = idx
-        shared.setdefault((group["dimension"], pair_codes[idx].tobytes()), []).append(group)
+        shared.setdefault(pair_codes[idx].tobytes(), []).append(group)
     gen_rows: list[dict] = []
     agree_rows: list[dict] = []
     draws: dict[tuple, dict[str, np.ndarray]] = {}
     people_done: set[str] = set()
-    for (dimension, _), settings in shared.items():
+    for settings in shared.values():
         first = settings[0]["_i"]
-        sides = [human[first]] + [judge[group["_i"]] for group in settings]
+        dims = list(dict.fromkeys(group["dimension"] for group in settings))
+        people = {dim: i for i, dim in enumerate(dims)}
+        firsts = {dim: next(g["_i"] for g in settings if g["dimension"] == dim) for dim in dims}
+        sides = [human[firsts[dim]] for dim in dims] + [judge[group["_i"]] for group in settings]
         fit = _fit(g0[first], g1[first], sides, names, resampler.subset(first), boot, config)
-        if dimension not in people_done:
-            # People's ranking of a dimension, from its first pairs (every setting of a run
-            # judges the same labelled pairs).
-            people_done.add(dimension)
-            gen_rows += fit.rows(0, (PEOPLE, dimension, None), names)
-        for side, group in enumerate(settings, start=1):
+        for dim in dims:
+            if dim not in people_done:
+                # People's ranking of a dimension, from its first pairs (every setting of a
+                # run judges the same labelled pairs).
+                people_done.add(dim)
+                gen_rows += fit.rows(people[dim], (PEOPLE, dim, None), names)
+        for side, group in enumerate(settings, start=len(dims)):
             setting = (group["judge"], group["dimension"], group["frames"])
+            ref = people[group["dimension"]]
             gen_rows += fit.rows(side, setting, names)
             row = dict(zip(SETTING, setting, strict=True))
             row |= {"generators": len(fit.kept), "pairs": group["_pairs"], "note": fit.reason}
             if fit.reason is None:
-                found = rank_agreement(fit.theta[side][None, :], fit.theta[0][None, :])
+                found = rank_agreement(fit.theta[side][None, :], fit.theta[ref][None, :])
                 for m in METRICS:
                     row[m] = float(found[m][0])
                 if boot.resamples:
-                    sampled = rank_agreement(fit.draws[side], fit.draws[0])
+                    sampled = rank_agreement(fit.draws[side], fit.draws[ref])
                     draws[setting] = sampled
                     for m in METRICS:
                         row[f"{m}_lo"], row[f"{m}_hi"] = percentile_interval(sampled[m], boot.level)
             agree_rows.append(row)
-    generators = pl.DataFrame(gen_rows, schema=_GENERATOR_SCHEMA)
-    agreement = pl.DataFrame(agree_rows, schema=_AGREEMENT_SCHEMA)
+    generators = _sorted(pl.DataFrame(gen_rows, schema=_GENERATOR_SCHEMA), "generator")
+    agreement = _sorted(pl.DataFrame(agree_rows, schema=_AGREEMENT_SCHEMA))
     return Rankings(generators, agreement, draws)
+
+
+def _sorted(table: pl.DataFrame, *then: str) -> pl.DataFrame:
+    """People first, then judges by name; dimensions in the paper's order; ``all`` frames last."""
+    order = {d.value: i for i, d in enumerate(PAPER_DIMENSION_ORDER)}
+    return (
+        table.with_columns(
+            (pl.col("judge") != PEOPLE).alias("_p"),
+            pl.col("dimension").replace_strict(order, default=len(order)).alias("_d"),
+            pl.col("frames").is_null().alias("_a"),
+        )
+        .sort("_p", "judge", "_d", "_a", "frames", *then)
+        .drop("_p", "_d", "_a")
+    )
 
 
 @dataclass
@@ -271,16 +291,27 @@ def _sums(
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Totals of each value per generator pair: once, and in every resample (``B x columns``).
 
-    Columns run value-major (every generator pair of the first value, then the next); one
-    :meth:`ClusterResampler.resampled_sums` product for all of them. (Products over each
-    generator pair's own prompts, or a sparse product, measured no faster: the dense float32
-    product is compute-light next to reading the weight matrix.)
+    Columns run value-major (every generator pair of the first value, then the next). A prompt
+    holds a few of the generator pairs, so each generator pair's totals are one product over
+    the prompts that hold it (its rows of the transposed weights): the work is the non-zero
+    prompt sums times B, about a fifth of one dense product over every prompt and column.
     """
-    columns = [np.where(inside & (cell == c), v, 0.0) for v in values for c in range(n_cells)]
-    point = np.array([col.sum() for col in columns])
+    point = np.array([np.sum(v[inside & (cell == c)]) for v in values for c in range(n_cells)])
     if not boot.resamples:
         return point, None
-    return point, resampler.resampled_sums(*columns)
+    by_cluster = np.ascontiguousarray(resampler.weights.T)  # clusters x resamples
+    local = np.searchsorted(resampler.present, resampler.codes)
+    stacked = np.stack(values, axis=1)
+    out = np.empty((by_cluster.shape[1], len(values) * n_cells))
+    for c in range(n_cells):
+        rows = np.flatnonzero(inside & (cell == c))
+        present, at = np.unique(local[rows], return_inverse=True)
+        sums = np.zeros((len(present), len(values)))
+        np.add.at(sums, at, stacked[rows])
+        # Totals of whole and half wins: exact in float32 below 2**23.
+        totals = sums.T.astype(np.float32) @ by_cluster[present].astype(np.float32)
+        out[:, c::n_cells] = totals.T
+    return point, out
 
 
 def win_rates(rows: pl.DataFrame) -> pl.DataFrame:
