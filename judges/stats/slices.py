@@ -3,8 +3,11 @@
 A slice is a set of pairs sharing a value of some field. A pair may belong to several slices
 (its two generators; a list of categories), so the input is one row per (verdict, slice): the
 verdict table with a ``slice`` column, rows repeated for each slice they belong to. Each slice
-gets the full agreement row of :func:`judges.stats.agreement.agreement_table` (the same code,
-so the same definitions and the same cluster bootstrap, resampling the slice's own prompts).
+gets the agreement row of :func:`judges.stats.agreement.agreement_table` (same definitions:
+counts, agreement with its Wilson and clustered intervals, accuracy, design effect). The
+cluster bootstrap resamples the whole data's prompts once and reads every slice off every
+resample, so slices' intervals are paired; one product per slice, over its own prompts, serves
+every setting (settings over the same pairs share their labelled-pair column).
 
 **Heterogeneity** (is agreement different between slices beyond chance?): a Wald test that all
 slices' agreements are equal, with a cluster-robust (sandwich) covariance of the slice
@@ -48,8 +51,6 @@ SLICE_COLUMNS = (
     "agreement_lo",
     "agreement_hi",
     "accuracy",
-    "accuracy_cluster_lo",
-    "accuracy_cluster_hi",
     "design_effect",
     "n_clusters",
 )
@@ -123,12 +124,8 @@ def slice_table(
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Agreement per (judge, dimension, frames, slice), and a heterogeneity test per setting.
 
-    Counts, agreement, accuracy, Wilson intervals and kappa-free columns are defined as in
-    :func:`~judges.stats.agreement.agreement_table` (pairs people called even left out). The
-    cluster bootstrap resamples the prompts of the whole data, one weight matrix for every
-    slice and setting, and reads each slice's statistic off each resample: a slice's intervals
-    are then paired with every other slice's, and one matrix product per slice serves every
-    setting.
+    Columns as :func:`~judges.stats.agreement.agreement_table` defines them (pairs people
+    called even left out); see the module docstring for the bootstrap.
 
     Args:
         rows: Verdict-table rows (``judge, dimension, frames, winner, human``, the cluster's
@@ -167,7 +164,7 @@ def slice_table(
     d = np.bincount(cell, weights=decided, minlength=n_set * n_sl)
     n_clusters = int(codes.max()) + 1
     clusters = np.bincount(np.unique(cell * n_clusters + codes) // n_clusters, minlength=n.size)
-    resampled = _resampled(codes, sid, slice_code, match, decided, (n, k), n_sl, config)
+    resampled = _resampled(codes, sid, slice_code, match, (n, k), n_sl, config)
     a_lo, a_hi = wilson_intervals(k, n)
     with np.errstate(invalid="ignore", divide="ignore"):
         columns = {
@@ -223,7 +220,6 @@ def _resampled(
     sid: np.ndarray,
     slice_code: np.ndarray,
     match: np.ndarray,
-    decided: np.ndarray,
     counts: tuple[np.ndarray, np.ndarray],
     n_sl: int,
     config: BootstrapConfig,
@@ -243,16 +239,16 @@ def _resampled(
     for s in range(n_sl):
         rows = slice_code == s
         present, local = np.unique(codes[rows], return_inverse=True)
-        # Per cluster of the slice and setting: matches, labelled pairs, decided pairs.
-        flat = local * (3 * n_set) + sid[rows] * 3
-        sums = np.zeros(len(present) * 3 * n_set, dtype=np.float32)
-        for q, values in enumerate((match[rows], np.ones(rows.sum()), decided[rows])):
-            sums += np.bincount(flat + q, weights=values, minlength=sums.size).astype(np.float32)
-        totals = (
-            sums.reshape(len(present), 3 * n_set).T @ by_cluster[present].astype(np.float32)
-        ).T.astype(np.float64)
+        # Per cluster of the slice and setting: matches, then labelled pairs.
+        flat = local * (2 * n_set) + sid[rows] * 2
+        sums = np.bincount(flat, weights=match[rows], minlength=len(present) * 2 * n_set)
+        sums += np.bincount(flat + 1, minlength=sums.size)
+        # Settings over the same pairs share their labelled-pair column: resample it once.
+        unique, back = np.unique(sums.reshape(len(present), 2 * n_set), axis=1, return_inverse=True)
+        totals = (unique.T.astype(np.float32) @ by_cluster[present].astype(np.float32)).T
+        totals = totals[:, back.ravel()].astype(np.float64)
         for i in range(n_set):
-            m, lab, dec = totals[:, 3 * i], totals[:, 3 * i + 1], totals[:, 3 * i + 2]
+            m, lab = totals[:, 2 * i], totals[:, 2 * i + 1]
             if not lab.any():
                 continue
             c = i * n_sl + s
@@ -260,18 +256,9 @@ def _resampled(
             out["agreement_cluster_lo"][c], out["agreement_cluster_hi"][c] = percentile_interval(
                 agree, config.level
             )
-            out["accuracy_cluster_lo"][c], out["accuracy_cluster_hi"][c] = percentile_interval(
-                ratio(m, dec), config.level
-            )
             n = int(labelled[c])
             out["design_effect"][c] = design_effect(agree, float(matches[c] / n), n)
     return out
 
 
-_CLUSTERED = (
-    "agreement_cluster_lo",
-    "agreement_cluster_hi",
-    "accuracy_cluster_lo",
-    "accuracy_cluster_hi",
-    "design_effect",
-)
+_CLUSTERED = ("agreement_cluster_lo", "agreement_cluster_hi", "design_effect")
