@@ -153,8 +153,7 @@ def slice_table(
         {n: i for i, n in enumerate(names)}, return_dtype=pl.Int64
     ).to_numpy()  # fmt: skip
     keys = rows.select(cluster_column(rows, config.cluster)).to_series()
-    codes = keys.cast(pl.Categorical).to_physical().to_numpy().astype(np.int64)
-    codes = np.unique(codes, return_inverse=True)[1]
+    codes = _dense(keys.cast(pl.Categorical).to_physical().to_numpy().astype(np.int64))
     match = (rows["winner"] == rows["human"]).fill_null(False).to_numpy()
     decided = rows["winner"].is_in(["video_0", "video_1"]).fill_null(False).to_numpy()
     n_set, n_sl = settings.height, len(names)
@@ -163,7 +162,8 @@ def slice_table(
     k = np.bincount(cell, weights=match, minlength=n_set * n_sl)
     d = np.bincount(cell, weights=decided, minlength=n_set * n_sl)
     n_clusters = int(codes.max()) + 1
-    clusters = np.bincount(np.unique(cell * n_clusters + codes) // n_clusters, minlength=n.size)
+    seen = np.bincount(cell * n_clusters + codes, minlength=n.size * n_clusters)
+    clusters = (seen.reshape(n.size, n_clusters) > 0).sum(axis=1)
     resampled = _resampled(codes, sid, slice_code, match, (n, k), n_sl, config)
     a_lo, a_hi = wilson_intervals(k, n)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -238,7 +238,9 @@ def _resampled(
     )
     for s in range(n_sl):
         rows = slice_code == s
-        present, local = np.unique(codes[rows], return_inverse=True)
+        mine = codes[rows]
+        present = np.flatnonzero(np.bincount(mine, minlength=n_clusters))
+        local = _dense(mine)
         # Per cluster of the slice and setting: matches, then labelled pairs.
         flat = local * (2 * n_set) + sid[rows] * 2
         sums = np.bincount(flat, weights=match[rows], minlength=len(present) * 2 * n_set)
@@ -259,6 +261,12 @@ def _resampled(
             n = int(labelled[c])
             out["design_effect"][c] = design_effect(agree, float(matches[c] / n), n)
     return out
+
+
+def _dense(keys: np.ndarray) -> np.ndarray:
+    """Codes ``0..C-1`` for non-negative integer keys, in key order (a bincount, not a sort)."""
+    present = np.bincount(keys) > 0
+    return (np.cumsum(present) - 1)[keys]
 
 
 _CLUSTERED = ("agreement_cluster_lo", "agreement_cluster_hi", "design_effect")
