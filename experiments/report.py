@@ -45,6 +45,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="add paired comparisons (see compare.py) to the report; 'default' for each "
         "judge's frames vs its fewest and judges against each other",
     )
+    parser.add_argument(
+        "--rank-generators",
+        action="store_true",
+        help="generator rankings of people and each judge setting over the merged runs",
+    )
+    parser.add_argument(
+        "--by",
+        action="append",
+        default=[],
+        metavar="FIELD",
+        help="agreement by slice (generator, prompt_type or any record field); repeatable",
+    )
+    parser.add_argument(
+        "--data",
+        type=Path,
+        help="the pairs file, for --rank-generators/--by (default: the first run's data path)",
+    )
     return parser
 
 
@@ -83,6 +100,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     write_figures(out / "figures", table, pl.DataFrame())
     print(to_markdown(display_table(table)))
+    if args.rank_generators or args.by:
+        from judges.report.rankings import console_text, write_rankings
+        from judges.run.rankings import rankings_for_runs
+
+        above = rankings_for_runs(
+            args.runs, args.rank_generators or None, args.by, args.data, args.allow_mixed_data
+        )
+        write_rankings(out, above, report="comparison.md")
+        from judges.report.ranking_figures import write_ranking_figures
+
+        write_ranking_figures(out / "figures", above)
+        print(console_text(above))
     if args.compare:
         from judges.report.comparisons import compare_runs, write_comparisons
 

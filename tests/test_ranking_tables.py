@@ -146,3 +146,27 @@ def test_cli_refuses_unknown_slice_field(tmp_path):
     with pytest.raises(ConfigError, match="--by nosuch"):
         main(["--judge", "psnr", "--by", "nosuch", "--out", str(tmp_path), "--quiet",
               "--cache-dir", str(tmp_path / "cache")])  # fmt: skip
+
+
+def test_report_ranks_and_slices_merged_runs(tmp_path):
+    import sys
+
+    sys.path.insert(0, "experiments")
+    from agreement import main as agreement_main
+    from report import main as report_main
+
+    common = ["--quiet", "--bootstrap", "50", "--cache-dir", str(tmp_path / "cache")]
+    assert agreement_main(["--judge", "psnr", "--frames", "1", "--out", str(tmp_path),
+                           "--run-id", "a", *common]) == 0  # fmt: skip
+    out = tmp_path / "rep"
+    code = report_main([str(tmp_path / "a"), "--by", "video_0.generated_from",
+                        "--rank-generators", "--out", str(out)])  # fmt: skip
+    assert code == 0
+    # The demo videos name one generator: no ranking file, the reason in the report.
+    assert not (out / "generators.csv").exists()
+    assert (
+        "no labelled pair compares two different generators" in (out / "comparison.md").read_text()
+    )
+    sliced = pl.read_csv(out / "agreement_by_video_0.generated_from.csv")
+    assert sliced["slice"].unique().to_list() == ["synthetic-opencv"]
+    assert "Agreement by video_0.generated_from" in (out / "comparison.md").read_text()

@@ -108,17 +108,21 @@ def strength_summary(generators: pl.DataFrame) -> pl.DataFrame:
 
 
 def slice_caption(tests: pl.DataFrame) -> str:
-    """The heterogeneity tests of one field, as one sentence per setting and level."""
-    parts = []
+    """The heterogeneity tests of one field, one clause per testable setting and level."""
+    parts, untestable = [], 0
     for r in frames_labels(tests).iter_rows(named=True):
         p = r["p_value"]
-        text = (
-            "not testable (fewer than 2 slices with enough pairs)"
-            if p is None or (isinstance(p, float) and math.isnan(p))
-            else f"F-Wald {r['statistic']:.2f} on {r['df']} df, {r['clusters']} clusters, "
-            f"p = {p:.3g}"
+        if p is None or (isinstance(p, float) and math.isnan(p)):
+            untestable += 1
+            continue
+        parts.append(
+            f"{r['judge']} {r['dimension']} @{r['frames']} ({r['level']}): F-Wald "
+            f"{r['statistic']:.2f} on {r['df']} df, {r['clusters']} clusters, p = {p:.3g}"
         )
-        parts.append(f"{r['judge']} {r['dimension']} @{r['frames']} ({r['level']}): {text}")
+    if untestable:
+        parts.append(
+            f"{untestable} setting(s) not testable (fewer than 2 slices with enough pairs)"
+        )
     return "; ".join(parts)
 
 
@@ -155,8 +159,8 @@ def rankings_markdown(above: AbovePairs) -> str:
     return "\n".join(parts)
 
 
-def write_rankings(run_dir: Path, above: AbovePairs) -> list[str]:
-    """Write the CSV files and append the markdown sections; returns the files written."""
+def write_rankings(run_dir: Path, above: AbovePairs, report: str = "agreement.md") -> list[str]:
+    """Write the CSV files and append the markdown sections to ``report``; returns the files."""
     written = []
     tables: Mapping[str, pl.DataFrame | None] = {
         "generators": above.generators,
@@ -173,8 +177,8 @@ def write_rankings(run_dir: Path, above: AbovePairs) -> list[str]:
         written += [f"{stem}.csv", f"{stem}_tests.csv"]
     text = rankings_markdown(above)
     if text:
-        report = run_dir / "agreement.md"
-        report.write_text(report.read_text() + "\n" + text)
+        path = run_dir / report
+        path.write_text((path.read_text() if path.is_file() else "") + "\n" + text)
     return written
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -253,8 +254,15 @@ def above_pairs(
             "--rank-generators: no video names its generator (the 'generated_from' field of "
             "each video; VideoGen-RewardBench's A_model/B_model)"
         )
+    result = None
     if rank or (rank is None and len(named) >= 2):
         result = rank_generators(verdicts, pairs, bootstrap, ranking, votes)
+        if result.agreement.is_empty():
+            above.skipped = (
+                f"no labelled pair compares two different generators (named: {', '.join(named)})"
+            )
+            result = None
+    if result is not None:
         notes = result.agreement.filter(pl.col("judge").str.starts_with("human").not_())["note"]
         if len(notes) and notes.is_not_null().all():
             above.skipped = notes[0]
@@ -264,3 +272,42 @@ def above_pairs(
         above.slices[name] = agreement_by(verdicts, pairs, name, bootstrap, min_slice_pairs)
         above.files[name] = file_stem(name)
     return above
+
+
+def rankings_for_runs(
+    run_dirs: Sequence[Path],
+    rank: bool | None,
+    by: Sequence[str],
+    data: Path | None = None,
+    allow_mixed_data: bool = False,
+) -> AbovePairs:
+    """Rankings and slices over the verdicts of finished runs (``report.py``).
+
+    The pairs (generators, slice fields) are read again from the first run's data
+    (run.json ``data.path``), or from ``data``; videos need not be present.
+
+    Raises:
+        ConfigError: the data file is gone (pass ``data``), or a ``by`` field no pair has.
+
+    """
+    import json
+
+    from judges.datasets import load_dataset
+    from judges.report.comparisons import load_verdicts
+
+    info = json.loads((Path(run_dirs[0]) / "run.json").read_text())
+    source = Path(data) if data is not None else Path(info["data"]["path"])
+    if not source.exists():
+        raise ConfigError(
+            f"{run_dirs[0]}: its data {source} is not here; pass --data to read the pairs "
+            "(generators and fields) from another copy"
+        )
+    video_dir = info["data"].get("video_dir")
+    pairs = load_dataset(source, video_dir, check_files=False).pairs
+    check_fields(pairs, by)
+    verdicts = load_verdicts(run_dirs, allow_mixed_data)
+    stats = info.get("statistics") or {}
+    boot = BootstrapConfig(
+        **{k: stats[k] for k in ("cluster", "resamples", "seed", "level") if k in stats}
+    )
+    return above_pairs(verdicts, pairs, boot, rank, by)
