@@ -160,6 +160,15 @@ def slice_members(pair: Pair, name: str) -> tuple[bool, list[tuple[str, str]]]:
     return seen, [(name, v) for v in sorted(set(out))]
 
 
+def _unknown_field(name: str, pairs: Sequence[Pair]) -> ConfigError:
+    sample = pairs[:1000]
+    have = sorted(
+        {"generator", "prompt_type", *(k for p in sample for k in p.fields)}
+        | {f"video_0.{k}" for p in sample for k in p.video_0.fields}
+    )
+    return ConfigError(f"--by {name}: no pair has this field; fields present: {', '.join(have)}")
+
+
 def slice_frame(verdicts: pl.DataFrame, pairs: Sequence[Pair], name: str) -> pl.DataFrame:
     """Verdict rows with ``level`` and ``slice`` columns, one row per (verdict, slice).
 
@@ -173,11 +182,7 @@ def slice_frame(verdicts: pl.DataFrame, pairs: Sequence[Pair], name: str) -> pl.
         any_found |= found
         members += [(pair.pair_id, level, value) for level, value in slices]
     if not any_found:
-        have = sorted(
-            {"generator", "prompt_type", *(k for p in pairs[:1000] for k in p.fields)}
-            | {f"video_0.{k}" for p in pairs[:1000] for k in p.video_0.fields}
-        )
-        raise ConfigError(f"--by {name}: no pair has this field; fields present: {', '.join(have)}")
+        raise _unknown_field(name, pairs)
     table = pl.DataFrame(
         members, schema={"pair_id": pl.String, "level": pl.String, "slice": pl.String}, orient="row"
     ).unique(maintain_order=True)
@@ -227,7 +232,7 @@ def check_fields(pairs: Sequence[Pair], by: Sequence[str]) -> None:
     """
     for name in by:
         if name != GENERATOR and not any(slice_members(p, name)[0] for p in pairs):
-            slice_frame(pl.DataFrame(schema={"pair_id": pl.String}), pairs[:0], name)
+            raise _unknown_field(name, pairs)
 
 
 def above_pairs(
