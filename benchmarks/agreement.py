@@ -10,6 +10,9 @@ few percent undecided, errors and human ties. Measured side by side in one proce
 - the whole table with the 2,000-resample cluster bootstrap by prompt for all 24 groups.
 
 Targets (issue #11): independent statistics < 0.5 s, bootstrap < 10 s on a 2-core machine.
+Issue #24: generator rankings (6 generators, people + 24 settings, same B) and agreement by
+slice (``prompt_type``, 2 values; ``generator``, 15 generator pairs + 6 generators) each add at
+most the time of the agreement table itself.
 
     uv run python benchmarks/agreement.py [--pairs 51691] [--resamples 2000]
 """
@@ -109,6 +112,46 @@ def main() -> None:
         )
         deff = table["design_effect"].mean()
         print(f"mean design effect {deff:.2f} (synthetic verdicts are independent: ~1 expected)")
+        if tie_share == 0.0:
+            above(frame, args.resamples, boot)
+
+
+def above(frame: pl.DataFrame, resamples: int, table_s: float) -> None:
+    """Time generator rankings and slices next to the agreement table (issue #24)."""
+    from judges.stats.ranking_tables import generator_rankings
+    from judges.stats.slices import slice_table
+
+    rng = np.random.default_rng(1)
+    n_pairs = frame["pair_id"].n_unique()
+    gens = np.array([f"gen{i}" for i in range(6)])
+    a = rng.integers(0, 6, n_pairs)
+    b = (a + rng.integers(1, 6, n_pairs)) % 6
+    idx = frame["pair_id"].str.slice(1).cast(pl.Int64).to_numpy()
+    kinds = np.array(["safety_critical", "safety_neutral"])[rng.integers(0, 2, n_pairs)]
+    rows = frame.with_columns(
+        generator_0=pl.Series(gens[a][idx]), generator_1=pl.Series(gens[b][idx])
+    )
+    config = BootstrapConfig(resamples=resamples)
+    rank_s, result = timed(lambda: generator_rankings(rows, config), repeat=1)
+    assert result.agreement.height == 24
+    sliced = rows.with_columns(slice=pl.Series(kinds[idx]))
+    slice_s, _ = timed(lambda: slice_table(sliced, config), repeat=1)
+    lo, hi = np.minimum(a, b)[idx], np.maximum(a, b)[idx]
+    pair_slices = pl.Series([f"gen{x} vs gen{y}" for x, y in zip(lo, hi, strict=True)])
+    by_gen = pl.concat(
+        [
+            rows.with_columns(slice=pair_slices),
+            rows.with_columns(slice=pl.col("generator_0")),
+            rows.with_columns(slice=pl.col("generator_1")),
+        ]
+    ).drop("generator_0", "generator_1")
+    gen_s, _ = timed(lambda: slice_table(by_gen, config), repeat=1)
+    for label, secs in (
+        ("generator rankings (people + 24 settings)", rank_s),
+        ("agreement by prompt_type (2 slices)", slice_s),
+        ("agreement by generator (21 slices)", gen_s),
+    ):
+        print(f"{label:42s} {secs:7.3f} s {secs / table_s:6.2f}x the agreement table")
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ from judges.datasets.duplicates import format_duplicates
 from judges.media.frame_counts import parse_frames
 from judges.media.keyframes import STRATEGIES
 from judges.report.failures import FAILED_SHARE_LIMIT, format_failures
+from judges.report.rankings import console_text
 from judges.report.tables import LOO_CAPTION, display_table, interval_note, loo_table, to_markdown
 from judges.run.agreement import AgreementConfig, DryRun, RunResult, run_agreement
 from judges.run.session import Session, SessionConfig
@@ -106,6 +107,21 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="drop harmlessness labels where the safer-rated video has a harm label and the "
         "other none (the paper's annotation noise; counted in run.json either way)",
+    )
+    parser.add_argument(
+        "--rank-generators",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="generator rankings (Bradley-Terry) of people and each judge setting, and their "
+        "rank agreement; default: on when the videos name two generators or more",
+    )
+    parser.add_argument(
+        "--by",
+        action="append",
+        default=[],
+        metavar="FIELD",
+        help="agreement by slice: generator, prompt_type or any record field (dots for "
+        "nesting, e.g. video_0.generated_from); repeatable; writes agreement_by_FIELD.csv",
     )
     parser.add_argument("--limit", type=int, help="use only the first N pairs")
     parser.add_argument(
@@ -232,6 +248,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         dry_run=args.dry_run,
         votes=args.votes,
         exclude_inconsistent=args.exclude_inconsistent,
+        rank_generators=args.rank_generators,
+        by=args.by,
         stats=BootstrapConfig(cluster=args.cluster, resamples=args.bootstrap, seed=args.seed),
         **shared,
         **extra,
@@ -271,6 +289,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if judge.flip_rate is not None:
             line += f", order flip rate {judge.flip_rate:.3f}"
         print(line)
+    if result.above is not None:
+        above = console_text(result.above)
+        if above:
+            print(above)
     print(f"results: {result.run_dir}")
     if (result.run_dir / "report.html").is_file():
         print(f"report: {result.run_dir / 'report.html'} (open it in a browser)")

@@ -56,6 +56,23 @@ def build_parser() -> argparse.ArgumentParser:
         "judge's frames vs its fewest and judges against each other",
     )
     add_report_arguments(parser)
+    parser.add_argument(
+        "--rank-generators",
+        action="store_true",
+        help="generator rankings of people and each judge setting over the merged runs",
+    )
+    parser.add_argument(
+        "--by",
+        action="append",
+        default=[],
+        metavar="FIELD",
+        help="agreement by slice (generator, prompt_type or any record field); repeatable",
+    )
+    parser.add_argument(
+        "--data",
+        type=Path,
+        help="the pairs file, for --rank-generators/--by (default: the first run's data path)",
+    )
     return parser
 
 
@@ -119,6 +136,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     write_figures(out / "figures", table, pl.DataFrame(), bootstrap=statistics, ceiling=ceiling)
     print(to_markdown(display_table(table, ceiling)))
+    if args.rank_generators or args.by:
+        from judges.report.rankings import console_text, write_rankings
+        from judges.run.rankings import rankings_for_runs
+
+        above = rankings_for_runs(
+            args.runs, args.rank_generators or None, args.by, args.data, args.allow_mixed_data
+        )
+        write_rankings(out, above, report="comparison.md")
+        from judges.report.ranking_figures import write_ranking_figures
+
+        write_ranking_figures(out / "figures", above)
+        print(console_text(above))
     if options is not None:
         from judges.report.html_report import write_merged_html_report
 

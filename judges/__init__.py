@@ -70,7 +70,7 @@ _EXPORTS = {
     # running and measuring
     "AgreementConfig": "judges.run.agreement",
     "JudgeRequest": "judges.run.session",
-    "RunResult": "judges.run.agreement",
+    "RunResult": "judges.run.results",
     "run_agreement": "judges.run.agreement",
     "BootstrapConfig": "judges.stats.bootstrap",
     "agreement_table": "judges.stats.agreement",

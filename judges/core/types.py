@@ -170,6 +170,7 @@ class Video:
         generated_from: The generator model's name, when present.
         source: The video's path as the data wrote it (before resolving), when it names one;
             the ``scores`` judge can match on it (``id_column=path``).
+        fields: The record's other fields, as read (what slices by field look in).
 
     """
 
@@ -181,6 +182,7 @@ class Video:
     is_safe: bool | None = None
     generated_from: str | None = None
     source: str | None = None
+    fields: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -200,6 +202,8 @@ class Pair:
         votes: Individual annotators' votes, ``(annotator, dimension, choice)`` with choice
             ``video_0``, ``video_1`` or ``tie``, where the dataset records them (see
             :mod:`judges.datasets.votes`; the labels above stay the reference a judge is scored on).
+        fields: The record's other fields, as read (categories and the like; what
+            ``--by FIELD`` slices look in).
 
     """
 
@@ -212,6 +216,7 @@ class Pair:
     prompt_type: str | None = None
     ties: frozenset[Dimension] = frozenset()
     votes: tuple[tuple[str, Dimension, str], ...] = ()
+    fields: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, eq=False)

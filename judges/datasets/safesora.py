@@ -241,6 +241,7 @@ class _RecordParser:
             is_safe=None if is_safe is None else bool(is_safe),
             generated_from=raw.get("generated_from"),
             source=video_path if video_path is not None else f"{prompt_id}/{video_id}.mp4",
+            fields={k: v for k, v in raw.items() if k not in VIDEO_KEYS},
         )
 
     def label(self, value: Any, field_name: str, where: str) -> str | None:
@@ -334,6 +335,7 @@ class _RecordParser:
             prompt_type=raw.get("prompt_type"),
             ties=frozenset(ties),
             votes=self.votes(raw.get("votes"), where),
+            fields={k: v for k, v in raw.items() if k not in PAIR_KEYS},
         )
 
 

@@ -40,6 +40,9 @@ _EXPORTS = {
     "HtmlReportOptions": "html_page",
     "write_html_report": "html_report",
     "write_merged_html_report": "html_report",
+    "AbovePairs": "rankings",
+    "write_rankings": "rankings",
+    "write_ranking_figures": "ranking_figures",
     "git_commit": "provenance",
     "library_versions": "provenance",
 }

@@ -10,8 +10,8 @@ from judges.core.lazy import lazy_face
 
 _EXPORTS = {
     "AgreementConfig": "agreement",
-    "DryRun": "agreement",
-    "RunResult": "agreement",
+    "DryRun": "results",
+    "RunResult": "results",
     "run_agreement": "agreement",
     "JudgeRequest": "session",
     "Session": "session",

@@ -18,28 +18,29 @@ import polars as pl
 
 from judges.cache.store import file_sha256
 from judges.cache.verdict_rows import verdict_frame
-from judges.chat.client import ChatStats
-from judges.chat.pricing import CostPlan
 from judges.core.errors import ConfigError
 from judges.core.types import Dimension, frames_label
-from judges.datasets import Dataset, check_labels, parse_dimensions, summarize
+from judges.datasets import check_labels, parse_dimensions, summarize
 from judges.datasets.duplicates import content_duplicates
 from judges.datasets.harm_consistency import inconsistent_pairs, without_harmlessness
-from judges.datasets.votes import Votes, collect_votes
+from judges.datasets.votes import collect_votes
 from judges.media.frame_counts import normalize_frames
-from judges.report.failures import failing_judges, failure_summary
+from judges.report.failures import failure_summary
 from judges.report.html_page import HtmlReportOptions
 from judges.report.html_report import write_run_report
 from judges.report.provenance import git_commit, library_versions
+from judges.report.rankings import write_rankings
 from judges.report.report_data import write_report_sources
 from judges.report.run_folder import RunFolder, new_run_id, verdict_table, write_run
-from judges.report.tables import frames_labels
+from judges.run.rankings import above_pairs, check_fields
+from judges.run.results import _DESCRIBED, DryRun, JudgeReport, RunResult
 from judges.run.session import JudgeRequest, Session, SessionConfig, log_to_stderr
 from judges.run.task_runner import JudgeRun, plan_tasks
 from judges.stats.agreement import agreement_table
 from judges.stats.bootstrap import BootstrapConfig
 from judges.stats.calibration import calibration_table, position_bias
 from judges.stats.ceiling import ceiling_table, judge_vs_loo, with_ceiling
+from judges.stats.ranking import RankingConfig
 
 __all__ = [
     "AgreementConfig",
@@ -78,6 +79,9 @@ class AgreementConfig(SessionConfig):
         exclude_inconsistent: Drop the harmlessness label of pairs whose safer-rated video
             carries a harm label while the other carries none (the paper's annotation noise,
             :func:`judges.harm.metrics.inconsistent_pairs`); counted in run.json either way.
+        rank_generators: Generator rankings: None = when the videos name two generators or
+            more (``generated_from``), True = always (refused without generators), False = off.
+        by: Fields to break agreement down by (``generator``, ``prompt_type``, any field).
 
     Raises:
         ConfigError: no judge, no frame count, or a session option out of range.
@@ -95,6 +99,8 @@ class AgreementConfig(SessionConfig):
     stats: BootstrapConfig = field(default_factory=BootstrapConfig)
     exclude_inconsistent: bool = False
     report: HtmlReportOptions | None = field(default_factory=HtmlReportOptions)
+    rank_generators: bool | None = None
+    by: Sequence[str] = ()
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -108,89 +114,6 @@ class AgreementConfig(SessionConfig):
         for path in self.votes:
             if not Path(path).expanduser().is_file():
                 raise ConfigError(f"--votes {path}: no such file")
-
-
-@dataclass(frozen=True)
-class JudgeReport:
-    """What one judge did in a run (run.json holds the same, with its settings).
-
-    Attributes:
-        name: The judge's label.
-        dimensions: The dimensions it judged.
-        verdicts: Verdicts in the run.
-        cached: Verdicts the cache already held.
-        computed: Verdicts computed now.
-        statuses: Count of each verdict status.
-        seconds: Wall time.
-        cost_usd: API cost of its verdicts (cached replies included), if any.
-        requests: API call counters and its own spend (API judges only).
-        flip_rate: Share of both-order answers that disagreed (``order=both`` only).
-
-    """
-
-    name: str
-    dimensions: list[str]
-    verdicts: int
-    cached: int
-    computed: int
-    statuses: dict[str, int]
-    seconds: float
-    cost_usd: float | None = None
-    requests: ChatStats | None = None
-    flip_rate: float | None = None
-
-
-# JudgeReport fields run.json takes from Judge.describe() instead.
-_DESCRIBED = ("name", "requests", "flip_rate")
-
-
-@dataclass
-class DryRun:
-    """What a run would do: per judge, verdicts to compute and (API judges) calls and cost."""
-
-    dataset: Dataset
-    plans: list[CostPlan]
-    demo: bool
-    notice: str | None = None
-
-
-@dataclass
-class RunResult:
-    """What a run produced (also written to ``run_dir``, unless it ran with ``out=None``).
-
-    ``table`` keeps ``frames`` as numbers with null for every frame, for computing;
-    :attr:`agreement` is the same table as ``agreement.csv`` spells it (``"all"``).
-    """
-
-    run_dir: Path | None
-    dataset: Dataset
-    verdicts: pl.DataFrame
-    table: pl.DataFrame
-    info: dict[str, Any]
-    demo: bool
-    judges: list[JudgeReport] = field(default_factory=list)
-    ceiling: pl.DataFrame | None = None
-    votes: Votes | None = None
-
-    @property
-    def agreement(self) -> pl.DataFrame:
-        """The agreement table as ``agreement.csv`` has it: ``frames`` as text, ``"all"``."""
-        return frames_labels(self.table)
-
-    @property
-    def failures(self) -> dict[str, dict[str, Any]]:
-        """Failed verdicts per judge and reason (see :mod:`judges.report.failures`)."""
-        return self.info["failures"]
-
-    @property
-    def content_duplicates(self) -> dict[str, Any]:
-        """Pairs repeating another pair's video content (see :func:`content_duplicates`)."""
-        return self.info["data"]["content_duplicates"]
-
-    @property
-    def failing_judges(self) -> list[str]:
-        """Judges with more than half of their verdicts failed (the run exits non-zero)."""
-        return failing_judges(self.failures)
 
 
 def run_agreement(
@@ -232,6 +155,7 @@ def _run(session: Session, config: AgreementConfig, started: datetime) -> RunRes
     pairs = dataset.pairs
     # Votes are checked before any judgement: a bad row costs nothing.
     votes = collect_votes(pairs, config.votes)
+    check_fields(pairs, config.by)
     inconsistent = inconsistent_pairs(pairs)
     if config.exclude_inconsistent and inconsistent:
         pairs = without_harmlessness(pairs, inconsistent)
@@ -299,6 +223,10 @@ def _run(session: Session, config: AgreementConfig, started: datetime) -> RunRes
     ceiling = ceiling_table(votes.table, pairs, config.stats) if votes is not None else None
     loo = judge_vs_loo(verdicts, votes.table, config.stats) if votes is not None else None
     table = with_ceiling(table, ceiling, loo)
+    above = above_pairs(
+        verdicts, pairs, config.stats, config.rank_generators, config.by,
+        votes.table if votes is not None else None,
+    )  # fmt: skip
     demo, cache_dir, source = session.demo, session.cache_dir, session.source
     finished = datetime.now(UTC)
     info = {
@@ -327,6 +255,7 @@ def _run(session: Session, config: AgreementConfig, started: datetime) -> RunRes
         "frames": [frames_label(n) for n in frames],
         "statistics": config.stats.describe(),
         "votes": votes.describe() if votes is not None else None,
+        "rankings": {**RankingConfig().describe(), "skipped": above.skipped},
         "keyframes": {"strategy": config.strategy, "decodes": source.decodes},
         "engine": session.engine.describe(),
         "judges": judge_info,
@@ -340,7 +269,7 @@ def _run(session: Session, config: AgreementConfig, started: datetime) -> RunRes
         "versions": library_versions(),
     }
     if folder is None:
-        return RunResult(None, dataset, verdicts, table, info, demo, reports, ceiling, votes)
+        return RunResult(None, dataset, verdicts, table, info, demo, reports, ceiling, votes, above)
     try:
         extra = {
             "calibration": calibration_table(verdicts),
@@ -359,6 +288,7 @@ def _run(session: Session, config: AgreementConfig, started: datetime) -> RunRes
             write_figures,  # matplotlib only when a run finishes
         )
         from judges.report.diagnostic_figures import write_reliability
+        from judges.report.ranking_figures import write_ranking_figures
 
         caveats = ["demo data"] if demo else []
         caveats += ["judges that are not models"] if any(j.notice() for j in judges) else []
@@ -372,6 +302,8 @@ def _run(session: Session, config: AgreementConfig, started: datetime) -> RunRes
             ceiling=ceiling,
         )
         write_reliability(folder.staging / "figures", verdicts, mark=mark)
+        write_rankings(folder.staging, above)
+        write_ranking_figures(folder.staging / "figures", above, mark=mark)
         write_report_sources(folder.staging, pairs, votes.table if votes is not None else None)
         write_run_report(folder.staging, config.report, session.cache_dir, session.log)
         run_dir = folder.publish()
@@ -379,4 +311,4 @@ def _run(session: Session, config: AgreementConfig, started: datetime) -> RunRes
     except BaseException:
         folder.discard()
         raise
-    return RunResult(run_dir, dataset, verdicts, table, info, demo, reports, ceiling, votes)
+    return RunResult(run_dir, dataset, verdicts, table, info, demo, reports, ceiling, votes, above)

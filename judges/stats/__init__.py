@@ -7,8 +7,10 @@ They take arrays and polars frames; nothing here reads a run folder, draws or wr
 8 clusters, from the bootstrap's draws; the one place rankings and new statistics get theirs),
 ``ties`` (tie-aware accuracy), ``agreement`` (the agreement table), ``ceiling`` (the human
 ceiling, Krippendorff's alpha), ``calibration`` (ECE, margin calibration, position bias),
-``paired`` (paired comparisons of two settings) and ``prelabel_promise`` (the pre-labelling
-threshold and its prediction interval).
+``paired`` (paired comparisons of two settings), ``prelabel_promise`` (the pre-labelling
+threshold and its prediction interval), ``shift`` (does a new batch look like the calibration
+set), ``ranking`` and ``ranking_tables`` (Bradley-Terry generator rankings, Kendall's tau-b) and
+``slices`` (agreement by slice, heterogeneity test).
 """
 
 from judges.core.lazy import lazy_face
@@ -53,6 +55,13 @@ _EXPORTS = {
     "predict_batch": "prelabel_promise",
     "prediction_interval": "prelabel_promise",
     "shift_checks": "shift",
+    "RankingConfig": "ranking",
+    "fit_bradley_terry": "ranking",
+    "kendall_tau_b": "ranking",
+    "Rankings": "ranking_tables",
+    "generator_rankings": "ranking_tables",
+    "heterogeneity": "slices",
+    "slice_table": "slices",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_face(__name__, _EXPORTS)
