@@ -9,6 +9,7 @@ from scipy.stats import f as f_dist
 
 from judges.stats.agreement import agreement_table
 from judges.stats.bootstrap import BootstrapConfig, resample_weights
+from judges.stats.cluster_intervals import proportion_interval
 from judges.stats.slices import heterogeneity, slice_table
 
 
@@ -96,8 +97,15 @@ def test_slice_rows_equal_independent_computations():
         match = (rows["winner"] == rows["human"]).to_numpy() & inside
         top = weights @ np.bincount(codes, weights=match, minlength=len(first))
         bottom = weights @ np.bincount(codes, weights=inside, minlength=len(first))
-        lo, hi = np.quantile(top / bottom, [0.025, 0.975])
-        assert (got["agreement_cluster_lo"], got["agreement_cluster_hi"]) == pytest.approx((lo, hi))
+        # the toolkit's clustered interval (tests/test_cluster_intervals.py checks it by hand)
+        # on these replayed draws, with G = the slice's prompts
+        g = len(set(rows.filter(pl.col("slice") == value)["prompt_id"]))
+        lo, hi = proportion_interval(
+            top / bottom, direct["agreement"], direct["n_labeled"], g, 0.95
+        )
+        assert (got["agreement_cluster_lo"], got["agreement_cluster_hi"]) == pytest.approx(
+            (float(lo), float(hi))
+        )
         assert got["n_clusters"] == direct["n_clusters"]
     labelled = rows.filter(pl.col("slice").is_in(table.filter(~pl.col("small"))["slice"].to_list()))
     expect = heterogeneity(

@@ -19,9 +19,16 @@ import polars as pl
 from judges.core.errors import ConfigError
 from judges.core.types import Pair
 from judges.report.rankings import AbovePairs
-from judges.stats.bootstrap import BootstrapConfig, percentile_interval
+from judges.stats.bootstrap import BootstrapConfig
+from judges.stats.cluster_intervals import as_pair, mean_interval
 from judges.stats.ranking import RankingConfig
-from judges.stats.ranking_tables import METRICS, Rankings, generator_rankings, win_rates
+from judges.stats.ranking_tables import (
+    METRIC_BOUNDS,
+    METRICS,
+    Rankings,
+    generator_rankings,
+    win_rates,
+)
 from judges.stats.slices import MIN_SLICE_PAIRS, slice_table
 
 GENERATOR = "generator"
@@ -90,13 +97,18 @@ def rank_generators(
             "frames": None,
             "generators": part["generators"].max(),
             "pairs": part["pairs"].max(),
+            "n_clusters": part["n_clusters"].max(),
             "note": f"mean over {part['kendall_tau'].drop_nulls().len()} annotators",
         }
         for m in METRICS:
             row[m] = part[m].mean()
             if sampled:
                 mean = np.nanmean(np.stack([d[m] for d in sampled]), axis=0)
-                row[f"{m}_lo"], row[f"{m}_hi"] = percentile_interval(mean, bootstrap.level)
+                row[f"{m}_lo"], row[f"{m}_hi"] = as_pair(
+                    mean_interval(
+                        mean, row[m], row["n_clusters"], bootstrap.level, METRIC_BOUNDS[m]
+                    )
+                )
         pooled.append(row)
     people = humans.generators.filter(pl.col("judge") != "people")
     agreement = pl.concat(

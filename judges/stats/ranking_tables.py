@@ -16,7 +16,8 @@ import numpy as np
 import polars as pl
 
 from judges.stats.agreement import PAPER_DIMENSION_ORDER, cluster_column
-from judges.stats.bootstrap import BootstrapConfig, ClusterResampler, percentile_interval
+from judges.stats.bootstrap import BootstrapConfig, ClusterResampler
+from judges.stats.cluster_intervals import as_pair, mean_interval
 from judges.stats.ranking import RankingConfig, fit_bradley_terry, rank_agreement, ranks, screen
 
 PEOPLE = "people"
@@ -37,15 +38,18 @@ _GENERATOR_SCHEMA = {
     "losses": pl.Int64,
     "ties": pl.Int64,
     "pairs": pl.Int64,
+    "n_clusters": pl.Int64,
     "note": pl.String,
 }
 METRICS = ("kendall_tau", "spearman_rho", "ordered_alike")
+METRIC_BOUNDS = {"kendall_tau": (-1.0, 1.0), "spearman_rho": (-1.0, 1.0), "ordered_alike": (0, 1)}
 _AGREEMENT_SCHEMA = {
     "judge": pl.String,
     "dimension": pl.String,
     "frames": pl.Int64,
     "generators": pl.Int64,
     "pairs": pl.Int64,
+    "n_clusters": pl.Int64,
     **{f"{m}{s}": pl.Float64 for m in METRICS for s in ("", "_lo", "_hi")},
     "note": pl.String,
 }
@@ -160,6 +164,7 @@ def generator_rankings(
             gen_rows += fit.rows(side, setting, names)
             row = dict(zip(SETTING, setting, strict=True))
             row |= {"generators": len(fit.kept), "pairs": group["_pairs"], "note": fit.reason}
+            row["n_clusters"] = fit.n_clusters
             if fit.reason is None:
                 found = rank_agreement(fit.theta[side][None, :], fit.theta[ref][None, :])
                 for m in METRICS:
@@ -168,7 +173,13 @@ def generator_rankings(
                     sampled = rank_agreement(fit.draws[side], fit.draws[ref])
                     draws[setting] = sampled
                     for m in METRICS:
-                        row[f"{m}_lo"], row[f"{m}_hi"] = percentile_interval(sampled[m], boot.level)
+                        # The toolkit's clustered interval (holds its level down to 8 prompts;
+                        # none below 5): not a percentile of the draws.
+                        row[f"{m}_lo"], row[f"{m}_hi"] = as_pair(
+                            mean_interval(
+                                sampled[m], row[m], fit.n_clusters, boot.level, METRIC_BOUNDS[m]
+                            )
+                        )
             agree_rows.append(row)
     generators = _sorted(pl.DataFrame(gen_rows, schema=_GENERATOR_SCHEMA), "generator")
     agreement = _sorted(pl.DataFrame(agree_rows, schema=_AGREEMENT_SCHEMA))
@@ -198,6 +209,7 @@ class _Fit:
     theta: list[np.ndarray] = field(default_factory=list)
     draws: list[np.ndarray] = field(default_factory=list)
     level: float = 0.95
+    n_clusters: int = 0
 
     def rows(self, side: int, setting: tuple, names: list[str]) -> list[dict]:
         out = []
@@ -211,12 +223,19 @@ class _Fit:
             row = dict(zip(SETTING, setting, strict=True))
             row |= {"generator": name, "wins": wins, "losses": losses, "ties": ties}
             row |= {"pairs": pairs, "note": self.notes.get(g, self.reason)}
+            row["n_clusters"] = self.n_clusters
             if self.reason is None and g in pos:
                 k = pos[g]
-                row |= {"strength": float(self.theta[side][k]), "rank": float(rank[k])}
+                strength, place = float(self.theta[side][k]), float(rank[k])
+                row |= {"strength": strength, "rank": place}
                 if rank_draws is not None:
-                    lo, hi = percentile_interval(self.draws[side][:, k], self.level)
-                    rlo, rhi = percentile_interval(rank_draws[:, k], self.level)
+                    g_ = self.n_clusters
+                    lo, hi = as_pair(
+                        mean_interval(self.draws[side][:, k], strength, g_, self.level)
+                    )
+                    rlo, rhi = as_pair(
+                        mean_interval(rank_draws[:, k], place, g_, self.level, (1, len(pos)))
+                    )
                     row |= {"strength_lo": lo, "strength_hi": hi, "rank_lo": rlo, "rank_hi": rhi}
             out.append(row)
         return out
@@ -245,7 +264,7 @@ def _fit(
     np.add.at(between, (a, b), 1)
     between += between.T
     kept, notes, reason = screen(names, between, config)
-    fit = _Fit(kept, notes, reason, counts, level=boot.level)
+    fit = _Fit(kept, notes, reason, counts, level=boot.level, n_clusters=len(resampler.present))
     if reason is not None:
         return fit
     local = np.full(g, -1)

@@ -35,10 +35,10 @@ from judges.stats.bootstrap import (
     BootstrapConfig,
     ClusterResampler,
     design_effect,
-    percentile_interval,
     ratio,
 )
 from judges.stats.classic import wilson_intervals
+from judges.stats.cluster_intervals import as_pair, proportion_interval
 
 MIN_SLICE_PAIRS = 30
 SLICE_COLUMNS = (
@@ -255,10 +255,11 @@ def _resampled(
                 continue
             c = i * n_sl + s
             agree = ratio(m, lab)
-            out["agreement_cluster_lo"][c], out["agreement_cluster_hi"][c] = percentile_interval(
-                agree, config.level
-            )
             n = int(labelled[c])
+            # the toolkit's clustered interval on this slice's prompts (none below 5)
+            out["agreement_cluster_lo"][c], out["agreement_cluster_hi"][c] = as_pair(
+                proportion_interval(agree, float(matches[c] / n), n, len(present), config.level)
+            )
             out["design_effect"][c] = design_effect(agree, float(matches[c] / n), n)
     return out
 
