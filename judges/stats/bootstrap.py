@@ -112,6 +112,11 @@ PREFERENCE_TABLES = {
     "ceiling.csv: agreement_cluster_lo/hi": METHOD,
     "position_bias.csv: first_position, flip _cluster_lo/hi": METHOD,
     "comparisons.csv: lo/hi (paired difference)": DIFFERENCE_METHOD,
+    "agreement.csv: loo_agreement_cluster_lo/hi (like with like)": METHOD,
+    "generators.csv: strength_lo/hi, rank_lo/hi; ranking_agreement.csv: _lo/hi": (
+        "estimate +- t(G-1) x clustered bootstrap s.e., clipped to the statistic's range"
+    ),
+    "agreement_by_<field>.csv: agreement_cluster_lo/hi": METHOD,
 }
 """The interval of each preference run table's columns (run.json ``statistics.intervals``)."""
 HARM_TABLES = {
