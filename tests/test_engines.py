@@ -137,7 +137,9 @@ def test_scores_on_ray_equals_local(local_ray, demo_data, tmp_path):
     pairs = load_pairs(demo_data)
     ids = sorted({v.video_id for p in pairs for v in (p.video_0, p.video_1)})
     scores = tmp_path / "scores.csv"
-    pl.DataFrame({"video_id": ids, "quality": [float(k % 7) for k in range(len(ids))]}).write_csv(scores)
+    pl.DataFrame({"video_id": ids, "quality": [float(k % 7) for k in range(len(ids))]}).write_csv(
+        scores
+    )
     judge = get_judge("scores", file=str(scores), column="quality")
     tasks = demo_tasks(demo_data, [Dimension.AESTHETICS])
     local = run_with(LocalEngine(), judge, tasks)
