@@ -126,11 +126,19 @@ class BatchPlan:
         outcome: ``completed``, ``expired`` (only the first half of the lines answered) or
             ``failed`` (validation failed; nothing answered).
         fail_line: Lines for which it returns True are answered with a 500 in the error file.
+        gate: Batches stay ``in_progress``, answering nothing, until this event is set (tests
+            clear it to hold them, then set it).
     """
 
     delay: float = 0.3
     outcome: str = "completed"
     fail_line: Callable[[dict[str, Any]], bool] | None = None
+    gate: threading.Event = field(default_factory=lambda: _set(threading.Event()))
+
+
+def _set(event: threading.Event) -> threading.Event:
+    event.set()
+    return event
 
 
 class _Server(ThreadingHTTPServer):
@@ -233,6 +241,7 @@ class ChatServer:
         self.files: dict[str, bytes] = {}
         self.batches: dict[str, dict[str, Any]] = {}
         self.batch_lines = 0  # lines answered by batches (each a paid request)
+        self.batch_polls = 0  # GETs of one batch (a client polling it)
         self._ids = itertools.count(1)
         self.httpd = _Server(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
@@ -245,6 +254,7 @@ class ChatServer:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+        self.batch_plan.gate.set()
         self.httpd.shutdown()
         self.httpd.server_close()
 
@@ -414,6 +424,7 @@ class ChatServer:
                     "data": [{"code": "invalid_request", "message": "scripted failure"}],
                 }
             return
+        plan.gate.wait()
         answer = lines if plan.outcome == "completed" else lines[: len(lines) // 2]
         out: list[str] = []
         errors: list[str] = []
@@ -473,6 +484,8 @@ class ChatServer:
                 data = [copy.deepcopy(b) for b in reversed(self.batches.values())]
                 return 200, {"object": "list", "data": data, "has_more": False}
             if parts[-1] in self.batches:
+                self.batch_polls += 1
+                self._changed.notify_all()
                 return 200, copy.deepcopy(self.batches[parts[-1]])
         return 404, {"error": {"message": f"not found: {path}"}}
 
