@@ -163,6 +163,7 @@ class ChatServer:
         self.count_usage = count_usage
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
+        self.arrivals: list[float] = []  # time.monotonic() of each chat request
         self.lock = threading.Lock()
         self._changed = threading.Condition(self.lock)
         self._allowance: int | None = None  # None: answer everything; n: n more, hold the rest
@@ -189,6 +190,7 @@ class ChatServer:
                 body = json.loads(raw)
                 with server.lock:
                     server.requests.append(body)
+                    server.arrivals.append(time.monotonic())
                     server.headers.append({k.lower(): v for k, v in self.headers.items()})
                     reply = server.script.popleft() if server.script else None
                     server.in_flight += 1
