@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -88,21 +89,69 @@ def test_dry_run_calls_nothing(tmp_path):
     with ChatServer() as server:
         res = cli(
             server,
-            "--frames",
-            "1,2,4,8",
-            "--limit",
-            "3",
-            "--dry-run",
-            "--out",
-            tmp_path / "r",
-            cwd=tmp_path,
-            key=False,
-        )
+            "--frames", "1,2", "--limit", "3", "--dims", "aesthetics,helpfulness",
+            "--concurrency", "4", "--judge-arg", "max_tokens=100",
+            "--dry-run", "--out", tmp_path / "r", cwd=tmp_path, key=False,
+        )  # fmt: skip
         assert res.returncode == 0, res.stderr
         assert server.requests == []
     assert "nothing was called or written" in res.stdout
-    assert "API calls" in res.stdout and "input tokens" in res.stdout
     assert not (tmp_path / "r").exists()
+    # The line the README's cost table is made of, every figure derived here: 3 pairs x 2
+    # dimensions x 2 frame counts = 12 calls; gpt4o at $5 / $15 per 1M tokens; worst-case
+    # output = 12 x max_tokens 100 = 1,200 tokens = $0.0180; batch = half of each; wall time =
+    # 12 x max(6 s / 4 in flight, local overhead) = 18 s.
+    line = next(x for x in res.stdout.splitlines() if x.startswith("gpt4o: "))
+    m = re.fullmatch(
+        r"gpt4o: 12 of 12 verdicts to compute, 12 API calls \(0 answered by the cache\), "
+        r"~([\d,]+) input tokens; online \$([\d.]+) input \+ up to \$0\.0180 output "
+        r"\(prices as of [\d-]+\); batch \$([\d.]+) \+ up to \$0\.0090; online wall time "
+        r"~18 s at 4 in flight \(6 s a request, [\d.]+ ms local overhead measured\); "
+        r"a batch answers within 24 h",
+        line,
+    )
+    assert m, line
+    tokens = int(m[1].replace(",", ""))
+    assert float(m[2]) == round(tokens * 5 / 1e6, 4)
+    assert float(m[3]) == round(tokens * 5 / 1e6 / 2, 4)
+
+
+def test_ctrl_c_exits_130_and_says_how_to_resume(tmp_path):
+    with ChatServer() as server:
+        server.hold()
+        proc = subprocess.Popen(
+            command(server, "--frames", "1", "--limit", "4", "--out", tmp_path / "r"),
+            cwd=tmp_path,
+            env={**os.environ, "JUDGES_CLI_KEY": KEY},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        server.wait_for_requests(1)  # mid-run: requests in flight, none answered
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "interrupted: finished verdicts are saved in the cache" in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "r").exists() or not any((tmp_path / "r").iterdir())
+
+
+def test_the_api_key_is_never_written(tmp_path):
+    with ChatServer() as server:
+        res = cli(
+            server,
+            "--frames", "1", "--limit", "2", "--dims", "aesthetics",
+            "--cache-dir", tmp_path / "cache", "--out", tmp_path / "r", cwd=tmp_path,
+        )  # fmt: skip
+        assert res.returncode == 0, res.stderr
+        assert server.headers[0]["authorization"] == f"Bearer {KEY}"  # the key was used
+    written = [p for p in (tmp_path / "cache").rglob("*") if p.is_file()]
+    written += [p for p in (tmp_path / "r").rglob("*") if p.is_file()]
+    names = {p.name for p in written}
+    assert {"cache.sqlite", "verdicts.parquet", "run.json"} <= names
+    for path in written:  # raw bytes: SQLite pages, parquet, JSON, logs, figures
+        assert KEY.encode() not in path.read_bytes(), path
+    assert KEY not in res.stdout + res.stderr
 
 
 def test_missing_key_exits_2_before_any_request(tmp_path):

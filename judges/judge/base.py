@@ -272,7 +272,8 @@ class Judge(abc.ABC):
             pending = {pool.submit(judge_part, p) for p in itertools.islice(parts, 4 * workers)}
             try:
                 while pending:
-                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    # Timed, so Ctrl-C is seen while parts run (see async_judge._get).
+                    done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
                     for future in done:
                         nxt = next(parts, None)
                         if nxt is not None:
