@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -419,3 +420,60 @@ def test_crafted_votes_give_the_hand_counted_ceiling_and_alpha(tmp_path):
     assert info["votes"] == 12 and info["annotators"] == ["a", "b", "user3"]
     assert info["per_dimension"] == {"helpfulness": 12}
     assert info["skipped"] == [f"{export}: task 1 annotation 99: cancelled (skipped) by user4"]
+
+
+def test_summary_prints_the_counts_and_exits(tmp_path):
+    data = make_dataset(tmp_path / "d", n_pairs=6)
+    res = cli("--summary", "--data", data, "--out", tmp_path / "r", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    # make_dataset: pair i is helpfulness video_0 when i is odd, informativeness video_0
+    # when i % 3 == 0 (pairs 0 and 3); every pair its own prompt, two videos each.
+    lines = res.stdout.splitlines()
+    assert lines[0] == str(data)
+    assert lines[1] == "6 pairs, 6 prompts, 12 videos"
+    rows = {line.split()[0]: line.split()[1:] for line in lines[3:]}
+    assert rows["helpfulness"] == ["6", "3", "3", "0"]
+    assert rows["informativeness"] == ["6", "2", "4", "0"]
+    assert not (tmp_path / "r").exists()  # nothing judged, nothing written
+
+
+def test_no_cache_neither_reads_nor_writes_the_cache(tmp_path):
+    data = make_dataset(tmp_path / "d", n_pairs=3)
+    cache = tmp_path / "cache"
+    args = ["--judge", "psnr", "--data", data, "--frames", "1,2", "--cache-dir", cache]
+    first = cli(*args, "--out", tmp_path / "r", "--run-id", "a", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    info = json.loads((tmp_path / "r" / "a" / "run.json").read_text())
+    assert (info["judges"][0]["computed"], info["judges"][0]["cached"]) == (6, 0)
+    cached_files = {p: p.stat().st_mtime_ns for p in cache.rglob("*") if p.is_file()}
+    assert cached_files  # the normal run wrote its cache
+    # --no-cache: everything computed again although the cache holds it, and nothing written.
+    again = cli(*args, "--no-cache", "--out", tmp_path / "r", "--run-id", "b", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    info = json.loads((tmp_path / "r" / "b" / "run.json").read_text())
+    assert (info["judges"][0]["computed"], info["judges"][0]["cached"]) == (6, 0)
+    assert {p: p.stat().st_mtime_ns for p in cache.rglob("*") if p.is_file()} == cached_files
+    # The cache still serves a normal run.
+    third = cli(*args, "--out", tmp_path / "r", "--run-id", "c", cwd=tmp_path)
+    assert third.returncode == 0, third.stderr
+    info = json.loads((tmp_path / "r" / "c" / "run.json").read_text())
+    assert (info["judges"][0]["computed"], info["judges"][0]["cached"]) == (0, 6)
+
+
+def test_run_json_records_the_checkouts_commit(tmp_path):
+    """git_commit is HEAD of the checkout the library runs from, -dirty with tracked changes."""
+    import subprocess as sp
+
+    root = Path(__file__).resolve().parents[1]
+    data = make_dataset(tmp_path / "d", n_pairs=2)
+    res = cli("--judge", "psnr", "--data", data, "--frames", "1", "--out", tmp_path / "r",
+              "--run-id", "a", cwd=tmp_path)  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    commit = json.loads((tmp_path / "r" / "a" / "run.json").read_text())["git_commit"]
+    head = sp.run(["git", "-C", root, "log", "-1", "--format=%H"], capture_output=True, text=True)
+    if head.returncode != 0:  # not a git checkout (an unpacked archive): recorded as unknown
+        assert commit is None
+        return
+    clean = sp.run(["git", "-C", root, "diff", "HEAD", "--quiet"]).returncode == 0
+    assert commit == head.stdout.strip() + ("" if clean else "-dirty")
+    assert re.fullmatch(r"[0-9a-f]{40}(-dirty)?", commit)
