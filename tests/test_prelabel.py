@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 
+import polars as pl
 import pytest
 
 from conftest import make_dataset
@@ -193,3 +194,44 @@ def test_existing_output_refused_unless_overwrite(tmp_path):
     assert "earlier.txt" not in {p.name for p in out.iterdir()}
     assert (out / "summary.json").is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d", "o"]  # no staging left
+
+
+def test_prelabel_command_calibrates_margins_to_probabilities(tmp_path):
+    """prelabel.py --calibrate isotonic, as a user runs it, on the hand-worked margins."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    data, scores = _scored_dataset(tmp_path / "d")
+    out = tmp_path / "out"
+    script = Path(__file__).resolve().parents[1] / "experiments" / "prelabel.py"
+    res = subprocess.run(
+        [
+            sys.executable, script, "--judge", "scores", "--judge-arg", f"file={scores}",
+            "--judge-arg", "column=quality", "--dimension", "informativeness", "--frames", "1",
+            "--data", data, "--calibration", data, "--calibrate", "isotonic",
+            "--target-agreement", "0.6", "--min-kept", "5", "--min-prompts", "1",
+            "--out", out, "--quiet",
+        ],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    # Isotonic fit of "right" on the margin, by hand: ascending margins 1..8 are right, wrong,
+    # then six right; pooling the violating first two gives 0.5, 0.5, then 1.0 for margins 3-8.
+    assert summary["confidence_kind"] == "probability"
+    assert summary["calibrator"] == {"method": "isotonic", "steps": 2, "fit_pairs": 8}
+    # Thresholds: 1.0 keeps six right pairs (Wilson bound 1 / (1 + 1.645^2 / 6) = 0.689:
+    # passes 0.6); 0.5 keeps all eight, 7 right (Wilson 0.589: fails).
+    assert summary["threshold"] == 1.0
+    assert (summary["pre_labelled"], summary["routed_to_humans"]) == (6, 2)
+    curve = pl.read_csv(out / "risk_coverage.csv")
+    assert curve["threshold"].to_list() == [1.0, 0.5]
+    assert curve["kept"].to_list() == [6, 8]
+    assert curve["lower_bound"].to_list() == pytest.approx(
+        [1 / (1 + 1.6448536**2 / 6), 0.58886], abs=1e-4
+    )
+    assert curve["passed"].to_list() == [True, False]
+    routed = pl.read_csv(out / "routed_to_humans.csv")
+    assert routed["pair_id"].to_list() == ["pair-6", "pair-7"]
+    assert routed["judge_confidence"].to_list() == [0.5, 0.5]
