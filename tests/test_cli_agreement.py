@@ -359,9 +359,25 @@ def _label_studio_export(choices: dict[str, str]) -> list[dict]:
     return tasks
 
 
+def assert_checkout_commit(commit: str | None) -> None:
+    """run.json's git_commit is HEAD of the checkout the library runs from (-dirty with changes
+    to tracked files), or None outside a git checkout (an unpacked archive)."""
+    root = Path(__file__).resolve().parents[1]
+    head = subprocess.run(
+        ["git", "-C", root, "log", "-1", "--format=%H"], capture_output=True, text=True
+    )
+    if head.returncode != 0:
+        assert commit is None
+        return
+    clean = subprocess.run(["git", "-C", root, "diff", "HEAD", "--quiet"]).returncode == 0
+    assert commit == head.stdout.strip() + ("" if clean else "-dirty")
+    assert re.fullmatch(r"[0-9a-f]{40}(-dirty)?", commit)
+
+
 def test_crafted_votes_give_the_hand_counted_ceiling_and_alpha(tmp_path):
     """The whole ceiling pipeline (votes from CSV and Label Studio, ceiling.csv, alpha,
-    agreement_of_ceiling, run.json votes) on votes counted by hand, no shared data needed."""
+    agreement_of_ceiling, run.json votes) on votes counted by hand, no shared data needed; and
+    the run's recorded git commit."""
     from scipy.stats import binomtest
 
     data = make_dataset(tmp_path / "d", n_pairs=4)
@@ -416,6 +432,7 @@ def test_crafted_votes_give_the_hand_counted_ceiling_and_alpha(tmp_path):
     (row,) = pl.read_csv(run / "agreement.csv").iter_rows(named=True)
     assert row["human_agreement"] == pytest.approx(5 / 9)
     assert row["agreement_of_ceiling"] == pytest.approx(judge_agreement / (5 / 9))
+    assert_checkout_commit(json.loads((run / "run.json").read_text())["git_commit"])
     info = json.loads((run / "run.json").read_text())["votes"]
     assert info["votes"] == 12 and info["annotators"] == ["a", "b", "user3"]
     assert info["per_dimension"] == {"helpfulness": 12}
@@ -453,27 +470,3 @@ def test_no_cache_neither_reads_nor_writes_the_cache(tmp_path):
     info = json.loads((tmp_path / "r" / "b" / "run.json").read_text())
     assert (info["judges"][0]["computed"], info["judges"][0]["cached"]) == (6, 0)
     assert {p: p.stat().st_mtime_ns for p in cache.rglob("*") if p.is_file()} == cached_files
-    # The cache still serves a normal run.
-    third = cli(*args, "--out", tmp_path / "r", "--run-id", "c", cwd=tmp_path)
-    assert third.returncode == 0, third.stderr
-    info = json.loads((tmp_path / "r" / "c" / "run.json").read_text())
-    assert (info["judges"][0]["computed"], info["judges"][0]["cached"]) == (0, 6)
-
-
-def test_run_json_records_the_checkouts_commit(tmp_path):
-    """git_commit is HEAD of the checkout the library runs from, -dirty with tracked changes."""
-    import subprocess as sp
-
-    root = Path(__file__).resolve().parents[1]
-    data = make_dataset(tmp_path / "d", n_pairs=2)
-    res = cli("--judge", "psnr", "--data", data, "--frames", "1", "--out", tmp_path / "r",
-              "--run-id", "a", cwd=tmp_path)  # fmt: skip
-    assert res.returncode == 0, res.stderr
-    commit = json.loads((tmp_path / "r" / "a" / "run.json").read_text())["git_commit"]
-    head = sp.run(["git", "-C", root, "log", "-1", "--format=%H"], capture_output=True, text=True)
-    if head.returncode != 0:  # not a git checkout (an unpacked archive): recorded as unknown
-        assert commit is None
-        return
-    clean = sp.run(["git", "-C", root, "diff", "HEAD", "--quiet"]).returncode == 0
-    assert commit == head.stdout.strip() + ("" if clean else "-dirty")
-    assert re.fullmatch(r"[0-9a-f]{40}(-dirty)?", commit)

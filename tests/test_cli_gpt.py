@@ -162,39 +162,6 @@ def test_missing_key_exits_2_before_any_request(tmp_path):
     assert "JUDGES_CLI_KEY is not set" in res.stderr and "Traceback" not in res.stderr
 
 
-def test_max_cost_stops_then_continues(tmp_path):
-    common = [
-        "--frames",
-        "1",
-        "--limit",
-        "3",
-        "--dims",
-        "aesthetics,helpfulness",
-        "--judge-arg",
-        "price_input=200",
-        "--judge-arg",
-        "price_output=0",
-        "--judge-arg",
-        "max_tokens=16",
-        "--concurrency",
-        "1",
-        "--out",
-        tmp_path / "r",
-    ]
-    with ChatServer() as server:
-        res = cli(server, *common, "--max-cost", "0.5", cwd=tmp_path)
-        assert res.returncode == 3, res.stderr
-        assert (
-            "--max-cost 0.50 USD reached" in res.stderr and "rerun the same command" in res.stderr
-        )
-        paid = len(server.requests)
-        assert 0 < paid < 6
-        res = cli(server, *common, "--max-cost", "100", cwd=tmp_path)
-        assert res.returncode == 0, res.stderr
-        assert len(server.requests) == 6  # the first run's answers were not paid again
-        assert f"{6 - paid} API calls, 0 cached replies" in res.stdout
-
-
 def test_no_more_than_concurrency_requests_in_flight(tmp_path):
     concurrency, total = 3, 6 * 2
     with ChatServer() as server:
@@ -222,9 +189,10 @@ def test_no_more_than_concurrency_requests_in_flight(tmp_path):
         assert (len(server.requests), server.max_in_flight) == (total, concurrency)
 
 
-def test_max_cost_holds_with_eight_requests_in_flight(tmp_path):
+def test_max_cost_stops_then_continues_with_eight_requests_in_flight(tmp_path):
     """The cap is reserved before each request is sent, so 8 requests in flight at once (the
-    default) still cannot spend past it: the server's own token count prices what it answered."""
+    default) still cannot spend past it (the server's own token count prices what it answered);
+    exit 3 says how to continue, and the rerun pays only for the rest."""
     args = [
         "--frames", "1", "--limit", "6", "--dims", "aesthetics,helpfulness",
         "--judge-arg", "price_input=200", "--judge-arg", "price_output=0",
@@ -249,9 +217,11 @@ def test_max_cost_holds_with_eight_requests_in_flight(tmp_path):
         paid = len(server.requests)
         # Without reservations all 8 would go out at once: 8 x ~0.18 USD > 1 USD.
         assert 3 <= paid < 12 and spent <= cap
+        assert "--max-cost 1.00 USD reached" in err and "rerun the same command" in err
         res = cli(server, *args, "--max-cost", "100", cwd=tmp_path)
         assert res.returncode == 0, res.stderr
         assert len(server.requests) == 12  # the capped run's answers were not paid again
+        assert f"{12 - paid} API calls, 0 cached replies" in res.stdout
 
 
 def test_killed_run_resumes_without_paying_twice(tmp_path):
