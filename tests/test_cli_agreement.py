@@ -29,6 +29,22 @@ def cli(*args, cwd, env=None):
     )
 
 
+def run_in_process(capsys, *args) -> tuple[int, str, str]:
+    """agreement.py's main in this process (exit code, stdout, stderr): the options as a user
+    gives them, without a second interpreter's start-up."""
+    import importlib.util
+
+    from judges.cli import run_main
+
+    spec = importlib.util.spec_from_file_location("cmd_agreement", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    capsys.readouterr()
+    code = run_main(module.main, ["--quiet", *map(str, args)])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
 def only_run_dir(out: Path) -> Path:
     (run_dir,) = [p for p in out.iterdir() if p.is_dir()]
     return run_dir
@@ -374,7 +390,7 @@ def assert_checkout_commit(commit: str | None) -> None:
     assert re.fullmatch(r"[0-9a-f]{40}(-dirty)?", commit)
 
 
-def test_crafted_votes_give_the_hand_counted_ceiling_and_alpha(tmp_path):
+def test_crafted_votes_give_the_hand_counted_ceiling_and_alpha(tmp_path, capsys):
     """The whole ceiling pipeline (votes from CSV and Label Studio, ceiling.csv, alpha,
     agreement_of_ceiling, run.json votes) on votes counted by hand, no shared data needed; and
     the run's recorded git commit."""
@@ -392,12 +408,13 @@ def test_crafted_votes_give_the_hand_counted_ceiling_and_alpha(tmp_path):
     )
     export = tmp_path / "export.json"
     export.write_text(json.dumps(_label_studio_export({p: c[2] for p, c in CRAFTED_VOTES.items()})))
-    res = cli(
+    code, _, err = run_in_process(
+        capsys,
         "--judge", "psnr", "--data", data, "--frames", "2", "--dims", "helpfulness",
         "--votes", votes_csv, "--votes", export, "--bootstrap", "200",
-        "--out", tmp_path / "r", "--run-id", "r", cwd=tmp_path,
+        "--out", tmp_path / "r", "--run-id", "r",
     )  # fmt: skip
-    assert res.returncode == 0, res.stderr
+    assert code == 0, err
     run = tmp_path / "r" / "r"
     ceiling = pl.read_csv(run / "ceiling.csv")
     # Leave one out, by hand. pair-0: a's and b's others split (v1, v0): no reference; user3's
@@ -439,13 +456,13 @@ def test_crafted_votes_give_the_hand_counted_ceiling_and_alpha(tmp_path):
     assert info["skipped"] == [f"{export}: task 1 annotation 99: cancelled (skipped) by user4"]
 
 
-def test_summary_prints_the_counts_and_exits(tmp_path):
+def test_summary_prints_the_counts_and_exits(tmp_path, capsys):
     data = make_dataset(tmp_path / "d", n_pairs=6)
-    res = cli("--summary", "--data", data, "--out", tmp_path / "r", cwd=tmp_path)
-    assert res.returncode == 0, res.stderr
+    code, stdout, err = run_in_process(capsys, "--summary", "--data", data, "--out", tmp_path / "r")
+    assert code == 0, err
     # make_dataset: pair i is helpfulness video_0 when i is odd, informativeness video_0
     # when i % 3 == 0 (pairs 0 and 3); every pair its own prompt, two videos each.
-    lines = res.stdout.splitlines()
+    lines = stdout.splitlines()
     assert lines[0] == str(data)
     assert lines[1] == "6 pairs, 6 prompts, 12 videos"
     rows = {line.split()[0]: line.split()[1:] for line in lines[3:]}
@@ -454,19 +471,21 @@ def test_summary_prints_the_counts_and_exits(tmp_path):
     assert not (tmp_path / "r").exists()  # nothing judged, nothing written
 
 
-def test_no_cache_neither_reads_nor_writes_the_cache(tmp_path):
+def test_no_cache_neither_reads_nor_writes_the_cache(tmp_path, capsys):
     data = make_dataset(tmp_path / "d", n_pairs=3)
     cache = tmp_path / "cache"
     args = ["--judge", "psnr", "--data", data, "--frames", "1,2", "--cache-dir", cache]
-    first = cli(*args, "--out", tmp_path / "r", "--run-id", "a", cwd=tmp_path)
-    assert first.returncode == 0, first.stderr
+    code, _, err = run_in_process(capsys, *args, "--out", tmp_path / "r", "--run-id", "a")
+    assert code == 0, err
     info = json.loads((tmp_path / "r" / "a" / "run.json").read_text())
     assert (info["judges"][0]["computed"], info["judges"][0]["cached"]) == (6, 0)
     cached_files = {p: p.stat().st_mtime_ns for p in cache.rglob("*") if p.is_file()}
     assert cached_files  # the normal run wrote its cache
     # --no-cache: everything computed again although the cache holds it, and nothing written.
-    again = cli(*args, "--no-cache", "--out", tmp_path / "r", "--run-id", "b", cwd=tmp_path)
-    assert again.returncode == 0, again.stderr
+    code, _, err = run_in_process(
+        capsys, *args, "--no-cache", "--out", tmp_path / "r", "--run-id", "b"
+    )
+    assert code == 0, err
     info = json.loads((tmp_path / "r" / "b" / "run.json").read_text())
     assert (info["judges"][0]["computed"], info["judges"][0]["cached"]) == (6, 0)
     assert {p: p.stat().st_mtime_ns for p in cache.rglob("*") if p.is_file()} == cached_files
