@@ -261,7 +261,8 @@ class Judge(abc.ABC):
             return
         # Decoding and OpenCV maths release the GIL, so threads use every core. A bounded window
         # of work is in flight (a future per task of a million tasks was gigabytes), each thread
-        # taking whole prompts at once (a future per task cost more than a cached verdict).
+        # taking whole prompts at once (a future per task cost more than a cached verdict). The
+        # wait is timed so that Ctrl-C is seen while parts run (see async_judge._get).
         size = max(1, min(64, len(tasks) // (workers * 16)))
         parts = whole_groups(tasks, size)  # threads decode different prompts' videos
 
@@ -272,7 +273,6 @@ class Judge(abc.ABC):
             pending = {pool.submit(judge_part, p) for p in itertools.islice(parts, 4 * workers)}
             try:
                 while pending:
-                    # Timed, so Ctrl-C is seen while parts run (see async_judge._get).
                     done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
                     for future in done:
                         nxt = next(parts, None)
