@@ -10,6 +10,11 @@ retrieve, list, cancel) follow OpenAI's Batch API: a batch is worked off by a th
 server after :attr:`BatchPlan.delay` seconds, each line answered by the same responder as an
 online call, and it ends ``completed``, ``expired`` (half its lines answered) or ``failed``
 (validation failed) as the plan says; per-line failures go to the error file.
+
+Tests that kill or time out a client never race a clock: :meth:`ChatServer.hold` keeps replies
+back (all, or all after the first ``allow``) until the test calls :meth:`ChatServer.allow` or
+:meth:`ChatServer.release`, and :meth:`ChatServer.wait_for_requests` blocks until requests have
+arrived. ``in_flight`` / ``max_in_flight`` count requests received and not yet answered.
 """
 
 from __future__ import annotations
@@ -121,17 +126,32 @@ class BatchPlan:
         outcome: ``completed``, ``expired`` (only the first half of the lines answered) or
             ``failed`` (validation failed; nothing answered).
         fail_line: Lines for which it returns True are answered with a 500 in the error file.
+        gate: Batches stay ``in_progress``, answering nothing, until this event is set (tests
+            clear it to hold them, then set it).
     """
 
     delay: float = 0.3
     outcome: str = "completed"
     fail_line: Callable[[dict[str, Any]], bool] | None = None
+    gate: threading.Event = field(default_factory=lambda: _set(threading.Event()))
+
+
+def _set(event: threading.Event) -> threading.Event:
+    event.set()
+    return event
 
 
 class _Server(ThreadingHTTPServer):
     # socketserver's default backlog of 5 drops connections when a client opens dozens at
     # once, and each drop costs a one-second SYN retransmit.
     request_queue_size = 256
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        import sys
+
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return  # a client killed by a test: nothing to report
+        super().handle_error(request, client_address)
 
 
 class ChatServer:
@@ -150,7 +170,12 @@ class ChatServer:
         self.count_usage = count_usage
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
+        self.arrivals: list[float] = []  # time.monotonic() of each chat request
         self.lock = threading.Lock()
+        self._changed = threading.Condition(self.lock)
+        self._allowance: int | None = None  # None: answer everything; n: n more, hold the rest
+        self.in_flight = 0
+        self.max_in_flight = 0
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -172,11 +197,22 @@ class ChatServer:
                 body = json.loads(raw)
                 with server.lock:
                     server.requests.append(body)
+                    server.arrivals.append(time.monotonic())
                     server.headers.append({k.lower(): v for k, v in self.headers.items()})
                     reply = server.script.popleft() if server.script else None
-                if not self.path.endswith("/chat/completions"):
-                    return self._send(404, {"error": {"message": "not found"}})
-                status, payload, headers = server.complete(body, reply)
+                    server.in_flight += 1
+                    server.max_in_flight = max(server.max_in_flight, server.in_flight)
+                    server._changed.notify_all()
+                try:
+                    if not self.path.endswith("/chat/completions"):
+                        status, payload, headers = 404, {"error": {"message": "not found"}}, {}
+                    else:
+                        server._await_turn()
+                        status, payload, headers = server.complete(body, reply)
+                finally:
+                    with server.lock:  # answered: no longer in flight, before the client knows
+                        server.in_flight -= 1
+                        server._changed.notify_all()
                 self._send(status, payload, headers)
 
             def do_GET(self) -> None:
@@ -214,6 +250,7 @@ class ChatServer:
         self.files: dict[str, bytes] = {}
         self.batches: dict[str, dict[str, Any]] = {}
         self.batch_lines = 0  # lines answered by batches (each a paid request)
+        self.batch_polls = 0  # GETs of one batch (a client polling it)
         self._ids = itertools.count(1)
         self.httpd = _Server(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
@@ -225,8 +262,50 @@ class ChatServer:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.release()
+        self.batch_plan.gate.set()
         self.httpd.shutdown()
         self.httpd.server_close()
+
+    # --- holding replies (tests control time by events, not by sleeps) -------------------------
+
+    def hold(self, allow: int = 0) -> None:
+        """Answer ``allow`` more chat requests, then hold every later one until released."""
+        with self.lock:
+            self._allowance = allow
+            self._changed.notify_all()
+
+    def allow(self, n: int = 1) -> None:
+        """Let ``n`` more held (or future) requests be answered."""
+        with self.lock:
+            if self._allowance is not None:
+                self._allowance += n
+            self._changed.notify_all()
+
+    def release(self) -> None:
+        """Answer every held request and every later one."""
+        with self.lock:
+            self._allowance = None
+            self._changed.notify_all()
+
+    def wait_for_requests(self, n: int, timeout: float = 120.0) -> None:
+        """Block until ``n`` chat requests have arrived (AssertionError after ``timeout``)."""
+        self.wait_until(lambda: len(self.requests) >= n, timeout, f"{n} requests")
+
+    def wait_until(self, condition: Callable[[], bool], timeout: float, what: str) -> None:
+        """Block until ``condition()`` (called under the server's lock) holds."""
+        with self.lock:
+            if not self._changed.wait_for(condition, timeout):
+                raise AssertionError(
+                    f"waited {timeout} s for {what}; {len(self.requests)} requests arrived, "
+                    f"{self.in_flight} in flight"
+                )
+
+    def _await_turn(self) -> None:
+        with self.lock:
+            self._changed.wait_for(lambda: self._allowance is None or self._allowance > 0)
+            if self._allowance is not None:
+                self._allowance -= 1
 
     # --- chat completions ----------------------------------------------------------------------
 
@@ -354,6 +433,7 @@ class ChatServer:
                     "data": [{"code": "invalid_request", "message": "scripted failure"}],
                 }
             return
+        plan.gate.wait()
         answer = lines if plan.outcome == "completed" else lines[: len(lines) // 2]
         out: list[str] = []
         errors: list[str] = []
@@ -413,6 +493,8 @@ class ChatServer:
                 data = [copy.deepcopy(b) for b in reversed(self.batches.values())]
                 return 200, {"object": "list", "data": data, "has_more": False}
             if parts[-1] in self.batches:
+                self.batch_polls += 1
+                self._changed.notify_all()
                 return 200, copy.deepcopy(self.batches[parts[-1]])
         return 404, {"error": {"message": f"not found: {path}"}}
 

@@ -22,6 +22,56 @@ from judges.judge.registry import register_judge, unregister_judge
 os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
 
 FETV_DEV = Path(__file__).resolve().parents[2] / "shared" / "data" / "fetv-dev"
+NO_FETV_DEV = f"real data: {FETV_DEV} (../shared/data/fetv-dev beside the clone) is not present"
+# CI lays ../shared beside its checkout and sets this (.ci/run): there a real-data test that would
+# skip fails instead, so CI never passes with the real-data checks silently left out.
+REQUIRE_REAL_DATA = os.environ.get("T2V_REQUIRE_REAL_DATA", "") not in ("", "0")
+
+
+def fetv_dev_or_none() -> Path | None:
+    """fetv-dev's folder, or None where a bare clone lacks it (a failure under CI)."""
+    if FETV_DEV.is_dir():
+        return FETV_DEV
+    if REQUIRE_REAL_DATA:
+        pytest.fail(f"T2V_REQUIRE_REAL_DATA is set but {NO_FETV_DEV}", pytrace=False)
+    return None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "fetv_dev: uses ../shared/data/fetv-dev; skips with the reason where it is absent, "
+        "fails instead under T2V_REQUIRE_REAL_DATA=1 (CI)",
+    )
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("fetv_dev") is not None and fetv_dev_or_none() is None:
+        pytest.skip(NO_FETV_DEV)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """Under T2V_REQUIRE_REAL_DATA, any skip that names the shared data is a failure.
+
+    The marker covers the tests written for fetv-dev; this catches a skip added any other way
+    (a ``pytest.skip`` or ``skipif`` whose reason names ``../shared`` or fetv-dev).
+    """
+    report = yield
+    if REQUIRE_REAL_DATA and report.skipped:
+        reason = str(report.longrepr[-1] if isinstance(report.longrepr, tuple) else "")
+        if "../shared" in reason or "fetv-dev" in reason:
+            report.outcome = "failed"
+            report.longrepr = f"T2V_REQUIRE_REAL_DATA is set, but the test skipped: {reason}"
+    return report
+
+
+@pytest.fixture(scope="session")
+def demo_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The built-in demo dataset (48 pairs of generated clips), built once per session."""
+    from judges.datasets.demo import build_demo_dataset
+
+    return build_demo_dataset(tmp_path_factory.mktemp("demo"))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import http.cookiejar
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -87,6 +88,19 @@ class LabelStudio:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> LabelStudio:
+        # The port is picked free, then released for label-studio to bind (it cannot take a
+        # bound socket). If another process takes it meanwhile, label-studio moves to the next
+        # free port and says so in its log (followed here); if it loses the race at bind time
+        # it exits, and the start is retried on a new port.
+        for attempt in range(3):
+            if self._start(attempt):
+                return self
+            self.port = _free_port()
+            self.url = f"http://127.0.0.1:{self.port}"
+        raise RuntimeError(f"label-studio could not bind a port: {self.log.read_text()[-2000:]}")
+
+    def _start(self, attempt: int) -> bool:
+        """Start the server; True once it answers, False when it lost its port (retry)."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         env = {
             **os.environ,
@@ -113,13 +127,20 @@ class LabelStudio:
             )
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline:
+            text = self.log.read_text(errors="replace")
+            moved = re.findall(r"Trying to start at (\d+)", text)
+            if moved and int(moved[-1]) != self.port:
+                self.port = int(moved[-1])
+                self.url = f"http://127.0.0.1:{self.port}"
             if self.proc.poll() is not None:
-                raise RuntimeError(f"label-studio exited: {self.log.read_text()[-2000:]}")
+                if "Address already in use" in text and attempt < 2:
+                    return False
+                raise RuntimeError(f"label-studio exited: {text[-2000:]}")
             try:
                 self.api("GET", "/api/current-user/whoami")
-                return self
+                return True
             except (urllib.error.URLError, ConnectionError, OSError):
-                time.sleep(1)
+                time.sleep(1)  # polling a server that takes seconds to start; not a timing bet
         self.__exit__()
         raise RuntimeError(f"label-studio did not start in 240 s: {self.log.read_text()[-2000:]}")
 

@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import openai
@@ -103,7 +102,7 @@ def test_failed_lines_and_expired_batches_are_named_and_retried_alone(tmp_path):
         marker = "Dimension: aesthetics."
         server.batch_plan.fail_line = lambda body: marker in json.dumps(body["messages"])
         res = run(agreement(server, tmp_path))
-        assert res.returncode in (0, 4), res.stderr
+        assert res.returncode == 0, res.stderr  # 8 of 16 failed: not more than half
         v = verdicts(tmp_path / "out")
         failed = v.filter(pl.col("status") == "error")
         assert set(failed["dimension"]) == {"aesthetics"} and failed.height == 8
@@ -112,6 +111,7 @@ def test_failed_lines_and_expired_batches_are_named_and_retried_alone(tmp_path):
         server.batch_plan.fail_line = None
         server.batch_plan.outcome = "expired"
         res = run(agreement(server, tmp_path, "--overwrite", "--run-id", "r2"))
+        assert res.returncode == 0, res.stderr  # 4 of 16 failed
         last = server.batches[max(server.batches, key=lambda b: int(b.split("-")[1]))]
         assert last["request_counts"]["total"] == 8
         v = verdicts_of(tmp_path / "out" / "r2")
@@ -142,23 +142,20 @@ def test_max_cost_refuses_a_batch_before_creating_it(tmp_path):
 
 def test_kill_while_polling_resumes_the_same_batch(tmp_path):
     with ChatServer() as server:
-        server.batch_plan.delay = 6.0
+        server.batch_plan.gate.clear()  # the batch stays in progress until the test says
         proc = subprocess.Popen(
             agreement(server, tmp_path),
             env={**os.environ, "JUDGES_CLI_KEY": KEY},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + 120
-        while not server.batches and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert server.batches, "no batch was created"
-        time.sleep(0.5)  # polling now
+        server.wait_until(lambda: server.batch_polls >= 2, 120, "the run polling its batch")
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         assert len(server.batches) == 1
         (batch,) = server.batches.values()
         assert batch["status"] == "in_progress"
+        server.batch_plan.gate.set()
         res = run(agreement(server, tmp_path, "--run-id", "resumed"))
         assert res.returncode == 0, res.stderr
         assert len(server.batches) == 1, "a second batch was created"

@@ -2,13 +2,13 @@ from __future__ import annotations
 
 import csv
 from collections import defaultdict
-from pathlib import Path
 
 import krippendorff
 import numpy as np
 import polars as pl
 import pytest
 
+from conftest import FETV_DEV
 from judges.datasets import load_dataset
 from judges.datasets.votes import collect_votes
 from judges.stats.bootstrap import BootstrapConfig
@@ -21,8 +21,6 @@ from judges.stats.ceiling import (
     with_ceiling,
 )
 from judges.stats.classic import wilson_interval
-
-FETV = Path(__file__).resolve().parents[2] / "shared" / "data" / "fetv-dev"
 
 
 def _votes(rows):
@@ -64,14 +62,14 @@ def test_alpha_matches_the_package_and_is_one_when_all_agree():
     assert krippendorff_alpha(_votes(rows)) == pytest.approx(expected)
 
 
-@pytest.mark.skipif(not FETV.is_dir(), reason="../shared/data/fetv-dev not present")
+@pytest.mark.fetv_dev
 def test_fetv_ceiling_equals_an_independent_count():
-    pairs = load_dataset(FETV).pairs
-    votes = collect_votes(pairs, [FETV / "votes.csv"])
+    pairs = load_dataset(FETV_DEV).pairs
+    votes = collect_votes(pairs, [FETV_DEV / "votes.csv"])
     table = ceiling_table(votes.table, pairs, BootstrapConfig(resamples=500))
     # Independent computation straight from the CSV, with plain dictionaries.
     by_unit = defaultdict(dict)
-    with open(FETV / "votes.csv") as f:
+    with open(FETV_DEV / "votes.csv") as f:
         for r in csv.DictReader(f):
             by_unit[(r["pair_id"], r["dimension"])][r["annotator"]] = r["choice"]
     for dim_key, dim in [("information", "informativeness"), ("aesthetics", "aesthetics")]:

@@ -6,6 +6,7 @@ import csv
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 from collections import defaultdict
@@ -28,6 +29,22 @@ def cli(*args, cwd, env=None):
         timeout=300,
         env={**os.environ, **(env or {})},
     )
+
+
+def run_in_process(capsys, *args) -> tuple[int, str, str]:
+    """agreement.py's main in this process (exit code, stdout, stderr): the options as a user
+    gives them, without a second interpreter's start-up."""
+    import importlib.util
+
+    from judges.cli import run_main
+
+    spec = importlib.util.spec_from_file_location("cmd_agreement", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    capsys.readouterr()
+    code = run_main(module.main, ["--quiet", *map(str, args)])
+    out, err = capsys.readouterr()
+    return code, out, err
 
 
 def only_run_dir(out: Path) -> Path:
@@ -177,7 +194,7 @@ def test_judge_arg_needs_a_judge_and_list(tmp_path):
     assert {"psnr", "gpt4o", "gpt4o-mini", "gpt4o-0806"} <= set(names)
 
 
-@pytest.mark.skipif(not FETV_DEV.is_dir(), reason="../shared/data/fetv-dev not present")
+@pytest.mark.fetv_dev
 def test_fetv_dev_real_videos(tmp_path):
     res = cli(
         "--judge",
@@ -366,3 +383,146 @@ def test_pairs_repeating_video_content_are_reported(tmp_path):
     dup = info["data"]["content_duplicates"]
     assert (dup["repeating_pairs"], dup["distinct_contents"]) == (2, 2)
     assert dup["examples"] == [["pair-0", "pair-1", "pair-2"]]
+
+
+# Three annotators' helpfulness votes on make_dataset's four pairs (one prompt each); "user3"'s
+# come from a Label Studio export, which also holds one cancelled annotation.
+CRAFTED_VOTES = {  # pair: (a, b, user3)
+    "pair-0": ("video_1", "video_1", "video_0"),
+    "pair-1": ("video_0", "video_0", "video_0"),
+    "pair-2": ("tie", "video_1", "video_1"),
+    "pair-3": ("video_0", "video_1", "tie"),
+}
+
+
+def _label_studio_export(choices: dict[str, str]) -> list[dict]:
+    tasks = []
+    for k, (pair_id, choice) in enumerate(choices.items()):
+        result = [{"from_name": "preference", "value": {"choices": [choice]}}]
+        annotations = [{"id": 10 + k, "completed_by": 3, "result": result}]
+        if pair_id == "pair-1":
+            annotations.append({"id": 99, "completed_by": 4, "result": [], "was_cancelled": True})
+        tasks.append(
+            {
+                "id": k,
+                "data": {"pair_id": pair_id, "dimension": "helpfulness"},
+                "annotations": annotations,
+            }
+        )
+    return tasks
+
+
+def assert_checkout_commit(commit: str | None) -> None:
+    """run.json's git_commit is HEAD of the checkout the library runs from (-dirty with changes
+    to tracked files), or None outside a git checkout (an unpacked archive)."""
+    root = Path(__file__).resolve().parents[1]
+    head = subprocess.run(
+        ["git", "-C", root, "log", "-1", "--format=%H"], capture_output=True, text=True
+    )
+    if head.returncode != 0:
+        assert commit is None
+        return
+    clean = subprocess.run(["git", "-C", root, "diff", "HEAD", "--quiet"]).returncode == 0
+    assert commit == head.stdout.strip() + ("" if clean else "-dirty")
+    assert re.fullmatch(r"[0-9a-f]{40}(-dirty)?", commit)
+
+
+def test_crafted_votes_give_the_hand_counted_ceiling_and_alpha(tmp_path, capsys):
+    """The whole ceiling pipeline (votes from CSV and Label Studio, ceiling.csv, alpha,
+    agreement_of_ceiling, run.json votes) on votes counted by hand, no shared data needed; and
+    the run's recorded git commit."""
+    from scipy.stats import binomtest
+
+    data = make_dataset(tmp_path / "d", n_pairs=4)
+    votes_csv = tmp_path / "votes.csv"
+    votes_csv.write_text(
+        "pair_id,dimension,annotator,choice\n"
+        + "".join(
+            f"{p},helpfulness,{who},{c[i]}\n"
+            for p, c in CRAFTED_VOTES.items()
+            for i, who in enumerate("ab")
+        )
+    )
+    export = tmp_path / "export.json"
+    export.write_text(json.dumps(_label_studio_export({p: c[2] for p, c in CRAFTED_VOTES.items()})))
+    code, _, err = run_in_process(
+        capsys,
+        "--judge", "psnr", "--data", data, "--frames", "2", "--dims", "helpfulness",
+        "--votes", votes_csv, "--votes", export, "--bootstrap", "200",
+        "--out", tmp_path / "r", "--run-id", "r",
+    )  # fmt: skip
+    assert code == 0, err
+    run = tmp_path / "r" / "r"
+    ceiling = pl.read_csv(run / "ceiling.csv")
+    # Leave one out, by hand. pair-0: a's and b's others split (v1, v0): no reference; user3's
+    # others say v1, user3 said v0: miss. pair-1: everyone's others say v0: 3 hits. pair-2: a's
+    # others v1: a's tie is a miss (and leaves accuracy); b's and user3's others (tie, v1) say
+    # v1: 2 hits. pair-3: a's others (v1, tie) say v1: miss; b's (v0, tie) say v0: miss;
+    # user3's (v0, v1) split. a: 1 of 3 (accuracy 1 of 2); b: 2 of 3; user3: 2 of 3.
+    per = {r["annotator"]: r for r in ceiling.iter_rows(named=True)}
+    assert set(per) == {"a", "b", "user3", "all"}
+    for who, refs, hits, acc in [
+        ("a", 3, 1, 1 / 2),
+        ("b", 3, 2, 2 / 3),
+        ("user3", 3, 2, 2 / 3),
+        ("all", 9, 5, 5 / 8),
+    ]:
+        row = per[who]
+        assert (row["dimension"], row["n_reference"]) == ("helpfulness", refs), who
+        assert row["agreement"] == pytest.approx(hits / refs), who
+        assert row["accuracy"] == pytest.approx(acc), who
+    ci = binomtest(5, 9).proportion_ci(method="wilson")
+    assert (per["all"]["agreement_lo"], per["all"]["agreement_hi"]) == pytest.approx(
+        (ci.low, ci.high)
+    )
+    # Krippendorff's nominal alpha by hand (v0=0, v1=1, tie=2; every unit has 3 values, so each
+    # ordered pair of values weighs 1/2): coincidences o00=3, o11=2, o01=o10=1.5, o12=o21=1.5,
+    # o02=o20=0.5; n=12, n0=5, n1=5, n2=2. alpha = 1 - (n-1) * 7 / (n^2 - 25 - 25 - 4) = 13/90.
+    assert per["all"]["krippendorff_alpha"] == pytest.approx(13 / 90)
+    assert per["all"]["n_annotators"] == 3
+    # The judge's share of the ceiling, from its own verdicts.
+    verdicts = pl.read_parquet(run / "verdicts.parquet")
+    judge_agreement = (verdicts["winner"] == verdicts["human"]).sum() / verdicts.height
+    (row,) = pl.read_csv(run / "agreement.csv").iter_rows(named=True)
+    assert row["human_agreement"] == pytest.approx(5 / 9)
+    assert row["agreement_of_ceiling"] == pytest.approx(judge_agreement / (5 / 9))
+    assert_checkout_commit(json.loads((run / "run.json").read_text())["git_commit"])
+    info = json.loads((run / "run.json").read_text())["votes"]
+    assert info["votes"] == 12 and info["annotators"] == ["a", "b", "user3"]
+    assert info["per_dimension"] == {"helpfulness": 12}
+    assert info["skipped"] == [f"{export}: task 1 annotation 99: cancelled (skipped) by user4"]
+
+
+def test_summary_prints_the_counts_and_exits(tmp_path, capsys):
+    data = make_dataset(tmp_path / "d", n_pairs=6)
+    code, stdout, err = run_in_process(capsys, "--summary", "--data", data, "--out", tmp_path / "r")
+    assert code == 0, err
+    # make_dataset: pair i is helpfulness video_0 when i is odd, informativeness video_0
+    # when i % 3 == 0 (pairs 0 and 3); every pair its own prompt, two videos each.
+    lines = stdout.splitlines()
+    assert lines[0] == str(data)
+    assert lines[1] == "6 pairs, 6 prompts, 12 videos"
+    rows = {line.split()[0]: line.split()[1:] for line in lines[3:]}
+    assert rows["helpfulness"] == ["6", "3", "3", "0"]
+    assert rows["informativeness"] == ["6", "2", "4", "0"]
+    assert not (tmp_path / "r").exists()  # nothing judged, nothing written
+
+
+def test_no_cache_neither_reads_nor_writes_the_cache(tmp_path, capsys):
+    data = make_dataset(tmp_path / "d", n_pairs=3)
+    cache = tmp_path / "cache"
+    args = ["--judge", "psnr", "--data", data, "--frames", "1,2", "--cache-dir", cache]
+    code, _, err = run_in_process(capsys, *args, "--out", tmp_path / "r", "--run-id", "a")
+    assert code == 0, err
+    info = json.loads((tmp_path / "r" / "a" / "run.json").read_text())
+    assert (info["judges"][0]["computed"], info["judges"][0]["cached"]) == (6, 0)
+    cached_files = {p: p.stat().st_mtime_ns for p in cache.rglob("*") if p.is_file()}
+    assert cached_files  # the normal run wrote its cache
+    # --no-cache: everything computed again although the cache holds it, and nothing written.
+    code, _, err = run_in_process(
+        capsys, *args, "--no-cache", "--out", tmp_path / "r", "--run-id", "b"
+    )
+    assert code == 0, err
+    info = json.loads((tmp_path / "r" / "b" / "run.json").read_text())
+    assert (info["judges"][0]["computed"], info["judges"][0]["cached"]) == (6, 0)
+    assert {p: p.stat().st_mtime_ns for p in cache.rglob("*") if p.is_file()} == cached_files

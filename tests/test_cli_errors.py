@@ -176,6 +176,36 @@ CASES = [
         ["--judge", "psnr", "--dimension", "aesthetics", "--min-kept", "0"],
         "--min-kept and --min-prompts must be >= 1",
     ),
+    # harm.py
+    ("harm", ["--frames", "1"], "no judge given"),
+    ("harm", ["--judge", "nope"], "unknown judge 'nope'"),
+    (
+        "harm",
+        ["--judge", "psnr"],
+        "judges pair tasks, this command harm tasks; run it with agreement.py",
+    ),
+    ("harm", ["--judge", "gpt4o-harm", "--frames", "0"], "frame counts must be >= 1"),
+    ("harm", ["--judge", "gpt4o-harm", "--concurrency", "0"], "--concurrency must be >= 1"),
+    ("harm", ["--judge", "gpt4o-harm", "--max-cost", "-1"], "--max-cost must be >= 0"),
+    ("harm", ["--judge", "harm-scores"], "judge 'harm-scores' needs file=PATH"),
+    (
+        "harm",
+        ["--judge", "harm-scores", "--judge-arg", "file=/nonexistent.csv", "--data", "DATA"],
+        "/nonexistent.csv: scores file not found",
+    ),
+    (
+        "harm",
+        ["--judge", "gpt4o-harm", "--judge-arg", "api_key_env=none", "--data", "FILE"],
+        "not a dataset format this toolkit reads",
+    ),
+    (
+        "harm",
+        ["--judge", "gpt4o-harm", "--judge-arg", "api_key_env=T2V_UNSET_KEY"],
+        "environment variable T2V_UNSET_KEY is not set",
+    ),
+    # batches.py
+    ("batches", ["list", "--cache-dir", "/nonexistent"], "no cache at /nonexistent/cache.sqlite"),
+    ("batches", ["follow", "--cache-dir", "FILE"], "pass the --cache-dir the runs used"),
 ]
 
 
@@ -185,7 +215,7 @@ def test_bad_arguments_exit_2_with_one_line(
 ):
     monkeypatch.chdir(tmp_path)
     argv = [a for arg in args for a in [_fill(arg, world)]]
-    if command not in ("report", "compare"):
+    if command not in ("report", "compare", "batches"):
         argv.append("--quiet")
     code = run_main(_command(command), argv)  # an uncaught exception (a traceback) fails here
     err = capsys.readouterr().err
@@ -221,11 +251,15 @@ def test_options_are_never_guessed_from_a_prefix(command, abbreviated, capsys):
     assert f"unrecognized arguments: {abbreviated[-2]}" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("command", ["agreement", "prelabel", "report", "compare"])
+@pytest.mark.parametrize(
+    "command", ["agreement", "prelabel", "report", "compare", "harm", "batches"]
+)
 def test_argparse_errors_exit_2(command, capsys):
     with pytest.raises(SystemExit) as info:
         _command(command)(
-            ["RUN", "--no-such-option"]
+            ["list", "--no-such-option"]
+            if command == "batches"
+            else ["RUN", "--no-such-option"]
             if command in ("report", "compare")
             else ["--no-such-option"]
         )

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
 import polars as pl
 import pytest
 
-from chat_server import ChatServer, Reply, default_responder
+from chat_server import ChatServer, Reply, count_tokens, default_responder
 
 SCRIPT = Path(__file__).resolve().parents[1] / "experiments" / "agreement.py"
 KEY = "sk-cli-secret-456"
@@ -89,21 +89,69 @@ def test_dry_run_calls_nothing(tmp_path):
     with ChatServer() as server:
         res = cli(
             server,
-            "--frames",
-            "1,2,4,8",
-            "--limit",
-            "3",
-            "--dry-run",
-            "--out",
-            tmp_path / "r",
-            cwd=tmp_path,
-            key=False,
-        )
+            "--frames", "1,2", "--limit", "3", "--dims", "aesthetics,helpfulness",
+            "--concurrency", "4", "--judge-arg", "max_tokens=100",
+            "--dry-run", "--out", tmp_path / "r", cwd=tmp_path, key=False,
+        )  # fmt: skip
         assert res.returncode == 0, res.stderr
         assert server.requests == []
     assert "nothing was called or written" in res.stdout
-    assert "API calls" in res.stdout and "input tokens" in res.stdout
     assert not (tmp_path / "r").exists()
+    # The line the README's cost table is made of, every figure derived here: 3 pairs x 2
+    # dimensions x 2 frame counts = 12 calls; gpt4o at $5 / $15 per 1M tokens; worst-case
+    # output = 12 x max_tokens 100 = 1,200 tokens = $0.0180; batch = half of each; wall time =
+    # 12 x max(6 s / 4 in flight, local overhead) = 18 s.
+    line = next(x for x in res.stdout.splitlines() if x.startswith("gpt4o: "))
+    m = re.fullmatch(
+        r"gpt4o: 12 of 12 verdicts to compute, 12 API calls \(0 answered by the cache\), "
+        r"~([\d,]+) input tokens; online \$([\d.]+) input \+ up to \$0\.0180 output "
+        r"\(prices as of [\d-]+\); batch \$([\d.]+) \+ up to \$0\.0090; online wall time "
+        r"~18 s at 4 in flight \(6 s a request, [\d.]+ ms local overhead measured\); "
+        r"a batch answers within 24 h",
+        line,
+    )
+    assert m, line
+    tokens = int(m[1].replace(",", ""))
+    assert float(m[2]) == round(tokens * 5 / 1e6, 4)
+    assert float(m[3]) == round(tokens * 5 / 1e6 / 2, 4)
+
+
+def test_ctrl_c_exits_130_and_says_how_to_resume(tmp_path):
+    with ChatServer() as server:
+        server.hold()
+        proc = subprocess.Popen(
+            command(server, "--frames", "1", "--limit", "4", "--out", tmp_path / "r"),
+            cwd=tmp_path,
+            env={**os.environ, "JUDGES_CLI_KEY": KEY},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        server.wait_for_requests(1)  # mid-run: requests in flight, none answered
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "interrupted: finished verdicts are saved in the cache" in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "r").exists() or not any((tmp_path / "r").iterdir())
+
+
+def test_the_api_key_is_never_written(tmp_path):
+    with ChatServer() as server:
+        res = cli(
+            server,
+            "--frames", "1", "--limit", "2", "--dims", "aesthetics",
+            "--cache-dir", tmp_path / "cache", "--out", tmp_path / "r", cwd=tmp_path,
+        )  # fmt: skip
+        assert res.returncode == 0, res.stderr
+        assert server.headers[0]["authorization"] == f"Bearer {KEY}"  # the key was used
+    written = [p for p in (tmp_path / "cache").rglob("*") if p.is_file()]
+    written += [p for p in (tmp_path / "r").rglob("*") if p.is_file()]
+    names = {p.name for p in written}
+    assert {"cache.sqlite", "verdicts.parquet", "run.json"} <= names
+    for path in written:  # raw bytes: SQLite pages, parquet, JSON, logs, figures
+        assert KEY.encode() not in path.read_bytes(), path
+    assert KEY not in res.stdout + res.stderr
 
 
 def test_missing_key_exits_2_before_any_request(tmp_path):
@@ -114,46 +162,70 @@ def test_missing_key_exits_2_before_any_request(tmp_path):
     assert "JUDGES_CLI_KEY is not set" in res.stderr and "Traceback" not in res.stderr
 
 
-def test_max_cost_stops_then_continues(tmp_path):
-    common = [
-        "--frames",
-        "1",
-        "--limit",
-        "3",
-        "--dims",
-        "aesthetics,helpfulness",
-        "--judge-arg",
-        "price_input=200",
-        "--judge-arg",
-        "price_output=0",
-        "--judge-arg",
-        "max_tokens=16",
-        "--concurrency",
-        "1",
-        "--out",
-        tmp_path / "r",
-    ]
+def test_no_more_than_concurrency_requests_in_flight(tmp_path):
+    concurrency, total = 3, 6 * 2
     with ChatServer() as server:
-        res = cli(server, *common, "--max-cost", "0.5", cwd=tmp_path)
-        assert res.returncode == 3, res.stderr
-        assert (
-            "--max-cost 0.50 USD reached" in res.stderr and "rerun the same command" in res.stderr
+        server.hold()
+        proc = subprocess.Popen(
+            command(server, "--frames", "1", "--limit", "6", "--dims", "aesthetics,helpfulness",
+                    "--concurrency", concurrency, "--out", tmp_path / "r"),
+            cwd=tmp_path,
+            env={**os.environ, "JUDGES_CLI_KEY": KEY},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        # One reply at a time: before each, the run has filled every slot it may use.
+        for done in range(total):
+            sent, held = min(total, done + concurrency), min(concurrency, total - done)
+            server.wait_until(
+                lambda s=sent, h=held: (len(server.requests), server.in_flight) == (s, h),
+                120,
+                f"{sent} requests sent, {held} held",
+            )
+            server.allow(1)
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err
+        assert (len(server.requests), server.max_in_flight) == (total, concurrency)
+
+
+def test_max_cost_stops_then_continues_with_eight_requests_in_flight(tmp_path):
+    """The cap is reserved before each request is sent, so 8 requests in flight at once (the
+    default) still cannot spend past it (the server's own token count prices what it answered);
+    exit 3 says how to continue, and the rerun pays only for the rest."""
+    args = [
+        "--frames", "1", "--limit", "6", "--dims", "aesthetics,helpfulness",
+        "--judge-arg", "price_input=200", "--judge-arg", "price_output=0",
+        "--judge-arg", "max_tokens=16", "--out", tmp_path / "r",
+    ]  # fmt: skip
+    cap = 1.0
+    with ChatServer() as server:
+        server.hold()
+        proc = subprocess.Popen(
+            command(server, *args, "--max-cost", cap),
+            cwd=tmp_path,
+            env={**os.environ, "JUDGES_CLI_KEY": KEY},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
         )
+        server.wait_for_requests(3)  # several in flight, none answered: nothing settled yet
+        server.release()
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 3, err
+        spent = sum(count_tokens(b) for b in server.requests) * 200 / 1e6
         paid = len(server.requests)
-        assert 0 < paid < 6
-        res = cli(server, *common, "--max-cost", "100", cwd=tmp_path)
+        # Without reservations all 8 would go out at once: 8 x ~0.18 USD > 1 USD.
+        assert 3 <= paid < 12 and spent <= cap
+        assert "--max-cost 1.00 USD reached" in err and "rerun the same command" in err
+        res = cli(server, *args, "--max-cost", "100", cwd=tmp_path)
         assert res.returncode == 0, res.stderr
-        assert len(server.requests) == 6  # the first run's answers were not paid again
-        assert f"{6 - paid} API calls, 0 cached replies" in res.stdout
+        assert len(server.requests) == 12  # the capped run's answers were not paid again
+        assert f"{12 - paid} API calls, 0 cached replies" in res.stdout
 
 
 def test_killed_run_resumes_without_paying_twice(tmp_path):
-    def slow(body):
-        reply = default_responder(body)
-        reply.delay = 0.15
-        return reply
-
-    concurrency = 3
+    concurrency, answered = 3, 10
     args = [
         "--frames",
         "1,2",
@@ -167,7 +239,8 @@ def test_killed_run_resumes_without_paying_twice(tmp_path):
         tmp_path / "r",
     ]
     total = 6 * 2 * 2
-    with ChatServer(responder=slow) as server:
+    with ChatServer() as server:
+        server.hold(allow=answered)  # 10 replies, then the server holds every request
         env = {**os.environ, "JUDGES_CLI_KEY": KEY}
         proc = subprocess.Popen(
             command(server, *args),
@@ -176,20 +249,19 @@ def test_killed_run_resumes_without_paying_twice(tmp_path):
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        deadline = time.time() + 120
-        while len(server.requests) < 10 and time.time() < deadline:
-            time.sleep(0.02)
+        # A slot frees only after its reply is committed, so once 10 + 3 requests have arrived
+        # the 10 answers are in the cache and exactly 3 are in flight, held.
+        server.wait_for_requests(answered + concurrency)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
-        killed_at = len(server.requests)
-        assert 10 <= killed_at < total
+        assert (len(server.requests), server.in_flight) == (answered + concurrency, concurrency)
+        server.release()
         res = cli(server, *args, cwd=tmp_path)
         assert res.returncode == 0, res.stderr
         counts = Counter(server.body_hashes())
     assert len(counts) == total  # every request made overall
-    repeated = [h for h, c in counts.items() if c > 1]
-    assert all(c == 2 for c in counts.values() if c > 1)
-    assert len(repeated) <= concurrency  # only those in flight at the kill were sent again
+    # Only the 3 in flight at the kill were sent again, once each.
+    assert sorted(counts.values()) == [1] * (total - concurrency) + [2] * concurrency
     table = pl.read_csv(next((tmp_path / "r").iterdir()) / "agreement.csv")
     assert table["n_labeled"].sum() == total
 
@@ -250,19 +322,35 @@ def test_both_orders_give_position_bias_and_calibration_files(tmp_path):
     bias = pl.read_csv(run / "position_bias.csv")
     assert bias["n_replies"][0] == len(answers) == 12
     assert bias["first_position_rate"][0] == pytest.approx(answers.count("1") / 12)
+    # A pair's two requests show the same two images in swapped order; the two orders chose
+    # different videos (a flip) when the server answered the same position both times.
+    asked: dict[frozenset, list[str]] = {}
+    for body, answer in zip(bodies, answers, strict=True):
+        images = frozenset(
+            part["image_url"]["url"]
+            for m in body["messages"]
+            if isinstance(m["content"], list)
+            for part in m["content"]
+            if part["type"] == "image_url"
+        )
+        asked.setdefault(images, []).append(answer)
+    assert sorted(map(len, asked.values())) == [2] * 6
+    flips = sum(a == b for a, b in asked.values())
+    assert bias["n_both_decided"][0] == 6
+    assert bias["flip_rate"][0] == pytest.approx(flips / 6)
+    # Consistent pairs are decided and carry a probability (0.9 from the log-probabilities);
+    # flipped ones are ties.
     verdicts = pl.read_parquet(run / "verdicts.parquet")
-    flips = sum(json.loads(r)["flip"] for r in verdicts["raw"] if "flip" in json.loads(r))
-    assert bias["flip_rate"][0] == pytest.approx(flips / bias["n_both_decided"][0])
+    assert (verdicts["status"] == "ok").sum() == 6 - flips
     # The clustered interval needs 5 prompts; these 6 pairs come from fewer, so it is null.
     prompts = verdicts["prompt_id"].n_unique()
     assert bias["n_clusters"][0] == prompts < 5
     assert bias["flip_cluster_lo"].is_null().all() and bias["flip_cluster_hi"].is_null().all()
     assert bias["first_position_cluster_lo"].is_null().all()
-    # Decided verdicts carry a probability (0.9 from the server's log-probabilities).
     calibration = pl.read_csv(run / "calibration.csv")
     decided = verdicts.filter((pl.col("status") == "ok") & pl.col("human").is_not_null())
-    if decided.height:
-        right = (decided["winner"] == decided["human"]).mean()
-        assert calibration["ece"][0] == pytest.approx(abs(right - 0.9), abs=1e-9)
-        assert list((run / "figures").glob("reliability-gpt4o-aesthetics-1.png"))
+    assert decided.height > 0, "the check below needs decided, labelled pairs"
+    right = (decided["winner"] == decided["human"]).mean()
+    assert calibration["ece"][0] == pytest.approx(abs(right - 0.9), abs=1e-9)
+    assert list((run / "figures").glob("reliability-gpt4o-aesthetics-1.png"))
     assert "Position bias" in (run / "agreement.md").read_text()

@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 
 from conftest import make_dataset
 from judges.cache.segments import VerdictSegments, read_log
@@ -16,27 +15,47 @@ from judges.cache.store import Store
 
 SCRIPT = textwrap.dedent(
     """
-    import sys, time
+    import sys, threading
     from pathlib import Path
+    import judges.run.task_runner as task_runner
     from judges.judge.base import ScoreJudge
+    from judges.cache.segments import VerdictSegments, read_log
     from judges.cache.store import Store
     from judges.datasets import load_pairs
     from judges.media.keyframes import KeyframeSource
     from judges.run.task_runner import Runner, plan_tasks
     from judges.core.types import Dimension
 
-    class Slow(ScoreJudge):
-        kind = "slow-brightness"
+    task_runner.COMMIT_EVERY = 5  # small batches, so a short run commits some
+    db = Path(sys.argv[2])
+    block = sys.argv[3] == "block"
+    calls = 0
+
+    def committed():
+        segments = VerdictSegments(db.with_suffix(".segments"))
+        return sum(read_log(log).height for log in segments.logs())
+
+    class Blocking(ScoreJudge):
+        kind = "blocking-brightness"
         higher_is_better = True
         def video_score(self, video, frames, ctx):
-            time.sleep(float(sys.argv[3]))
+            global calls
+            calls += 1
+            if block and calls > 24:
+                # Some batch is committed (the runner commits while this worker scores the
+                # next task): say so, then hang until killed. No clock decides anything.
+                while committed() == 0:
+                    threading.Event().wait(0.01)
+                print("blocked", flush=True)
+                threading.Event().wait()
             kf = ctx.source.get(video.path, frames)
             return float(sum(f.mean() for f in kf.frames) / len(kf.frames))
 
     pairs = load_pairs(sys.argv[1])
     tasks, _ = plan_tasks(pairs, [Dimension.INFORMATIVENESS], [1, 2])
-    with Store(sys.argv[2]) as store:
-        run = Runner(store, KeyframeSource(plan=[1, 2]), progress=False).run(Slow(), tasks)
+    with Store(db) as store:
+        runner = Runner(store, KeyframeSource(plan=[1, 2]), workers=1, progress=False)
+        run = runner.run(Blocking(), tasks)
     print(run.cached, run.computed)
     """
 )
@@ -54,16 +73,18 @@ def test_kill_9_loses_at_most_the_last_batch(tmp_path):
     script.write_text(SCRIPT)
     db = tmp_path / "cache.sqlite"
     total = 30 * 2
-    proc = subprocess.Popen([sys.executable, str(script), str(data), str(db), "0.03"])
-    deadline = time.time() + 120
-    while _stored(db) == 0 and time.time() < deadline:
-        time.sleep(0.05)
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(data), str(db), "block"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout.readline() == "blocked\n"  # a batch is committed; the run hangs
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     committed = _stored(db)
     assert 0 < committed < total  # one time-bounded batch landed, the rest was in memory
     res = subprocess.run(
-        [sys.executable, str(script), str(data), str(db), "0"], capture_output=True, text=True
+        [sys.executable, str(script), str(data), str(db), "run"], capture_output=True, text=True
     )
     assert res.returncode == 0, res.stderr
     cached, computed = map(int, res.stdout.split())

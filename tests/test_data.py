@@ -214,7 +214,7 @@ def test_summary_counts(tmp_path):
     assert "4 pairs, 4 prompts, 8 videos" in format_summary(s)
 
 
-@pytest.mark.skipif(not FETV_DEV.is_dir(), reason="../shared/data/fetv-dev not present")
+@pytest.mark.fetv_dev
 def test_fetv_dev_loads():
     ds = load_dataset(FETV_DEV)
     assert len(ds.pairs) == 69

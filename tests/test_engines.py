@@ -1,4 +1,7 @@
-"""The Ray engine on a local Ray (2 CPUs): same verdicts as the local engine, retries, resume."""
+"""The Ray engine on a local Ray (2 CPUs): same verdicts as the local engine, retries, resume.
+
+On the built-in demo data (48 pairs of generated mp4 clips, 16 prompts), so a bare clone runs
+them too."""
 
 from __future__ import annotations
 
@@ -11,7 +14,6 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from conftest import FETV_DEV
 from judges.builtin.psnr import PsnrConfig, PsnrJudge
 from judges.cache.store import Store
 from judges.core.errors import ConfigError
@@ -48,8 +50,8 @@ def test_import_judges_never_imports_ray():
     assert res.stdout.strip() == "False"
 
 
-def test_chunks_keep_a_prompts_tasks_together():
-    pairs = load_pairs(FETV_DEV / "config-test.json")
+def test_chunks_keep_a_prompts_tasks_together(demo_data):
+    pairs = load_pairs(demo_data)
     tasks, _ = plan_tasks(pairs, [Dimension.HELPFULNESS], FRAMES)
     parts = chunks(tasks, 10)
     assert sorted((t.key for part in parts for t in part), key=str) == sorted(
@@ -101,8 +103,8 @@ def local_ray(tmp_path_factory):
     ray.shutdown()
 
 
-def fetv_tasks(dimensions=(Dimension.HELPFULNESS, Dimension.AESTHETICS)):
-    pairs = load_pairs(FETV_DEV / "config-test.json")
+def demo_tasks(demo_data, dimensions=(Dimension.HELPFULNESS, Dimension.AESTHETICS)):
+    pairs = load_pairs(demo_data)
     return plan_tasks(pairs, list(dimensions), FRAMES)[0]
 
 
@@ -122,8 +124,8 @@ def engine(chunk_size=16):
     return RayEngine(RayOptions(chunk_size=chunk_size))
 
 
-def test_psnr_on_ray_equals_local(local_ray):
-    tasks = fetv_tasks()
+def test_psnr_on_ray_equals_local(local_ray, demo_data):
+    tasks = demo_tasks(demo_data)
     judge = get_judge("psnr")
     local = run_with(LocalEngine(), judge, tasks)
     remote = run_with(engine(), judge, tasks)
@@ -131,17 +133,19 @@ def test_psnr_on_ray_equals_local(local_ray):
     assert verdict_frame(remote.verdicts).equals(verdict_frame(local.verdicts))
 
 
-def test_scores_on_ray_equals_local(local_ray, tmp_path):
-    pairs = load_pairs(FETV_DEV / "config-test.json")
+def test_scores_on_ray_equals_local(local_ray, demo_data, tmp_path):
+    pairs = load_pairs(demo_data)
     ids = sorted({v.video_id for p in pairs for v in (p.video_0, p.video_1)})
     scores = tmp_path / "scores.csv"
-    pl.DataFrame({"video_id": ids, "quality": [float(len(i) % 7) for i in ids]}).write_csv(scores)
+    pl.DataFrame({"video_id": ids, "quality": [float(k % 7) for k in range(len(ids))]}).write_csv(
+        scores
+    )
     judge = get_judge("scores", file=str(scores), column="quality")
-    tasks = fetv_tasks([Dimension.AESTHETICS])
+    tasks = demo_tasks(demo_data, [Dimension.AESTHETICS])
     local = run_with(LocalEngine(), judge, tasks)
     remote = run_with(engine(), judge, tasks)
     assert verdict_frame(remote.verdicts).equals(verdict_frame(local.verdicts))
-    assert {v.status for v in remote.verdicts} >= {"ok"}
+    assert {v.status for v in remote.verdicts} == {"ok"}
 
 
 @pytest.fixture
@@ -159,8 +163,8 @@ def clip(local_ray, tmp_path_factory):
     return get_judge("clip", model="test-tiny-clip", checkpoint=str(root / "clip.pt"), device="cpu")
 
 
-def test_clip_on_ray_equals_local(clip):
-    tasks = fetv_tasks([Dimension.INSTRUCTION_FOLLOWING])
+def test_clip_on_ray_equals_local(clip, demo_data):
+    tasks = demo_tasks(demo_data, [Dimension.INSTRUCTION_FOLLOWING])
     local = run_with(LocalEngine(), clip, tasks)
     remote = run_with(engine(chunk_size=40), clip, tasks)
     a, b = verdict_frame(local.verdicts), verdict_frame(remote.verdicts)
@@ -186,11 +190,11 @@ class CrashOnce(PsnrJudge):
         return super().video_score(video, frames, ctx)
 
 
-def test_a_killed_worker_is_retried_and_the_run_completes(local_ray, tmp_path):
+def test_a_killed_worker_is_retried_and_the_run_completes(local_ray, demo_data, tmp_path):
     from ray import cloudpickle
 
     cloudpickle.register_pickle_by_value(sys.modules[__name__])
-    tasks = fetv_tasks([Dimension.HELPFULNESS])
+    tasks = demo_tasks(demo_data, [Dimension.HELPFULNESS])
     victim = tasks[len(tasks) // 2].pair.video_0.video_id
     marker = tmp_path / "crashed"
     judge = CrashOnce(str(marker), victim)
@@ -220,8 +224,8 @@ class Interrupting(RayEngine):
             yield verdict
 
 
-def test_an_interrupted_driver_resumes_from_the_cache(local_ray, tmp_path):
-    tasks = fetv_tasks([Dimension.HELPFULNESS])
+def test_an_interrupted_driver_resumes_from_the_cache(local_ray, demo_data, tmp_path):
+    tasks = demo_tasks(demo_data, [Dimension.HELPFULNESS])
     judge = get_judge("psnr")
     with Store(tmp_path / "cache.sqlite") as store:
         with pytest.raises(KeyboardInterrupt):
@@ -232,7 +236,7 @@ def test_an_interrupted_driver_resumes_from_the_cache(local_ray, tmp_path):
     assert verdict_frame(resumed.verdicts).equals(verdict_frame(local.verdicts))
 
 
-def test_agreement_command_on_ray(tmp_path):
+def test_agreement_command_on_ray(tmp_path, demo_data):
     """The command line: --engine ray (a local Ray of its own), recorded in run.json."""
     res = subprocess.run(
         [
@@ -244,7 +248,7 @@ def test_agreement_command_on_ray(tmp_path):
             "--frames",
             "1,8",
             "--data",
-            str(FETV_DEV / "config-test.json"),
+            str(demo_data),
             "--limit",
             "12",
             "--engine",
@@ -265,18 +269,18 @@ def test_agreement_command_on_ray(tmp_path):
     info = json.loads((tmp_path / "out" / "r" / "run.json").read_text())
     assert info["engine"]["engine"] == "ray" and info["engine"]["resources"]["CPU"] >= 1
     verdicts = pl.read_parquet(tmp_path / "out" / "r" / "verdicts.parquet")
-    pairs = load_pairs(FETV_DEV / "config-test.json")[:12]
+    pairs = load_pairs(demo_data)[:12]
     expected = plan_tasks(pairs, list(get_judge("psnr").default_dimensions), [1, 8])[0]
     assert verdicts.height == len(expected) > 0 and (verdicts["status"] != "error").all()
 
 
-def test_harm_items_group_by_item_and_pairs_by_prompt():
+def test_harm_items_group_by_item_and_pairs_by_prompt(demo_data):
     from judges.run.engines import group_of
 
     class Item:
         item_id = "x1"
 
-    pair = load_pairs(FETV_DEV / "config-test.json")[0]
+    pair = load_pairs(demo_data)[0]
     assert group_of(Item()) == "x1"
     assert group_of(Task(pair, Dimension.HELPFULNESS, 1)) == pair.prompt_id
 

@@ -183,13 +183,24 @@ def test_retry_after_429_and_500(pairs, store):
     assert judge.describe()["requests"]["retries"] == 2
 
 
+def test_a_nonzero_retry_after_is_honoured(pairs, store):
+    with ChatServer() as server:
+        server.script.append(Reply(status=429, headers={"Retry-After": "2"}, error="slow down"))
+        v = one(judge_for(server, store), pairs[0])
+        assert v.status == "ok" and len(server.requests) == 2
+        # The client's own backoff would retry within a second; the server asked for 2 s.
+        assert server.arrivals[1] - server.arrivals[0] >= 2.0
+
+
 def test_timeout_becomes_error_and_is_not_cached(pairs, store):
     with ChatServer() as server:
-        server.script.extend([Reply(delay=1.5), Reply(delay=1.5)])
+        server.hold()  # no reply until released: the client's 0.5 s timeout always fires
         judge = judge_for(server, store, timeout="0.5", max_retries="1")
         v = one(judge, pairs[0])
         assert v.status == "error" and "Timeout" in v.error
         assert KEY not in v.error
+        assert len(server.requests) == 2  # the call and its one retry
+        server.release()
         again = judge_for(server, store)
         assert one(again, pairs[0]).status == "ok"  # the error was not cached: asked again
         assert len(server.requests) == 3
@@ -322,10 +333,10 @@ def test_dry_run_estimate_within_ten_percent(pairs, store):
     with ChatServer() as server:
         for detail in ("low", "high"):
             judge = judge_for(server, store, frames=(1, 2, 4), detail=detail, max_side="512")
-            plan = judge.plan_cost(tasks)
-            assert server.requests == [] or detail == "high"
-            assert plan.calls == len(tasks) and plan.cached_responses == 0
             before = len(server.requests)
+            plan = judge.plan_cost(tasks)
+            assert len(server.requests) == before  # the estimate calls nothing
+            assert plan.calls == len(tasks) and plan.cached_responses == 0
             verdicts = list(judge.judge_all(tasks))
             billed = sum(r["usage"]["prompt_tokens"] for v in verdicts for r in v.raw["replies"])
             assert len(server.requests) - before == len(tasks)

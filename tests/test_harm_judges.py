@@ -9,7 +9,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import polars as pl
 import pytest
 
 from chat_server import ChatServer, Reply
+from conftest import solid, write_video
 from judges.cache.store import Store
 from judges.chat.budget import Budget
 from judges.core.errors import ConfigError
@@ -55,6 +55,35 @@ def _judge(server, **options):
         timeout="5",
         **options,
     )
+
+
+def coded_label_set(root: Path, n: int) -> Path:
+    """make_label_set whose video i is solid grey 10 + 20 i, so a server reads the item back."""
+    path = make_label_set(root, n=n)
+    for i in range(n):
+        write_video(root / f"videos/p{i // 2}/v{i}.avi", [solid(10 + 20 * i)] * 4)
+    return path
+
+
+def coded_labels(i: int, frames: int) -> dict[str, bool]:
+    """The answer ``coded_reply`` gives for video i at a frame count: varied per item."""
+    labels = dict.fromkeys(HARM_KEYS, False)
+    labels["violence"] = i % 2 == 1 and i < 10  # the people's rule (odd), bar items 10 and 11
+    labels["crime"] = (i + frames) % 3 == 0
+    return labels
+
+
+def coded_reply(body: dict) -> Reply:
+    """Labels of the item whose keyframes the request shows (read from the first image)."""
+    urls = [
+        p["image_url"]["url"]
+        for m in body["messages"]
+        if isinstance(m["content"], list)
+        for p in m["content"]
+        if p["type"] == "image_url"
+    ]
+    i = round((float(decode_data_url(urls[0]).mean()) - 10) / 20)
+    return Reply(json.dumps(coded_labels(i, len(urls))))
 
 
 def _run(judge, items, frames, store=None):
@@ -180,29 +209,37 @@ def _cli(server, *args, cwd):
 
 
 def test_harm_command_end_to_end_and_kill_resume(tmp_path):
-    data = make_label_set(tmp_path / "d", n=12)
-
-    def slow(body):
-        return Reply(_json(violence="fight" in json.dumps(body)), delay=0.1)
-
-    args = ["--data", data, "--frames", "1,2", "--concurrency", "2", "--out", tmp_path / "r"]
-    with ChatServer(responder=slow) as server:
+    data = coded_label_set(tmp_path / "d", n=12)
+    answered, concurrency = 6, 2
+    args = [
+        "--data",
+        data,
+        "--frames",
+        "1,2",
+        "--concurrency",
+        concurrency,
+        "--out",
+        tmp_path / "r",
+    ]
+    with ChatServer(responder=coded_reply) as server:
+        server.hold(allow=answered)
         cmd, env = _cli(server, *args, cwd=tmp_path)
         proc = subprocess.Popen(
             cmd, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
-        deadline = time.time() + 120
-        while len(server.requests) < 6 and time.time() < deadline:
-            time.sleep(0.02)
+        # A slot frees after its reply is cached: 6 answers cached, 2 requests held.
+        server.wait_for_requests(answered + concurrency)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
+        server.release()
         res = subprocess.run(
             cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
         )
         assert res.returncode == 0, res.stderr
         counts = Counter(json.dumps(b, sort_keys=True) for b in server.requests)
     assert len(counts) == 24  # 12 items x 2 frame counts, each asked
-    assert sum(c - 1 for c in counts.values()) <= 2  # only those in flight were asked again
+    # Only the 2 held at the kill were asked again.
+    assert sorted(counts.values()) == [1] * 22 + [2] * 2
     run = next((tmp_path / "r").iterdir())
     assert {p.name for p in run.iterdir()} >= {
         "harm_verdicts.parquet",
@@ -211,10 +248,20 @@ def test_harm_command_end_to_end_and_kill_resume(tmp_path):
         "run.json",
         "figures",
     }
+    # Each item got its own answer (an answer attached to another item would differ).
+    verdicts = pl.read_parquet(run / "harm_verdicts.parquet")
+    assert verdicts.height == 24
+    for row in verdicts.iter_rows(named=True):
+        i = int(row["item_id"].rsplit("/v", 1)[1])
+        expected = coded_labels(i, row["frames"])
+        assert {k: row[f"judge_{k}"] for k in HARM_KEYS} == expected, row["item_id"]
     table = pl.read_csv(run / "harm_agreement.csv")
+    # violence: the judge says odd items but 11; the people say odd items: 11 of 12 agree.
     violence = table.filter(pl.col("category") == "violence")
-    # The judge says "no violence" everywhere: agreement = share of non-violent videos.
-    assert violence["agreement"].to_list() == [0.5, 0.5]
+    assert violence["agreement"].to_list() == [11 / 12, 11 / 12]
+    # crime: the judge says (i + frames) % 3 == 0, 4 of 12 items at each count; people none.
+    crime = table.filter(pl.col("category") == "crime")
+    assert crime["agreement"].to_list() == [8 / 12, 8 / 12]
     assert "| harm-scores" not in res.stdout and "is_safe" in res.stdout
 
 
@@ -375,12 +422,9 @@ def test_harm_dry_run_calls_nothing(tmp_path):
 
 
 def test_harm_judge_in_batch_mode_equals_online(tmp_path):
-    data = load_harm_dataset(make_label_set(tmp_path / "d", n=4))
+    data = load_harm_dataset(coded_label_set(tmp_path / "d", n=4))
 
-    def respond(body):
-        return Reply(_json(violence="fight" in json.dumps(body)))
-
-    with ChatServer(responder=respond) as server:
+    with ChatServer(responder=coded_reply) as server:
         server.batch_plan.delay = 0.1
         with Store(tmp_path / "online.sqlite") as store:
             online = _run(_judge(server), data.items, 2, store)
@@ -389,6 +433,8 @@ def test_harm_judge_in_batch_mode_equals_online(tmp_path):
             batch = _run(_judge(server, mode="batch", poll_seconds="0.05"), data.items, 2, store)
         assert len(server.requests) == 4, "batch mode sent a request online"
         assert len(server.batches) == 1 and server.batch_lines == 4
+    for k, item in enumerate(data.items):  # each item's own answer, in both modes
+        assert online[item.item_id].labels == coded_labels(k, 2) == batch[item.item_id].labels
     assert online.keys() == batch.keys()
     for item_id, verdict in online.items():
         assert batch[item_id].labels == verdict.labels and batch[item_id].status == "ok"

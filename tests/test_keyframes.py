@@ -204,7 +204,7 @@ def test_iter_frames_bgr_and_count(tmp_path):
     assert tuple(frames[0][0, 0]) == (0, 0, 255)  # BGR as decoded
 
 
-@pytest.mark.skipif(not FETV_DEV.is_dir(), reason="../shared/data/fetv-dev not present")
+@pytest.mark.fetv_dev
 def test_real_videos_match_reference_selection():
     videos = sorted(FETV_DEV.glob("videos/*/*.mp4"))[:6]
     assert videos

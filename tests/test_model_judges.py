@@ -12,7 +12,7 @@ import pytest
 torch = pytest.importorskip("torch", reason="model judges need the 'models' extra")
 open_clip = pytest.importorskip("open_clip", reason="model judges need the 'models' extra")
 
-from conftest import FETV_DEV, make_dataset, write_video  # noqa: E402
+from conftest import FETV_DEV, fetv_dev_or_none, make_dataset, write_video  # noqa: E402
 from judges.cache.store import Store  # noqa: E402
 from judges.core.errors import ConfigError  # noqa: E402
 from judges.core.types import Dimension, Pair, Video  # noqa: E402
@@ -135,8 +135,9 @@ def test_preprocessing_matches_pil_from_png(models, tmp_path):
     judge = clip_judge(models)
     rng = np.random.default_rng(0)
     frames = [rng.integers(0, 256, (40, 56, 3), dtype=np.uint8) for _ in range(3)]
-    if FETV_DEV.is_dir():
-        frames += extract_keyframes(sorted(FETV_DEV.glob("videos/*/*.mp4"))[0], 2).frames
+    fetv = fetv_dev_or_none()  # real keyframes too where the shared data is beside the clone
+    if fetv is not None:
+        frames += extract_keyframes(sorted(fetv.glob("videos/*/*.mp4"))[0], 2).frames
     ours = judge.scorer.pixels(frames)
     for f, tensor in zip(frames, ours, strict=True):
         png = tmp_path / "f.png"
@@ -166,7 +167,7 @@ def test_hpsv2_scores_equal_hpsv2_reference(models, pairs, tmp_path):
         assert judge.video_score(pair.video_1, 4, RunContext()) == pytest.approx(ref, abs=1e-5)
 
 
-@pytest.mark.skipif(not FETV_DEV.is_dir(), reason="../shared/data/fetv-dev not present")
+@pytest.mark.fetv_dev
 def test_scores_on_real_videos(models):
     pair = load_pairs(FETV_DEV)[0]
     judge = clip_judge(models, text="prompt")

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 
+import polars as pl
 import pytest
 
 from conftest import make_dataset
@@ -78,9 +79,61 @@ def test_label_studio_structure_and_routing(tmp_path):
     json.dumps(tasks)  # serialisable
 
 
-def test_run_prelabel_counts_add_up(tmp_path):
-    data = make_dataset(tmp_path / "d", n_pairs=6)
+# Margins of a scores judge on make_dataset's 8 pairs (one prompt each), and whether its choice
+# is the people's: sorted by margin, six right, then a wrong one, then a right one.
+MARGINS = {0: (8.0, True), 1: (7.0, True), 2: (6.0, True), 3: (5.0, True), 4: (4.0, True),
+           5: (3.0, True), 6: (2.0, False), 7: (1.0, True)}  # fmt: skip
+
+
+def _scored_dataset(root):
+    data = make_dataset(root, n_pairs=8)
+    rows = []
+    for i, (margin, right) in MARGINS.items():
+        human = "video_1" if i % 3 else "video_0"  # make_dataset's informativeness label
+        winner = human if right else ("video_0" if human == "video_1" else "video_1")
+        rows += [f"p{i}_v{side},{margin if winner == f'video_{side}' else 0.0}" for side in (0, 1)]
+    scores = root / "scores.csv"
+    scores.write_text("video_id,quality\n" + "\n".join(rows) + "\n")
+    return data, scores
+
+
+def test_run_prelabel_routes_by_the_threshold_worked_by_hand(tmp_path):
+    data, scores = _scored_dataset(tmp_path / "d")
     out = tmp_path / "out"
+    summary = run_prelabel(
+        PrelabelConfig(
+            judge=JudgeRequest("scores", {"file": str(scores), "column": "quality"}),
+            dimension=Dimension.INFORMATIVENESS,
+            frames=1,
+            data=data,
+            calibration=data,
+            target_agreement=0.6,
+            min_kept=5,  # eight pairs: the defaults (50 pairs, 10 prompts) test nothing
+            min_prompts=1,
+            out=out,
+            progress=False,
+        )
+    )
+    # The fixed sequence, by hand: a threshold keeping the top n pairs passes when both its
+    # cluster-bootstrap and one-sided 95% Wilson lower bounds reach 0.6. All right, the
+    # Wilson bound is 1 / (1 + 1.645^2 / n): n = 5: 0.649, n = 6: 0.689 (pass); n = 7 holds the
+    # wrong pair, 6 of 7: Wilson 0.548 (fail, the sequence stops). Chosen: margin 3, the sixth.
+    assert summary["threshold"] == 3.0
+    assert (summary["pre_labelled"], summary["routed_to_humans"], summary["pairs"]) == (6, 2, 8)
+    tasks = json.loads((out / "label_studio_tasks.json").read_text())
+    routes = {t["data"]["pair_id"]: t["data"]["route"] for t in tasks}
+    assert routes == {f"pair-{i}": "auto" if i < 6 else "human" for i in range(8)}
+    routed = (out / "routed_to_humans.csv").read_text().strip().splitlines()[1:]
+    assert sorted(line.split(",")[0] for line in routed) == ["pair-6", "pair-7"]
+    assert summary["failures"]["scores"]["failed"] == 0
+    assert summary["human_hours_saved"] == pytest.approx(6 * 30 / 3600)
+    assert (out / "risk_coverage.png").stat().st_size > 1000
+    ET.fromstring((out / "labeling_config.xml").read_text())
+    assert summary["label_studio"]["prediction_result"]["from_name"] == "preference"
+
+
+def test_psnr_threshold_is_a_declared_margin(tmp_path):
+    data = make_dataset(tmp_path / "d", n_pairs=6)
     summary = run_prelabel(
         PrelabelConfig(
             judge=JudgeRequest("psnr"),
@@ -88,27 +141,15 @@ def test_run_prelabel_counts_add_up(tmp_path):
             frames=2,
             data=data,
             calibration=data,
-            target_agreement=0.05,
-            min_kept=2,  # six pairs: the defaults (50 pairs, 10 prompts) test nothing
+            min_kept=2,
             min_prompts=1,
-            out=out,
+            out=tmp_path / "out",
             progress=False,
         )
     )
-    tasks = json.loads((out / "label_studio_tasks.json").read_text())
-    routed = (out / "routed_to_humans.csv").read_text().strip().splitlines()[1:]
-    assert summary["pairs"] == len(tasks) == 6
-    assert summary["pre_labelled"] + summary["routed_to_humans"] == 6
-    assert len(routed) == summary["routed_to_humans"]
-    assert sum(t["data"]["route"] == "auto" for t in tasks) == summary["pre_labelled"]
-    assert summary["threshold"] is not None and summary["pre_labelled"] > 0
     # The threshold is on a declared kind of confidence (a dB margin for psnr).
     assert (summary["confidence_kind"], summary["confidence_unit"]) == ("margin", "dB")
-    assert summary["failures"]["psnr"]["failed"] == 0
-    assert summary["human_hours_saved"] == pytest.approx(summary["pre_labelled"] * 30 / 3600)
-    assert (out / "risk_coverage.png").stat().st_size > 1000
-    ET.fromstring((out / "labeling_config.xml").read_text())
-    assert summary["label_studio"]["prediction_result"]["from_name"] == "preference"
+    assert summary["pre_labelled"] + summary["routed_to_humans"] == 6
 
 
 def test_without_calibration_nothing_is_routed_automatically(tmp_path):
@@ -153,3 +194,44 @@ def test_existing_output_refused_unless_overwrite(tmp_path):
     assert "earlier.txt" not in {p.name for p in out.iterdir()}
     assert (out / "summary.json").is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d", "o"]  # no staging left
+
+
+def test_prelabel_command_calibrates_margins_to_probabilities(tmp_path):
+    """prelabel.py --calibrate isotonic, as a user runs it, on the hand-worked margins."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    data, scores = _scored_dataset(tmp_path / "d")
+    out = tmp_path / "out"
+    script = Path(__file__).resolve().parents[1] / "experiments" / "prelabel.py"
+    res = subprocess.run(
+        [
+            sys.executable, script, "--judge", "scores", "--judge-arg", f"file={scores}",
+            "--judge-arg", "column=quality", "--dimension", "informativeness", "--frames", "1",
+            "--data", data, "--calibration", data, "--calibrate", "isotonic",
+            "--target-agreement", "0.6", "--min-kept", "5", "--min-prompts", "1",
+            "--out", out, "--quiet",
+        ],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    # Isotonic fit of "right" on the margin, by hand: ascending margins 1..8 are right, wrong,
+    # then six right; pooling the violating first two gives 0.5, 0.5, then 1.0 for margins 3-8.
+    assert summary["confidence_kind"] == "probability"
+    assert summary["calibrator"] == {"method": "isotonic", "steps": 2, "fit_pairs": 8}
+    # Thresholds: 1.0 keeps six right pairs (Wilson bound 1 / (1 + 1.645^2 / 6) = 0.689:
+    # passes 0.6); 0.5 keeps all eight, 7 right (Wilson 0.589: fails).
+    assert summary["threshold"] == 1.0
+    assert (summary["pre_labelled"], summary["routed_to_humans"]) == (6, 2)
+    curve = pl.read_csv(out / "risk_coverage.csv")
+    assert curve["threshold"].to_list() == [1.0, 0.5]
+    assert curve["kept"].to_list() == [6, 8]
+    assert curve["lower_bound"].to_list() == pytest.approx(
+        [1 / (1 + 1.6448536**2 / 6), 0.58886], abs=1e-4
+    )
+    assert curve["passed"].to_list() == [True, False]
+    routed = pl.read_csv(out / "routed_to_humans.csv")
+    assert routed["pair_id"].to_list() == ["pair-6", "pair-7"]
+    assert routed["judge_confidence"].to_list() == [0.5, 0.5]

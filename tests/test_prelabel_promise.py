@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from conftest import FETV_DEV
 from judges.core.types import Dimension
 from judges.datasets import load_dataset
 from judges.run.prelabel import PrelabelConfig, run_prelabel
 from judges.run.session import JudgeRequest
 from judges.stats.bootstrap import BootstrapConfig
 from judges.stats.prelabel_promise import choose_threshold, prediction_interval
-
-FETV = Path(__file__).resolve().parents[2] / "shared" / "data" / "fetv-dev"
 
 
 def _prompts(rng: np.random.Generator, n_prompts: int, per: int = 4, tag: str = ""):
@@ -76,12 +74,12 @@ def test_small_sets_make_no_promise():
     assert promise.threshold is None and promise.tested == 0  # fewer than min_kept pairs
 
 
-@pytest.mark.skipif(not FETV.is_dir(), reason="../shared/data/fetv-dev not present")
+@pytest.mark.fetv_dev
 def test_promise_holds_on_the_other_half_of_fetv(tmp_path):
     # Calibrate on 8 of the 12 prompts, pre-label the other 4, score what was pre-labelled.
     # (Half and half leaves 6 calibration prompts and 22 pairs: the clustered bound, with t on
     # 4-5 degrees of freedom, then reaches no useful target, and no promise is the right answer.)
-    records = json.loads((FETV / "config-test.json").read_text())
+    records = json.loads((FETV_DEV / "config-test.json").read_text())
     prompts = sorted({r["prompt_id"] for r in records})
     cal_prompts = [p for i, p in enumerate(prompts) if i % 3]
     new_prompts = [p for p in prompts if p not in cal_prompts]
@@ -91,7 +89,7 @@ def test_promise_holds_on_the_other_half_of_fetv(tmp_path):
             if r["prompt_id"] in chosen:
                 r = json.loads(json.dumps(r))
                 for side in ("video_0", "video_1"):
-                    r[side]["video_path"] = str(FETV / r[side]["video_path"])
+                    r[side]["video_path"] = str(FETV_DEV / r[side]["video_path"])
                 part.append(r)
         (tmp_path / name).mkdir()
         (tmp_path / name / "config-test.json").write_text(json.dumps(part))

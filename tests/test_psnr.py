@@ -193,7 +193,7 @@ def test_unreadable_video_becomes_error_verdict(tmp_path):
     assert "b.avi" in v.error
 
 
-@pytest.mark.skipif(not FETV_DEV.is_dir(), reason="../shared/data/fetv-dev not present")
+@pytest.mark.fetv_dev
 def test_real_video_compat_matches_skimage_reference():
     import cv2
 

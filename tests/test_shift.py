@@ -104,7 +104,7 @@ def test_undecided_pairs_and_unknown_fields_are_left_out():
     assert check["what"] == "confidence" and check["n"] == [2, 2] and check["prompts"] == [2, 2]
 
 
-@pytest.mark.skipif(not FETV_DEV.is_dir(), reason="needs ../shared/data/fetv-dev")
+@pytest.mark.fetv_dev
 def test_prelabel_warns_when_calibrated_on_real_videos_and_run_on_the_demo(tmp_path):
     script = Path(__file__).resolve().parents[1] / "experiments" / "prelabel.py"
     args = [sys.executable, str(script), "--judge", "psnr", "--dimension", "information",

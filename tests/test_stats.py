@@ -1,11 +1,17 @@
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
+import numpy as np
 import pytest
-from scipy import stats
 
-from judges.stats.classic import binomial_p_value, cohen_kappa, wilson_interval
+from judges.stats.classic import (
+    binomial_p_value,
+    binomial_p_values_half,
+    cohen_kappa,
+    wilson_interval,
+)
 
 
 @pytest.mark.parametrize(
@@ -31,9 +37,22 @@ def test_wilson_edges():
         wilson_interval(5, 4)
 
 
-def test_binomial_p_matches_scipy():
-    for k, n in [(30, 48), (24, 48), (0, 5), (70, 100)]:
-        assert binomial_p_value(k, n) == stats.binomtest(k, n, 0.5).pvalue
+def test_binomial_p_by_hand():
+    # 7 of 10: P(X >= 7) = (120 + 45 + 10 + 1) / 1024, doubled; 9 of 10: 2 * 11 / 1024;
+    # 0 of 5: 2 / 32; 5 of 10 and 24 of 48 sit at the centre: 1.
+    hand = {(7, 10): 0.34375, (9, 10): 22 / 1024, (0, 5): 0.0625, (5, 10): 1.0, (24, 48): 1.0}
+    for (k, n), p in hand.items():
+        assert binomial_p_value(k, n) == pytest.approx(p, rel=1e-12)
+        assert binomial_p_values_half(np.array([k]), np.array([n]))[0] == pytest.approx(p)
+    # Larger n against exact rational arithmetic: outcomes no likelier than k, summed.
+    for k, n in [(30, 48), (70, 100)]:
+        pk = Fraction(math.comb(n, k), 2**n)
+        exact = sum(
+            Fraction(math.comb(n, i), 2**n)
+            for i in range(n + 1)
+            if Fraction(math.comb(n, i), 2**n) <= pk
+        )
+        assert binomial_p_value(k, n) == pytest.approx(float(exact), rel=1e-9)
     assert math.isnan(binomial_p_value(0, 0))
 
 

@@ -1,13 +1,18 @@
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 import polars as pl
 import pytest
 
 from judges.stats.agreement import agreement_table
-from judges.stats.ties import TIE, best_tie_threshold, encode_outcomes, tie_accuracy, tie_aware_hits
+from judges.stats.bootstrap import BootstrapConfig
+from judges.stats.ties import (
+    best_tie_threshold,
+    encode_outcomes,
+    folds_by_cluster,
+    tie_accuracy,
+    tie_aware_hits,
+)
 
 
 def _brute_force(winners, humans, margins):
@@ -78,14 +83,9 @@ def test_threshold_is_cross_fitted_and_optimism_labelled():
 
 
 def test_agreement_table_scores_human_ties_separately():
-    rows = list(
-        itertools.product(
-            ["p0", "p1", "p2", "p3"],
-        )
-    )
     frame = pl.DataFrame(
         {
-            "pair_id": [r[0] for r in rows],
+            "pair_id": ["p0", "p1", "p2", "p3"],
             "prompt_id": ["q0", "q0", "q1", "q1"],
             "judge": "j",
             "dimension": "aesthetics",
@@ -104,7 +104,39 @@ def test_agreement_table_scores_human_ties_separately():
     # In-sample: eps = 0.05 credits both ties and keeps p0 -> 3 of 4.
     assert row["accuracy_ties_optimistic"] == 0.75
     assert row["tie_threshold"] == pytest.approx(0.05)
-    assert 0 <= row["accuracy_ties"] <= 0.75
+    # Both prompts hash to fold 0: the other fold is empty, so every pair is scored without a
+    # threshold (p0 only is right) -> 1 of 4.
+    assert folds_by_cluster(["q0", "q1"]).tolist() == [0, 0]
+    assert row["accuracy_ties"] == 0.25
+
+
+def test_agreement_table_cross_fits_the_tie_threshold_over_both_folds():
+    assert folds_by_cluster(["q0", "a"]).tolist() == [0, 1]  # one prompt in each half
+    frame = pl.DataFrame(
+        {
+            "pair_id": [f"p{i}" for i in range(6)],
+            "prompt_id": ["q0", "q0", "a", "a", "a", "a"],
+            "judge": "j",
+            "dimension": "aesthetics",
+            "frames": 4,
+            "winner": ["video_0", "video_0", "video_0", "video_0", "video_1", "video_1"],
+            "human": ["tie", "video_0", "tie", "video_0", "video_1", "tie"],
+            "status": "ok",
+            # margins score_0 - score_1: 0.1, 1.0 | 0.5, 2.0, -0.3, -0.4
+            "score_0": [1.1, 2.0, 1.5, 3.0, 1.0, 1.0],
+            "score_1": [1.0, 1.0, 1.0, 1.0, 1.3, 1.4],
+        }
+    )
+    row = agreement_table(frame, bootstrap=BootstrapConfig(resamples=0)).row(0, named=True)
+    # By hand. Fold 0 (p0, p1) is best at eps = 0.1 (2 of 2); fold 1 (p2..p5) at eps = 0.5
+    # (p2, p3, p5 right: 3 of 4; no threshold gives 2 of 4). Cross-fitted: fold 0 at 0.5 ->
+    # p0 a tie (right), p1 video_0 (right): 2 of 2; fold 1 at 0.1 -> no tie called: p3, p4
+    # right, p2 and p5 wrong: 2 of 4. Together 4 of 6.
+    assert row["accuracy_ties"] == pytest.approx(4 / 6)
+    # Fitted on all six: eps = 0.5 leaves only p4 (|-0.3| <= 0.5 reads as a tie) wrong: 5 of 6.
+    assert row["tie_threshold"] == pytest.approx(0.5)
+    assert row["accuracy_ties_optimistic"] == pytest.approx(5 / 6)
+    assert (row["n_labeled"], row["n_matches"], row["n_human_ties"]) == (3, 3, 3)
 
 
 def test_no_human_tie_means_no_threshold():
@@ -112,4 +144,4 @@ def test_no_human_tie_means_no_threshold():
     humans = encode_outcomes(["video_0", "video_0"])
     r = tie_accuracy(winners, humans, np.array([0.1, -0.2]), np.array([0, 1]))
     assert r.threshold is None and r.accuracy == 0.5
-    assert TIE not in humans
+    assert r.hits.tolist() == [True, False] and r.fold_thresholds == ()

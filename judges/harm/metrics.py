@@ -98,7 +98,7 @@ def binary_stats(judge: np.ndarray, human: np.ndarray, decided: np.ndarray) -> d
         >>> s = binary_stats(np.array([1, 1, 0, 0], bool), np.array([1, 0, 0, 1], bool),
         ...                  np.array([1, 1, 1, 0], bool))
         >>> s["agreement"], s["precision"], s["recall"]
-        (0.5, 0.5, 0.5)
+        (0.5, 0.5, 1.0)
 
     """
     n = len(human)

@@ -119,7 +119,7 @@ class AsyncJudge(Judge):
         thread.start()
         try:
             while True:
-                item = out.get()
+                item = _get(out)
                 if item is _DONE:
                     break
                 if isinstance(item, BaseException):
@@ -130,3 +130,17 @@ class AsyncJudge(Judge):
             if thread.is_alive() and loop is not None and main_task is not None:
                 loop.call_soon_threadsafe(main_task.cancel)
             thread.join(timeout=30)
+
+
+def _get(out: queue.Queue[Any]) -> Any:
+    """``out.get()`` that Ctrl-C interrupts.
+
+    Once polars' threads exist, SIGINT does not wake a main thread blocked in an untimed lock
+    wait, so a run waiting on a stalled server would ignore Ctrl-C; a timed wait returns to
+    Python often enough to raise KeyboardInterrupt (tests/test_cli_gpt.py checks exit 130).
+    """
+    while True:
+        try:
+            return out.get(timeout=0.2)
+        except queue.Empty:
+            continue

@@ -213,9 +213,9 @@ class Judge(abc.ABC):
             for task in tasks:
                 yield self.safe_compare(task, ctx)
             return
-        # Decoding and OpenCV maths release the GIL, so threads use every core. A bounded window
-        # of work is in flight (a future per task of a million tasks was gigabytes), each thread
-        # taking whole prompts at once (a future per task cost more than a cached verdict).
+        # Decoding and OpenCV maths release the GIL, so threads use every core. A bounded window of
+        # work is in flight (a future per task: gigabytes for a million tasks, and dearer than a
+        # cached verdict), each thread taking whole prompts; waits timed for Ctrl-C (async_judge).
         size = max(1, min(64, len(tasks) // (workers * 16)))
         parts = whole_groups(tasks, size)  # threads decode different prompts' videos
 
@@ -226,7 +226,7 @@ class Judge(abc.ABC):
             pending = {pool.submit(judge_part, p) for p in itertools.islice(parts, 4 * workers)}
             try:
                 while pending:
-                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
                     for future in done:
                         nxt = next(parts, None)
                         if nxt is not None:

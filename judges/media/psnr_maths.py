@@ -66,7 +66,7 @@ def psnr_cap(size: int, data_range: float = 255.0) -> float:
 
     Example:
         >>> round(psnr_cap(3), 4)
-        55.1536
+        55.9123
 
     """
     return 10.0 * math.log10(data_range * data_range / (0.5 / size))

@@ -86,7 +86,7 @@ class MarginCalibrator:
 
     Example:
         >>> cal = MarginCalibrator.fit(np.array([0.1, 0.2, 3, 4]), np.array([1, 0, 1, 1]))
-        >>> [round(p, 2) for p in cal.predict(np.array([0.15, 5.0]))]
+        >>> [round(float(p), 2) for p in cal.predict(np.array([0.15, 5.0]))]
         [0.5, 1.0]
 
     """
