@@ -480,12 +480,22 @@ def test_crafted_votes_give_the_hand_counted_ceiling_and_alpha(tmp_path, capsys)
     # o02=o20=0.5; n=12, n0=5, n1=5, n2=2. alpha = 1 - (n-1) * 7 / (n^2 - 25 - 25 - 4) = 13/90.
     assert per["all"]["krippendorff_alpha"] == pytest.approx(13 / 90)
     assert per["all"]["n_annotators"] == 3
-    # The judge's share of the ceiling, from its own verdicts.
+    # The judge like with like, on the same nine units by hand: pair-0 (user3, reference v1),
+    # pair-1 (three units, v0), pair-2 (three units, v1), pair-3 (a: v1; b: v0).
     verdicts = pl.read_parquet(run / "verdicts.parquet")
-    judge_agreement = (verdicts["winner"] == verdicts["human"]).sum() / verdicts.height
+    w = dict(zip(verdicts["pair_id"], verdicts["winner"], strict=True))
+    hits = (
+        (w["pair-0"] == "video_1")
+        + 3 * (w["pair-1"] == "video_0")
+        + 3 * (w["pair-2"] == "video_1")
+        + (w["pair-3"] == "video_1")
+        + (w["pair-3"] == "video_0")
+    )
     (row,) = pl.read_csv(run / "agreement.csv").iter_rows(named=True)
     assert row["human_agreement"] == pytest.approx(5 / 9)
-    assert row["agreement_of_ceiling"] == pytest.approx(judge_agreement / (5 / 9))
+    assert (row["loo_n"], row["loo_agreement"]) == (9, pytest.approx(hits / 9))
+    assert row["loo_human_agreement"] == pytest.approx(5 / 9)  # every pair judged: the same units
+    assert row["agreement_of_ceiling"] == pytest.approx((hits / 9) / (5 / 9))
     assert_checkout_commit(json.loads((run / "run.json").read_text())["git_commit"])
     info = json.loads((run / "run.json").read_text())["votes"]
     assert info["votes"] == 12 and info["annotators"] == ["a", "b", "user3"]

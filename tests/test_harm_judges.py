@@ -327,11 +327,12 @@ def test_report_merges_harm_runs(tmp_path):
     )  # fmt: skip
     assert res.returncode == 2
     assert "is a harm run; harm judges tag one video at a time" in res.stderr
-    # Harm cells read like every other table's: three decimals, two for the interval.
+    # Harm cells read like every other table's: three decimals; 4 items over 2 prompts are too
+    # few for a clustered interval, and the cell says so instead of showing one.
     cells = (tmp_path / "r" / "a" / "harm_agreement.md").read_text()
     assert re.search(
-        r"\| harm-scores \| S8 violence \| 0\.\d{3} \[\d\.\d\d, \d\.\d\d\] n=4 \|", cells
-    )
+        r"\| harm-scores \| S8 violence \| 0\.\d{3} \[no interval: 2 clusters\] n=4 \|", cells
+    ), cells
 
 
 def test_fit_thresholds_recorded(tmp_path):

@@ -9,6 +9,7 @@ verdict table, then calls the pure statistics of :mod:`judges.stats.ranking_tabl
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -103,7 +104,9 @@ def rank_generators(
         for m in METRICS:
             row[m] = part[m].mean()
             if sampled:
-                mean = np.nanmean(np.stack([d[m] for d in sampled]), axis=0)
+                with np.errstate(all="ignore"), warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RuntimeWarning)  # a draw none could rank
+                    mean = np.nanmean(np.stack([d[m] for d in sampled]), axis=0)
                 row[f"{m}_lo"], row[f"{m}_hi"] = as_pair(
                     mean_interval(
                         mean, row[m], row["n_clusters"], bootstrap.level, METRIC_BOUNDS[m]
