@@ -20,6 +20,7 @@ from pathlib import Path
 from judges.cli import (
     EXIT_FAILED_VERDICTS,
     HelpFormatter,
+    add_cache_damage_arguments,
     add_engine_arguments,
     add_judge_arguments,
     add_report_arguments,
@@ -147,17 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="cache folder (default: $JUDGES_CACHE_DIR or ~/.cache/t2v-judges)",
     )
     parser.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
-    parser.add_argument(
-        "--verify-cache",
-        action="store_true",
-        help="check every page of cache.sqlite (PRAGMA quick_check) before any work",
-    )
-    parser.add_argument(
-        "--ignore-damaged-cache",
-        action="store_true",
-        help="when cache.sqlite is damaged, go on with the response cache off (default: stop "
-        "with the steps that recover it)",
-    )
+    add_cache_damage_arguments(parser)
     parser.add_argument(
         "--keyframes",
         choices=STRATEGIES,

@@ -21,6 +21,7 @@ from pathlib import Path
 from judges.cli import (
     EXIT_FAILED_VERDICTS,
     HelpFormatter,
+    add_cache_damage_arguments,
     add_engine_arguments,
     add_judge_arguments,
     add_report_arguments,
@@ -83,17 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --run-id")
     parser.add_argument("--cache-dir", type=Path, help="cache folder")
     parser.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
-    parser.add_argument(
-        "--verify-cache",
-        action="store_true",
-        help="check every page of cache.sqlite (PRAGMA quick_check) before any work",
-    )
-    parser.add_argument(
-        "--ignore-damaged-cache",
-        action="store_true",
-        help="when cache.sqlite is damaged, go on with the response cache off (default: stop "
-        "with the steps that recover it)",
-    )
+    add_cache_damage_arguments(parser)
     parser.add_argument("--concurrency", type=int, default=8, help="API requests in flight")
     parser.add_argument("--max-cost", type=float, metavar="USD", help="stop before spending more")
     parser.add_argument("--dry-run", action="store_true", help="estimate calls and cost only")

@@ -97,6 +97,21 @@ def add_judge_arguments(parser: argparse.ArgumentParser, repeatable: bool = True
     parser.add_argument("-v", dest="verbose", action="store_true", help=argparse.SUPPRESS)
 
 
+def add_cache_damage_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--verify-cache`` and ``--ignore-damaged-cache``, the same for every run command."""
+    parser.add_argument(
+        "--verify-cache",
+        action="store_true",
+        help="check every page of cache.sqlite (PRAGMA quick_check) before any work",
+    )
+    parser.add_argument(
+        "--ignore-damaged-cache",
+        action="store_true",
+        help="when cache.sqlite is damaged, go on with the response cache off (default: stop "
+        "with the steps that recover it)",
+    )
+
+
 def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
     """``--engine`` and ``--ray-address`` (see :mod:`judges.run.engines`)."""
     parser.add_argument(

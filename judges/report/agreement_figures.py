@@ -126,25 +126,9 @@ def plot_agreement_vs_frames(
                 linewidth=0,
             )
             ax.plot(x, y, marker="o", color=palette[judge], label=judge)
-        ax.set_title(dim.replace("_", " "))
-        ax.set_xticks(range(len(order)), order)
-        ax.set_xlabel("keyframes per video")
-        ax.set_ylim(0, 1)
-    for ax in axes.flat[len(dims) :]:
-        ax.set_visible(False)
-    for row in axes:
-        row[0].set_ylabel("agreement with humans")
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.legend(
-        handles,
-        [_short(label) for label in labels],
-        loc="outside lower center",
-        ncol=max(1, min(len(labels), 4)),
-        frameon=False,
-        title="shaded: " + "\n".join(textwrap.wrap(interval_method(table, bootstrap), 70)),
-        title_fontsize="small",
-    )
-    mark_figure(fig, mark)
+        _frames_axis(ax, dim, order)
+    title = "shaded: " + "\n".join(textwrap.wrap(interval_method(table, bootstrap), 70))
+    _finish_panels(fig, axes, len(dims), "agreement with humans", title, mark)
     return fig
 
 
@@ -194,14 +178,31 @@ def plot_against_ceiling(
             ax.errorbar(
                 x, y, yerr=err, marker="o", capsize=3, color=palette[judge], label=judge,
             )  # fmt: skip
-        ax.set_title(dim.replace("_", " "))
-        ax.set_xticks(range(len(order)), order)
-        ax.set_xlabel("keyframes per video")
-        ax.set_ylim(0, 1)
-    for ax in axes.flat[len(dims) :]:
+        _frames_axis(ax, dim, order)
+    title = (
+        "judges and annotators each scored against the other annotators' majority; "
+        "bars and band: 95% clustered interval"
+    )
+    _finish_panels(fig, axes, len(dims), "agreement with the other annotators", title, mark)
+    return fig
+
+
+def _frames_axis(ax: Any, dim: str, order: list[str]) -> None:
+    """A panel of agreement (0 to 1) against frame counts, titled by its dimension."""
+    ax.set_title(dim.replace("_", " "))
+    ax.set_xticks(range(len(order)), order)
+    ax.set_xlabel("keyframes per video")
+    ax.set_ylim(0, 1)
+
+
+def _finish_panels(
+    fig: Figure, axes: Any, used: int, ylabel: str, legend_title: str, mark: str | None
+) -> None:
+    """Hide unused panels, label rows, and put one legend below the panels."""
+    for ax in axes.flat[used:]:
         ax.set_visible(False)
     for row in axes:
-        row[0].set_ylabel("agreement with the other annotators")
+        row[0].set_ylabel(ylabel)
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.legend(
         handles,
@@ -209,12 +210,10 @@ def plot_against_ceiling(
         loc="outside lower center",
         ncol=max(1, min(len(labels), 4)),
         frameon=False,
-        title="judges and annotators each scored against the other annotators' majority; "
-        "bars and band: 95% cluster bootstrap",
+        title=legend_title,
         title_fontsize="small",
     )
     mark_figure(fig, mark)
-    return fig
 
 
 def plot_heatmap(table: pl.DataFrame, metric: str = "agreement", mark: str | None = None) -> Figure:
