@@ -137,8 +137,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     write_figures(out / "figures", table, pl.DataFrame(), bootstrap=statistics, ceiling=ceiling)
     print(to_markdown(display_table(table, ceiling)))
     if args.rank_generators or args.by:
-        from judges.report.rankings import console_text, write_rankings
-        from judges.run.rankings import rankings_for_runs
+        from judges.report.rankings import console_text, rankings_for_runs, write_rankings
 
         above = rankings_for_runs(
             args.runs, args.rank_generators or None, args.by, args.data, args.allow_mixed_data

@@ -1,4 +1,4 @@
-"""Generator rankings of people and judges (judges.stats.ranking_tables, judges.run.rankings)."""
+"""Generator rankings of people and judges (stats.ranking_tables, stats.above_pairs)."""
 
 from __future__ import annotations
 

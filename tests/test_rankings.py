@@ -1,4 +1,4 @@
-"""Slice membership and the run glue of judges.run.rankings (generators, record fields)."""
+"""Slice membership and the run glue of judges.stats.above_pairs (generators, record fields)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from judges.core.errors import ConfigError
 from judges.core.types import Pair, Video
 from judges.datasets import load_dataset
-from judges.run.rankings import check_fields, slice_frame, slice_members
+from judges.stats.above_pairs import check_fields, slice_frame, slice_members
 
 
 def video(vid: str, gen: str | None, **fields) -> Video:

@@ -40,7 +40,7 @@ _EXPORTS = {
     "HtmlReportOptions": "html_page",
     "write_html_report": "html_report",
     "write_merged_html_report": "html_report",
-    "AbovePairs": "rankings",
+    "rankings_for_runs": "rankings",
     "write_rankings": "rankings",
     "write_ranking_figures": "ranking_figures",
     "git_commit": "provenance",

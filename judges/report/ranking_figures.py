@@ -15,7 +15,7 @@ import numpy as np
 import polars as pl
 
 from judges.report.agreement_figures import mark_figure
-from judges.report.rankings import AbovePairs
+from judges.stats.above_pairs import AbovePairs
 
 
 def plot_strengths(generators: pl.DataFrame, mark: str | None = None):

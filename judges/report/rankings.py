@@ -9,13 +9,15 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import polars as pl
 
+from judges.core.errors import ConfigError
 from judges.report.tables import frames_labels, to_markdown
+from judges.stats.above_pairs import AbovePairs, above_pairs, check_fields
+from judges.stats.bootstrap import BootstrapConfig
 
 RANKING_NOTE = (
     "Bradley-Terry strengths (log scale, summing to 0; Bradley & Terry 1952) fitted from the "
@@ -24,32 +26,6 @@ RANKING_NOTE = (
     "perfect winners finite. Rank agreement: Kendall's tau-b (Kendall 1938), Spearman's rho and "
     "the share of generator pairs ordered alike, judge against people, with {method} intervals."
 )
-
-
-@dataclass
-class AbovePairs:
-    """What a run found above single pairs: rankings, and agreement by slice.
-
-    Attributes:
-        generators: ``generators.csv`` (None: no ranking was asked for or possible).
-        ranking_agreement: ``ranking_agreement.csv``.
-        slices: ``field -> (slice table, heterogeneity tests)``.
-        files: ``field -> file stem`` of each slice table.
-        win_rates: Each generator's win rate against each other, people and judges.
-        skipped: Why no ranking was made, if it was not.
-        method: The interval method's name.
-        prior: The Bradley-Terry prior's precision.
-
-    """
-
-    generators: pl.DataFrame | None = None
-    ranking_agreement: pl.DataFrame | None = None
-    slices: dict[str, tuple[pl.DataFrame, pl.DataFrame]] = field(default_factory=dict)
-    files: dict[str, str] = field(default_factory=dict)
-    win_rates: pl.DataFrame | None = None
-    skipped: str | None = None
-    method: str = ""
-    prior: float = 0.01
 
 
 def _cell(value: float | None, lo: float | None, hi: float | None) -> str:
@@ -196,3 +172,42 @@ def console_text(above: AbovePairs) -> str:
     for name, (_, tests) in above.slices.items():
         lines.append(f"\nagreement by {name} ({above.files[name]}.csv): {slice_caption(tests)}")
     return "\n".join(lines)
+
+
+def rankings_for_runs(
+    run_dirs: Sequence[Path],
+    rank: bool | None,
+    by: Sequence[str],
+    data: Path | None = None,
+    allow_mixed_data: bool = False,
+) -> AbovePairs:
+    """Rankings and slices over the verdicts of finished runs (``report.py``).
+
+    The pairs (generators, slice fields) are read again from the first run's data
+    (run.json ``data.path``), or from ``data``; videos need not be present.
+
+    Raises:
+        ConfigError: the data file is gone (pass ``data``), or a ``by`` field no pair has.
+
+    """
+    import json
+
+    from judges.datasets import load_dataset
+    from judges.report.comparisons import load_verdicts
+
+    info = json.loads((Path(run_dirs[0]) / "run.json").read_text())
+    source = Path(data) if data is not None else Path(info["data"]["path"])
+    if not source.exists():
+        raise ConfigError(
+            f"{run_dirs[0]}: its data {source} is not here; pass --data to read the pairs "
+            "(generators and fields) from another copy"
+        )
+    video_dir = info["data"].get("video_dir")
+    pairs = load_dataset(source, video_dir, check_files=False).pairs
+    check_fields(pairs, by)
+    verdicts = load_verdicts(run_dirs, allow_mixed_data)
+    stats = info.get("statistics") or {}
+    boot = BootstrapConfig(
+        **{k: stats[k] for k in ("cluster", "resamples", "seed", "level") if k in stats}
+    )
+    return above_pairs(verdicts, pairs, boot, rank, by)

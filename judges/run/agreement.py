@@ -32,10 +32,10 @@ from judges.report.provenance import git_commit, library_versions
 from judges.report.rankings import write_rankings
 from judges.report.report_data import write_report_sources
 from judges.report.run_folder import RunFolder, new_run_id, verdict_table, write_run
-from judges.run.rankings import above_pairs, check_fields
 from judges.run.results import _DESCRIBED, DryRun, JudgeReport, RunResult
 from judges.run.session import JudgeRequest, Session, SessionConfig, log_to_stderr
 from judges.run.task_runner import JudgeRun, plan_tasks
+from judges.stats.above_pairs import above_pairs, check_fields
 from judges.stats.agreement import agreement_table
 from judges.stats.bootstrap import BootstrapConfig
 from judges.stats.calibration import calibration_table, position_bias

@@ -13,8 +13,8 @@ from judges.chat.pricing import CostPlan
 from judges.datasets import Dataset
 from judges.datasets.votes import Votes
 from judges.report.failures import failing_judges
-from judges.report.rankings import AbovePairs
 from judges.report.tables import frames_labels
+from judges.stats.above_pairs import AbovePairs
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,8 @@ ceiling, Krippendorff's alpha), ``calibration`` (ECE, margin calibration, positi
 ``paired`` (paired comparisons of two settings), ``prelabel_promise`` (the pre-labelling
 threshold and its prediction interval), ``shift`` (does a new batch look like the calibration
 set), ``ranking`` and ``ranking_tables`` (Bradley-Terry generator rankings, Kendall's tau-b) and
-``slices`` (agreement by slice, heterogeneity test).
+``slices`` (agreement by slice, heterogeneity test), ``above_pairs`` (rankings and slices for a
+run's verdicts: generators and record fields joined in).
 """
 
 from judges.core.lazy import lazy_face
@@ -62,6 +63,7 @@ _EXPORTS = {
     "generator_rankings": "ranking_tables",
     "heterogeneity": "slices",
     "slice_table": "slices",
+    "AbovePairs": "above_pairs",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_face(__name__, _EXPORTS)

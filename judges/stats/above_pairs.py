@@ -1,4 +1,4 @@
-"""Questions above pairs, for a run: generator rankings and agreement by slice.
+"""Questions above pairs: generator rankings and agreement by slice, from a run's verdicts.
 
 Joins what the pairs know (each video's generator, the fields a slice is named by) to the
 verdict table, then calls the pure statistics of :mod:`judges.stats.ranking_tables` and
@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import warnings
 from collections.abc import Sequence
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -19,7 +19,6 @@ import polars as pl
 
 from judges.core.errors import ConfigError
 from judges.core.types import Pair
-from judges.report.rankings import AbovePairs
 from judges.stats.bootstrap import BootstrapConfig
 from judges.stats.cluster_intervals import as_pair, mean_interval
 from judges.stats.ranking import RankingConfig
@@ -35,6 +34,32 @@ from judges.stats.slices import MIN_SLICE_PAIRS, slice_table
 GENERATOR = "generator"
 MISSING = "(missing)"
 HUMAN_LOO = "human (leave-one-out)"
+
+
+@dataclass
+class AbovePairs:
+    """What a run found above single pairs: rankings, and agreement by slice.
+
+    Attributes:
+        generators: ``generators.csv`` (None: no ranking was asked for or possible).
+        ranking_agreement: ``ranking_agreement.csv``.
+        slices: ``field -> (slice table, heterogeneity tests)``.
+        files: ``field -> file stem`` of each slice table.
+        win_rates: Each generator's win rate against each other, people and judges.
+        skipped: Why no ranking was made, if it was not.
+        method: The interval method's name.
+        prior: The Bradley-Terry prior's precision.
+
+    """
+
+    generators: pl.DataFrame | None = None
+    ranking_agreement: pl.DataFrame | None = None
+    slices: dict[str, tuple[pl.DataFrame, pl.DataFrame]] = field(default_factory=dict)
+    files: dict[str, str] = field(default_factory=dict)
+    win_rates: pl.DataFrame | None = None
+    skipped: str | None = None
+    method: str = ""
+    prior: float = 0.01
 
 
 def generators_named(pairs: Sequence[Pair]) -> list[str]:
@@ -292,42 +317,3 @@ def above_pairs(
         above.slices[name] = agreement_by(verdicts, pairs, name, bootstrap, min_slice_pairs)
         above.files[name] = file_stem(name)
     return above
-
-
-def rankings_for_runs(
-    run_dirs: Sequence[Path],
-    rank: bool | None,
-    by: Sequence[str],
-    data: Path | None = None,
-    allow_mixed_data: bool = False,
-) -> AbovePairs:
-    """Rankings and slices over the verdicts of finished runs (``report.py``).
-
-    The pairs (generators, slice fields) are read again from the first run's data
-    (run.json ``data.path``), or from ``data``; videos need not be present.
-
-    Raises:
-        ConfigError: the data file is gone (pass ``data``), or a ``by`` field no pair has.
-
-    """
-    import json
-
-    from judges.datasets import load_dataset
-    from judges.report.comparisons import load_verdicts
-
-    info = json.loads((Path(run_dirs[0]) / "run.json").read_text())
-    source = Path(data) if data is not None else Path(info["data"]["path"])
-    if not source.exists():
-        raise ConfigError(
-            f"{run_dirs[0]}: its data {source} is not here; pass --data to read the pairs "
-            "(generators and fields) from another copy"
-        )
-    video_dir = info["data"].get("video_dir")
-    pairs = load_dataset(source, video_dir, check_files=False).pairs
-    check_fields(pairs, by)
-    verdicts = load_verdicts(run_dirs, allow_mixed_data)
-    stats = info.get("statistics") or {}
-    boot = BootstrapConfig(
-        **{k: stats[k] for k in ("cluster", "resamples", "seed", "level") if k in stats}
-    )
-    return above_pairs(verdicts, pairs, boot, rank, by)
