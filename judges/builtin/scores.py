@@ -23,6 +23,7 @@ import polars as pl
 from judges.cache.store import file_sha256, stable_hash
 from judges.core.errors import ConfigError, ItemError
 from judges.core.types import Dimension, Video
+from judges.datasets.registry import path_key
 from judges.judge.base import RunContext, ScoreJudge
 from judges.judge.registry import register_judge
 
@@ -84,20 +85,6 @@ def read_table(path: Path) -> pl.DataFrame:
 
 PATH_COLUMN = "path"
 """``id_column`` value that matches videos by their path as written, not their id."""
-
-
-def path_key(text: str) -> str:
-    """A written path as the ``path`` column is matched: ``/`` separators, no leading ``./``.
-
-    Example:
-        >>> path_key("./videos/kling/0001.mp4")
-        'videos/kling/0001.mp4'
-
-    """
-    text = text.strip().replace("\\", "/")
-    while text.startswith("./"):
-        text = text[2:]
-    return text
 
 
 def read_scores(path: Path, id_column: str, column: str | None) -> tuple[dict[str, float], str]:

@@ -74,6 +74,22 @@ class DatasetFormat:
     priority: int = 0
 
 
+def path_key(text: str) -> str:
+    """A path as a dataset or a scores file wrote it, normalised: ``/`` separators, no ``./``.
+
+    Video ids made from paths and the ``scores`` judge's ``path`` column meet here.
+
+    Example:
+        >>> path_key("./videos/kling/0001.mp4")
+        'videos/kling/0001.mp4'
+
+    """
+    text = text.strip().replace("\\", "/")
+    while text.startswith("./"):
+        text = text[2:]
+    return text
+
+
 _FORMATS: dict[str, DatasetFormat] = {}
 _BUILTIN = (
     "judges.datasets.safesora",

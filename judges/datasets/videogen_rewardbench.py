@@ -26,7 +26,7 @@ import polars as pl
 
 from judges.core.errors import DataError
 from judges.core.types import Choice, Dimension, Pair, Video
-from judges.datasets.registry import DatasetFormat, register_format
+from judges.datasets.registry import DatasetFormat, path_key, register_format
 
 CSV_NAME = "videogen-rewardbench.csv"
 REQUIRED = ("path_A", "path_B", "prompt")
@@ -49,10 +49,7 @@ def video_id(rel: str) -> str:
         'videos/kling/0001.mp4'
 
     """
-    text = rel.strip().replace("\\", "/")
-    while text.startswith("./"):
-        text = text[2:]
-    return text
+    return path_key(rel)
 
 
 def _csv_of(path: Path) -> Path | None:

@@ -19,10 +19,11 @@ from typing import Any
 
 import polars as pl
 
-from judges.builtin.scores import PATH_COLUMN, MissingScoreError, path_key, read_table
+from judges.builtin.scores import PATH_COLUMN, MissingScoreError, read_table
 from judges.cache.store import file_sha256, stable_hash
 from judges.core.errors import ConfigError
 from judges.core.harm_types import HARM_KEYS, HarmTask, HarmVerdict
+from judges.datasets.registry import path_key
 from judges.harm.base import HarmJudge
 from judges.harm.thresholds import parse_thresholds
 from judges.judge.base import RunContext

@@ -97,16 +97,7 @@ def plot_agreement_vs_frames(
     order = _frame_order(table)
     judges = list(dict.fromkeys(table["judge"].to_list()))
     palette = _palette(judges)
-    cols = min(3, len(dims)) or 1
-    rows = math.ceil(len(dims) / cols) or 1
-    fig, axes = plt.subplots(
-        rows,
-        cols,
-        figsize=(4.6 * cols, 3.6 * rows + 0.3 * math.ceil(len(judges) / 4)),
-        squeeze=False,
-        sharey=True,
-        layout="constrained",
-    )
+    fig, axes = _dimension_panels(len(dims), legend_entries=len(judges))
     for ax, dim in zip(axes.flat, dims, strict=False):
         ax.axhline(0.5, color="grey", linestyle="--", linewidth=1, label="chance")
         for judge in judges:
@@ -148,16 +139,7 @@ def plot_against_ceiling(
     order = _frame_order(scored)
     judges = list(dict.fromkeys(scored["judge"].to_list()))
     palette = _palette(judges)
-    cols = min(3, len(dims)) or 1
-    rows = math.ceil(len(dims) / cols) or 1
-    fig, axes = plt.subplots(
-        rows,
-        cols,
-        figsize=(4.6 * cols, 3.6 * rows + 0.3 * math.ceil((len(judges) + 2) / 4)),
-        squeeze=False,
-        sharey=True,
-        layout="constrained",
-    )
+    fig, axes = _dimension_panels(len(dims), legend_entries=len(judges) + 2)
     for ax, dim in zip(axes.flat, dims, strict=False):
         person = human.row(by_predicate=pl.col("dimension") == dim, named=True)
         lo, hi = person["agreement_cluster_lo"], person["agreement_cluster_hi"]
@@ -185,6 +167,20 @@ def plot_against_ceiling(
     )
     _finish_panels(fig, axes, len(dims), "agreement with the other annotators", title, mark)
     return fig
+
+
+def _dimension_panels(n_dims: int, legend_entries: int) -> tuple[Figure, Any]:
+    """A panel per dimension, three to a row, with room below for a legend of that many entries."""
+    cols = min(3, n_dims) or 1
+    rows = math.ceil(n_dims / cols) or 1
+    return plt.subplots(
+        rows,
+        cols,
+        figsize=(4.6 * cols, 3.6 * rows + 0.3 * math.ceil(legend_entries / 4)),
+        squeeze=False,
+        sharey=True,
+        layout="constrained",
+    )
 
 
 def _frames_axis(ax: Any, dim: str, order: list[str]) -> None:
