@@ -138,7 +138,12 @@ def test_damaged_commit_log(clean, tmp_path, damage):
         log.write_text("\n".join([*lines[:5], "\x00\x00garbage", *lines[5:]]) + "\n")
     else:
         DAMAGE[damage](log)
-    whole_lines = log.read_bytes().count(b"\n") if log.exists() else 0
+    # Verdicts the damaged log still holds whole: every line that parses, the last one too when
+    # the cut fell just before its newline (a kill between a line and its "\n"), which a count
+    # of newlines misses (the log's length varies with the latencies written in it).
+    whole_lines = (
+        sum(_parses(line) for line in log.read_bytes().splitlines()) if log.exists() else 0
+    )
     proc = run(data, tmp_path / "cache", tmp_path / "r")
     assert proc.returncode == 0, proc.stderr
     assert_no_traceback(proc)
@@ -154,6 +159,13 @@ def test_damaged_commit_log(clean, tmp_path, damage):
         assert proc.stderr.count("is damaged") == 1 and str(log) in proc.stderr
         assert computed(proc) == 18
     assert not list(folder.glob("log-*.jsonl"))  # folded into a segment (or moved aside)
+
+
+def _parses(line: bytes) -> bool:
+    try:
+        return isinstance(json.loads(line), list)
+    except ValueError:
+        return False
 
 
 def test_parse_log_tells_a_torn_line_from_damage():
