@@ -69,3 +69,36 @@ def test_stable_hash_and_default_dir(monkeypatch, tmp_path):
     monkeypatch.delenv("JUDGES_CACHE_DIR")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert default_cache_dir() == tmp_path / "xdg" / "t2v-judges"
+
+
+def test_two_processes_opening_one_new_cache_together_both_get_it(tmp_path):
+    # Switching a new database to WAL answers "database is locked" at once instead of
+    # waiting: before the retry, one of two runs starting together on a new cache was refused
+    # (10 of 15 such races here).
+    import subprocess
+    import sys
+    import time
+
+    code = (
+        "import sys, time\n"
+        "from judges.cache.store import Store\n"
+        "while time.time() < float(sys.argv[2]): pass\n"
+        "Store(sys.argv[1]); print('ok')\n"
+    )
+    for trial in range(4):
+        path = tmp_path / str(trial) / "cache.sqlite"
+        start = str(time.time() + 1.0)
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", code, str(path), start],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(2)
+        ]
+        outs = [p.communicate(timeout=60) for p in procs]
+        assert [(p.returncode, o.strip()) for p, (o, _) in zip(procs, outs, strict=True)] == [
+            (0, "ok"),
+            (0, "ok"),
+        ], [e for _, e in outs]

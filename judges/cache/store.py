@@ -14,6 +14,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -103,6 +104,24 @@ def file_sha256(path: str | Path) -> str:
         return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
+def _wal(conn: sqlite3.Connection, seconds: float = 30.0) -> None:
+    """Put the database in WAL mode, waiting for other processes that hold it.
+
+    Switching the journal mode takes an exclusive lock and, unlike other statements, answers
+    "database is locked" at once instead of waiting the connection's timeout: two runs that
+    open one new cache together would otherwise see one of them refused.
+    """
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 class Store:
     """Thread-safe SQLite key-value store, JSON values, grouped by namespace.
 
@@ -170,7 +189,7 @@ class Store:
         conn = sqlite3.connect(where, check_same_thread=False, timeout=30.0)
         try:
             with self._lock:
-                conn.execute("PRAGMA journal_mode=WAL")
+                _wal(conn)
                 conn.execute("PRAGMA synchronous=NORMAL")
                 conn.executescript(_SCHEMA)
                 conn.commit()
