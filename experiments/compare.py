@@ -22,6 +22,7 @@ from pathlib import Path
 
 from judges.cli import HelpFormatter, run_main
 from judges.report.comparisons import compare_runs, write_comparisons
+from judges.report.output_folder import claim_output, staged
 from judges.stats.bootstrap import CLUSTER_BY, DEFAULT_RESAMPLES, BootstrapConfig
 
 
@@ -47,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--bootstrap", type=int, default=DEFAULT_RESAMPLES, metavar="B")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     parser.add_argument("--out", type=Path, help="output folder (default results/compare-<time>)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --out folder")
     parser.add_argument(
         "--allow-mixed-data",
         action="store_true",
@@ -60,13 +62,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     config = BootstrapConfig(cluster=args.cluster, resamples=args.bootstrap, seed=args.seed)
     dims = [d for d in (args.dims or "").split(",") if d.strip()] or None
-    table = compare_runs(args.runs, args.compare, dims, config, args.allow_mixed_data)
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    out = args.out or Path("results") / f"compare-{stamp}"
-    write_comparisons(table, out)
+    # Claimed before the work: an existing --out is refused at once, and two commands started
+    # in the same second each keep their own default folder.
+    folder = claim_output(args.out, Path("results") / f"compare-{stamp}", args.overwrite)
+    table = compare_runs(args.runs, args.compare, dims, config, args.allow_mixed_data)
+    with staged(folder) as out:
+        write_comparisons(table, out)
     for line in table["sentence"]:
         print(line)
-    print(f"comparisons: {out}")
+    print(f"comparisons: {folder.path}")
     return 0
 
 

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from judges.cli import HelpFormatter, add_report_arguments, report_options, run_main
 from judges.core.errors import ConfigError
@@ -29,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("runs", nargs="+", type=Path, help="run folders (results/<run-id>)")
     parser.add_argument("--out", type=Path, help="output folder (default results/report-<time>)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --out folder")
     parser.add_argument(
         "--allow-mixed-data",
         action="store_true",
@@ -79,11 +81,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the report command; returns the exit code."""
     args = build_parser().parse_args(argv)
-    from judges.report.agreement_figures import write_figures
     from judges.report.disagreements import export_disagreements, parse_disagreement_spec
-    from judges.report.merging import merge_runs, merged_ceiling
-    from judges.report.run_folder import check_writable_dir, read_run, run_kind
-    from judges.report.tables import comparison_markdown
+    from judges.report.merging import merge_runs
+    from judges.report.output_folder import claim_output, staged
+    from judges.report.run_folder import read_run
 
     if args.limit < 1:
         raise ConfigError("--limit must be >= 1")
@@ -101,24 +102,42 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.disagreements:
         judge, dimension, frames = parse_disagreement_spec(args.runs[0], args.disagreements)
-        out = args.out or args.runs[0] / f"disagreements-{judge}-{dimension}"
-        check_writable_dir(out, "--out")
-        n = export_disagreements(args.runs[0], judge, dimension, frames, out, args.limit)
-        print(f"{n} disagreement(s) written to {out}/index.md")
+        default = args.runs[0] / f"disagreements-{judge}-{dimension}"
+        folder = claim_output(args.out, default, args.overwrite)
+        with staged(folder) as out:
+            n = export_disagreements(args.runs[0], judge, dimension, frames, out, args.limit)
+        print(f"{n} disagreement(s) written to {folder.path}/index.md")
         return 0
+    # Claimed before the work: an existing --out is refused at once, and two commands started
+    # in the same second each keep their own default folder.
+    folder = claim_output(args.out, Path("results") / f"report-{stamp}", args.overwrite)
     table = merge_runs(args.runs, allow_mixed_data=args.allow_mixed_data)
-    out = args.out or Path("results") / f"report-{stamp}"
-    check_writable_dir(out, "--out")
+    with staged(folder) as out:
+        lines = write_report(args, table, out, options)
+    for line in lines:
+        print(line.replace(str(folder.staging), str(folder.path)))
+    print(f"report: {folder.path}")
+    return 0
+
+
+def write_report(args: argparse.Namespace, table: Any, out: Path, options: Any) -> list[str]:
+    """Write the merged report's files into ``out``; returns the lines to print."""
+    from judges.report.agreement_figures import write_figures
+    from judges.report.merging import merged_ceiling
+    from judges.report.run_folder import read_run, run_kind
+    from judges.report.tables import comparison_markdown
+
+    lines: list[str] = []
     if run_kind(args.runs[0]) == "harm":
         from judges.harm.report import write_harm_comparison
 
-        print(write_harm_comparison(table, args.runs, out))
+        lines.append(str(write_harm_comparison(table, args.runs, out)))
         if options is not None:
             from judges.report.html_report import write_merged_html_report
 
-            print(f"report.html: {write_merged_html_report(args.runs, table, out, options)}")
-        print(f"report: {out}")
-        return 0
+            html = write_merged_html_report(args.runs, table, out, options)
+            lines.append(f"report.html: {html}")
+        return lines
     frames_labels(table).write_csv(out / "comparison.csv")
     ceiling = merged_ceiling(args.runs)  # the human rows stay beside the judges
     if ceiling is not None:
@@ -135,7 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import polars as pl
 
     write_figures(out / "figures", table, pl.DataFrame(), bootstrap=statistics, ceiling=ceiling)
-    print(to_markdown(display_table(table, ceiling)))
+    lines.append(to_markdown(display_table(table, ceiling)))
     if args.rank_generators or args.by:
         from judges.report.rankings import console_text, rankings_for_runs, write_rankings
 
@@ -146,20 +165,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         from judges.report.ranking_figures import write_ranking_figures
 
         write_ranking_figures(out / "figures", above)
-        print(console_text(above))
+        lines.append(console_text(above))
     if options is not None:
         from judges.report.html_report import write_merged_html_report
 
-        print(f"report.html: {write_merged_html_report(args.runs, table, out, options)}")
+        html = write_merged_html_report(args.runs, table, out, options)
+        lines.append(f"report.html: {html}")
     if args.compare:
         from judges.report.comparisons import compare_runs, write_comparisons
 
         comparisons = compare_runs(args.runs, args.compare, allow_mixed_data=args.allow_mixed_data)
         write_comparisons(comparisons, out)
-        for line in comparisons["sentence"]:
-            print(line)
-    print(f"report: {out}")
-    return 0
+        lines.extend(comparisons["sentence"])
+    return lines
 
 
 if __name__ == "__main__":

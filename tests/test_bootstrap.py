@@ -138,7 +138,8 @@ def test_config_checks_and_names():
     with pytest.raises(ConfigError, match="--bootstrap"):
         BootstrapConfig(resamples=-1)
     assert BootstrapConfig().method == (
-        "cluster bootstrap by prompt (B=2000; Wilson on the effective sample size, t on G-1 df)"
+        "cluster bootstrap by prompt (B=2000; Wilson on the effective sample size, "
+        "t on (G-1)/(1-1/deff) df)"
     )
     assert "over pairs" in BootstrapConfig(cluster="none").method
     described = BootstrapConfig(seed=3).describe()

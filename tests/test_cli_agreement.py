@@ -217,7 +217,7 @@ def test_fetv_dev_real_videos(tmp_path):
     assert "FAILURES" not in res.stderr and "WARNING" not in res.stderr
     assert (
         "[95% cluster bootstrap by prompt (B=2000; Wilson on the effective sample size, t on "
-        "G-1 df)]" in res.stdout
+        "(G-1)/(1-1/deff) df)]" in res.stdout
     )
     assert "| human (leave-one-out) | informativeness |" in res.stdout
     run = only_run_dir(tmp_path / "r")
@@ -233,7 +233,7 @@ def test_fetv_dev_real_videos(tmp_path):
     }
     # Each table's clustered interval is named with its method.
     assert any(
-        k.startswith("agreement.csv") and "t on G-1 df" in v
+        k.startswith("agreement.csv") and "t on (G-1)/(1-1/deff) df" in v
         for k, v in info["statistics"]["intervals"].items()
     )
     assert info["votes"]["votes"] == 828 and info["votes"]["annotators"] == [

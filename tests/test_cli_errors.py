@@ -117,6 +117,11 @@ CASES = [
         "psnr @2 did not judge aesthetics in these runs; judged: psnr @1, psnr @2",
     ),
     ("compare", ["RUN", "--out", "FILE"], "is a file, not a folder"),
+    (
+        "compare",
+        ["RUN", "--out", "OUT"],
+        "exists already; choose another --out, or pass --overwrite to replace it",
+    ),
     # report.py
     ("report", ["/nonexistent"], "not a run folder"),
     ("report", ["OUT"], "not a run folder"),
@@ -132,6 +137,16 @@ CASES = [
     ("report", ["RUN", "--disagreements", "psnr:informativeness:x"], "not a whole number"),
     ("report", ["RUN", "--limit", "0"], "--limit must be >= 1"),
     ("report", ["RUN", "--out", "FILE"], "is a file, not a folder"),
+    (
+        "report",
+        ["RUN", "--out", "OUT"],
+        "exists already; choose another --out, or pass --overwrite to replace it",
+    ),
+    (
+        "report",
+        ["RUN", "--disagreements", "psnr:informativeness:1", "--out", "RUN"],
+        "exists already; choose another --out, or pass --overwrite to replace it",
+    ),
     # prelabel.py
     ("prelabel", ["--dimension", "aesthetics"], "give exactly one --judge (got 0)"),
     ("prelabel", ["--judge", "psnr"], "--dimension is required"),

@@ -14,9 +14,12 @@ from judges.stats.cluster_intervals import (
     DEFF_FLOOR,
     MIN_CLUSTERS,
     clustered_variance,
+    degrees_of_freedom,
+    design_effect,
     difference_interval,
     mean_interval,
     proportion_interval,
+    student_quantile,
     t_quantile,
     wilson_effective,
 )
@@ -37,6 +40,20 @@ def test_t_quantile_is_students_on_g_minus_1_df():
     assert math.isnan(float(t_quantile(1, 0.95)))
 
 
+def test_student_quantile_and_the_degrees_of_freedom_rule():
+    for df in (1.0, 7.0, 13.079, 1e6):
+        assert float(student_quantile(df, 0.95)) == pytest.approx(stats.t.ppf(0.975, df), rel=1e-12)
+    assert float(student_quantile(np.inf, 0.95)) == pytest.approx(stats.norm.ppf(0.975), rel=1e-15)
+    # (G-1) / (1 - 1/deff): deff 2 over 8 clusters -> 7 / 0.5 = 14; deff 4 -> 7 / 0.75.
+    assert degrees_of_freedom(np.array([2.0, 4.0]), 8).tolist() == [14.0, pytest.approx(28 / 3)]
+    assert math.isinf(float(degrees_of_freedom(1.0, 8)))  # no clustering: the normal quantile
+    assert float(degrees_of_freedom(1e9, 8)) == pytest.approx(7.0)  # strong: t on G-1
+    # Kish's design effect, floored at 1, and 1 where p is 0 or 1.
+    assert float(design_effect(0.5, 100, 0.005)) == 2.0
+    assert float(design_effect(0.5, 100, 0.001)) == DEFF_FLOOR == 1.0
+    assert float(design_effect(1.0, 100, 0.0)) == 1.0
+
+
 def test_clustered_variance_is_the_sample_variance_times_g_over_g_minus_1():
     draws = np.array([0.5, 0.6, 0.7, np.nan, 0.4])  # a resample with no pairs is left out
     expected = np.var([0.5, 0.6, 0.7, 0.4], ddof=1) * 8 / 7
@@ -47,23 +64,30 @@ def test_clustered_variance_is_the_sample_variance_times_g_over_g_minus_1():
 
 
 def test_proportion_interval_by_hand():
-    # 60 pairs over 10 clusters, 42 right (0.7); draws 0.65 and 0.75, half each: variance
-    # 0.0025 x 100/99. deff = 0.0025 x 100/99 x 10/9 / (0.7 x 0.3 / 60) = 0.8017,
-    # n_eff = 60 / deff = 74.84, then Wilson on 74.84 pairs with t(9) = 2.2622 for 1.96.
-    draws = np.array([0.7 - 0.05, 0.7 + 0.05] * 50)
+    # 60 pairs over 10 clusters, 42 right (0.7); draws 0.6 and 0.8, half each: variance
+    # 0.01 x 100/99. deff = 0.01 x 100/99 x 10/9 / (0.7 x 0.3 / 60) = 3.2066, n_eff = 60 / deff
+    # = 18.71 pairs; df = 9 / (1 - 1/3.2066) = 13.079, t = 2.1585 for 1.96.
+    draws = np.array([0.7 - 0.1, 0.7 + 0.1] * 50)
     var = float(np.var(draws, ddof=1))
-    n_eff = 60 / (var * 10 / 9 / (0.7 * 0.3 / 60))
-    expected = _wilson(0.7, n_eff, stats.t.ppf(0.975, 9))
+    deff = var * 10 / 9 / (0.7 * 0.3 / 60)
+    assert deff == pytest.approx(3.2066, abs=1e-4)
+    df = 9 / (1 - 1 / deff)
+    expected = _wilson(0.7, 60 / deff, stats.t.ppf(0.975, df))
     lo, hi = proportion_interval(draws, 0.7, 60, 10)
     assert (float(lo), float(hi)) == pytest.approx(expected, rel=1e-12)
-    assert (float(lo), float(hi)) == pytest.approx((0.57057, 0.80383), abs=1e-5)
+    assert (float(lo), float(hi)) == pytest.approx((0.45161, 0.86862), abs=1e-5)
+    # Less spread than chance (deff 0.80 floored to 1): Wilson's own interval on 60 pairs.
+    narrow = np.array([0.7 - 0.05, 0.7 + 0.05] * 50)
+    lo, hi = proportion_interval(narrow, 0.7, 60, 10)
+    assert (float(lo), float(hi)) == pytest.approx(_wilson(0.7, 60, stats.norm.ppf(0.975)))
 
 
-def test_t_on_g_minus_1_df_equals_wilson_on_fewer_pairs():
+def test_the_t_quantile_equals_wilson_on_fewer_pairs():
     # Korn & Graubard's form of the same interval: Wilson with the normal quantile on
     # n_eff x (z/t)^2 pairs. Checked with the toolkit's independent Wilson implementation.
     p, n, variance, g = 0.85, 120.0, 0.0021, 9
-    z, t = stats.norm.ppf(0.975), stats.t.ppf(0.975, g - 1)
+    deff = variance / (p * (1 - p) / n)  # 1.976
+    z, t = stats.norm.ppf(0.975), stats.t.ppf(0.975, (g - 1) / (1 - 1 / deff))
     n_kg = n / (variance / (p * (1 - p) / n)) * (z / t) ** 2
     ref_lo, ref_hi = wilson_intervals(np.array([p * n_kg]), np.array([n_kg]))
     lo, hi = wilson_effective(p, n, variance, g)
@@ -72,20 +96,21 @@ def test_t_on_g_minus_1_df_equals_wilson_on_fewer_pairs():
 
 
 def test_all_perfect_clusters_do_not_collapse():
-    # Every cluster perfect: the bootstrap has no spread. Wilson at p = 1 has lower end
-    # n / (n + t^2): 48 pairs, 8 clusters -> 48 / (48 + 2.3646^2) = 0.8957.
+    # Every cluster perfect: the bootstrap has no spread, deff is 1 and the quantile normal.
+    # Wilson at p = 1 has lower end n / (n + z^2): 48 pairs -> 48 / (48 + 1.96^2) = 0.9259.
     lo, hi = proportion_interval(np.ones(500), 1.0, 48, 8)
-    t = stats.t.ppf(0.975, 7)
-    assert float(lo) == pytest.approx(48 / (48 + t * t), rel=1e-12)
+    z = stats.norm.ppf(0.975)
+    assert float(lo) == pytest.approx(48 / (48 + z * z), rel=1e-12)
+    assert float(lo) == pytest.approx(0.9259, abs=1e-4)
     assert float(hi) == 1.0
     lo0, hi0 = proportion_interval(np.zeros(500), 0.0, 48, 8)  # and all wrong, mirrored
     assert float(lo0) == 0.0 and float(hi0) == pytest.approx(1 - float(lo), rel=1e-12)
 
 
 def test_the_design_effect_floor_caps_the_effective_sample_size():
-    # Clusters more alike than chance (variance ~0): no pair counts as more than 4 pairs.
+    # Clusters more alike than chance (variance ~0): no pair counts as more than one pair.
     lo, hi = wilson_effective(0.5, 40, 1e-12, 10)
-    expected = _wilson(0.5, 40 / DEFF_FLOOR, stats.t.ppf(0.975, 9))
+    expected = _wilson(0.5, 40, stats.norm.ppf(0.975))
     assert (float(lo), float(hi)) == pytest.approx(expected, rel=1e-12)
 
 
@@ -121,11 +146,16 @@ def test_mean_interval_by_hand():
 def test_difference_interval_is_newcombes_method_10_on_the_clustered_intervals():
     # Arms over the same 60 pairs in 10 clusters, with paired draws.
     rng = np.random.default_rng(0)
-    shared = rng.normal(0, 0.05, 400)
+    shared = rng.normal(0, 0.08, 400)
     draws_a = 0.75 + shared + rng.normal(0, 0.02, 400)
     draws_b = 0.6 + shared + rng.normal(0, 0.02, 400)
-    la, ua = (float(x) for x in proportion_interval(draws_a, 0.75, 60, 10))
-    lb, ub = (float(x) for x in proportion_interval(draws_b, 0.6, 60, 10))
+    # Both arms on one t: the df of the larger design effect.
+    va, vb = (np.var(d, ddof=1) * 10 / 9 for d in (draws_a, draws_b))
+    deff_a, deff_b = va / (0.75 * 0.25 / 60), vb / (0.6 * 0.4 / 60)
+    assert deff_a > 1 and deff_b > 1
+    t = stats.t.ppf(0.975, 9 / (1 - 1 / max(deff_a, deff_b)))
+    la, ua = _wilson(0.75, 60 / deff_a, t)
+    lb, ub = _wilson(0.6, 60 / deff_b, t)
     phi = float(np.corrcoef(draws_a, draws_b)[0, 1])
     # Newcombe (1998), method 10, with the arms' intervals and their correlation.
     expected_lo = 0.15 - math.sqrt(
@@ -140,27 +170,25 @@ def test_difference_interval_is_newcombes_method_10_on_the_clustered_intervals()
 
 def test_difference_of_identical_perfect_arms_keeps_a_width():
     # No discordant pair and every pair right: the difference is 0, but 48 pairs over 8
-    # prompts cannot rule out a small one. The arms' intervals are [0.8957, 1] (see above) and
+    # prompts cannot rule out a small one. The arms' intervals are [0.9259, 1] (see above) and
     # they move together (phi = 1 by convention when the draws have no spread):
-    # lo = -sqrt(d^2 - 2 d x 0 + 0) = -(1 - 0.8957), hi = +(1 - 0.8957).
+    # lo = -sqrt(d^2 - 2 d x 0 + 0) = -(1 - 0.9259), hi = +(1 - 0.9259).
     lo, hi = difference_interval(np.ones(100), np.ones(100), 1.0, 1.0, 48, 8)
-    gap = 1 - 48 / (48 + stats.t.ppf(0.975, 7) ** 2)
+    gap = 1 - 48 / (48 + stats.norm.ppf(0.975) ** 2)
     assert (float(lo), float(hi)) == pytest.approx((-gap, gap), rel=1e-12)
 
 
 def test_prediction_for_a_new_batch_by_hand():
     # Every calibration prompt perfect (48 pairs, 8 prompts), a new batch of 8 prompts (48
-    # pairs). Score part: Wilson at p = 1 on 48 x 48 / 96 = 24 pairs: lower end 24 / (24 + t^2).
-    # Beta-binomial part: Jeffreys Beta(48 s + 0.5, 0.5) predictive over round(48 s) pairs,
-    # s = (z / t)^2; its 2.5% quantile is computed here with scipy.
+    # pairs). No spread: deff 1, the normal quantile. Score part: Wilson at p = 1 on
+    # 48 x 48 / 96 = 24 pairs: lower end 24 / (24 + z^2). Beta-binomial part: the Jeffreys
+    # Beta(48.5, 0.5) predictive over 48 pairs; its 2.5% quantile is computed here with scipy.
     lo, hi = predict_batch(np.ones(100), 1.0, 48, 8, 8)
-    t, z = stats.t.ppf(0.975, 7), stats.norm.ppf(0.975)
-    s = (z / t) ** 2
-    size = round(48 * s)
-    bb_lo = stats.betabinom.ppf(0.025, size, 48 * s + 0.5, 0.5) / size
-    assert float(lo) == pytest.approx(min(24 / (24 + t * t), bb_lo), rel=1e-12)
+    z = stats.norm.ppf(0.975)
+    bb_lo = stats.betabinom.ppf(0.025, 48, 48.5, 0.5) / 48
+    assert float(lo) == pytest.approx(min(24 / (24 + z * z), bb_lo), rel=1e-12)
     assert float(hi) == 1.0
-    assert float(lo) == pytest.approx(0.8110, abs=1e-4)
+    assert float(lo) == pytest.approx(0.8620, abs=1e-4)
 
 
 def test_prediction_interval_is_nan_with_too_few_prompts():
@@ -179,8 +207,8 @@ def test_resampler_interval_uses_the_clusters_it_sees():
     assert all(math.isnan(x) for x in r.interval(hits, np.ones(18), rows))
     lo, hi = r.interval(hits, np.ones(18))
     # By hand from the same draws: every prompt is 2/3, so the bootstrap has no spread and the
-    # design effect is floored: Wilson on 18 / 0.25 = 72 pairs with t(5).
-    expected = _wilson(2 / 3, 72, stats.t.ppf(0.975, 5))
+    # design effect is floored at 1: Wilson's own interval on the 18 pairs.
+    expected = _wilson(2 / 3, 18, stats.norm.ppf(0.975))
     assert (lo, hi) == pytest.approx(expected, rel=1e-9)
 
 
@@ -226,5 +254,5 @@ def test_coverage_at_8_prompts_holds_where_the_percentile_bootstrap_does_not(mea
     old = np.mean(
         [(lambda iv: iv[0] <= truth <= iv[1])(percentile_interval(draws[:, r])) for r in range(400)]
     )
-    assert new >= 0.93  # nominal 0.95; 400 datasets: s.e. ~0.011
-    assert old <= new - 0.03  # the percentile interval is too narrow with 8 prompts
+    # Nominal 0.95; 400 datasets: s.e. ~0.011. The percentile interval is too narrow here.
+    assert old < 0.93 <= new

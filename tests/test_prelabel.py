@@ -107,7 +107,7 @@ def test_run_prelabel_routes_by_the_threshold_worked_by_hand(tmp_path):
             frames=1,
             data=data,
             calibration=data,
-            target_agreement=0.5,
+            target_agreement=0.6,
             min_kept=5,  # eight pairs: the defaults (50 pairs, 10 prompts) test nothing
             min_prompts=1,
             out=out,
@@ -116,9 +116,9 @@ def test_run_prelabel_routes_by_the_threshold_worked_by_hand(tmp_path):
     )
     # The fixed sequence, by hand: a threshold keeping the top n pairs (n prompts, one pair
     # each) is tested from n = 5 (the clustered bound needs 5 prompts) and passes when its
-    # clustered one-sided 95% bound reaches 0.5. All right, that bound is Wilson's on n pairs
-    # with t(n-1) at 90% two-sided: 1 / (1 + t^2 / n): n = 5: t = 2.1318, 0.524; n = 6:
-    # t = 2.0150, 0.596 (both pass); n = 7 holds the wrong pair, 6 of 7: 0.464 (fail, the
+    # one-sided 95% bound reaches 0.6. All right, the bootstrap has no spread (deff 1, the
+    # normal quantile): Wilson's bound 1 / (1 + z^2 / n), z = 1.6449: n = 5: 0.649; n = 6:
+    # 0.689 (both pass); n = 7 holds the wrong pair, 6 of 7: at most Wilson's 0.548 (fail, the
     # sequence stops). Chosen: margin 3, the sixth.
     assert summary["threshold"] == 3.0
     assert (summary["pre_labelled"], summary["routed_to_humans"], summary["pairs"]) == (6, 2, 8)
@@ -212,7 +212,7 @@ def test_prelabel_command_calibrates_margins_to_probabilities(tmp_path):
             sys.executable, script, "--judge", "scores", "--judge-arg", f"file={scores}",
             "--judge-arg", "column=quality", "--dimension", "informativeness", "--frames", "1",
             "--data", data, "--calibration", data, "--calibrate", "isotonic",
-            "--target-agreement", "0.55", "--min-kept", "5", "--min-prompts", "1",
+            "--target-agreement", "0.6", "--min-kept", "5", "--min-prompts", "1",
             "--out", out, "--quiet",
         ],
         capture_output=True, text=True, timeout=300,
@@ -223,17 +223,16 @@ def test_prelabel_command_calibrates_margins_to_probabilities(tmp_path):
     # then six right; pooling the violating first two gives 0.5, 0.5, then 1.0 for margins 3-8.
     assert summary["confidence_kind"] == "probability"
     assert summary["calibrator"] == {"method": "isotonic", "steps": 2, "fit_pairs": 8}
-    # Thresholds: 1.0 keeps six right pairs over six prompts (clustered bound, Wilson on 6
-    # pairs with t(5) = 2.0150: 1 / (1 + t^2 / 6) = 0.596, passes 0.55); 0.5 keeps all eight,
-    # 7 right (clustered bound 0.521 from the seeded bootstrap, below the one-sided Wilson
-    # 0.589: fails).
+    # Thresholds: 1.0 keeps six right pairs over six prompts (no spread: deff 1, Wilson's bound
+    # on 6 pairs, 1 / (1 + z^2 / 6) = 0.689, passes 0.6); 0.5 keeps all eight, 7 right (the
+    # clustered bound 0.565 from the seeded bootstrap, below the one-sided Wilson 0.589: fails).
     assert summary["threshold"] == 1.0
     assert (summary["pre_labelled"], summary["routed_to_humans"]) == (6, 2)
     curve = pl.read_csv(out / "risk_coverage.csv")
     assert curve["threshold"].to_list() == [1.0, 0.5]
     assert curve["kept"].to_list() == [6, 8]
     assert curve["lower_bound"].to_list() == pytest.approx(
-        [1 / (1 + 2.0150484**2 / 6), 0.52069], abs=1e-4
+        [1 / (1 + 1.6448536**2 / 6), 0.56534], abs=1e-4
     )
     assert curve["passed"].to_list() == [True, False]
     routed = pl.read_csv(out / "routed_to_humans.csv")

@@ -10,6 +10,8 @@ from judges.core.lazy import lazy_face
 
 _EXPORTS = {
     "RunFolder": "run_folder",
+    "claim_output": "output_folder",
+    "staged": "output_folder",
     "merge_runs": "merging",
     "merged_ceiling": "merging",
     "run_labels": "merging",

@@ -11,13 +11,17 @@ The method, for a proportion ``p`` over ``n`` pairs in ``G`` clusters:
 
 1. The clustered variance ``v`` = bootstrap variance of the resampled proportion x G/(G-1).
 2. The design effect ``deff = v / (p(1-p)/n)`` and the effective sample size ``n / deff``
-   (Kish 1965). ``deff`` is floored at 0.25, so pairs never count as more than 4 independent
-   ones; where ``p`` is 0 or 1 (no variance to compare), ``deff`` is 1.
-3. The Wilson score interval on the effective sample size, with the Student t quantile on G-1
-   degrees of freedom in place of the normal one (the degrees-of-freedom correction of Korn &
-   Graubard 1998 applied to Wilson's interval; compared with the alternatives in Dean & Pagano
-   2015). It stays inside [0, 1] and never collapses: 48 perfect pairs over 8 prompts give
-   [0.90, 1].
+   (Kish 1965). ``deff`` is floored at 1: pairs never count as more than independent ones (a
+   design effect below 1 from a handful of clusters is noise, not information); where ``p`` is
+   0 or 1 (no variance to compare), ``deff`` is 1.
+3. The Wilson score interval on the effective sample size, with a Student t quantile in place
+   of the normal one (the degrees-of-freedom correction of Korn & Graubard 1998 applied to
+   Wilson's interval; compared with the alternatives in Dean & Pagano 2015). Its degrees of
+   freedom are ``(G-1) / (1 - 1/deff)`` (:func:`degrees_of_freedom`): only the between-prompt
+   share ``1 - 1/deff`` of the variance is estimated from G clusters, the within-prompt share
+   from all n pairs (a Satterthwaite-style approximation). No clustering (``deff = 1``) gives
+   the normal quantile and Wilson's own interval; strong clustering gives t on G-1 df. It stays
+   inside [0, 1] and never collapses: 48 perfect pairs over 8 prompts give [0.93, 1].
 
 For a statistic that is not a proportion (a ranking score) the interval is
 ``estimate +- t(G-1) x sqrt(v)``, clipped to the statistic's range (:func:`mean_interval`); a
@@ -29,7 +33,8 @@ and say why): a variance from 2-4 clusters says almost nothing about the next pr
 
 Measured coverage of the 95% interval (``benchmarks/coverage.py``, 2,000 simulated datasets per
 design, 8-200 prompts of 3-9 pairs, weak and strong prompt effects, agreement 0.5 and 0.95):
-0.945-0.976 against the percentile bootstrap's 0.81-0.96.
+0.931-0.969 over two seeds against the percentile bootstrap's 0.80-0.95; the README's
+"Statistics" section has the paired difference, the one-sided bound and the prediction interval.
 
 References:
     Korn & Graubard (1998), "Confidence intervals for proportions with small expected number of
@@ -48,10 +53,10 @@ import numpy as np
 MIN_CLUSTERS = 5
 """Fewest clusters for a clustered interval; below it the interval is nan (null in tables)."""
 
-DEFF_FLOOR = 0.25
-"""Smallest design effect used: no pair counts as more than four independent ones."""
+DEFF_FLOOR = 1.0
+"""Smallest design effect used: no pair counts as more than one independent pair."""
 
-METHOD = "Wilson on the effective sample size, t on G-1 df"
+METHOD = "Wilson on the effective sample size, t on (G-1)/(1-1/deff) df"
 """The interval's short name, as run.json and the reports write it."""
 
 DIFFERENCE_METHOD = "MOVER (Newcombe's method 10) over the two arms' clustered Wilson intervals"
@@ -74,11 +79,61 @@ def t_quantile(n_clusters: np.ndarray | int, level: float) -> np.ndarray:
         2.3646
 
     """
-    from scipy.special import stdtrit  # scipy.special imports fast; scipy.stats takes seconds
-
     g = np.asarray(n_clusters, dtype=np.float64)
+    return np.where(g >= 2, student_quantile(np.maximum(g - 1, 1), level), np.nan)
+
+
+def student_quantile(df: np.ndarray | float, level: float) -> np.ndarray:
+    """Two-sided Student t quantile on ``df`` degrees of freedom (the normal one at ``inf``).
+
+    Example:
+        >>> round(float(student_quantile(7, 0.95)), 4)
+        2.3646
+        >>> round(float(student_quantile(np.inf, 0.95)), 4)
+        1.96
+
+    """
+    from scipy.special import ndtri, stdtrit  # scipy.special imports fast; scipy.stats does not
+
+    d = np.asarray(df, dtype=np.float64)
     with np.errstate(invalid="ignore"):
-        return np.where(g >= 2, stdtrit(np.maximum(g - 1, 1), 0.5 + level / 2), np.nan)
+        finite = stdtrit(np.where(np.isfinite(d), d, 1.0), 0.5 + level / 2)
+        return np.where(np.isinf(d), ndtri(0.5 + level / 2), np.where(d > 0, finite, np.nan))
+
+
+def design_effect(
+    estimate: np.ndarray | float, n: np.ndarray | float, variance: np.ndarray | float
+) -> np.ndarray:
+    """Kish's design effect ``v / (p(1-p)/n)``, floored at :data:`DEFF_FLOOR` (1 at p = 0 or 1).
+
+    Example:
+        >>> float(design_effect(0.5, 100, 0.005))  # twice the binomial variance
+        2.0
+
+    """
+    p = np.asarray(estimate, dtype=np.float64)
+    m = np.asarray(n, dtype=np.float64)
+    v = np.asarray(variance, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        deff = np.where((p > 0) & (p < 1), v / (p * (1 - p) / m), 1.0)
+        return np.where(np.isfinite(deff), np.maximum(deff, DEFF_FLOOR), np.nan)
+
+
+def degrees_of_freedom(deff: np.ndarray | float, n_clusters: np.ndarray | int) -> np.ndarray:
+    """``(G-1) / (1 - 1/deff)``: the df of a variance whose clustered share is ``1 - 1/deff``.
+
+    ``inf`` (the normal quantile) where ``deff <= 1``: with no clustering the variance is the
+    binomial one, known from ``p`` and ``n`` alone. Strong clustering tends to G-1.
+
+    Example:
+        >>> float(degrees_of_freedom(2.0, 8)), float(degrees_of_freedom(1.0, 8))
+        (14.0, inf)
+
+    """
+    d = np.asarray(deff, dtype=np.float64)
+    g = np.asarray(n_clusters, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(d > 1, (g - 1) / (1 - 1 / d), np.where(np.isnan(d), np.nan, np.inf))
 
 
 def clustered_variance(draws: np.ndarray, n_clusters: np.ndarray | int) -> np.ndarray:
@@ -121,7 +176,7 @@ def proportion_interval(
         >>> draws = np.ones(100)  # every cluster perfect: the bootstrap has no spread
         >>> lo, hi = proportion_interval(draws, 1.0, 48, 8)
         >>> round(float(lo), 4), float(hi)
-        (0.8957, 1.0)
+        (0.9259, 1.0)
 
     """
     variance = clustered_variance(draws, n_clusters)
@@ -134,35 +189,35 @@ def wilson_effective(
     variance: np.ndarray | float,
     n_clusters: np.ndarray | int,
     level: float = 0.95,
+    df: np.ndarray | float | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson's interval on ``n / deff`` pairs with the t(G-1) quantile (``deff`` from variance).
+    """Wilson's interval on ``n / deff`` pairs with a t quantile (``deff`` from the variance).
 
     The arithmetic of :func:`proportion_interval` once the clustered variance is known; a
-    one-sided bound at level ``1 - a`` is the lower end at ``level = 1 - 2a``.
+    one-sided bound at level ``1 - a`` is the lower end at ``level = 1 - 2a``. The t quantile's
+    degrees of freedom are ``df`` when given, else :func:`degrees_of_freedom` of this ``deff``.
 
     Example:
-        >>> lo, hi = wilson_effective(0.5, 100, 0.0025, 50)  # deff = 1
+        >>> lo, hi = wilson_effective(0.5, 100, 0.0025, 50)  # deff = 1: Wilson's own interval
         >>> round(float(lo), 4), round(float(hi), 4)
-        (0.4015, 0.5985)
+        (0.4038, 0.5962)
 
     """
     p = np.asarray(estimate, dtype=np.float64)
     m = np.asarray(n, dtype=np.float64)
     g = np.asarray(n_clusters, dtype=np.float64)
-    v = np.asarray(variance, dtype=np.float64)
-    t = t_quantile(g, level)
+    deff = design_effect(p, m, variance)
+    t = student_quantile(degrees_of_freedom(deff, g) if df is None else df, level)
     with np.errstate(invalid="ignore", divide="ignore"):
-        binomial = p * (1 - p) / m
-        deff = np.where((p > 0) & (p < 1), v / binomial, 1.0)
-        deff = np.where(np.isfinite(deff), np.maximum(deff, DEFF_FLOOR), np.nan)
         ne = m / deff
         denom = 1 + t * t / ne
         centre = (p + t * t / (2 * ne)) / denom
         half = t * np.sqrt(p * (1 - p) / ne + t * t / (4 * ne * ne)) / denom
     ok = (g >= MIN_CLUSTERS) & (m > 0) & np.isfinite(half)
-    lo = np.where(ok, np.clip(centre - half, 0.0, 1.0), np.nan)
-    hi = np.where(ok, np.clip(centre + half, 0.0, 1.0), np.nan)
-    return lo, hi
+    # Wilson's ends at p = 0 and p = 1 are exactly 0 and 1; rounding must not move them.
+    lo = np.where(p <= 0, 0.0, np.clip(centre - half, 0.0, 1.0))
+    hi = np.where(p >= 1, 1.0, np.clip(centre + half, 0.0, 1.0))
+    return np.where(ok, lo, np.nan), np.where(ok, hi, np.nan)
 
 
 def mean_interval(
@@ -219,8 +274,13 @@ def difference_interval(
 
     """
     pa, pb = np.asarray(estimate_a, np.float64), np.asarray(estimate_b, np.float64)
-    la, ua = proportion_interval(draws_a, pa, n, n_clusters, level)
-    lb, ub = proportion_interval(draws_b, pb, n, n_clusters, level)
+    va, vb = clustered_variance(draws_a, n_clusters), clustered_variance(draws_b, n_clusters)
+    # One t for both arms, on the df of the more clustered one: the difference is only as well
+    # estimated as its less certain arm, and a common quantile keeps MOVER's two halves alike.
+    deff = np.fmax(design_effect(pa, n, va), design_effect(pb, n, vb))
+    df = degrees_of_freedom(deff, n_clusters)
+    la, ua = wilson_effective(pa, n, va, n_clusters, level, df)
+    lb, ub = wilson_effective(pb, n, vb, n_clusters, level, df)
     phi = np.nan_to_num(_correlation(draws_a, draws_b), nan=1.0)  # no spread: identical arms
     d = pa - pb
     down_a, up_a, down_b, up_b = pa - la, ua - pa, pb - lb, ub - pb

@@ -10,8 +10,8 @@ prompt's pairs fail together, and it picks the best of many thresholds on the sa
    before looking. The chosen threshold is the last one that passed.
 2. **Each test is clustered by prompt**: the lower bound of the agreement among the pairs kept
    is the smaller of a one-sided clustered Wilson bound (the effective sample size from the
-   cluster bootstrap over whole prompts, the t quantile on G-1 degrees of freedom:
-   :mod:`judges.stats.cluster_intervals`, which holds its level down to 8 prompts where the
+   cluster bootstrap over whole prompts, the t quantile on (G-1)/(1-1/deff) degrees of
+   freedom: :mod:`judges.stats.cluster_intervals`, which holds its level down to 8 prompts where the
    percentile bootstrap did not) and the one-sided Wilson bound. The sequence starts at the
    first threshold keeping ``min_kept`` pairs over ``min_clusters`` prompts: where it starts
    depends on the confidences only, never on the labels, so the order is still fixed in
@@ -45,19 +45,20 @@ from judges.stats.bootstrap import (
     resample_weights,
 )
 from judges.stats.cluster_intervals import (
-    DEFF_FLOOR,
     MIN_CLUSTERS,
     clustered_variance,
+    degrees_of_freedom,
+    design_effect,
     proportion_interval,
-    t_quantile,
+    student_quantile,
     wilson_effective,
 )
 
 METHOD = (
     "fixed-sequence testing over thresholds (most confident first), each a one-sided "
     "{level:.0%} lower bound = min(clustered Wilson by prompt: effective sample size from the "
-    "cluster bootstrap, t on G-1 df; Wilson); interval: prediction interval for the new batch "
-    "(union of a clustered score interval and a beta-binomial predictive)"
+    "cluster bootstrap, t on (G-1)/(1-1/deff) df; Wilson); interval: prediction interval for "
+    "the new batch (union of a clustered score interval and a beta-binomial predictive)"
 )
 ASSUMES = (
     "new prompts come from the same population as the calibration prompts (same prompt "
@@ -238,11 +239,11 @@ def predict_batch(
       calibration's own error plus the batch's sampling spread. With the clustered variance
       ``v`` of the estimate over ``n`` pairs and G prompts, and a batch of
       ``M = new_clusters x n / G`` pairs, the difference has variance ``v (1 + n / M)``;
-      Wilson's interval on the matching effective sample size with the t(G-1) quantile
+      Wilson's interval on the matching effective sample size with the clustered t quantile
       (:func:`judges.stats.cluster_intervals.wilson_effective`);
     - *beta-binomial*: the predictive distribution of the batch's proportion over its effective
       pairs, given the calibration's effective successes (Jeffreys prior; effective sizes
-      scaled by (z/t)^2 for the G-1 degrees of freedom).
+      scaled by (z/t)^2 for the same degrees of freedom).
 
     Near 1, with few prompts, each misses on one side: Wilson's centre is pulled towards 0.5,
     so a batch that is perfect falls above it; the beta-binomial is too short on the low side.
@@ -260,7 +261,7 @@ def predict_batch(
     Example:
         >>> lo, hi = predict_batch(np.ones(50), 1.0, 48, 8, 8)  # all perfect: no collapse
         >>> round(float(lo), 3), float(hi)
-        (0.811, 1.0)
+        (0.862, 1.0)
 
     """
     from scipy.stats import betabinom
@@ -273,9 +274,10 @@ def predict_batch(
         new_pairs = np.asarray(new_clusters, dtype=np.float64) * pairs / g
         n_pred = pairs * new_pairs / (pairs + new_pairs)
         s_lo, s_hi = wilson_effective(p, n_pred, variance * (1 + pairs / new_pairs), g, level)
-        deff = np.where((p > 0) & (p < 1), variance / (p * (1 - p) / pairs), 1.0)
-        shrink = (NormalDist().inv_cdf(0.5 + level / 2) / t_quantile(g, level)) ** 2
-        scale = shrink / np.maximum(deff, DEFF_FLOOR)
+        deff = design_effect(p, pairs, variance)
+        t = student_quantile(degrees_of_freedom(deff, g), level)
+        shrink = (NormalDist().inv_cdf(0.5 + level / 2) / t) ** 2
+        scale = shrink / deff
         size = np.maximum(1.0, np.round(new_pairs * scale))
         a, b = p * pairs * scale + 0.5, (1 - p) * pairs * scale + 0.5
         b_lo = betabinom.ppf((1 - level) / 2, size, a, b) / size
