@@ -177,14 +177,21 @@ def repeats_table(verdicts: pl.DataFrame, bootstrap: BootstrapConfig | None = No
 
     Returns:
         Group columns, ``n_without_samples`` (verdicts of the group with no samples, e.g. a
-        failed call: left out of the statistics, counted here), then the statistics; empty
-        when no verdict has samples.
+        failed call: left out of the statistics, counted here), then the statistics, and
+        ``sample_agreements`` (each sample index's agreement, as text: a CSV has no lists);
+        empty when no verdict has samples.
 
     """
     config = bootstrap or BootstrapConfig()
-    frame = verdicts.with_columns(
+    # Only the groups of repeated judges are parsed: a million verdicts of others cost a scan.
+    marked = pl.col("raw").str.contains('"samples"', literal=True).fill_null(False)
+    groups = verdicts.filter(marked).select(GROUP).unique()
+    frame = verdicts.join(groups, on=list(GROUP), how="semi", nulls_equal=True)
+    frame = frame.with_columns(
         cluster_column(verdicts, config.cluster).alias("_cluster"),
-        pl.col("raw").map_elements(samples_of, return_dtype=pl.List(pl.String)).alias("_samples"),
+        pl.when(marked)
+        .then(pl.col("raw").map_elements(samples_of, return_dtype=pl.List(pl.String)))
+        .alias("_samples"),
     )
     rows = []
     for key, group in frame.group_by(GROUP, maintain_order=True):
@@ -199,7 +206,9 @@ def repeats_table(verdicts: pl.DataFrame, bootstrap: BootstrapConfig | None = No
             config,
         )
         missing = {"n_without_samples": group.height - has.height}
-        rows.append({**dict(zip(GROUP, key, strict=True)), **missing, **stats})
+        each = " ".join(f"{a:.4f}" for a in stats.pop("sample_agreements"))
+        row = {**dict(zip(GROUP, key, strict=True)), **missing, **stats}
+        rows.append({**row, "sample_agreements": each})
     if not rows:
         return pl.DataFrame(schema={"judge": pl.String, "dimension": pl.String, "frames": pl.Int64})
     return pl.DataFrame(rows).with_columns(pl.col("frames").cast(pl.Int64))
