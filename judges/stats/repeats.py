@@ -211,4 +211,5 @@ def repeats_table(verdicts: pl.DataFrame, bootstrap: BootstrapConfig | None = No
         rows.append({**row, "sample_agreements": each})
     if not rows:
         return pl.DataFrame(schema={"judge": pl.String, "dimension": pl.String, "frames": pl.Int64})
-    return pl.DataFrame(rows).with_columns(pl.col("frames").cast(pl.Int64))
+    table = pl.DataFrame(rows).with_columns(pl.col("frames").cast(pl.Int64))
+    return table.with_columns(pl.col(pl.Float64).fill_nan(None))  # no statistic: null
