@@ -141,6 +141,18 @@ def test_ties_between_options_make_a_tie(tmp_path):
     assert verdicts[1].confidence == 1.0  # the only answer given
 
 
+def test_both_orders_combine_per_sample_before_the_vote(tmp_path):
+    pairs = load_pairs(dataset(tmp_path / "d", n_pairs=1))
+    # The same answer as presented in both orders names different videos: each sample flips.
+    table = {"prompt number 0": ["1", "2", "1"]}
+    with ChatServer(responder=table_responder(table)) as server, Store(tmp_path / "c") as store:
+        judge, (verdict,) = judge_pairs(server, store, pairs, order="both")
+        assert [b["n"] for b in server.requests] == [3, 3]  # one call per order
+    assert verdict.raw["samples"] == ["tie", "tie", "tie"]
+    assert (verdict.status, verdict.winner, len(verdict.raw["replies"])) == ("tie", "tie", 6)
+    assert judge.flip_rate == 1.0
+
+
 def test_n_is_used_when_the_server_takes_it(tmp_path):
     pairs = load_pairs(dataset(tmp_path / "d", n_pairs=2))
     with ChatServer(responder=seeded_responder()) as server, Store(tmp_path / "c") as store:
