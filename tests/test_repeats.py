@@ -185,6 +185,17 @@ def test_n_rejected_falls_back_to_k_calls_and_is_remembered(tmp_path):
     assert len({tuple(v.raw["samples"]) for v in rejected}) == 2  # the rule does vary
 
 
+def test_a_server_that_ignores_n_has_the_rest_asked_one_by_one(tmp_path):
+    pairs = load_pairs(dataset(tmp_path / "d", n_pairs=1))
+    with ChatServer(responder=seeded_responder()) as server, Store(tmp_path / "c") as store:
+        complete = server.complete
+        server.complete = lambda body, reply: complete({**body, "n": 1}, reply)  # one choice
+        _, (verdict,) = judge_pairs(server, store, pairs, repeats=3)
+        sent = [(b.get("n"), b["seed"]) for b in server.requests]
+    assert sent == [(3, 0), (None, 1), (None, 2)]
+    assert len(verdict.raw["samples"]) == 3
+
+
 def test_every_sample_is_cached_and_more_samples_pay_only_the_new_ones(tmp_path):
     pairs = load_pairs(dataset(tmp_path / "d", n_pairs=2))
     with ChatServer(responder=seeded_responder()) as server, Store(tmp_path / "c") as store:
