@@ -26,6 +26,7 @@ import hashlib
 import itertools
 import json
 import math
+import random
 import re
 import threading
 import time
@@ -115,6 +116,45 @@ def default_responder(body: dict[str, Any]) -> Reply:
     """Answer 1 or 2 from a hash of the request (deterministic, varied)."""
     digest = hashlib.sha256(json.dumps(body["messages"], sort_keys=True).encode()).digest()
     return Reply(content=f"Reasoning about both videos.\nFinal answer: Video {1 + digest[0] % 2}")
+
+
+def content_key(body: dict[str, Any]) -> str:
+    """A request's messages, hashed (what a sample is a sample of)."""
+    return hashlib.sha256(json.dumps(body["messages"], sort_keys=True).encode()).hexdigest()
+
+
+def choice_body(body: dict[str, Any], index: int) -> dict[str, Any]:
+    """What choice ``index`` of a request with ``n`` is answered as: a request with ``seed +
+    index`` (``choice: index`` without a seed), so K calls and one call with ``n=K`` agree."""
+    out = {k: v for k, v in body.items() if k != "n"}
+    if index and out.get("seed") is not None:
+        out["seed"] = out["seed"] + index
+    elif index:
+        out["choice"] = index
+    return out
+
+
+def seeded_responder(p_first: float = 0.5, salt: int = 0) -> Callable[[dict[str, Any]], Reply]:
+    """A sampling model's stand-in: Video 1 with probability ``p_first``, drawn from a generator
+    seeded by the request's messages and seed (same request and seed, same answer)."""
+
+    def respond(body: dict[str, Any]) -> Reply:
+        rng = random.Random(f"{content_key(body)}|{body.get('seed')}|{body.get('choice')}|{salt}")
+        return Reply(content=f"Sampled.\nFinal answer: Video {1 if rng.random() < p_first else 2}")
+
+    return respond
+
+
+def table_responder(answers: dict[str, list[str]]) -> Callable[[dict[str, Any]], Reply]:
+    """Answers written out per sample: ``{text in the request: [answer of seed 0, seed 1, ...]}``
+    (an answer is ``1``, ``2``, ``Tie`` or any other text, sent as ``Final answer: <it>``)."""
+
+    def respond(body: dict[str, Any]) -> Reply:
+        text = json.dumps(body["messages"])
+        (key,) = [k for k in answers if k in text]
+        return Reply(content=f"Final answer: {answers[key][body['seed']]}")
+
+    return respond
 
 
 @dataclass
@@ -321,28 +361,33 @@ class ChatServer:
                 "param": rejected[0],
             }
             return 400, {"error": error}, {}
-        reply = reply or self.responder(body)
+        # n choices: choice j is answered as the request with seed + j (see choice_body).
+        replies = [reply or self.responder(choice_body(body, j)) for j in range(body.get("n", 1))]
+        reply = replies[0]
         if reply.delay:
             time.sleep(reply.delay)
         if reply.status != 200:
             error = {"message": reply.error or "scripted", "type": "server_error"}
             return reply.status, {"error": error}, reply.headers
-        choice: dict[str, Any] = {
-            "index": 0,
-            "message": {"role": "assistant", "content": reply.content, "refusal": reply.refusal},
-            "finish_reason": reply.finish_reason,
-            "logprobs": None,
-        }
-        if body.get("logprobs") and reply.content and reply.answer_prob is not None:
-            choice["logprobs"] = _logprobs(reply.content, reply.answer_prob)
+        choices = []
+        for j, r in enumerate(replies):
+            choice: dict[str, Any] = {
+                "index": j,
+                "message": {"role": "assistant", "content": r.content, "refusal": r.refusal},
+                "finish_reason": r.finish_reason,
+                "logprobs": None,
+            }
+            if body.get("logprobs") and r.content and r.answer_prob is not None:
+                choice["logprobs"] = _logprobs(r.content, r.answer_prob)
+            choices.append(choice)
         prompt_tokens = count_tokens(body) if self.count_usage else 1000
-        completion = len(_PIECES.findall(reply.content or ""))
+        completion = sum(len(_PIECES.findall(r.content or "")) for r in replies)
         payload = {
             "id": f"chatcmpl-{next(self._ids)}",
             "object": "chat.completion",
             "created": int(time.time()),
             "model": body["model"],
-            "choices": [choice],
+            "choices": choices,
             "usage": {
                 "prompt_tokens": prompt_tokens,
                 "completion_tokens": completion,

@@ -1,6 +1,7 @@
 """Talking to OpenAI-compatible servers, knowing nothing of judges.
 
-The chat-completions client (response cache, retries, counters), the spending cap, prices and
+The chat-completions client (response cache, retries, counters), K samples of a request
+(``samples``: ``n`` or K calls, each sample cached), the spending cap, prices and
 token estimates, the offline stand-in for a server (``mock``: a fixed rule, not a model), and
 the Batch API (its files and the runner that submits, follows and ingests batches).
 """
@@ -12,6 +13,7 @@ _EXPORTS = {
     "ChatReply": "client",
     "ChatStats": "client",
     "Endpoint": "client",
+    "call_samples": "samples",
     "Budget": "budget",
     "BudgetExhausted": "budget",
     "CostPlan": "pricing",

@@ -10,7 +10,8 @@
   actual cost after (:class:`judges.chat.budget.Budget`, shared by the run's API judges);
 - retries and timeouts (the ``openai`` client's own, honouring Retry-After), and dropping
   optional parameters a server rejects (``logprobs``, ``seed``, ``response_format``),
-  remembered for later calls;
+  remembered for later calls; a rejected ``n`` (several samples per request) is remembered too,
+  and :mod:`judges.chat.samples` asks once per sample instead;
 - error mapping: a wrong key, no access or an unknown model stops the run
   (:class:`ConfigError`); any other failure is one failed call;
 - counters (:class:`ChatStats`): HTTP requests, paid calls, cached replies, this client's spend.
@@ -18,8 +19,8 @@
 
 from __future__ import annotations
 
-import math
 import os
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -32,6 +33,8 @@ from judges.core.errors import ConfigError
 RESPONSES = "responses"
 # Parameters some OpenAI-compatible servers reject; dropped (and remembered) on a 400 naming them.
 OPTIONAL_PARAMS = ("logprobs", "top_logprobs", "seed", "response_format")
+_NAMES_N = re.compile(r"""(?:['"`]n['"`]|\bparameter:?\s+n\b|\bn\s+(?:is|must|not|>|=))""")
+"""A 400 naming ``n`` (several choices per request), which some servers reject."""
 OVER_BUDGET = "over_budget"
 """Batch outcome of a request whose batch was not created: it would have exceeded the cap."""
 
@@ -92,9 +95,9 @@ class ChatReply:
     error: str | None = None
 
 
-def reply_data(response: Any) -> dict[str, Any]:
-    """The parts of a chat-completion response a verdict needs, as plain data."""
-    choice = response.choices[0] if response.choices else None
+def reply_data(response: Any, index: int = 0) -> dict[str, Any]:
+    """The parts of a chat-completion response a verdict needs, as plain data (one choice)."""
+    choice = response.choices[index] if len(response.choices or ()) > index else None
     message = choice.message if choice else None
     logprobs = None
     if choice is not None and getattr(choice, "logprobs", None) and choice.logprobs.content:
@@ -239,6 +242,8 @@ class ChatClient:
         """
         text = message.lower()
         named = [p for p in OPTIONAL_PARAMS if p in text and (body is None or p in body)]
+        if _NAMES_N.search(text) and (body is None or "n" in body):
+            named.append("n")  # samples per request: the caller falls back to one call each
         if "logprobs" in named:
             named.append("top_logprobs")
         self._unsupported.update(named)
@@ -258,13 +263,15 @@ class ChatClient:
     def cost(self, data: dict[str, Any]) -> float | None:
         """A reply's cost from its ``usage`` (``None`` without a price or usage).
 
-        A batch answer (``data["batch"]``) is priced at the discount it was bought with.
+        A batch answer (``data["batch"]``) is priced at the discount it was bought with; one of
+        the ``shared_by`` choices of a request with ``n`` carries that share of its cost.
         """
         usage = data.get("usage")
         if not usage or self.price is None:
             return None
         cost = self.price.cost(usage["prompt_tokens"] or 0, usage["completion_tokens"] or 0)
         batch = data.get("batch")
+        cost = cost / data.get("shared_by", 1)
         return cost * batch["discount"] if batch else cost
 
     async def call(self, body: dict[str, Any], estimate_usd: float) -> ChatReply:
@@ -290,9 +297,7 @@ class ChatClient:
             if outcome == OVER_BUDGET:
                 raise BudgetStop
             return ChatReply(None, error=outcome)
-        claims = self._claims
-        if claims is None and self.store is not None:
-            claims = self._claims = Claims(self.store)
+        claims = self.claims()
         if claims is not None:
             # Another run sharing this cache may be sending this very request: wait for its
             # reply rather than pay for it twice.
@@ -302,13 +307,31 @@ class ChatClient:
                 self.stats.cached_responses += 1
                 return ChatReply(other, cached=True, cost=self.cost(other))
         try:
-            return await self._send(key, body, estimate_usd)
+            return (await self.send(key, body, estimate_usd))[0]
         finally:
             if claims is not None:
                 claims.release(key)
 
-    async def _send(self, key: str, body: dict[str, Any], estimate_usd: float) -> ChatReply:
-        """Send one request (the cache had no answer) and cache the reply."""
+    def claims(self) -> Claims | None:
+        """This client's claims on requests in flight in its store (``None`` without one)."""
+        if self._claims is None and self.store is not None:
+            self._claims = Claims(self.store)
+        return self._claims
+
+    @property
+    def unsupported(self) -> frozenset[str]:
+        """The optional parameters this endpoint rejected (``n`` among them, if it did)."""
+        return frozenset(self._unsupported)
+
+    async def send(
+        self, key: str, body: dict[str, Any], estimate_usd: float, more: tuple[str, ...] = ()
+    ) -> list[ChatReply]:
+        """Send one request (the cache had no answer) and cache the reply.
+
+        ``more`` are the cache keys of choices 2, 3, ... of a request with ``n``: each choice is
+        cached under its own key, carrying its share of the cost; the replies are the choices
+        returned (fewer than asked if the server gave fewer).
+        """
         import openai
         from openai.types.chat import ChatCompletion
 
@@ -330,7 +353,8 @@ class ChatClient:
                     )
                     break
                 except openai.BadRequestError as e:
-                    if not self.note_unsupported(str(e), send):
+                    named = self.note_unsupported(str(e), send)
+                    if not named or "n" in named:
                         raise
                     send = self.sendable(send)
         except (
@@ -344,54 +368,23 @@ class ChatClient:
                 f"key in {self.endpoint.key_env}, the model name and base_url"
             ) from None
         except (openai.APIError, openai.APIConnectionError) as e:
-            return ChatReply(None, error=describe_error(e))
+            return [ChatReply(None, error=describe_error(e))]
         except Exception as e:
-            return ChatReply(None, error=f"{type(e).__name__}: {e}")
+            return [ChatReply(None, error=f"{type(e).__name__}: {e}")]
         else:
-            data = reply_data(response)
-            cost = self.cost(data)
-            actual = cost or 0.0
+            keys = (key, *more)[: max(1, len(response.choices or ()))]
+            out = []
+            for index, choice_key in enumerate(keys):
+                data = reply_data(response, index)
+                if len(keys) > 1:
+                    data["shared_by"] = len(keys)
+                cost = self.cost(data)
+                actual += cost or 0.0
+                if self.store is not None:
+                    self.store.put(RESPONSES, choice_key, data)
+                out.append(ChatReply(data, cost=cost))
             self.stats.spent_usd += actual
             self.stats.paid_calls += 1
-            if self.store is not None:
-                self.store.put(RESPONSES, key, data)
-            return ChatReply(data, cost=cost)
+            return out
         finally:
             self.budget.settle(estimate_usd, actual)
-
-
-def answer_probability(
-    logprobs: list[dict[str, Any]] | None, start: int | None, options: frozenset[str]
-) -> float | None:
-    """Probability of the answer token at character ``start``, among the answer options.
-
-    The token covering ``start`` is found by walking the reply's tokens; its probability is
-    normalised over the alternatives in ``top_logprobs`` that are themselves answers
-    (``options``, lower-case), so it reads as "how sure between the options". ``None`` without
-    log-probabilities.
-
-    Example:
-        >>> lp = [{"token": "Answer: ", "logprob": 0.0, "top": []},
-        ...       {"token": "2", "logprob": math.log(0.75),
-        ...        "top": [{"token": "1", "logprob": math.log(0.25)}]}]
-        >>> answer_probability(lp, 8, frozenset({"1", "2"}))
-        0.75
-
-    """
-    if not logprobs or start is None:
-        return None
-    offset = 0
-    for tok in logprobs:
-        end = offset + len(tok["token"])
-        if offset <= start < end:
-            chosen = math.exp(tok["logprob"])
-            key = tok["token"].strip().lower()
-            others = [
-                math.exp(a["logprob"])
-                for a in tok.get("top", [])
-                if a["token"].strip().lower() in options and a["token"].strip().lower() != key
-            ]
-            total = chosen + sum(others)
-            return chosen / total if total > 0 else None
-        offset = end
-    return None

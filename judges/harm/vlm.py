@@ -48,6 +48,7 @@ class VlmHarmJudge(HarmJudge, VlmJudge):
     """
 
     kind = "vlm-harm"
+    takes_repeats = False  # one structured reply per item
     version = "1"
     confidence_kind = None
 

@@ -350,6 +350,7 @@ def agreement_markdown(
     titles = {
         "calibration": "Calibration of stated probabilities (ECE, 10 bins)",
         "position_bias": "Position bias (judges asked in both orders)",
+        "repeats": "Repeated samples (repeats=K): self-consistency, majority vs single samples",
     }
     for name, frame in (extra or {}).items():
         parts += [f"## {titles.get(name, name)}", "", to_markdown(frames_labels(frame)), ""]

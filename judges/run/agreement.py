@@ -30,6 +30,7 @@ from judges.report.html_page import HtmlReportOptions
 from judges.report.html_report import write_run_report
 from judges.report.provenance import git_commit, library_versions
 from judges.report.rankings import write_rankings
+from judges.report.repeats_lines import repeats_lines
 from judges.report.report_data import write_report_sources
 from judges.report.run_folder import RunFolder, new_run_id, verdict_table, write_run
 from judges.run.results import _DESCRIBED, DryRun, JudgeReport, RunResult
@@ -41,6 +42,7 @@ from judges.stats.bootstrap import BootstrapConfig
 from judges.stats.calibration import calibration_table, position_bias
 from judges.stats.ceiling import ceiling_table, judge_vs_loo, with_ceiling
 from judges.stats.ranking import RankingConfig
+from judges.stats.repeats import repeats_table
 
 __all__ = [
     "AgreementConfig",
@@ -223,6 +225,9 @@ def _run(session: Session, config: AgreementConfig, started: datetime) -> RunRes
     ceiling = ceiling_table(votes.table, pairs, config.stats) if votes is not None else None
     loo = judge_vs_loo(verdicts, votes.table, config.stats) if votes is not None else None
     table = with_ceiling(table, ceiling, loo)
+    repeats = repeats_table(verdicts, config.stats)  # judges asked K times per pair
+    for line in repeats_lines(repeats):
+        session.log(line)
     above = above_pairs(
         verdicts, pairs, config.stats, config.rank_generators, config.by,
         votes.table if votes is not None else None,
@@ -274,6 +279,7 @@ def _run(session: Session, config: AgreementConfig, started: datetime) -> RunRes
         extra = {
             "calibration": calibration_table(verdicts),
             "position_bias": position_bias(verdicts, config.stats),
+            "repeats": repeats,
         }
         write_run(
             folder.staging,

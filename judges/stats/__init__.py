@@ -11,7 +11,8 @@ ceiling, Krippendorff's alpha), ``calibration`` (ECE, margin calibration, positi
 threshold and its prediction interval), ``shift`` (does a new batch look like the calibration
 set), ``ranking`` and ``ranking_tables`` (Bradley-Terry generator rankings, Kendall's tau-b) and
 ``slices`` (agreement by slice, heterogeneity test), ``above_pairs`` (rankings and slices for a
-run's verdicts: generators and record fields joined in).
+run's verdicts: generators and record fields joined in), ``repeats`` (a judge asked K times:
+majority verdict, self-consistency, single-sample agreement).
 """
 
 from judges.core.lazy import lazy_face
@@ -36,6 +37,9 @@ _EXPORTS = {
     "TieAccuracy": "ties",
     "tie_accuracy": "ties",
     "agreement_table": "agreement",
+    "majority": "repeats",
+    "repeat_stats": "repeats",
+    "repeats_table": "repeats",
     "cluster_column": "agreement",
     "ceiling_table": "ceiling",
     "krippendorff_alpha": "ceiling",

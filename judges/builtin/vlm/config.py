@@ -41,6 +41,8 @@ class VlmConfig:
         batch_max_requests: Requests per batch file at most.
         batch_max_mb: Megabytes per batch file at most.
         latency_s: Expected seconds per online request (the dry run's wall-time estimate).
+        repeats: Samples per request (K): the verdict is the majority of K answers, each sample
+            cached on its own (see :mod:`judges.chat.samples`); wants ``temperature > 0``.
 
     """
 
@@ -69,6 +71,7 @@ class VlmConfig:
     batch_max_requests: int = 50_000
     batch_max_mb: float = 200.0
     latency_s: float = 6.0
+    repeats: int = 1
 
     def __post_init__(self) -> None:
         self.batch_options  # noqa: B018 - validates the batch options
@@ -79,6 +82,15 @@ class VlmConfig:
             (self.timeout > 0, "timeout must be > 0"),
             (self.max_retries >= 0, "max_retries must be >= 0"),
             (self.temperature >= 0, "temperature must be >= 0"),
+            (
+                isinstance(self.repeats, int) and not isinstance(self.repeats, bool),
+                f"repeats must be a whole number, got {self.repeats!r}",
+            ),
+            (not isinstance(self.repeats, int) or self.repeats >= 1, "repeats must be >= 1"),
+            (
+                self.repeats == 1 or self.mode == "online",
+                "repeats > 1 needs mode=online (batches ask one sample per request)",
+            ),
         ]
         for ok, message in checks:
             if not ok:

@@ -11,17 +11,21 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+import warnings
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from judges.builtin.vlm.config import VlmConfig
+from judges.builtin.vlm.cost import dry_run_plan
 from judges.builtin.vlm.prompts import load_prompts
 from judges.builtin.vlm.replies import interpret_reply
+from judges.cache.store import stable_hash
 from judges.chat.client import ChatClient, ChatStats, Endpoint
 from judges.chat.mock import is_mock
 from judges.chat.pricing import PRICES_AS_OF, CostPlan, Price, estimate_prompt_tokens, price_for
+from judges.chat.samples import call_samples
 from judges.core.errors import ConfigError, ItemError
 from judges.core.types import Dimension, Pair, Status, Verdict, Video, Winner
 from judges.judge.async_judge import AsyncJudge
@@ -30,6 +34,7 @@ from judges.judge.batch_mode import BatchMode
 from judges.judge.registry import register_judge
 from judges.media.images import data_url, encode_jpeg, resize_max_side, tile_grid
 from judges.media.keyframes import KeyframeSource
+from judges.stats.repeats import majority, sample_outcome
 
 Request = tuple[dict[str, Any], list[tuple[int, int]]]
 """A chat-completion body and the ``(width, height)`` of each image it carries."""
@@ -73,8 +78,19 @@ class VlmJudge(BatchMode, AsyncJudge):
         }
     )
 
+    takes_repeats = True  # judges that ask once per request whatever ``repeats`` says: False
+
     def __init__(self, config: VlmConfig, name: str | None = None) -> None:
         super().__init__(config, name)
+        if config.repeats > 1 and not self.takes_repeats:
+            raise ConfigError(f"judge {self.name!r} asks once per request; drop repeats")
+        if config.repeats > 1 and config.temperature == 0:
+            warnings.warn(
+                f"judge {self.name!r}: repeats={config.repeats} at temperature 0: the samples "
+                "may be identical (pass --judge-arg temperature=0.7 or so to sample)",
+                UserWarning,
+                stacklevel=2,
+            )
         self.prompts = self.load_prompts(config.prompt_version)
         self.price = price_for(config.model, config.price_input, config.price_output)
         if is_mock(config.base_url):
@@ -95,6 +111,14 @@ class VlmJudge(BatchMode, AsyncJudge):
         """``-mock`` marks every table row of a run against the mock endpoint."""
         mock = is_mock(self.cfg.base_url) and not label.endswith("-mock")
         return f"{label}-mock" if mock else label
+
+    def fingerprint(self) -> str:
+        """The cache identity; ``repeats=1`` leaves it as it was before repeats existed."""
+        if self.cfg.repeats != 1:
+            return super().fingerprint()
+        skip = self.non_semantic | {"repeats"}
+        semantic = {k: v for k, v in self.settings().items() if k not in skip}
+        return stable_hash({"kind": self.kind, "version": self.version, "settings": semantic})
 
     def notice(self) -> str | None:
         """A run against ``base_url=mock`` says, wherever its numbers go, that no model answered."""
@@ -216,8 +240,11 @@ class VlmJudge(BatchMode, AsyncJudge):
     def estimate(self, body: dict[str, Any], sizes: list[tuple[int, int]]) -> tuple[int, float]:
         """Estimated input tokens of a request and its worst-case cost (full ``max_tokens``)."""
         tokens = estimate_prompt_tokens(body["messages"], sizes, self.cfg.detail, self.cfg.model)
-        usd = self.price.cost(tokens, self.cfg.max_tokens) if self.price else 0.0
-        return tokens, usd
+        return tokens, self.worst(tokens, 1)
+
+    def worst(self, tokens: int, outputs: int) -> float:
+        """Worst-case USD of a request of ``tokens`` input returning ``outputs`` choices."""
+        return self.price.cost(tokens, outputs * self.cfg.max_tokens) if self.price else 0.0
 
     # --- replies ---------------------------------------------------------------------------
 
@@ -251,27 +278,35 @@ class VlmJudge(BatchMode, AsyncJudge):
             requests = await asyncio.to_thread(self.task_requests, task, ctx.source)
         except ItemError as e:
             return self.error_verdict(task, e)
-        replies: list[dict[str, Any]] = []
+        replies: list[dict[str, Any]] = []  # every sample of the first order, then the second's
         costs: list[float] = []
-        cached = 0
+        cached, k = 0, self.cfg.repeats
         for swapped, (body, sizes) in zip(orders, requests, strict=True):
-            call = await self.chat.call(body, self.estimate(body, sizes)[1])
-            if call.cost is not None:
-                costs.append(call.cost)
-            cached += call.cached
-            if call.data is None:
+            tokens = self.estimate(body, sizes)[0]
+            calls = await call_samples(self.chat, body, k, lambda m, t=tokens: self.worst(t, m))
+            costs += [c.cost for c in calls if c.cost is not None]
+            cached += sum(c.cached for c in calls)
+            failed = next((c for c in calls if c.data is None), None)
+            if failed is not None:
                 return self.error_verdict(
                     task,
-                    call.error or "no reply",
+                    failed.error or "no reply",
                     kind="api_error",
                     raw=self._raw(replies, cached),
                     cost_usd=sum(costs) if costs else None,
                     latency_s=time.perf_counter() - start,
                 )
-            replies.append(self.interpret(call.data, swapped))
-        status, winner, confidence = self._combine(replies)
+            replies += [self.interpret(c.data, swapped) for c in calls if c.data is not None]
+        if k == 1:
+            status, winner, confidence = self._combine(replies)
+        else:  # sample i's answer combines its replies in each order
+            per_sample = [self._combine(replies[i::k]) for i in range(k)]
+            outcomes = [sample_outcome(st, w) for st, w, _ in per_sample]
+            status, winner, confidence = majority(outcomes)  # type: ignore[assignment]
         raw = self._raw(replies, cached)
-        if self.cfg.order == "both" and all(r["status"] == "ok" for r in replies):
+        if k > 1:
+            raw["repeats"], raw["samples"] = k, outcomes
+        elif self.cfg.order == "both" and all(r["status"] == "ok" for r in replies):
             raw["flip"] = len({r["winner"] for r in replies}) > 1
         return Verdict(
             pair_id=task.pair.pair_id,
@@ -310,36 +345,11 @@ class VlmJudge(BatchMode, AsyncJudge):
         """A dry run's estimate over request bodies (with their image sizes).
 
         Counts the calls the response cache cannot answer and their input tokens, and prices
-        them with the full ``max_tokens`` of output (the worst case).
+        them with the full ``max_tokens`` of output (the worst case). With ``repeats=K`` each
+        uncached sample adds ``max_tokens`` of output, and the input is counted once per
+        request sent (once for the missing samples of a request with ``n``).
         """
-        self.chat.store = ctx.store
-        calls = cached = tokens = built = 0
-        start = time.perf_counter()
-        for body, sizes in requests:
-            built += 1
-            if self.chat.cached(body) is not None:
-                cached += 1
-                continue
-            calls += 1
-            tokens += self.estimate(body, sizes)[0]
-        overhead = (time.perf_counter() - start) / built if built else 0.0
-        out_tokens = calls * self.cfg.max_tokens
-        return CostPlan(
-            judge=self.name,
-            model=self.cfg.model,
-            calls=calls,
-            cached_responses=cached,
-            input_tokens=tokens,
-            max_output_tokens=out_tokens,
-            input_cost_usd=self.price.cost(tokens, 0) if self.price else None,
-            max_cost_usd=self.price.cost(tokens, out_tokens) if self.price else None,
-            prices_as_of=PRICES_AS_OF,
-            batch_discount=self.cfg.batch_discount,
-            mode=self.cfg.mode,
-            concurrency=ctx.concurrency or self.default_concurrency,
-            latency_s=self.cfg.latency_s,
-            overhead_s=overhead,
-        )
+        return dry_run_plan(self, requests, ctx)
 
     def request_stats(self) -> ChatStats:
         """Calls, retries, cached replies and this judge's own spend."""

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from judges.chat.client import answer_probability
+from judges.chat.logprobs import answer_probability
 from judges.core.types import Status, Winner
 
 Answer = Literal["1", "2", "tie"]
