@@ -96,6 +96,10 @@ def _one(normal: pl.DataFrame, control: pl.DataFrame, config: BootstrapConfig) -
         out["sensitivity_lo"], out["sensitivity_hi"] = resampler.interval(
             changed.astype(np.float64), np.ones(n)
         )
+        # An estimate of exactly 0 (or 1) is its interval's end, without rounding noise.
+        if out["n_changed"] in (0, n):
+            key = "sensitivity_lo" if out["n_changed"] == 0 else "sensitivity_hi"
+            out[key] = out["sensitivity"]
     if out["n_changed"] == 0:
         out["note"] = "no verdict changed"
     labeled = both["human"].is_in(list(CHOICES)).fill_null(False).to_numpy()
