@@ -134,3 +134,26 @@ def test_vlm_server_sees_each_control(pairs, monkeypatch):
     # pair's video_1, and the verdict says so in the pair's own order.
     assert verdicts["none"].winner == "video_0"
     assert verdicts["swapped"].winner == "video_1"
+
+
+def test_dry_run_counts_each_controls_calls(demo_data, monkeypatch, tmp_path):
+    from judges.run.agreement import AgreementConfig, JudgeRequest, run_agreement
+
+    monkeypatch.setenv("JUDGES_TEST_KEY", "sk-test")
+    options = {"base_url": "http://127.0.0.1:9/v1", "api_key_env": "JUDGES_TEST_KEY"}
+    dry = run_agreement(
+        AgreementConfig(
+            judges=[JudgeRequest("gpt4o", options)],
+            frames=[1],
+            data=demo_data,
+            dimensions="aesthetics",
+            controls=["swapped", "frozen"],
+            dry_run=True,
+            cache_dir=tmp_path / "cache",
+            progress=False,
+        ),
+        log=lambda line: None,
+    )
+    assert [p.judge for p in dry.plans] == ["gpt4o", "gpt4o [swapped]", "gpt4o [frozen]"]
+    calls = {p.calls for p in dry.plans}
+    assert len(calls) == 1 and calls.pop() > 0  # each control: as many calls as the normal run

@@ -34,7 +34,7 @@ from judges.report.provenance import git_commit, library_versions
 from judges.report.rankings import write_rankings
 from judges.report.report_data import write_report_sources
 from judges.report.run_folder import RunFolder, new_run_id, verdict_table, write_run
-from judges.run.controls_run import run_controls, with_controls
+from judges.run.controls_run import control_plans, run_controls, with_controls
 from judges.run.results import _DESCRIBED, DryRun, JudgeReport, RunResult
 from judges.run.session import JudgeRequest, Session, SessionConfig, log_to_stderr
 from judges.run.task_runner import JudgeRun, plan_tasks
@@ -187,6 +187,7 @@ def _run(session: Session, config: AgreementConfig, started: datetime) -> RunRes
             runner.plan(judge, plan_tasks(pairs, plan[judge.name], frames, with_ties=True)[0])
             for judge in judges
         ]
+        plans += control_plans(runner, judges, plan, pairs, frames, config)
         return DryRun(dataset, plans, session.demo, session.notice)
     runs: list[JudgeRun] = []
     judge_info: list[dict[str, Any]] = []

@@ -9,12 +9,14 @@ under the normal run's verdicts, the form ``verdicts.parquet`` keeps.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import polars as pl
 
 from judges.cache.verdict_rows import verdict_frame
+from judges.chat.pricing import CostPlan
 from judges.core.types import Dimension, Pair
 from judges.judge.base import Judge
 from judges.judge.controls import NONE, control_tasks
@@ -94,3 +96,28 @@ def run_controls(
             )
             log(f"{judge.name} under control {control}: {run.computed} judged, {run.cached} cached")
     return (pl.concat(parts) if parts else None), runs
+
+
+def control_plans(
+    runner: Runner,
+    judges: Sequence[Judge],
+    plan: Mapping[str, Sequence[Dimension]],
+    pairs: Sequence[Pair],
+    frames: Sequence[int | None],
+    config: Any,
+) -> list[CostPlan]:
+    """Dry run: each judge's plan under each control, labelled ``judge [control]``.
+
+    ``config`` has ``controls`` and ``control_seed`` (an ``AgreementConfig``). Each control is
+    a run of its own: its calls and cost add to the normal run's.
+    """
+    out: list[CostPlan] = []
+    for judge in judges:
+        tasks, _ = plan_tasks(pairs, plan[judge.name], frames, with_ties=True)
+        for control in config.controls:
+            if control == NONE:
+                continue
+            made = control_tasks(tasks, control, pairs, config.control_seed)
+            cost = runner.plan(judge, made.tasks)
+            out.append(dataclasses.replace(cost, judge=f"{judge.name} [{control}]"))
+    return out
