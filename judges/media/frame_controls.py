@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from judges.core.types import Keyframes
-from judges.media.keyframes import KeyframeSource
+from judges.media.keyframes import KeyframeSource, Strategy
 
 
 def frozen_keyframes(kf: Keyframes) -> Keyframes:
@@ -121,7 +121,7 @@ class ControlledSource:
         self._transform = FRAME_CONTROLS[control]
 
     @property
-    def strategy(self):
+    def strategy(self) -> Strategy:
         """The wrapped source's selection strategy."""
         return self.base.strategy
 
