@@ -157,3 +157,23 @@ def test_dry_run_counts_each_controls_calls(demo_data, monkeypatch, tmp_path):
     assert [p.judge for p in dry.plans] == ["gpt4o", "gpt4o [swapped]", "gpt4o [frozen]"]
     calls = {p.calls for p in dry.plans}
     assert len(calls) == 1 and calls.pop() > 0  # each control: as many calls as the normal run
+
+
+def test_dry_run_plans_nothing_for_a_refused_control(demo_data, tmp_path):
+    from judges.run.agreement import AgreementConfig, JudgeRequest, run_agreement
+
+    dry = run_agreement(
+        AgreementConfig(
+            judges=[JudgeRequest("psnr")],
+            frames=[2],
+            data=demo_data,
+            controls=["frozen", "reversed"],
+            dry_run=True,
+            cache_dir=tmp_path / "cache",
+            progress=False,
+        ),
+        log=lambda line: None,
+    )
+    normal, frozen, backwards = dry.plans
+    assert frozen.judge == "psnr [frozen]" and frozen.to_compute == 0
+    assert frozen.verdicts == backwards.verdicts == backwards.to_compute == normal.to_compute > 0

@@ -118,6 +118,9 @@ def control_plans(
             if control == NONE:
                 continue
             made = control_tasks(tasks, control, pairs, config.control_seed)
-            cost = runner.plan(judge, made.tasks)
+            if judge.control_reason(control) is not None:  # refused: nothing to compute
+                cost = CostPlan(judge.name, verdicts=len(made.tasks))
+            else:
+                cost = runner.plan(judge, made.tasks)
             out.append(dataclasses.replace(cost, judge=f"{judge.name} [{control}]"))
     return out
