@@ -124,6 +124,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="agreement by slice: generator, prompt_type or any record field (dots for "
         "nesting, e.g. video_0.generated_from); repeatable; writes agreement_by_FIELD.csv",
     )
+    parser.add_argument(
+        "--control",
+        action="append",
+        default=[],
+        dest="controls",
+        metavar="NAME",
+        help="also run every judge under a control (is the judge looking?): shuffled_prompt, "
+        "frozen, reversed, swapped, shuffled_frames, other_video; repeatable; none (the normal "
+        "run) is always included; writes controls.csv and figures/controls.png",
+    )
+    parser.add_argument(
+        "--control-seed", type=int, default=0, help="seed of the controls' random choices"
+    )
     parser.add_argument("--limit", type=int, help="use only the first N pairs")
     parser.add_argument(
         "--skip-missing",
@@ -241,6 +254,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         exclude_inconsistent=args.exclude_inconsistent,
         rank_generators=args.rank_generators,
         by=args.by,
+        controls=args.controls,
+        control_seed=args.control_seed,
         stats=BootstrapConfig(cluster=args.cluster, resamples=args.bootstrap, seed=args.seed),
         **shared,
         **extra,

@@ -49,6 +49,10 @@ def test_notebook_executes_on_demo_data(tmp_path, monkeypatch):
         assert "psnr @8 vs psnr @1 (informativeness, n=68)" in text
     else:
         assert "skipping section 8" in text
+    # Controls: psnr reads no prompt, and is undefined on a frozen video.
+    assert "psnr @2 informativeness: " in text
+    assert "with shuffled prompts (" in text and "the judge ignores the prompt" in text
+    assert "psnr @2 informativeness with frozen videos: undefined" in text
     # Section 9: harm labels of the demo data and the consistency rule.
     assert "text-video pairs, 48 with harm labels" in text
     assert "pair(s) rated a harm-labelled video safer" in text

@@ -65,6 +65,15 @@ class PsnrJudge(ScoreJudge):
             )
         return None
 
+    def control_reason(self, control: str) -> str | None:
+        """A frozen video has no change over time: its PSNR to frame 0 is undefined."""
+        if control == "frozen":
+            return (
+                "psnr measures change against frame 0, and under the control 'frozen' every "
+                "frame is the same frame, so every score is undefined"
+            )
+        return None
+
     def video_score(self, video: Video, frames: int | None, ctx: RunContext) -> float:
         """PSNR score of one video.
 

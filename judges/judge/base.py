@@ -115,6 +115,14 @@ class Judge(abc.ABC):
         """
         return None
 
+    def control_reason(self, control: str) -> str | None:
+        """Why this judge's output is undefined for every pair under ``control``, else ``None``.
+
+        A run records an ``undefined_score`` error verdict for each such task instead of
+        judging it (see :mod:`judges.judge.controls`).
+        """
+        return None
+
     def plan_cost(self, tasks: list[Task], ctx: RunContext) -> CostPlan | None:
         """Dry-run estimate of API calls and cost for ``tasks``; ``None`` for local judges."""
         return None
@@ -294,7 +302,9 @@ class ScoreJudge(Judge):
         memo = ctx.memo
         # The same video object at the same frame count (a pair's other dimensions): no key to
         # build. The entry holds the video, so its id cannot be reused by another meanwhile.
-        mine = ("video score", id(self), id(video), frames)
+        # A frame control's scores are other numbers: the control is part of both keys.
+        control = getattr(ctx.source, "control", "none")
+        mine = ("video score", id(self), id(video), frames, control)
         known = memo.get(mine)
         if known is not None and known[0] is video:
             return known[1]
@@ -313,6 +323,7 @@ class ScoreJudge(Judge):
                 "frames": frames,
                 "file": file_hash,
                 "inputs": self.score_inputs(video),
+                **({} if control == "none" else {"control": control}),
             }
         )
         value = memo.get(("score", key))

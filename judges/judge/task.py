@@ -42,11 +42,16 @@ class RunContext:
 
 @dataclass(frozen=True, slots=True)
 class Task:
-    """One judgement to make: a pair, a dimension and a frame count (``None``: all frames)."""
+    """One judgement to make: a pair, a dimension and a frame count (``None``: all frames).
+
+    ``control`` names the control the task is judged under (``none``: the normal run); its
+    ``pair`` is then the pair as the control shows it (see :mod:`judges.judge.controls`).
+    """
 
     pair: Pair
     dimension: Dimension
     frames: int | None
+    control: str = "none"
 
     @property
     def key(self) -> tuple[str, str, int | None]:
@@ -65,5 +70,12 @@ class Task:
 
     @property
     def cache_fields(self) -> dict[str, Any]:
-        """What identifies the judgement in a cache key, besides judge, files and inputs."""
-        return {"dimension": self.dimension.value, "frames": self.frames}
+        """What identifies the judgement in a cache key, besides judge, files and inputs.
+
+        A control is part of the key (a control never serves a normal verdict or the
+        reverse); the normal run's keys are those of a run before controls existed.
+        """
+        fields: dict[str, Any] = {"dimension": self.dimension.value, "frames": self.frames}
+        if self.control != "none":
+            fields["control"] = self.control
+        return fields

@@ -257,6 +257,9 @@ class KeyframeSource:
 
     """
 
+    control: str = "none"
+    """The control its keyframes show (``none``: as decoded; see ``frame_controls``)."""
+
     def __init__(
         self,
         plan: Sequence[int | None] = (),

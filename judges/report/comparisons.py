@@ -15,6 +15,7 @@ import polars as pl
 
 from judges.core.errors import ConfigError
 from judges.report.merging import run_labels
+from judges.report.run_folder import normal_verdicts
 from judges.stats.bootstrap import BootstrapConfig
 from judges.stats.paired import compare, default_family, parse_comparison
 
@@ -69,7 +70,9 @@ def _load(
         data.add((info["data"].get("sha256"), info["data"].get("pairs_used")))
         # Read lazily, without the reply texts: comparisons need ids, labels and winners, and
         # a VLM run's raw replies are most of a million-verdict file.
-        tables.append(pl.scan_parquet(path).drop("raw", "error", strict=False).collect())
+        tables.append(
+            normal_verdicts(pl.scan_parquet(path).drop("raw", "error", strict=False).collect())
+        )
         infos.append(info)
     if len(data) > 1 and not allow_mixed_data:
         raise ConfigError(

@@ -19,7 +19,7 @@ from judges.core.errors import ConfigError
 from judges.core.types import Dimension, frames_label
 from judges.datasets import formats
 from judges.media.frame_counts import frame_order, parse_frames
-from judges.report.run_folder import read_run, run_kind
+from judges.report.run_folder import normal_verdicts, read_run, run_kind
 
 
 def _label(img: np.ndarray, text: str) -> np.ndarray:
@@ -144,7 +144,7 @@ def export_disagreements(
     from judges.media.keyframes import extract_keyframes, uniform_frames
 
     dim = Dimension.parse(dimension).value
-    verdicts = pl.read_parquet(run_dir / "verdicts.parquet")
+    verdicts = normal_verdicts(pl.read_parquet(run_dir / "verdicts.parquet"))
     info = json.loads((run_dir / "run.json").read_text())
     sel = verdicts.filter(
         (pl.col("judge") == judge)

@@ -18,7 +18,7 @@ from judges.core.errors import ConfigError
 from judges.report.harm_report_data import harm_report_data, read_items, write_harm_html_report
 from judges.report.html_page import HtmlReportOptions, figures_data, render_page, video_entries
 from judges.report.report_data import read_pairs, report_data, video_paths
-from judges.report.run_folder import run_kind
+from judges.report.run_folder import normal_verdicts, run_kind
 
 __all__ = ["write_html_report", "write_merged_html_report", "write_run_report"]
 
@@ -115,7 +115,7 @@ def write_merged_html_report(
         labels = table.filter(pl.col("run_id") == run_id)["judge"].unique().to_list()
         rename = {label.removesuffix("@" + run_id): label for label in labels}
         name = "harm_verdicts.parquet" if harm else "verdicts.parquet"
-        verdicts = pl.read_parquet(Path(run_dir) / name)
+        verdicts = normal_verdicts(pl.read_parquet(Path(run_dir) / name))
         parts.append(verdicts.with_columns(pl.col("judge").replace(rename)))
         read = read_items if harm else read_pairs
         subject_tables.append(read(Path(run_dir), info))

@@ -22,7 +22,7 @@ import polars as pl
 
 from judges.core.errors import ConfigError
 from judges.core.types import Pair, frames_label
-from judges.report.run_folder import read_agreement_csv
+from judges.report.run_folder import normal_verdicts, read_agreement_csv
 from judges.report.tables import display_table, error_groups, frames_labels, interval_method
 
 __all__ = [
@@ -209,7 +209,7 @@ def read_tables(run_dir: Path) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame
     """A run folder's verdicts, agreement table and human ceiling (``None`` without votes)."""
     ceiling_path = run_dir / "ceiling.csv"
     return (
-        pl.read_parquet(run_dir / "verdicts.parquet"),
+        normal_verdicts(pl.read_parquet(run_dir / "verdicts.parquet")),
         read_agreement_csv(run_dir / "agreement.csv"),
         pl.read_csv(ceiling_path) if ceiling_path.is_file() else None,
     )

@@ -312,6 +312,25 @@ class RunFolder:
 RUN_TABLES = {"agreement": "agreement.csv", "harm": "harm_agreement.csv"}
 
 
+def normal_verdicts(verdicts: pl.DataFrame) -> pl.DataFrame:
+    """The normal run's rows of a ``verdicts.parquet``, without the controls' columns.
+
+    Controls' rows (``control`` other than ``none``) are left out, and so are the ``control``
+    and ``control_prompt_id`` columns, so a run with controls reads like one without (and a
+    file written before controls existed reads as it is).
+
+    Example:
+        >>> rows = pl.DataFrame({"pair_id": ["a", "b"], "control": ["none", "frozen"]})
+        >>> normal_verdicts(rows).to_dict(as_series=False)
+        {'pair_id': ['a']}
+
+    """
+    if "control" not in verdicts.columns:
+        return verdicts
+    rows = verdicts.filter(pl.col("control") == "none")
+    return rows.drop("control", "control_prompt_id", strict=False)
+
+
 def run_kind(run_dir: Path) -> str:
     """``agreement`` (a preference run) or ``harm`` (a harm-label run), from its files."""
     return "harm" if (Path(run_dir) / RUN_TABLES["harm"]).is_file() else "agreement"

@@ -24,7 +24,9 @@ from judges.datasets import check_labels, parse_dimensions, summarize
 from judges.datasets.duplicates import content_duplicates
 from judges.datasets.harm_consistency import inconsistent_pairs, without_harmlessness
 from judges.datasets.votes import collect_votes
+from judges.judge.controls import parse_controls
 from judges.media.frame_counts import normalize_frames
+from judges.report.controls import control_sentences, write_controls
 from judges.report.failures import failure_summary
 from judges.report.html_page import HtmlReportOptions
 from judges.report.html_report import write_run_report
@@ -33,6 +35,7 @@ from judges.report.rankings import write_rankings
 from judges.report.repeats_lines import repeats_lines
 from judges.report.report_data import write_report_sources
 from judges.report.run_folder import RunFolder, new_run_id, verdict_table, write_run
+from judges.run.controls_run import control_plans, run_controls, with_controls
 from judges.run.results import _DESCRIBED, DryRun, JudgeReport, RunResult
 from judges.run.session import JudgeRequest, Session, SessionConfig, log_to_stderr
 from judges.run.task_runner import JudgeRun, plan_tasks
@@ -41,6 +44,7 @@ from judges.stats.agreement import agreement_table
 from judges.stats.bootstrap import BootstrapConfig
 from judges.stats.calibration import calibration_table, position_bias
 from judges.stats.ceiling import ceiling_table, judge_vs_loo, with_ceiling
+from judges.stats.controls import control_table
 from judges.stats.ranking import RankingConfig
 from judges.stats.repeats import repeats_table
 
@@ -84,6 +88,9 @@ class AgreementConfig(SessionConfig):
         rank_generators: Generator rankings: None = when the videos name two generators or
             more (``generated_from``), True = always (refused without generators), False = off.
         by: Fields to break agreement down by (``generator``, ``prompt_type``, any field).
+        controls: Controls to run each judge under besides the normal run (``none``, always
+            run): names from :data:`judges.judge.controls.CONTROLS`; ``control_seed`` seeds
+            the prompt derangement and the random frame orders.
 
     Raises:
         ConfigError: no judge, no frame count, or a session option out of range.
@@ -103,6 +110,8 @@ class AgreementConfig(SessionConfig):
     report: HtmlReportOptions | None = field(default_factory=HtmlReportOptions)
     rank_generators: bool | None = None
     by: Sequence[str] = ()
+    controls: Sequence[str] | str = ()
+    control_seed: int = 0
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -111,6 +120,7 @@ class AgreementConfig(SessionConfig):
         # Callers from Python spell frame counts and dimensions as freely as the command
         # line does ("1,2", ["all"], 8; "aesthetics"); one checked form reaches the run.
         self.frames = tuple(normalize_frames(self.frames))
+        self.controls = parse_controls(self.controls)
         if self.dimensions is not None:
             self.dimensions = parse_dimensions(self.dimensions)
         for path in self.votes:
@@ -179,6 +189,7 @@ def _run(session: Session, config: AgreementConfig, started: datetime) -> RunRes
             runner.plan(judge, plan_tasks(pairs, plan[judge.name], frames, with_ties=True)[0])
             for judge in judges
         ]
+        plans += control_plans(runner, judges, plan, pairs, frames, config)
         return DryRun(dataset, plans, session.demo, session.notice)
     runs: list[JudgeRun] = []
     judge_info: list[dict[str, Any]] = []
@@ -212,6 +223,9 @@ def _run(session: Session, config: AgreementConfig, started: datetime) -> RunRes
         reports.append(report)
         counts = {k: v for k, v in asdict(report).items() if k not in _DESCRIBED}
         judge_info.append({**judge.describe(), **counts})
+    controlled, control_runs = run_controls(
+        runner, judges, plan, pairs, frames, config.controls, config.control_seed, session.log
+    )
     store = session.store
     duplicates = content_duplicates(pairs, store.file_hash if store is not None else file_sha256)
 
@@ -227,6 +241,10 @@ def _run(session: Session, config: AgreementConfig, started: datetime) -> RunRes
     table = with_ceiling(table, ceiling, loo)
     repeats = repeats_table(verdicts, config.stats)  # judges asked K times per pair
     for line in repeats_lines(repeats):
+        session.log(line)
+    everything = with_controls(verdicts, controlled)  # verdicts.parquet: every control's rows
+    controls = control_table(everything, config.stats) if controlled is not None else None
+    for line in control_sentences(controls) if controls is not None else []:
         session.log(line)
     above = above_pairs(
         verdicts, pairs, config.stats, config.rank_generators, config.by,
@@ -265,6 +283,8 @@ def _run(session: Session, config: AgreementConfig, started: datetime) -> RunRes
         "engine": session.engine.describe(),
         "judges": judge_info,
         "failures": failure_summary(verdicts),
+        "controls": {"names": list(config.controls), "seed": config.control_seed},
+        "control_runs": control_runs,
         "unlabeled_not_judged": unlabeled_all,
         "cost_usd": sum(j["cost_usd"] or 0.0 for j in judge_info),
         "spent_usd_this_run": session.budget.spent,
@@ -274,7 +294,9 @@ def _run(session: Session, config: AgreementConfig, started: datetime) -> RunRes
         "versions": library_versions(),
     }
     if folder is None:
-        return RunResult(None, dataset, verdicts, table, info, demo, reports, ceiling, votes, above)
+        return RunResult(
+            None, dataset, verdicts, table, info, demo, reports, ceiling, votes, above, controls
+        )
     try:
         extra = {
             "calibration": calibration_table(verdicts),
@@ -283,7 +305,7 @@ def _run(session: Session, config: AgreementConfig, started: datetime) -> RunRes
         }
         write_run(
             folder.staging,
-            verdicts,
+            everything,
             table,
             info,
             session.notice,
@@ -308,6 +330,8 @@ def _run(session: Session, config: AgreementConfig, started: datetime) -> RunRes
             ceiling=ceiling,
         )
         write_reliability(folder.staging / "figures", verdicts, mark=mark)
+        if controls is not None:
+            write_controls(folder.staging, controls, mark)
         write_rankings(folder.staging, above)
         write_ranking_figures(folder.staging / "figures", above, mark=mark)
         write_report_sources(folder.staging, pairs, votes.table if votes is not None else None)
@@ -317,4 +341,6 @@ def _run(session: Session, config: AgreementConfig, started: datetime) -> RunRes
     except BaseException:
         folder.discard()
         raise
-    return RunResult(run_dir, dataset, verdicts, table, info, demo, reports, ceiling, votes, above)
+    return RunResult(
+        run_dir, dataset, verdicts, table, info, demo, reports, ceiling, votes, above, controls
+    )

@@ -36,6 +36,7 @@ from judges.core.errors import ConfigError, ItemError
 from judges.judge.async_judge import AsyncJudge
 from judges.judge.base import Judge, RunContext, Task
 from judges.judge.task_groups import group_of
+from judges.media.frame_controls import ControlledSource
 from judges.media.keyframes import Keyframes, KeyframeSource
 
 ENGINES = ("local", "ray")
@@ -121,8 +122,32 @@ def video_requests(tasks: Iterable[Any]) -> list[tuple[str, int | None]]:
     return list(seen)
 
 
-SourceSpec = tuple[tuple[int | None, ...], str]
-"""A keyframe source's plan and strategy (a worker builds its own source from them)."""
+SourceSpec = tuple[tuple[int | None, ...], str, str, int]
+"""A keyframe source's plan, strategy, control and its seed (a worker builds its own source)."""
+
+
+def spec_of(source: Any) -> SourceSpec:
+    """What a worker needs to build ``source`` again (a control's source: the control too)."""
+    base = getattr(source, "base", source)
+    return (
+        base.plan,
+        base.strategy,
+        getattr(source, "control", "none"),
+        getattr(source, "seed", 0),
+    )
+
+
+def source_of(spec: SourceSpec) -> Any:
+    """The keyframe source ``spec`` describes (a frame control's wraps a plain one).
+
+    Example:
+        >>> source_of(((2,), "diff", "reversed", 0)).control
+        'reversed'
+
+    """
+    plan, strategy, control, seed = spec
+    source = KeyframeSource(plan, strategy)  # type: ignore[arg-type]
+    return source if control == "none" else ControlledSource(source, control, seed)
 
 
 def judge_chunk(
@@ -132,7 +157,7 @@ def judge_chunk(
     preloaded: dict[tuple[str, int | None], Keyframes] | None = None,
 ) -> list[Any]:
     """A chunk's verdicts, computed in a worker with no cache (the driver owns it)."""
-    source = KeyframeSource(*spec)  # type: ignore[arg-type]
+    source = source_of(spec)
     if preloaded:
         source.preload(preloaded)
     return list(judge.judge_all(tasks, RunContext(source, store=None), workers=1))
@@ -145,7 +170,7 @@ def extract_chunk(
 
     Unreadable videos are left out; the actor's own attempt reports each as its task's error.
     """
-    source = KeyframeSource(*spec)  # type: ignore[arg-type]
+    source = source_of(spec)
     out: dict[tuple[str, int | None], Keyframes] = {}
     for path, n in requests:
         try:
@@ -237,7 +262,7 @@ class RayEngine:
         from judges.judge.model_judge import ModelJudge
 
         parts = chunks(list(tasks), self.options.chunk_size)
-        spec: SourceSpec = (ctx.source.plan, ctx.source.strategy)
+        spec = spec_of(ctx.source)
         if isinstance(judge, ModelJudge):
             yield from self._actors(judge, parts, spec)
         else:

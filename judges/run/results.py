@@ -79,6 +79,7 @@ class RunResult:
     ceiling: pl.DataFrame | None = None
     votes: Votes | None = None
     above: AbovePairs | None = None  # generator rankings and agreement by slice
+    controls: pl.DataFrame | None = None  # judge settings under controls (stats.controls)
 
     @property
     def agreement(self) -> pl.DataFrame:

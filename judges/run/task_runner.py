@@ -25,6 +25,7 @@ from judges.chat.budget import Budget
 from judges.chat.pricing import CostPlan
 from judges.core.types import Dimension, Pair, Verdict
 from judges.judge.base import Judge, RunContext, Task
+from judges.judge.controls import NONE, control_context, refused_verdicts, restorer
 from judges.media.keyframes import KeyframeSource
 from judges.run.cache_upkeep import note_use
 from judges.run.engines import LocalEngine, group_of
@@ -233,17 +234,24 @@ class Runner:
         cost = judge.plan_cost(todo, self.ctx) or CostPlan(judge.name)
         return dataclasses.replace(cost, verdicts=len(tasks), to_compute=len(todo))
 
-    def run(self, judge: Judge, tasks: Sequence[Any]) -> JudgeRun:
+    def run(
+        self, judge: Judge, tasks: Sequence[Any], control: str = NONE, seed: int = 0
+    ) -> JudgeRun:
         """Judge every task once, reading what the cache already holds.
 
         Pair verdicts stay columnar: cached ones come from the parquet segments in batches;
         computed ones go to this run's commit log in batches, and into one new segment when the
         run finishes (:mod:`judges.cache.segments`).
 
+        ``control``: what the tasks are judged under (:func:`~judges.judge.controls.control_tasks`
+        made them; ``seed`` its seed); a judge undefined under it gets an error verdict per task.
+
         Returns:
             Verdicts in task order (one per task, whatever happened).
 
         """
+        if control != NONE and (refused := refused_verdicts(judge, tasks, control)) is not None:
+            return JudgeRun(judge, refused, 0, len(refused), 0.0, {"error": len(refused)})
         if judge.verdict_type is not Verdict:
             return self._run_objects(judge, tasks)
         start = time.perf_counter()
@@ -258,7 +266,8 @@ class Runner:
             return look.entry(look.task_of(verdict), verdict_cells(verdict))
 
         try:
-            self._drive(judge, todo, done, cached, len(tasks), log.write if log else None)
+            ctx, commit = control_context(self.ctx, control, seed), log.write if log else None
+            self._drive(judge, todo, done, cached, len(tasks), commit, ctx, restorer(control))
         finally:
             if log is not None:
                 log.close(remove=False)  # until its rows are in a segment (below)
@@ -294,11 +303,14 @@ class Runner:
         cached: int,
         total: int,
         commit: Callable[[list[Any]], None] | None,
+        ctx: RunContext | None = None,
+        restore: Callable[[Any], Any] | None = None,
     ) -> Counter[str]:
         """Run ``todo`` on the engine; ``done`` takes each verdict, gives what to commit or None.
 
         ``commit`` gets batches bounded by count and time: a kill -9 loses at most the last
-        COMMIT_EVERY verdicts or COMMIT_SECONDS of work (and whatever was in flight).
+        COMMIT_EVERY verdicts or COMMIT_SECONDS of work (and whatever was in flight). ``ctx``:
+        the calls' context (default: the run's); ``restore`` maps each verdict first.
         """
         statuses: Counter[str] = Counter()
         bar = tqdm(
@@ -312,7 +324,9 @@ class Runner:
         pending: list[Any] = []
         last_commit = time.monotonic()
         try:
-            for verdict in self.engine.judge_all(judge, todo, self.ctx, self.workers):
+            for verdict in self.engine.judge_all(judge, todo, ctx or self.ctx, self.workers):
+                if restore is not None:
+                    verdict = restore(verdict)
                 entry = done(verdict)
                 statuses[verdict.status] += 1
                 if commit is not None and entry is not None:

@@ -57,6 +57,11 @@ class PairKeys:
             self._pairs[id(task.pair)] = pair_part
         return pair_part
 
+    def _head(self, task: Task) -> str:
+        """The key text's start: a control comes first in sorted order (none: no field)."""
+        control = getattr(task, "control", "none")
+        return "{" if control == "none" else f'{{"control":{self._atom(control)},'
+
     def pair_key(self, judge: Judge, task: Task, files: list[str]) -> str:
         """Hash of everything in ``task``'s key but its dimension and frame count.
 
@@ -64,7 +69,9 @@ class PairKeys:
         ``(pair_key, dimension, frames)``, so a rerun hashes once per pair, not per verdict.
         """
         files_text, rest = self._pair_part(judge, task, files)
-        return hashlib.sha256(f"{files_text}|{rest}".encode()).hexdigest()
+        head = self._head(task)
+        control = "" if head == "{" else f"|{head}"  # the normal run's pair keys unchanged
+        return hashlib.sha256(f"{files_text}|{rest}{control}".encode()).hexdigest()
 
     def key(self, judge: Judge, task: Task, files: list[str]) -> str:
         """The verdict key of ``task`` (``files``: its files' content hashes).
@@ -74,7 +81,8 @@ class PairKeys:
         """
         pair_part = self._pair_part(judge, task, files)
         text = (
-            f'{{"dimension":{self._atom(task.dimension.value)},"files":{pair_part[0]},'
+            f'{self._head(task)}"dimension":{self._atom(task.dimension.value)},'
+            f'"files":{pair_part[0]},'
             f'"frames":{self._atom(task.frames)},{pair_part[1]}'
         )
         return hashlib.sha256(text.encode()).hexdigest()

@@ -102,7 +102,7 @@ class VlmJudge(BatchMode, AsyncJudge):
             self.price = Price(0.0, 0.0)  # the stand-in costs nothing
         endpoint = Endpoint(config.base_url, config.api_key_env, config.timeout, config.max_retries)
         self.chat = ChatClient(endpoint, self.name, self.prompts.version, self.price)
-        self._images: OrderedDict[tuple[str, int | None], _Images] = OrderedDict()
+        self._images: OrderedDict[tuple[str, int | None, str], _Images] = OrderedDict()
         self._images_lock = threading.Lock()
         self.both_order = 0
         self.flips = 0
@@ -166,7 +166,8 @@ class VlmJudge(BatchMode, AsyncJudge):
 
     def images(self, video: Video, frames: int | None, source: KeyframeSource) -> _Images:
         """Encoded images of a video's keyframes, cached per run (pairs share videos)."""
-        key = (str(video.path), frames)
+        # A frame control shows other frames of the same file: it is part of the key.
+        key = (str(video.path), frames, getattr(source, "control", "none"))
         with self._images_lock:
             hit = self._images.get(key)
             if hit is not None:
