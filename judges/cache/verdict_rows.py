@@ -15,6 +15,7 @@ from typing import Any, overload
 import numpy as np
 import polars as pl
 
+from judges.cache.json_lines import dumps_function
 from judges.core.types import Dimension, Verdict
 
 ROW_SCHEMA: dict[str, Any] = {
@@ -40,7 +41,7 @@ CONTENT = tuple(name for name in ROW_SCHEMA if name not in ("pair_id", "judge"))
 
 CHUNK_ROWS = 65_536
 
-_RAW = json.JSONEncoder(default=str)
+_RAW = dumps_function(default=str)
 """``json.dumps(raw, default=str)`` without building an encoder per call."""
 _RAW_MEMO: dict[tuple[Any, ...], str] = {}
 _MEMO_TYPES = frozenset({str, bool, int, type(None)})
@@ -62,15 +63,15 @@ def raw_json(raw: dict[str, Any]) -> str | None:
     if not raw:
         return None
     if len(raw) > 4:
-        return _RAW.encode(raw)
+        return _RAW(raw)
     values = tuple(raw.values())
     types = (*map(type, raw), *map(type, values))
     if not _MEMO_TYPES.issuperset(types):
-        return _RAW.encode(raw)
+        return _RAW(raw)
     key = (*raw, *types, *values)
     text = _RAW_MEMO.get(key)
     if text is None:
-        text = _RAW.encode(raw)
+        text = _RAW(raw)
         if len(_RAW_MEMO) < _MEMO_MAX:
             _RAW_MEMO[key] = text
     return text

@@ -297,7 +297,8 @@ class ScoreJudge(Judge):
         # its own Video object) and dimensions finds its score here without a hash, and the
         # memo holds one entry per video and frame count, not one per pair.
         inputs = self.score_inputs(video)
-        mine = ("video score", id(self), video.path, frames, CANONICAL.encode(inputs))
+        text = CANONICAL.encode(inputs) if inputs else ""  # encoding {} costs more than a lookup
+        mine = ("video score", id(self), video.path, frames, text)
         known = memo.get(mine)
         if known is not None:
             return known
