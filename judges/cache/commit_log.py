@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from collections.abc import Sequence
@@ -12,6 +11,7 @@ from typing import Any
 import polars as pl
 
 from judges.cache.damage import parse_log
+from judges.cache.json_lines import dumps_function
 from judges.cache.verdict_rows import CONTENT, ROW_SCHEMA
 
 try:  # POSIX; elsewhere a live run's log is not fenced off other runs' recovery
@@ -27,6 +27,10 @@ SEGMENT_SCHEMA: dict[str, Any] = {
 """Pair judges' rows are identified by ``pair_key`` (the hash of the pair-level parts of the
 key: files, inputs, judge, strategy), ``dimension`` and ``frames``, and leave ``key`` null
 unless read from an older SQLite cache; other judges' by ``key`` (the verdict's cache key)."""
+
+
+_LINE = dumps_function()
+"""``json.dumps``, its encoder built once (a first run writes a line per verdict)."""
 
 
 def new_name(prefix: str, suffix: str) -> str:
@@ -66,7 +70,7 @@ class CommitLog:
 
 def log_line(key: str, pair_key: str | None, cells: Sequence[Any]) -> str:
     """A commit-log line: key, pair key, then a verdict's :data:`CONTENT` values."""
-    return json.dumps([key, pair_key, *cells])
+    return _LINE([key, pair_key, *cells])
 
 
 def read_log(path: Path) -> pl.DataFrame:

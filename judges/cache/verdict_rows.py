@@ -15,6 +15,7 @@ from typing import Any, overload
 import numpy as np
 import polars as pl
 
+from judges.cache.json_lines import dumps_function
 from judges.core.types import Dimension, Verdict
 
 ROW_SCHEMA: dict[str, Any] = {
@@ -40,6 +41,41 @@ CONTENT = tuple(name for name in ROW_SCHEMA if name not in ("pair_id", "judge"))
 
 CHUNK_ROWS = 65_536
 
+_RAW = dumps_function(default=str)
+"""``json.dumps(raw, default=str)`` without building an encoder per call."""
+_RAW_MEMO: dict[tuple[Any, ...], str] = {}
+_MEMO_TYPES = frozenset({str, bool, int, type(None)})
+_MEMO_MAX = 1024
+
+
+def raw_json(raw: dict[str, Any]) -> str | None:
+    """A verdict's ``raw`` as stored: ``json.dumps(raw, default=str)``, ``None`` when empty.
+
+    A million verdicts of a score judge carry the same small ``raw`` (``higher_is_better``):
+    a ``raw`` of plain flags is encoded once. Its key holds every key's and value's type, as
+    ``True == 1`` but they encode apart (floats, for which ``0.0 == -0.0``, are never memoised).
+
+    Example:
+        >>> raw_json({"higher_is_better": False}), raw_json({})
+        ('{"higher_is_better": false}', None)
+
+    """
+    if not raw:
+        return None
+    if len(raw) > 4:
+        return _RAW(raw)
+    values = tuple(raw.values())
+    types = (*map(type, raw), *map(type, values))
+    if not _MEMO_TYPES.issuperset(types):
+        return _RAW(raw)
+    key = (*raw, *types, *values)
+    text = _RAW_MEMO.get(key)
+    if text is None:
+        text = _RAW(raw)
+        if len(_RAW_MEMO) < _MEMO_MAX:
+            _RAW_MEMO[key] = text
+    return text
+
 
 def verdict_cells(v: Verdict) -> tuple[Any, ...]:
     """A verdict's values in :data:`ROW_SCHEMA` order."""
@@ -58,7 +94,7 @@ def verdict_cells(v: Verdict) -> tuple[Any, ...]:
         raw.get("error_kind") if v.status == "error" else None,
         v.cost_usd,
         v.latency_s,
-        json.dumps(raw, default=str) if raw else None,
+        raw_json(raw),
     )
 
 

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from typing import Any, ClassVar, Literal
 
-from judges.cache.store import stable_hash
+from judges.cache.store import CANONICAL, stable_hash
 from judges.chat.client import ChatStats
 from judges.chat.pricing import CostPlan
 from judges.core.errors import ItemError
@@ -300,16 +300,18 @@ class ScoreJudge(Judge):
         if store is None:
             return self.video_score(video, frames, ctx)
         memo = ctx.memo
-        # The same video object at the same frame count (a pair's other dimensions): no key to
-        # build. The entry holds the video, so its id cannot be reused by another meanwhile.
-        # A frame control's scores are other numbers: the control is part of both keys.
+        # Within a run the key below depends only on the file (its hash never changes), the
+        # frame count and the score's other inputs: a video shared by many pairs (each with
+        # its own Video object) and dimensions finds its score here without a hash, and the
+        # memo holds one entry per video and frame count, not one per pair. A frame control's
+        # scores are other numbers: the control is part of both keys.
+        inputs = self.score_inputs(video)
+        text = CANONICAL.encode(inputs) if inputs else ""  # encoding {} costs more than a lookup
         control = getattr(ctx.source, "control", "none")
-        mine = ("video score", id(self), id(video), frames, control)
+        mine = ("video score", id(self), video.path, frames, text, control)
         known = memo.get(mine)
-        if known is not None and known[0] is video:
-            return known[1]
-        # Within a run the fingerprint, a file's hash and a score never change: each is asked
-        # of the cache once, not once per verdict (a video serves many pairs and dimensions).
+        if known is not None:
+            return known
         fingerprint = memo.get(("fingerprint", id(self)))
         if fingerprint is None:
             fingerprint = memo[("fingerprint", id(self))] = self.fingerprint()
@@ -322,7 +324,7 @@ class ScoreJudge(Judge):
                 "strategy": ctx.source.strategy,
                 "frames": frames,
                 "file": file_hash,
-                "inputs": self.score_inputs(video),
+                "inputs": inputs,
                 **({} if control == "none" else {"control": control}),
             }
         )
@@ -335,8 +337,8 @@ class ScoreJudge(Judge):
                 value = float(self.video_score(video, frames, ctx))
                 store.put("scores", key, value)
             memo[("score", key)] = value
-        memo[mine] = (video, value)
-        return float(value)
+        value = memo[mine] = float(value)
+        return value
 
     def compare(
         self, pair: Pair, dimension: Dimension, frames: int | None, ctx: RunContext | None = None
@@ -348,22 +350,17 @@ class ScoreJudge(Judge):
         s1 = self.score(pair.video_1, frames, ctx)
         winner = decide(s0, s1, self.higher_is_better, self.tie_tolerance)
         margin = abs(s0 - s1) if winner is not None else None
-        common = {
-            "pair_id": pair.pair_id,
-            "judge": self.name,
-            "dimension": dimension,
-            "frames": frames,
-            "score_0": s0,
-            "score_1": s1,
-            "raw": {"higher_is_better": self.higher_is_better},
-            "latency_s": time.perf_counter() - start,
-        }
+        raw: dict[str, Any] = {"higher_is_better": self.higher_is_better}
+        latency = time.perf_counter() - start
         if winner is None:
-            common["raw"]["error_kind"] = "nan_score"
-            return Verdict(winner=None, status="error", error="a video's score is NaN", **common)
+            raw["error_kind"] = "nan_score"
+            return Verdict(
+                pair.pair_id, self.name, dimension, frames, None, s0, s1, None, "error", raw,
+                "a video's score is NaN", None, latency,
+            )  # fmt: skip
+        status = "tie" if winner == "tie" else "ok"
+        # Positional, in field order: keyword arguments cost a dict per verdict (a million).
         return Verdict(
-            winner=winner,
-            status="tie" if winner == "tie" else "ok",
-            confidence=margin,
-            **common,
-        )
+            pair.pair_id, self.name, dimension, frames, winner, s0, s1, margin, status, raw,
+            None, None, latency,
+        )  # fmt: skip

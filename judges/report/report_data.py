@@ -22,7 +22,7 @@ import polars as pl
 
 from judges.core.errors import ConfigError
 from judges.core.types import Pair, frames_label
-from judges.report.run_folder import normal_verdicts, read_agreement_csv
+from judges.report.run_folder import read_agreement_csv
 from judges.report.tables import display_table, error_groups, frames_labels, interval_method
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "pairs_frame",
     "read_pairs",
     "read_tables",
+    "read_verdicts",
     "report_data",
     "rows",
     "video_paths",
@@ -205,11 +206,55 @@ def _overview(
     }
 
 
+VERDICT_COLUMNS = (
+    "pair_id",
+    "judge",
+    "dimension",
+    "frames",
+    "winner",
+    "status",
+    "human",
+    "score_0",
+    "score_1",
+    "confidence",
+    "confidence_kind",
+    "error",
+    "raw",
+)
+"""The verdict columns the page shows (a SafeSora run's ids, costs and latencies are left)."""
+_REPEATED = ("judge", "dimension", "winner", "status", "human", "confidence_kind")
+"""Columns of a few values each: categorical in memory (4 bytes a row, not 16 and up)."""
+_SETTING_COLUMNS = ["_pair", *(c for c in VERDICT_COLUMNS if c not in ("pair_id", "human"))]
+"""What one setting's verdicts give the page (a narrow copy per setting, not every column)."""
+
+
+def read_verdicts(path: Path) -> pl.DataFrame:
+    """The :data:`VERDICT_COLUMNS` of a ``verdicts.parquet`` that the page reads.
+
+    Example:
+        >>> pl.DataFrame({"pair_id": ["p"], "judge": ["psnr"], "extra": [1]}).write_parquet(
+        ...     tmp_path / "v.parquet")  # doctest: +SKIP
+        >>> read_verdicts(tmp_path / "v.parquet").schema  # doctest: +SKIP
+        Schema({'pair_id': String, 'judge': Categorical})
+
+    """
+    scan = pl.scan_parquet(path)
+    have = scan.collect_schema().names()
+    if "control" in have:  # a run with controls: the page shows the normal run's rows
+        scan = scan.filter(pl.col("control") == "none")
+    columns = [c for c in VERDICT_COLUMNS if c in have]
+    cast = {c: pl.Categorical for c in _REPEATED if c in columns}
+    return scan.select(columns).cast(cast).collect()  # type: ignore[arg-type]
+
+
 def read_tables(run_dir: Path) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame | None]:
-    """A run folder's verdicts, agreement table and human ceiling (``None`` without votes)."""
+    """A run folder's verdicts (:func:`read_verdicts`), agreement table and human ceiling.
+
+    The ceiling is ``None`` without votes.
+    """
     ceiling_path = run_dir / "ceiling.csv"
     return (
-        normal_verdicts(pl.read_parquet(run_dir / "verdicts.parquet")),
+        read_verdicts(run_dir / "verdicts.parquet"),
         read_agreement_csv(run_dir / "agreement.csv"),
         pl.read_csv(ceiling_path) if ceiling_path.is_file() else None,
     )
@@ -257,7 +302,8 @@ def report_data(
     )
     # Human labels per dimension: one letter per pair.
     humans: dict[str, str] = {}
-    for (dim,), part in verdicts.group_by(["dimension"], maintain_order=True):
+    labels = verdicts.select("dimension", "_pair", "human")  # not a copy of every column
+    for (dim,), part in labels.group_by(["dimension"], maintain_order=True):
         letters = ["."] * len(index)
         for p, h in part.select("_pair", "human").unique("_pair").iter_rows():
             letters[p] = HUMAN_CODES.get(h, ".") if h else "."
@@ -266,11 +312,15 @@ def report_data(
     settings = []
     keys = verdicts.select("judge", "dimension", "frames").unique(maintain_order=True)
     for judge, dim, frames in keys.iter_rows():
-        part = verdicts.filter(
-            (pl.col("judge") == judge)
-            & (pl.col("dimension") == dim)
-            & (pl.col("frames").is_null() if frames is None else pl.col("frames") == frames)
-        ).sort("_pair")
+        part = (
+            verdicts.select(_SETTING_COLUMNS)
+            .filter(
+                (pl.col("judge") == judge)
+                & (pl.col("dimension") == dim)
+                & (pl.col("frames").is_null() if frames is None else pl.col("frames") == frames)
+            )
+            .sort("_pair")
+        )
         pair_idx = part["_pair"].to_list()
         outcome = "".join(
             OUTCOME_CODES.get(w or "", OUTCOME_CODES.get(s or "", "e"))

@@ -74,7 +74,7 @@ class TaskIndex:
     def of(self, pair_id: str, dimension: str, frames: int | None) -> int:
         """The index of the task with these parts."""
         slot = (self.pair_no[pair_id] * len(self.dims) + self.dims[dimension]) * len(self.frames)
-        return int(self.slots[slot + self.frames[frames]])
+        return self.slots.item(slot + self.frames[frames])
 
     def pair_ids(self) -> pl.Series:
         """Each pair number's id."""
@@ -148,7 +148,7 @@ class Lookup:
     def entry(self, i: int, cells: tuple[Any, ...]) -> str | None:
         """Record task ``i``'s computed verdict; its commit-log line, or ``None`` (uncached)."""
         if self.spliced is not None:
-            p = int(self.index.p[i])
+            p = self.index.p.item(i)
             self.rows.append(cells, i, None, p)
             pair_key, key = self.pair_keys[p], None
             ok = pair_key is not None
