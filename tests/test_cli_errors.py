@@ -103,6 +103,11 @@ CASES = [
     ),
     ("agreement", ["--judge", "psnr", "--votes", "/nonexistent.csv"], "no such file"),
     ("agreement", ["--judge", "psnr", "--bootstrap", "-1"], "--bootstrap must be >= 0"),
+    (
+        "agreement",
+        ["--judge", "psnr", "--control", "shuffled_frames", "--control-seed", "-1"],
+        "--control-seed -1: give a whole number >= 0",
+    ),
     # compare.py
     ("compare", ["/nonexistent"], "not a run folder"),
     ("compare", ["RUN", "--compare", "psnr vs psnr@2"], "is not JUDGE@FRAMES"),

@@ -189,6 +189,22 @@ def test_a_control_never_serves_a_normal_verdict_or_the_reverse(pairs, tmp_path)
             assert winners == ({"video_1"} if control == "swapped" else {"video_0"}), control
 
 
+def test_a_seeded_frame_control_never_serves_another_seeds_verdicts(pairs, tmp_path):
+    with Store(tmp_path / "cache.sqlite") as store:
+        spy, _, _ = run_spy(pairs, "shuffled_frames", frames=(3,), store=store, seed=0)
+        assert spy.calls == len(pairs)
+        # Another seed shows other frame orders: judged afresh, then cached under its own key.
+        spy, _, _ = run_spy(pairs, "shuffled_frames", frames=(3,), store=store, seed=1)
+        assert spy.calls == len(pairs)
+        spy, _, _ = run_spy(pairs, "shuffled_frames", frames=(3,), store=store, seed=1)
+        assert spy.calls == 0
+        # A control whose frames do not depend on the seed is the same judgement under any seed.
+        spy, _, _ = run_spy(pairs, "frozen", frames=(3,), store=store, seed=0)
+        assert spy.calls == len(pairs)
+        spy, _, _ = run_spy(pairs, "frozen", frames=(3,), store=store, seed=1)
+        assert spy.calls == 0
+
+
 def test_control_keys_spliced_equal_the_generic_key(pairs, tmp_path):
     from judges.run.verdict_keys import PairKeys
 
@@ -300,6 +316,27 @@ def test_sensitivity_interval_is_clustered_by_prompt():
     assert wide["sensitivity_hi"] - wide["sensitivity_lo"] > (
         narrow["sensitivity_hi"] - narrow["sensitivity_lo"]
     )
+
+
+def test_error_verdicts_are_left_out_of_sensitivity():
+    # Swapped changed nothing; now pairs 0-4 fail under the control (a timeout, say) and pairs
+    # 5-6 failed in the normal run. An error's missing winner is no change of verdict: the
+    # sensitivity is 0 of the 41 pairs both runs judged, not 7 of 48.
+    verdicts = synthetic().filter(pl.col("control") != "shuffled_prompt")
+    failed_control = pl.col("pair_id").is_in([f"pair{i}" for i in range(5)])
+    failed_normal = pl.col("pair_id").is_in(["pair5", "pair6"])
+    failing = ((pl.col("control") == "swapped") & failed_control) | (
+        (pl.col("control") == "none") & failed_normal
+    )
+    broken = verdicts.with_columns(
+        winner=pl.when(failing).then(None).otherwise(pl.col("winner")),
+        status=pl.when(failing).then(pl.lit("error")).otherwise(pl.col("status")),
+        error=pl.when(failing).then(pl.lit("timed out")).otherwise(pl.col("error")),
+    )
+    (row,) = control_table(broken, BootstrapConfig(resamples=200)).iter_rows(named=True)
+    assert (row["n_pairs"], row["n_errors"], row["n_changed"]) == (48, 7, 0)
+    assert row["sensitivity"] == 0.0 and row["sensitivity_lo"] == 0.0
+    assert row["note"] == "no verdict changed"
 
 
 def test_all_errors_under_a_control_give_no_statistics():

@@ -92,9 +92,12 @@ def test_scores_judge_is_prompt_free_and_the_table_says_so(pairs, tmp_path):
             parts.append(verdict_table(verdicts, pairs).with_columns(control=pl.lit(control)))
     table = control_table(pl.concat(parts), BootstrapConfig(resamples=0))
     assert table["control"].to_list() == ["shuffled_prompt", "swapped", "frozen", "reversed"]
-    assert table["sensitivity"].to_list() == [0.0] * 4
-    assert table["n_changed"].to_list() == [0] * 4
-    assert table["note"].to_list() == ["no verdict changed"] * 4
+    assert table["sensitivity"].to_list() == [0.0, 0.0, None, None]
+    assert table["n_changed"].to_list() == [0, 0, None, None]
+    assert table["note"].to_list()[:2] == ["no verdict changed"] * 2
+    # Frame controls never reach precomputed scores: no statistic, and the table says why.
+    for note in table["note"].to_list()[2:]:
+        assert note.startswith("undefined: every verdict is an error (scores reads precomputed")
     normal = parts[0].select("score_0", "score_1", "winner")
     assert parts[2].select("score_0", "score_1", "winner").equals(normal)  # swapped back
 
@@ -157,6 +160,38 @@ def test_dry_run_counts_each_controls_calls(demo_data, monkeypatch, tmp_path):
     assert [p.judge for p in dry.plans] == ["gpt4o", "gpt4o [swapped]", "gpt4o [frozen]"]
     calls = {p.calls for p in dry.plans}
     assert len(calls) == 1 and calls.pop() > 0  # each control: as many calls as the normal run
+
+
+def test_dry_run_after_a_normal_run_counts_a_frame_controls_own_requests(demo_data, tmp_path):
+    # The normal run's replies are cached; frozen shows other images, so none of its requests is
+    # cached and the dry run says it will send every one (what the real run then sends).
+    from judges.run.agreement import AgreementConfig, JudgeRequest, run_agreement
+
+    reply = lambda body: Reply(content="Final answer: Video 1")  # noqa: E731
+    with ChatServer(responder=reply) as server:
+        options = {"base_url": server.url, "api_key_env": "none", "max_retries": "1"}
+
+        def run(controls, dry_run):
+            config = AgreementConfig(
+                judges=[JudgeRequest("gpt4o", options)],
+                frames=[2],  # one keyframe frozen is itself
+                data=demo_data,
+                dimensions="aesthetics",
+                controls=controls,
+                dry_run=dry_run,
+                cache_dir=tmp_path / "cache",
+                progress=False,
+                out=tmp_path / "results",
+            )
+            return run_agreement(config, log=lambda line: None)
+
+        run([], dry_run=False)
+        sent = len(server.requests)
+        normal, frozen = run(["frozen"], dry_run=True).plans
+        assert (normal.to_compute, normal.calls) == (0, 0) and sent > 0
+        assert (frozen.calls, frozen.cached_responses) == (sent, 0)
+        run(["frozen"], dry_run=False)
+        assert len(server.requests) == 2 * sent  # what the dry run said
 
 
 def test_dry_run_plans_nothing_for_a_refused_control(demo_data, tmp_path):

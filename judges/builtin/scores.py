@@ -26,6 +26,7 @@ from judges.core.types import Dimension, Video
 from judges.datasets.registry import path_key
 from judges.judge.base import RunContext, ScoreJudge
 from judges.judge.registry import register_judge
+from judges.media.frame_controls import FRAME_CONTROLS
 
 
 class MissingScoreError(ItemError):
@@ -183,6 +184,15 @@ class ScoresJudge(ScoreJudge):
                 f"id_column={PATH_COLUMN} cannot match it; use id_column=video_id"
             )
         return path_key(video.source)
+
+    def control_reason(self, control: str) -> str | None:
+        """Precomputed scores never see keyframes: a control of the frames does not reach them."""
+        if control in FRAME_CONTROLS:
+            return (
+                f"scores reads precomputed per-video scores; the control {control!r} changes "
+                "the keyframes, which this judge never sees, so it cannot test it"
+            )
+        return None
 
     def score_inputs(self, video: Video) -> dict[str, Any]:
         """What a verdict depends on beyond the files: the written paths, when matched by path.

@@ -307,7 +307,7 @@ class ScoreJudge(Judge):
         # scores are other numbers: the control is part of both keys.
         inputs = self.score_inputs(video)
         text = CANONICAL.encode(inputs) if inputs else ""  # encoding {} costs more than a lookup
-        control = getattr(ctx.source, "control", "none")
+        control = getattr(ctx.source, "control_key", "none")
         mine = ("video score", id(self), video.path, frames, text, control)
         known = memo.get(mine)
         if known is not None:

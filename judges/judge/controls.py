@@ -31,7 +31,7 @@ from judges.core.errors import ConfigError, UndefinedScoreError
 from judges.core.types import Pair, Verdict
 from judges.judge.base import Judge
 from judges.judge.task import RunContext, Task
-from judges.media.frame_controls import FRAME_CONTROLS, ControlledSource
+from judges.media.frame_controls import FRAME_CONTROLS, ControlledSource, control_key
 
 NONE = "none"
 PAIR_CONTROLS = ("shuffled_prompt", "swapped", "other_video")
@@ -215,7 +215,8 @@ def control_tasks(
         pair = seen.get(pid)
         if pair is None:
             pair = seen[pid] = controlled_pair(task.pair, control, donors.get(pid))
-        out.append(Task(pair, task.dimension, task.frames, control))
+        # The task's control as cache keys name it (with the seed where the frames depend on it).
+        out.append(Task(pair, task.dimension, task.frames, control_key(control, seed)))
     used = {pid: donors[pid].prompt_id for pid in seen} if borrowing else {}
     return ControlPlan(control, out, used, seed)
 

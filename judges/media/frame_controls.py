@@ -92,6 +92,23 @@ FRAME_CONTROLS: dict[str, Callable[[Keyframes, int, str], Keyframes]] = {
 }
 """Controls that transform keyframes: name -> ``(keyframes, seed, video key) -> keyframes``."""
 
+SEEDED_FRAME_CONTROLS = ("shuffled_frames",)
+"""Frame controls whose frames depend on the seed: their seed is part of every cache key."""
+
+
+def control_key(control: str, seed: int) -> str:
+    """How ``control`` under ``seed`` is named in cache keys (``shuffled_frames@3``).
+
+    Controls whose inputs do not depend on the seed, or whose seed changes the files or texts
+    that are keyed anyway (a borrowed prompt or video), keep their bare name.
+
+    Example:
+        >>> control_key("shuffled_frames", 3), control_key("frozen", 3)
+        ('shuffled_frames@3', 'frozen')
+
+    """
+    return f"{control}@{seed}" if control in SEEDED_FRAME_CONTROLS else control
+
 
 class ControlledSource:
     """A run's keyframe source as a control shows it: :meth:`get` returns transformed frames.
@@ -118,6 +135,7 @@ class ControlledSource:
         self.base = source
         self.control = control
         self.seed = seed
+        self.control_key = control_key(control, seed)
         self._transform = FRAME_CONTROLS[control]
 
     @property

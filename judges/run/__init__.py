@@ -18,7 +18,7 @@ _EXPORTS = {
     "SessionConfig": "session",
     "JudgeRun": "task_runner",
     "Runner": "task_runner",
-    "plan_tasks": "task_runner",
+    "plan_tasks": "task_plan",
     "LocalEngine": "engines",
     "RayEngine": "engines",
     "make_engine": "engines",

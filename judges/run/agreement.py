@@ -121,6 +121,8 @@ class AgreementConfig(SessionConfig):
         # line does ("1,2", ["all"], 8; "aesthetics"); one checked form reaches the run.
         self.frames = tuple(normalize_frames(self.frames))
         self.controls = parse_controls(self.controls)
+        if self.control_seed < 0:
+            raise ConfigError(f"--control-seed {self.control_seed}: give a whole number >= 0")
         if self.dimensions is not None:
             self.dimensions = parse_dimensions(self.dimensions)
         for path in self.votes:

@@ -121,6 +121,6 @@ def control_plans(
             if judge.control_reason(control) is not None:  # refused: nothing to compute
                 cost = CostPlan(judge.name, verdicts=len(made.tasks))
             else:
-                cost = runner.plan(judge, made.tasks)
+                cost = runner.plan(judge, made.tasks, control, config.control_seed)
             out.append(dataclasses.replace(cost, judge=f"{judge.name} [{control}]"))
     return out

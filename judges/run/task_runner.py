@@ -23,12 +23,13 @@ from judges.cache.store import Store, stable_hash
 from judges.cache.verdict_rows import LazyVerdicts, verdict_cells
 from judges.chat.budget import Budget
 from judges.chat.pricing import CostPlan
-from judges.core.types import Dimension, Pair, Verdict
+from judges.core.types import Verdict
 from judges.judge.base import Judge, RunContext, Task
 from judges.judge.controls import NONE, control_context, refused_verdicts, restorer
 from judges.media.keyframes import KeyframeSource
 from judges.run.cache_upkeep import note_use
 from judges.run.engines import LocalEngine, group_of
+from judges.run.task_plan import plan_tasks as plan_tasks  # where callers have imported it
 from judges.run.verdict_keys import pair_level
 from judges.run.verdict_lookup import Lookup
 
@@ -36,41 +37,6 @@ VERDICTS = "verdicts"
 COMMIT_EVERY = 500
 """Verdicts committed to the cache at once (a batch is also committed after COMMIT_SECONDS)."""
 COMMIT_SECONDS = 1.0
-
-
-def plan_tasks(
-    pairs: Sequence[Pair],
-    dimensions: Sequence[Dimension],
-    frames: Sequence[int | None],
-    *,
-    labeled_only: bool = True,
-    with_ties: bool = False,
-) -> tuple[list[Task], dict[str, int]]:
-    """The tasks of a run, and how many (pair, dimension) combinations were left out.
-
-    Args:
-        pairs: Pairs to judge.
-        dimensions: Dimensions to judge.
-        frames: Frame counts (``None``: all frames).
-        labeled_only: Skip a pair on a dimension it has no human label for (an agreement run
-            cannot score it, and an API judge would be paid for nothing).
-        with_ties: Also judge a pair on a dimension its people called even (tie-aware
-            accuracy scores it); otherwise such pairs count as unlabeled.
-
-    Returns:
-        ``(tasks, unlabeled)`` where ``unlabeled`` maps a dimension to the number of pairs
-        skipped for want of a label (reported, never silently dropped).
-
-    """
-    tasks: list[Task] = []
-    unlabeled: Counter[str] = Counter()
-    for dim in dimensions:
-        for pair in pairs:
-            if labeled_only and dim not in pair.labels and not (with_ties and dim in pair.ties):
-                unlabeled[dim.value] += 1
-                continue
-            tasks.extend(Task(pair, dim, n) for n in frames)
-    return tasks, dict(unlabeled)
 
 
 @dataclass
@@ -228,10 +194,15 @@ class Runner:
             return [tasks[i] for i in look.todo]
         return self._split(judge, tasks)[1]
 
-    def plan(self, judge: Judge, tasks: Sequence[Task]) -> CostPlan:
+    def plan(
+        self, judge: Judge, tasks: Sequence[Task], control: str = NONE, seed: int = 0
+    ) -> CostPlan:
         """Dry run: verdicts asked, those to compute and (API judges) calls and cost."""
         todo = sorted(self.pending(judge, tasks), key=group_of)  # as run() orders them
-        cost = judge.plan_cost(todo, self.ctx) or CostPlan(judge.name)
+        # Under a frame control the requests carry the control's frames (as run() sends them).
+        cost = judge.plan_cost(todo, control_context(self.ctx, control, seed)) or CostPlan(
+            judge.name
+        )
         return dataclasses.replace(cost, verdicts=len(tasks), to_compute=len(todo))
 
     def run(
@@ -253,6 +224,8 @@ class Runner:
         if control != NONE and (refused := refused_verdicts(judge, tasks, control)) is not None:
             return JudgeRun(judge, refused, 0, len(refused), 0.0, {"error": len(refused)})
         if judge.verdict_type is not Verdict:
+            if control != NONE:  # its keys would name the control its inputs never had
+                raise ValueError(f"{judge.name}: controls apply to pair verdicts only")
             return self._run_objects(judge, tasks)
         start = time.perf_counter()
         look = self._lookup(judge, tasks)

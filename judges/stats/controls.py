@@ -6,8 +6,10 @@ the verdicts of the normal run (``control == "none"``) and of the control, joine
 - ``agreement`` under the control: matches / labelled pairs (a verdict naming no video counts as
   a disagreement, as in :mod:`judges.stats.agreement`), with the clustered interval;
 - ``sensitivity``: the share of pairs whose verdict (winner, ``None`` included) changed against
-  the normal run, with the clustered interval (:meth:`ClusterResampler.interval`); a judge that
-  ignores what the control removes has sensitivity 0 exactly;
+  the normal run, with the clustered interval (:meth:`ClusterResampler.interval`), over the
+  pairs neither run failed on (an error verdict, such as a timed-out request, says nothing about
+  the control; ``n_errors`` counts the pairs left out); a judge that ignores what the control
+  removes has sensitivity 0 exactly;
 - the paired comparison control vs normal on the labelled pairs both judged: the difference in
   agreement with the paired cluster interval and McNemar's exact test
   (:func:`judges.stats.paired.compare_arms`).
@@ -73,31 +75,38 @@ def changed_verdicts(normal: pl.Series, control: pl.Series) -> np.ndarray:
 def _one(normal: pl.DataFrame, control: pl.DataFrame, config: BootstrapConfig) -> dict[str, Any]:
     """The statistics of one control of one judge setting (rows: that setting's verdicts)."""
     both = normal.select(
-        "pair_id", "prompt_id", "video_0_id", "video_1_id", "human", "winner"
+        "pair_id",
+        "prompt_id",
+        "video_0_id",
+        "video_1_id",
+        "human",
+        "winner",
+        pl.col("status").alias("_ns"),
     ).join(
         control.select("pair_id", pl.col("winner").alias("_c"), pl.col("status").alias("_s")),
         on="pair_id",
         how="inner",
     )
     n = both.height
-    errors = int((both["_s"] == "error").sum())
-    out: dict[str, Any] = {"n_pairs": n, "n_errors": errors, "note": ""}
-    if n == 0 or errors == n:
+    failed = ((both["_s"] == "error") | (both["_ns"] == "error")).fill_null(False).to_numpy()
+    out: dict[str, Any] = {"n_pairs": n, "n_errors": int(failed.sum()), "note": ""}
+    if n == 0 or int((both["_s"] == "error").sum()) == n:
         first = control.filter(pl.col("status") == "error")["error"].drop_nulls()
         reason = first[0] if len(first) else "no pair judged both ways"
         return {**out, "note": f"undefined: every verdict is an error ({reason})"}
     resampler = ClusterResampler(
         both.select(cluster_column(both, config.cluster)).to_series(), config
     )
-    changed = changed_verdicts(both["winner"], both["_c"])
+    changed = changed_verdicts(both["winner"], both["_c"]) & ~failed
+    judged = int((~failed).sum())
     out["n_changed"] = int(changed.sum())
-    out["sensitivity"] = float(changed.mean())
-    if config.resamples:
+    out["sensitivity"] = out["n_changed"] / judged if judged else float("nan")
+    if config.resamples and judged:
         out["sensitivity_lo"], out["sensitivity_hi"] = resampler.interval(
-            changed.astype(np.float64), np.ones(n)
+            changed.astype(np.float64), (~failed).astype(np.float64)
         )
         # An estimate of exactly 0 (or 1) is its interval's end, without rounding noise.
-        if out["n_changed"] in (0, n):
+        if out["n_changed"] in (0, judged):
             key = "sensitivity_lo" if out["n_changed"] == 0 else "sensitivity_hi"
             out[key] = out["sensitivity"]
     if out["n_changed"] == 0:

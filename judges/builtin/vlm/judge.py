@@ -167,7 +167,7 @@ class VlmJudge(BatchMode, AsyncJudge):
     def images(self, video: Video, frames: int | None, source: KeyframeSource) -> _Images:
         """Encoded images of a video's keyframes, cached per run (pairs share videos)."""
         # A frame control shows other frames of the same file: it is part of the key.
-        key = (str(video.path), frames, getattr(source, "control", "none"))
+        key = (str(video.path), frames, getattr(source, "control_key", "none"))
         with self._images_lock:
             hit = self._images.get(key)
             if hit is not None:
