@@ -96,9 +96,7 @@ def measure(size: str, root: Path, repeat: int, extra: list[str]) -> tuple[float
         reruns.append(timed([*cmd, "--run-id", f"rerun{i}"]))
     for label, xs in (("floor", floors), ("rerun", reruns)):
         each = " ".join(f"{x:.2f}" for x in xs)
-        print(
-            f"  {label:<6} min {min(xs):6.2f} s  median {statistics.median(xs):6.2f} s  ({each})"
-        )
+        print(f"  {label:<6} min {min(xs):6.2f} s  median {statistics.median(xs):6.2f} s  ({each})")
     by_median = statistics.median(reruns) / statistics.median(floors)
     by_min = min(reruns) / min(floors)
     print(f"  rerun / floor: {by_median:.1f}x (medians), {by_min:.1f}x (minima)")

@@ -19,6 +19,7 @@ import polars as pl
 from judges.cache.store import file_sha256
 from judges.cache.verdict_rows import verdict_frame
 from judges.core.errors import ConfigError
+from judges.core.stages import Stages
 from judges.core.types import Dimension, frames_label
 from judges.datasets import check_labels, parse_dimensions, summarize
 from judges.datasets.duplicates import content_duplicates
@@ -119,12 +120,14 @@ class AgreementConfig(SessionConfig):
 def run_agreement(
     config: AgreementConfig,
     log: Callable[[str], None] = log_to_stderr,
+    stages: Stages | None = None,
 ) -> RunResult | DryRun:
     """Run every judge over the data and write ``out/<run-id>/`` (or only plan, when dry).
 
     Everything that can be refused is refused before the first verdict: judges and their
     options, a setting undefined for every pair, the output and cache folders, an existing
     run folder, dimensions without human labels. The run folder appears only once complete.
+    ``stages``, when given, gets the wall time of each stage (``--profile``).
 
     Raises:
         DataError: the dataset is invalid or videos are missing.
@@ -140,23 +143,26 @@ def run_agreement(
     started = datetime.now(UTC)
     session = Session(config, config.judges, config.frames, dry_run=config.dry_run, log=log)
     try:
-        return _run(session, config, started)
+        return _run(session, config, started, stages or Stages())
     finally:
         session.close()
 
 
-def _run(session: Session, config: AgreementConfig, started: datetime) -> RunResult | DryRun:
+def _run(
+    session: Session, config: AgreementConfig, started: datetime, stages: Stages
+) -> RunResult | DryRun:
     judges, frames = session.judges, session.frames
     folder = None
     names = [j.name for j in judges]
     if not config.dry_run and config.out is not None:
         folder = RunFolder.for_run(config.out, config.run_id, names, started, config.overwrite)
-    dataset = session.load()
-    pairs = dataset.pairs
-    # Votes are checked before any judgement: a bad row costs nothing.
-    votes = collect_votes(pairs, config.votes)
-    check_fields(pairs, config.by)
-    inconsistent = inconsistent_pairs(pairs)
+    with stages.stage("loading pairs"):
+        dataset = session.load()
+        pairs = dataset.pairs
+        # Votes are checked before any judgement: a bad row costs nothing.
+        votes = collect_votes(pairs, config.votes)
+        check_fields(pairs, config.by)
+        inconsistent = inconsistent_pairs(pairs)
     if config.exclude_inconsistent and inconsistent:
         pairs = without_harmlessness(pairs, inconsistent)
         dataset = replace(dataset, pairs=pairs)
@@ -184,13 +190,15 @@ def _run(session: Session, config: AgreementConfig, started: datetime) -> RunRes
     unlabeled_all: dict[str, dict[str, int]] = {}
     for judge in judges:
         dims = plan[judge.name]
-        tasks, unlabeled = plan_tasks(pairs, dims, frames, with_ties=True)
+        with stages.stage("planning tasks"):
+            tasks, unlabeled = plan_tasks(pairs, dims, frames, with_ties=True)
         if unlabeled:
             session.log(
                 f"{judge.name}: pairs without a human label, not judged: "
                 + ", ".join(f"{d} {n}" for d, n in unlabeled.items())
             )
-        run = runner.run(judge, tasks)
+        with stages.stage("indexing, cache lookup, judging"):
+            run = runner.run(judge, tasks)
         del tasks  # a million task objects, no longer needed
         runs.append(run)
         unlabeled_all[judge.name] = unlabeled
@@ -211,22 +219,24 @@ def _run(session: Session, config: AgreementConfig, started: datetime) -> RunRes
         counts = {k: v for k, v in asdict(report).items() if k not in _DESCRIBED}
         judge_info.append({**judge.describe(), **counts})
     store = session.store
-    duplicates = content_duplicates(pairs, store.file_hash if store is not None else file_sha256)
-
-    all_verdicts = pl.concat([verdict_frame(run.verdicts) for run in runs])
-    verdicts = verdict_table(all_verdicts, pairs, {j.name: j.confidence_kind for j in judges})
-    table = agreement_table(
-        verdicts,
-        {(j, d): n for j, counts in unlabeled_all.items() for d, n in counts.items()},
-        config.stats,
-    )
-    ceiling = ceiling_table(votes.table, pairs, config.stats) if votes is not None else None
-    loo = judge_vs_loo(verdicts, votes.table, config.stats) if votes is not None else None
-    table = with_ceiling(table, ceiling, loo)
-    above = above_pairs(
-        verdicts, pairs, config.stats, config.rank_generators, config.by,
-        votes.table if votes is not None else None,
-    )  # fmt: skip
+    with stages.stage("content duplicates"):
+        hashes = store.file_hash if store is not None else file_sha256
+        duplicates = content_duplicates(pairs, hashes)
+    with stages.stage("statistics"):
+        all_verdicts = pl.concat([verdict_frame(run.verdicts) for run in runs])
+        verdicts = verdict_table(all_verdicts, pairs, {j.name: j.confidence_kind for j in judges})
+        table = agreement_table(
+            verdicts,
+            {(j, d): n for j, counts in unlabeled_all.items() for d, n in counts.items()},
+            config.stats,
+        )
+        ceiling = ceiling_table(votes.table, pairs, config.stats) if votes is not None else None
+        loo = judge_vs_loo(verdicts, votes.table, config.stats) if votes is not None else None
+        table = with_ceiling(table, ceiling, loo)
+        above = above_pairs(
+            verdicts, pairs, config.stats, config.rank_generators, config.by,
+            votes.table if votes is not None else None,
+        )  # fmt: skip
     demo, cache_dir, source = session.demo, session.cache_dir, session.source
     finished = datetime.now(UTC)
     info = {
@@ -271,42 +281,37 @@ def _run(session: Session, config: AgreementConfig, started: datetime) -> RunRes
     if folder is None:
         return RunResult(None, dataset, verdicts, table, info, demo, reports, ceiling, votes, above)
     try:
-        extra = {
-            "calibration": calibration_table(verdicts),
-            "position_bias": position_bias(verdicts, config.stats),
-        }
-        write_run(
-            folder.staging,
-            verdicts,
-            table,
-            info,
-            session.notice,
-            ceiling=ceiling,
-            extra=extra,
-        )
-        from judges.report.agreement_figures import (
-            write_figures,  # matplotlib only when a run finishes
-        )
-        from judges.report.diagnostic_figures import write_reliability
-        from judges.report.ranking_figures import write_ranking_figures
+        with stages.stage("writing tables"):
+            extra = {
+                "calibration": calibration_table(verdicts),
+                "position_bias": position_bias(verdicts, config.stats),
+            }
+            write_run(
+                folder.staging, verdicts, table, info, session.notice, ceiling=ceiling, extra=extra
+            )
+            write_rankings(folder.staging, above)
+            votes_table = votes.table if votes is not None else None
+            write_report_sources(folder.staging, pairs, votes_table)
+        with stages.stage("figures"):
+            from judges.report.agreement_figures import (
+                write_figures,  # matplotlib only when a run finishes
+            )
+            from judges.report.diagnostic_figures import write_reliability
+            from judges.report.ranking_figures import write_ranking_figures
 
-        caveats = ["demo data"] if demo else []
-        caveats += ["judges that are not models"] if any(j.notice() for j in judges) else []
-        mark = " and ".join(caveats) or None
-        write_figures(
-            folder.staging / "figures",
-            table,
-            verdicts,
-            mark=mark,
-            bootstrap=config.stats,
-            ceiling=ceiling,
-        )
-        write_reliability(folder.staging / "figures", verdicts, mark=mark)
-        write_rankings(folder.staging, above)
-        write_ranking_figures(folder.staging / "figures", above, mark=mark)
-        write_report_sources(folder.staging, pairs, votes.table if votes is not None else None)
-        write_run_report(folder.staging, config.report, session.cache_dir, session.log)
-        run_dir = folder.publish()
+            caveats = ["demo data"] if demo else []
+            caveats += ["judges that are not models"] if any(j.notice() for j in judges) else []
+            mark = " and ".join(caveats) or None
+            figures = folder.staging / "figures"
+            write_figures(
+                figures, table, verdicts, mark=mark, bootstrap=config.stats, ceiling=ceiling
+            )
+            write_reliability(figures, verdicts, mark=mark)
+            write_ranking_figures(figures, above, mark=mark)
+        with stages.stage("report.html"):
+            write_run_report(folder.staging, config.report, session.cache_dir, session.log)
+        with stages.stage("publishing"):
+            run_dir = folder.publish()
         info["run_id"] = folder.run_id  # a name taken meanwhile moves the run to -2
     except BaseException:
         folder.discard()
