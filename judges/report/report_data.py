@@ -12,6 +12,7 @@ verdicts are delta-coded pair indices, one outcome letter per verdict and rounde
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Sequence
@@ -134,8 +135,13 @@ def _round(values: pl.Series, digits: int = 4) -> list[float | None] | None:
     return out
 
 
+@functools.lru_cache(maxsize=4096)
 def _reply_text(raw: str | None, error: str | None) -> str:
-    """What a judge said: its replies' reasoning or text, and the error of a failed call."""
+    """What a judge said: its replies' reasoning or text, and the error of a failed call.
+
+    Memoised (bounded): a local judge's ``raw`` repeats one value over every verdict, and
+    parsing it 1.24M times took seconds; distinct VLM replies just miss.
+    """
     parts: list[str] = []
     if raw:
         try:

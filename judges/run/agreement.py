@@ -27,6 +27,7 @@ from judges.datasets.harm_consistency import inconsistent_pairs, without_harmles
 from judges.datasets.votes import collect_votes
 from judges.media.frame_counts import normalize_frames
 from judges.report.failures import failure_summary
+from judges.report.figure_reuse import figures_key, keep_figures, reuse_figures
 from judges.report.html_page import HtmlReportOptions
 from judges.report.html_report import write_run_report
 from judges.report.provenance import git_commit, library_versions
@@ -293,21 +294,32 @@ def _run(
             votes_table = votes.table if votes is not None else None
             write_report_sources(folder.staging, pairs, votes_table)
         with stages.stage("figures"):
-            from judges.report.agreement_figures import (
-                write_figures,  # matplotlib only when a run finishes
-            )
-            from judges.report.diagnostic_figures import write_reliability
-            from judges.report.ranking_figures import write_ranking_figures
-
             caveats = ["demo data"] if demo else []
             caveats += ["judges that are not models"] if any(j.notice() for j in judges) else []
             mark = " and ".join(caveats) or None
             figures = folder.staging / "figures"
-            write_figures(
-                figures, table, verdicts, mark=mark, bootstrap=config.stats, ceiling=ceiling
-            )
-            write_reliability(figures, verdicts, mark=mark)
-            write_ranking_figures(figures, above, mark=mark)
+            # Figures drawn from the same tables, settings and code are copied, not redrawn
+            # (matplotlib is then never imported): see judges.report.figure_reuse.
+            kept = session.cache_dir / "figures" if config.use_cache else None
+            settings = {
+                **{k: info[k] for k in ("statistics", "rankings", "frames", "votes")},
+                "data": info["data"]["sha256"],
+                "mark": mark,
+                "options": [config.rank_generators, config.by, config.exclude_inconsistent],
+            }
+            key = figures_key(folder.staging, settings) if kept is not None else ""
+            if kept is None or not reuse_figures(kept, key, figures):
+                from judges.report.agreement_figures import write_figures  # matplotlib here
+                from judges.report.diagnostic_figures import write_reliability
+                from judges.report.ranking_figures import write_ranking_figures
+
+                write_figures(
+                    figures, table, verdicts, mark=mark, bootstrap=config.stats, ceiling=ceiling
+                )
+                write_reliability(figures, verdicts, mark=mark)
+                write_ranking_figures(figures, above, mark=mark)
+                if kept is not None:
+                    keep_figures(kept, key, figures)
         with stages.stage("report.html"):
             write_run_report(folder.staging, config.report, session.cache_dir, session.log)
         with stages.stage("publishing"):
