@@ -129,11 +129,18 @@ def keyframe_thumbnails(
 
 
 def _place(kf: dict[str, Any], source: Path, out: Path, stem: str, base: Path) -> dict[str, str]:
-    """Copy the thumbnails into ``out`` under the page's names; index -> URL."""
+    """Link (or copy) the thumbnails into ``out`` under the page's names; index -> URL.
+
+    Hard links, as the previews: the run folder keeps its files when the cache is pruned.
+    """
     thumbs = {}
     for index, name in kf.get("thumbs", {}).items():
         target = out / f"{stem}-{index}.jpg"
-        shutil.copyfile(source / name, target)
+        target.unlink(missing_ok=True)  # a page rebuilt in place
+        try:
+            os.link(source / name, target)
+        except OSError:  # another file system
+            shutil.copyfile(source / name, target)
         thumbs[index] = url(target, base)
     return thumbs
 
