@@ -63,6 +63,33 @@ def test_rerun_reuses_figures_and_thumbnails_without_heavy_imports(tmp_path):
     assert "matplotlib" in loaded_seed
 
 
+def test_thumbnails_kept_reused_and_made_again_when_damaged(tmp_path):
+    import numpy as np
+
+    from judges.datasets.demo import write_video
+    from judges.report.thumbnails import keyframe_thumbnails
+
+    rng = np.random.default_rng(0)
+    video = tmp_path / "v.mp4"
+    write_video(video, [rng.integers(0, 256, (24, 32, 3), dtype=np.uint8) for _ in range(6)])
+    cache = tmp_path / "cache"
+
+    def thumbs(name: str) -> tuple[dict, dict[str, bytes]]:
+        out = tmp_path / name / "report_files" / "keyframes"
+        out.mkdir(parents=True)
+        kf = keyframe_thumbnails(video, [1, 2], "diff", out, tmp_path / name, cache)
+        return kf, files(out)
+
+    made, made_files = thumbs("a")
+    assert set(made["by_count"]) == {"1", "2"} and len(made_files) == len(made["thumbs"]) >= 2
+    assert all(u.startswith("report_files/keyframes/") for u in made["thumbs"].values())
+    assert thumbs("b") == (made, made_files)  # from the cache, the same names and bytes
+    (entry,) = (cache / "thumbnails").iterdir()
+    next(entry.glob("*.jpg")).unlink()  # damaged: made again, and kept again
+    assert thumbs("c") == (made, made_files)
+    assert len(list(entry.glob("*.jpg"))) == len(made["thumbs"])
+
+
 def _staged(folder: Path, agreement: str) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "agreement.csv").write_text(agreement)
@@ -96,6 +123,9 @@ def test_damaged_kept_figures_are_drawn_again(tmp_path):
     assert not reuse_figures(store, "k", tmp_path / "two")
     (store / "k" / "manifest.json").write_text("{not json")
     assert not reuse_figures(store, "k", tmp_path / "three")
+    keep_figures(store, "k", drawn)  # drawn again: the damaged copy is replaced
+    assert reuse_figures(store, "k", tmp_path / "four")
+    assert files(tmp_path / "four") == files(drawn)
     # Only the newest entries are kept.
     for i in range(4):
         keep_figures(store, f"n{i}", drawn, keep=2)

@@ -125,6 +125,7 @@ def keep_figures(store: Path, key: str, figures: Path, keep: int = KEEP) -> None
                 shutil.copyfile(path, tmp / path.name)
                 manifest[path.name] = path.stat().st_size
         (tmp / MANIFEST).write_text(json.dumps(manifest))
+        shutil.rmtree(store / key, ignore_errors=True)  # a damaged copy is replaced
         try:
             tmp.rename(store / key)
         except OSError:  # another run kept the same figures first

@@ -153,6 +153,7 @@ def _keep(made: Path, entry: Path, kf: dict[str, Any]) -> None:
         for name in kf["thumbs"].values():
             shutil.copyfile(made / name, tmp / name)
         (tmp / _ENTRY).write_text(json.dumps(kf))
+        shutil.rmtree(entry, ignore_errors=True)  # a damaged copy is replaced
         try:
             tmp.rename(entry)
         except OSError:  # another run kept them first
