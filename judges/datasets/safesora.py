@@ -177,7 +177,7 @@ class _RecordParser:
         self.base = config.parent
         self.video_dir = video_dir
         self._resolved: dict[Path, Path] = {}
-        self._paths: dict[tuple[str | None, str | None, str], Path] = {}
+        self._paths: dict[tuple[str | None, str | None, str | None], Path] = {}
 
     def resolved(self, path: Path) -> Path:
         """``path.resolve()``, once per distinct path.
@@ -230,10 +230,15 @@ class _RecordParser:
             video_id = str(video_path).strip().replace("\\", "/").removeprefix("./")
         # Pairs share videos: a video's path is built and resolved once (Path objects cost
         # most of the parsing); a record that cannot build one raises as before.
-        spelled = (video_path, prompt_id, video_id)
+        # The key holds what _path reads: a video_path names the file whatever its prompt.
+        if self.video_dir is None and video_path is not None:
+            spelled: tuple[str | None, str | None, str | None] = (video_path, None, None)
+        else:
+            spelled = (None, prompt_id, video_id)
         path = self._paths.get(spelled)
         if path is None:
-            path = self._paths[spelled] = self.resolved(self._path(where, side, *spelled))
+            built = self._path(where, side, video_path, prompt_id, video_id)
+            path = self._paths[spelled] = self.resolved(built)
         labels_raw = raw.get("video_labels")
         field_name = f"{side}.video_labels" if side else "video_labels"
         if isinstance(labels_raw, Mapping):
