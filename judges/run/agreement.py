@@ -157,13 +157,13 @@ def _run(
     names = [j.name for j in judges]
     if not config.dry_run and config.out is not None:
         folder = RunFolder.for_run(config.out, config.run_id, names, started, config.overwrite)
-    with stages.stage("loading pairs"):
-        dataset = session.load()
-        pairs = dataset.pairs
-        # Votes are checked before any judgement: a bad row costs nothing.
-        votes = collect_votes(pairs, config.votes)
-        check_fields(pairs, config.by)
-        inconsistent = inconsistent_pairs(pairs)
+    dataset = session.load()
+    pairs = dataset.pairs
+    # Votes are checked before any judgement: a bad row costs nothing.
+    votes = collect_votes(pairs, config.votes)
+    check_fields(pairs, config.by)
+    inconsistent = inconsistent_pairs(pairs)
+    stages.lap("set-up, loading pairs")
     if config.exclude_inconsistent and inconsistent:
         pairs = without_harmlessness(pairs, inconsistent)
         dataset = replace(dataset, pairs=pairs)
@@ -191,15 +191,15 @@ def _run(
     unlabeled_all: dict[str, dict[str, int]] = {}
     for judge in judges:
         dims = plan[judge.name]
-        with stages.stage("planning tasks"):
-            tasks, unlabeled = plan_tasks(pairs, dims, frames, with_ties=True)
+        tasks, unlabeled = plan_tasks(pairs, dims, frames, with_ties=True)
+        stages.lap("planning tasks")
         if unlabeled:
             session.log(
                 f"{judge.name}: pairs without a human label, not judged: "
                 + ", ".join(f"{d} {n}" for d, n in unlabeled.items())
             )
-        with stages.stage("indexing, cache lookup, judging"):
-            run = runner.run(judge, tasks)
+        run = runner.run(judge, tasks)
+        stages.lap("indexing, cache lookup, judging")
         del tasks  # a million task objects, no longer needed
         runs.append(run)
         unlabeled_all[judge.name] = unlabeled
@@ -220,24 +220,24 @@ def _run(
         counts = {k: v for k, v in asdict(report).items() if k not in _DESCRIBED}
         judge_info.append({**judge.describe(), **counts})
     store = session.store
-    with stages.stage("content duplicates"):
-        hashes = store.file_hash if store is not None else file_sha256
-        duplicates = content_duplicates(pairs, hashes)
-    with stages.stage("statistics"):
-        all_verdicts = pl.concat([verdict_frame(run.verdicts) for run in runs])
-        verdicts = verdict_table(all_verdicts, pairs, {j.name: j.confidence_kind for j in judges})
-        table = agreement_table(
-            verdicts,
-            {(j, d): n for j, counts in unlabeled_all.items() for d, n in counts.items()},
-            config.stats,
-        )
-        ceiling = ceiling_table(votes.table, pairs, config.stats) if votes is not None else None
-        loo = judge_vs_loo(verdicts, votes.table, config.stats) if votes is not None else None
-        table = with_ceiling(table, ceiling, loo)
-        above = above_pairs(
-            verdicts, pairs, config.stats, config.rank_generators, config.by,
-            votes.table if votes is not None else None,
-        )  # fmt: skip
+    duplicates = content_duplicates(pairs, store.file_hash if store is not None else file_sha256)
+    stages.lap("content duplicates")
+
+    all_verdicts = pl.concat([verdict_frame(run.verdicts) for run in runs])
+    verdicts = verdict_table(all_verdicts, pairs, {j.name: j.confidence_kind for j in judges})
+    table = agreement_table(
+        verdicts,
+        {(j, d): n for j, counts in unlabeled_all.items() for d, n in counts.items()},
+        config.stats,
+    )
+    ceiling = ceiling_table(votes.table, pairs, config.stats) if votes is not None else None
+    loo = judge_vs_loo(verdicts, votes.table, config.stats) if votes is not None else None
+    table = with_ceiling(table, ceiling, loo)
+    above = above_pairs(
+        verdicts, pairs, config.stats, config.rank_generators, config.by,
+        votes.table if votes is not None else None,
+    )  # fmt: skip
+    stages.lap("statistics")
     demo, cache_dir, source = session.demo, session.cache_dir, session.source
     finished = datetime.now(UTC)
     info = {
@@ -282,48 +282,61 @@ def _run(
     if folder is None:
         return RunResult(None, dataset, verdicts, table, info, demo, reports, ceiling, votes, above)
     try:
-        with stages.stage("writing tables"):
-            extra = {
-                "calibration": calibration_table(verdicts),
-                "position_bias": position_bias(verdicts, config.stats),
-            }
-            write_run(
-                folder.staging, verdicts, table, info, session.notice, ceiling=ceiling, extra=extra
+        extra = {
+            "calibration": calibration_table(verdicts),
+            "position_bias": position_bias(verdicts, config.stats),
+        }
+        write_run(
+            folder.staging,
+            verdicts,
+            table,
+            info,
+            session.notice,
+            ceiling=ceiling,
+            extra=extra,
+        )
+        stages.lap("writing tables")
+        caveats = ["demo data"] if demo else []
+        caveats += ["judges that are not models"] if any(j.notice() for j in judges) else []
+        mark = " and ".join(caveats) or None
+        # Figures drawn from the same tables, settings and code are copied, not drawn again
+        # (no matplotlib import): judges.report.figure_reuse.
+        kept = session.cache_dir / "figures" if config.use_cache else None
+        settings = {
+            **{k: info[k] for k in ("statistics", "rankings", "frames", "votes")},
+            "data": info["data"]["sha256"],
+            "votes_files": [file_sha256(p) for p in config.votes],
+            "mark": mark,
+            "options": [config.rank_generators, config.by, config.exclude_inconsistent],
+        }
+        key = figures_key(folder.staging, settings) if kept is not None else ""
+        if kept is None or not reuse_figures(kept, key, folder.staging / "figures"):
+            from judges.report.agreement_figures import (
+                write_figures,  # matplotlib only when a run finishes
             )
-            write_rankings(folder.staging, above)
-            votes_table = votes.table if votes is not None else None
-            write_report_sources(folder.staging, pairs, votes_table)
-        with stages.stage("figures"):
-            caveats = ["demo data"] if demo else []
-            caveats += ["judges that are not models"] if any(j.notice() for j in judges) else []
-            mark = " and ".join(caveats) or None
-            figures = folder.staging / "figures"
-            # Figures drawn from the same tables, settings and code are copied, not redrawn
-            # (matplotlib is then never imported): see judges.report.figure_reuse.
-            kept = session.cache_dir / "figures" if config.use_cache else None
-            settings = {
-                **{k: info[k] for k in ("statistics", "rankings", "frames", "votes")},
-                "data": info["data"]["sha256"],
-                "mark": mark,
-                "options": [config.rank_generators, config.by, config.exclude_inconsistent],
-            }
-            key = figures_key(folder.staging, settings) if kept is not None else ""
-            if kept is None or not reuse_figures(kept, key, figures):
-                from judges.report.agreement_figures import write_figures  # matplotlib here
-                from judges.report.diagnostic_figures import write_reliability
-                from judges.report.ranking_figures import write_ranking_figures
+            from judges.report.diagnostic_figures import write_reliability
+            from judges.report.ranking_figures import write_ranking_figures
 
-                write_figures(
-                    figures, table, verdicts, mark=mark, bootstrap=config.stats, ceiling=ceiling
-                )
-                write_reliability(figures, verdicts, mark=mark)
-                write_ranking_figures(figures, above, mark=mark)
-                if kept is not None:
-                    keep_figures(kept, key, figures)
-        with stages.stage("report.html"):
-            write_run_report(folder.staging, config.report, session.cache_dir, session.log)
-        with stages.stage("publishing"):
-            run_dir = folder.publish()
+            write_figures(
+                folder.staging / "figures",
+                table,
+                verdicts,
+                mark=mark,
+                bootstrap=config.stats,
+                ceiling=ceiling,
+            )
+            write_reliability(folder.staging / "figures", verdicts, mark=mark)
+            write_ranking_figures(folder.staging / "figures", above, mark=mark)
+            if kept is not None:
+                keep_figures(kept, key, folder.staging / "figures")
+        stages.lap("figures")
+        write_rankings(folder.staging, above)
+        write_report_sources(folder.staging, pairs, votes.table if votes is not None else None)
+        stages.lap("writing tables")
+        write_run_report(folder.staging, config.report, session.cache_dir, session.log)
+        stages.lap("report.html")
+        run_dir = folder.publish()
+        stages.lap("publishing")
         info["run_id"] = folder.run_id  # a name taken meanwhile moves the run to -2
     except BaseException:
         folder.discard()
