@@ -10,7 +10,12 @@ Exit codes: 0 done; 2 a user error (one line, nothing computed); 3 stopped at --
 failed (see the failure summary); 130 interrupted.
 """
 
+# ruff: noqa: E402 (the imports below are timed for --profile)
 from __future__ import annotations
+
+import time
+
+IMPORTS_STARTED = time.perf_counter()
 
 import argparse
 import sys
@@ -28,6 +33,7 @@ from judges.cli import (
     report_options,
     run_main,
 )
+from judges.core.stages import Stages
 from judges.core.types import Dimension
 from judges.datasets import format_summary, parse_dimensions, summarize
 from judges.datasets.duplicates import format_duplicates
@@ -39,6 +45,8 @@ from judges.report.tables import LOO_CAPTION, display_table, interval_note, loo_
 from judges.run.agreement import AgreementConfig, DryRun, RunResult, run_agreement
 from judges.run.session import Session, SessionConfig
 from judges.stats.bootstrap import CLUSTER_BY, DEFAULT_RESAMPLES, BootstrapConfig
+
+IMPORTS_DONE = time.perf_counter()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -190,6 +198,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--summary", action="store_true", help="print the dataset summary and exit")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="print each stage's wall time (imports, loading pairs, planning, lookup, "
+        "statistics, writing, figures, report.html) to stderr at the end",
+    )
     return parser
 
 
@@ -215,6 +229,8 @@ def config_stats(result: RunResult) -> dict[str, object]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the agreement command; returns the exit code."""
+    stages = Stages()
+    stages.add("imports", IMPORTS_DONE - IMPORTS_STARTED)
     args = build_parser().parse_args(argv)
     if args.list_judges:
         print_judges(verbose=args.verbose, harm=False)
@@ -261,7 +277,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         **extra,
         report=report_options(args),
     )
-    result = run_agreement(config)
+    result = run_agreement(config, stages=stages)
+    if args.profile:
+        print(
+            f"stage times (imports: after interpreter start-up)\n{stages.format()}", file=sys.stderr
+        )
     if isinstance(result, DryRun):
         print_dry_run(result)
         return 0

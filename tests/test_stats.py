@@ -56,6 +56,27 @@ def test_binomial_p_by_hand():
     assert math.isnan(binomial_p_value(0, 0))
 
 
+def test_binomial_p_values_half_match_binomtest():
+    # scipy.stats.binomtest's p-values, one by one, against the array version (scipy.special's
+    # incomplete beta): every k for small n, both edges, and SafeSora-sized counts.
+    from scipy import stats
+
+    rng = np.random.default_rng(3)
+    cases = [(k, n) for n in range(0, 41) for k in range(n + 1)]
+    big = rng.integers(41, 60_000, 300)
+    cases += [(int(rng.integers(0, n + 1)), int(n)) for n in big]
+    cases += [(0, 51_691), (51_691, 51_691), (25_845, 51_691), (26_400, 51_691)]
+    k = np.array([c[0] for c in cases])
+    n = np.array([c[1] for c in cases])
+    got = binomial_p_values_half(k, n)
+    for (ki, ni), p in zip(cases, got, strict=True):
+        if ni == 0:
+            assert math.isnan(p)
+            continue
+        want = stats.binomtest(ki, ni, 0.5).pvalue
+        assert abs(p - want) <= 1e-12, (ki, ni, p, want)
+
+
 def test_kappa_known_values():
     # 2x2 example: observed 0.75; marginals a=(2,2), b=(1,3): expected 0.5 -> kappa 0.5
     assert cohen_kappa("aabb", "abbb") == pytest.approx(0.5)

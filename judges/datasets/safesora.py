@@ -177,6 +177,7 @@ class _RecordParser:
         self.base = config.parent
         self.video_dir = video_dir
         self._resolved: dict[Path, Path] = {}
+        self._paths: dict[tuple[str | None, str | None, str | None], Path] = {}
 
     def resolved(self, path: Path) -> Path:
         """``path.resolve()``, once per distinct path.
@@ -191,6 +192,24 @@ class _RecordParser:
     def where(self, index: int, pair_id: str | None) -> str:
         name = f"pair_id {pair_id!r}" if pair_id else "record"
         return f"{self.config}: {name} (record #{index})"
+
+    def _path(
+        self, where: str, side: str, video_path: str | None, prompt_id: str | None, video_id: str
+    ) -> Path:
+        """Where a video is, as the record spells it (not yet resolved)."""
+        if self.video_dir is not None:
+            if prompt_id is None:
+                raise DataError(
+                    f"{where}: field '{side}.prompt_id' is missing; --video-dir needs it to "
+                    "build <video_dir>/<prompt_id>/<video_id>.mp4"
+                )
+            return self.video_dir / prompt_id / f"{video_id}.mp4"
+        if video_path is not None:
+            p = Path(video_path).expanduser()
+            return p if p.is_absolute() else self.base / p
+        if prompt_id is not None:
+            return self.base / "videos" / prompt_id / f"{video_id}.mp4"
+        raise DataError(f"{where}: field '{side}' has no 'video_path' and no 'prompt_id'")
 
     def video(self, raw: Any, side: str, index: int, pair_id: str | None, pair: dict) -> Video:
         where = self.where(index, pair_id)
@@ -209,20 +228,17 @@ class _RecordParser:
             raise DataError(f"{where}: field '{side}' needs 'video_id' or 'video_path'")
         if video_id is None:  # the path as written: file names repeat across folders
             video_id = str(video_path).strip().replace("\\", "/").removeprefix("./")
-        if self.video_dir is not None:
-            if prompt_id is None:
-                raise DataError(
-                    f"{where}: field '{side}.prompt_id' is missing; --video-dir needs it to "
-                    "build <video_dir>/<prompt_id>/<video_id>.mp4"
-                )
-            path = self.video_dir / prompt_id / f"{video_id}.mp4"
-        elif video_path is not None:
-            p = Path(video_path).expanduser()
-            path = p if p.is_absolute() else self.base / p
-        elif prompt_id is not None:
-            path = self.base / "videos" / prompt_id / f"{video_id}.mp4"
+        # Pairs share videos: a video's path is built and resolved once (Path objects cost
+        # most of the parsing); a record that cannot build one raises as before.
+        # The key holds what _path reads: a video_path names the file whatever its prompt.
+        if self.video_dir is None and video_path is not None:
+            spelled: tuple[str | None, str | None, str | None] = (video_path, None, None)
         else:
-            raise DataError(f"{where}: field '{side}' has no 'video_path' and no 'prompt_id'")
+            spelled = (None, prompt_id, video_id)
+        path = self._paths.get(spelled)
+        if path is None:
+            built = self._path(where, side, video_path, prompt_id, video_id)
+            path = self._paths[spelled] = self.resolved(built)
         labels_raw = raw.get("video_labels")
         field_name = f"{side}.video_labels" if side else "video_labels"
         if isinstance(labels_raw, Mapping):
@@ -234,7 +250,7 @@ class _RecordParser:
             raise DataError(f"{where}: field {name!r} is {is_safe!r}; expected true or false")
         return Video(
             video_id=video_id,
-            path=self.resolved(path),
+            path=path,
             prompt_text=prompt_text or "",
             video_text=video_text or prompt_text or "",
             harm_labels=harm,

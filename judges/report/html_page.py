@@ -1,15 +1,15 @@
 """The HTML page of ``report.html``: template, safety, videos and their previews.
 
 :func:`render_page` puts a report's data (:mod:`judges.report.report_data`,
-:mod:`judges.report.harm_report_data`) into one HTML file: the page's script, style and data
-are inline; videos, their browser-playable previews and keyframe thumbnails are referenced
-beside it. Nothing is loaded from the network: a Content-Security-Policy allows only the page's
-own script and style (by hash), images and media from the page's folder (and the origin of
-``video_url_prefix``, when given).
+:mod:`judges.report.harm_report_data`) into one HTML file: the page's script, style and data are
+inline; videos, their browser-playable previews and keyframe thumbnails are referenced beside it
+(thumbnails: :mod:`judges.report.thumbnails`). Nothing is loaded from the network: a
+Content-Security-Policy allows only the page's own script and style (by hash), images and media
+from the page's folder (and the origin of ``video_url_prefix``, when given).
 
-Every string from the data or a judge's reply reaches the page as JSON inside a
-``<script type="application/json">`` block whose ``<``, ``>``, ``&``, U+2028 and U+2029 are
-escaped (so no text can close the block), and the page inserts it with ``textContent`` only.
+Every string from the data or a judge's reply reaches the page as JSON inside a ``<script
+type="application/json">`` block whose ``<``, ``>``, ``&``, U+2028 and U+2029 are escaped (so no
+text can close the block), and the page inserts it with ``textContent`` only.
 """
 
 from __future__ import annotations
@@ -28,11 +28,11 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from judges.cache.store import default_cache_dir
+from judges.report.thumbnails import keyframe_thumbnails, url
 
 __all__ = ["HtmlReportOptions", "figures_data", "json_for_script", "render_page", "video_entries"]
 
 ASSETS = "report_files"  # the folder beside report.html with previews, thumbnails, copies
-THUMB_HEIGHT = 72
 
 
 @dataclass(frozen=True)
@@ -74,12 +74,6 @@ def json_for_script(data: Any) -> str:
     return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
 
 
-def _url(target: Path, base: Path) -> str:
-    """A relative URL from the folder ``base`` to ``target`` (percent-encoded)."""
-    rel = os.path.relpath(os.path.abspath(target), os.path.abspath(base))
-    return quote(Path(rel).as_posix())
-
-
 def _link(source: Path, target: Path) -> None:
     """Hard-link ``source`` at ``target`` (same file system), else copy it."""
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -89,39 +83,6 @@ def _link(source: Path, target: Path) -> None:
         os.link(source, target)
     except OSError:
         shutil.copyfile(source, target)
-
-
-def _keyframes(path: Path, counts: list[int], strategy: str, out: Path, url_base: Path) -> dict:
-    """Keyframe indices per frame count, and a thumbnail of each, written under ``out``."""
-    import cv2
-
-    from judges.media.keyframes import extract_keyframes, uniform_frames
-
-    pick = uniform_frames if strategy == "uniform" else extract_keyframes
-    try:
-        big = pick(path, max(counts))
-    except Exception:  # an unreadable video keeps the page, without thumbnails
-        return {}
-    by_count: dict[str, list[int]] = {}
-    thumbs: dict[str, str] = {}
-    stem = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:16]
-    for n in counts:
-        sub = big
-        if n != max(counts):
-            try:  # the frame-difference ranking is nested: smaller counts need no decode
-                sub = pick(path, n) if strategy == "uniform" else big.top(n)
-            except ValueError:
-                sub = pick(path, n)
-        by_count[str(n)] = list(sub.indices)
-        for index, frame in zip(sub.indices, sub.frames, strict=True):
-            if str(index) in thumbs:
-                continue
-            h, w = frame.shape[:2]
-            small = cv2.resize(frame, (max(1, round(w * THUMB_HEIGHT / h)), THUMB_HEIGHT))
-            target = out / f"{stem}-{index}.jpg"
-            cv2.imwrite(str(target), cv2.cvtColor(small, cv2.COLOR_RGB2BGR))
-            thumbs[str(index)] = _url(target, url_base)
-    return {"by_count": by_count, "thumbs": thumbs, "fps": big.fps, "frames": big.frame_count}
 
 
 def video_entries(
@@ -173,10 +134,12 @@ def video_entries(
                 rel = path.name
             entry["url"] = opts.video_url_prefix.rstrip("/") + "/" + quote(rel)
         else:
-            entry["url"] = _url(source, out_dir)
+            entry["url"] = url(source, out_dir)
         entry["state"] = state
         if do_keyframes:
-            entry["kf"] = _keyframes(path, counts, strategy, assets / "keyframes", out_dir)
+            entry["kf"] = keyframe_thumbnails(
+                path, counts, strategy, assets / "keyframes", out_dir, cache
+            )
         return entry
 
     # FFmpeg (encoding previews) and OpenCV (decoding keyframes) release the GIL: threads

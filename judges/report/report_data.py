@@ -12,12 +12,14 @@ verdicts are delta-coded pair indices, one outcome letter per verdict and rounde
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from judges.core.errors import ConfigError
@@ -128,15 +130,27 @@ def _round(values: pl.Series, digits: int = 4) -> list[float | None] | None:
     """Numbers to 4 significant digits (JSON size); ``None`` when the column is all null."""
     if values.null_count() == len(values):
         return None
-    out: list[float | None] = []
-    for v in values.to_list():
+
+    def rounded(v: float) -> float | None:
         # inf (safesora_compat PSNR of identical frames) and NaN have no JSON form: null
-        out.append(float(f"{v:.{digits}g}") if v is not None and math.isfinite(v) else None)
-    return out
+        return float(f"{v:.{digits}g}") if math.isfinite(v) else None
+
+    numbers = values.cast(pl.Float64).to_numpy()  # null reads as NaN: null either way
+    # A local judge's scores repeat per video: each distinct value is formatted once.
+    distinct, inverse = np.unique(numbers, return_inverse=True)
+    if 2 * len(distinct) > len(numbers):
+        return [rounded(v) for v in numbers.tolist()]
+    once = [rounded(v) for v in distinct.tolist()]
+    return [once[i] for i in inverse.tolist()]
 
 
+@functools.lru_cache(maxsize=4096)
 def _reply_text(raw: str | None, error: str | None) -> str:
-    """What a judge said: its replies' reasoning or text, and the error of a failed call."""
+    """What a judge said: its replies' reasoning or text, and the error of a failed call.
+
+    Memoised (bounded): a local judge's ``raw`` repeats one value over every verdict, and
+    parsing it 1.24M times took seconds; distinct VLM replies just miss.
+    """
     parts: list[str] = []
     if raw:
         try:

@@ -19,6 +19,7 @@ import polars as pl
 from judges.cache.store import file_sha256
 from judges.cache.verdict_rows import verdict_frame
 from judges.core.errors import ConfigError
+from judges.core.stages import Stages
 from judges.core.types import Dimension, frames_label
 from judges.datasets import check_labels, parse_dimensions, summarize
 from judges.datasets.duplicates import content_duplicates
@@ -28,6 +29,7 @@ from judges.judge.controls import parse_controls
 from judges.media.frame_counts import normalize_frames
 from judges.report.controls import control_sentences, write_controls
 from judges.report.failures import failure_summary
+from judges.report.figure_reuse import figures_key, keep_figures, reuse_figures
 from judges.report.html_page import HtmlReportOptions
 from judges.report.html_report import write_run_report
 from judges.report.provenance import git_commit, library_versions
@@ -133,12 +135,14 @@ class AgreementConfig(SessionConfig):
 def run_agreement(
     config: AgreementConfig,
     log: Callable[[str], None] = log_to_stderr,
+    stages: Stages | None = None,
 ) -> RunResult | DryRun:
     """Run every judge over the data and write ``out/<run-id>/`` (or only plan, when dry).
 
     Everything that can be refused is refused before the first verdict: judges and their
     options, a setting undefined for every pair, the output and cache folders, an existing
     run folder, dimensions without human labels. The run folder appears only once complete.
+    ``stages``, when given, gets the wall time of each stage (``--profile``).
 
     Raises:
         DataError: the dataset is invalid or videos are missing.
@@ -154,12 +158,14 @@ def run_agreement(
     started = datetime.now(UTC)
     session = Session(config, config.judges, config.frames, dry_run=config.dry_run, log=log)
     try:
-        return _run(session, config, started)
+        return _run(session, config, started, stages or Stages())
     finally:
         session.close()
 
 
-def _run(session: Session, config: AgreementConfig, started: datetime) -> RunResult | DryRun:
+def _run(
+    session: Session, config: AgreementConfig, started: datetime, stages: Stages
+) -> RunResult | DryRun:
     judges, frames = session.judges, session.frames
     folder = None
     names = [j.name for j in judges]
@@ -171,6 +177,7 @@ def _run(session: Session, config: AgreementConfig, started: datetime) -> RunRes
     votes = collect_votes(pairs, config.votes)
     check_fields(pairs, config.by)
     inconsistent = inconsistent_pairs(pairs)
+    stages.lap("set-up, loading pairs")
     if config.exclude_inconsistent and inconsistent:
         pairs = without_harmlessness(pairs, inconsistent)
         dataset = replace(dataset, pairs=pairs)
@@ -200,12 +207,14 @@ def _run(session: Session, config: AgreementConfig, started: datetime) -> RunRes
     for judge in judges:
         dims = plan[judge.name]
         tasks, unlabeled = plan_tasks(pairs, dims, frames, with_ties=True)
+        stages.lap("planning tasks")
         if unlabeled:
             session.log(
                 f"{judge.name}: pairs without a human label, not judged: "
                 + ", ".join(f"{d} {n}" for d, n in unlabeled.items())
             )
         run = runner.run(judge, tasks)
+        stages.lap("indexing, cache lookup, judging")
         del tasks  # a million task objects, no longer needed
         runs.append(run)
         unlabeled_all[judge.name] = unlabeled
@@ -230,6 +239,7 @@ def _run(session: Session, config: AgreementConfig, started: datetime) -> RunRes
     )
     store = session.store
     duplicates = content_duplicates(pairs, store.file_hash if store is not None else file_sha256)
+    stages.lap("content duplicates")
 
     all_verdicts = pl.concat([verdict_frame(run.verdicts) for run in runs])
     verdicts = verdict_table(all_verdicts, pairs, {j.name: j.confidence_kind for j in judges})
@@ -252,6 +262,7 @@ def _run(session: Session, config: AgreementConfig, started: datetime) -> RunRes
         verdicts, pairs, config.stats, config.rank_generators, config.by,
         votes.table if votes is not None else None,
     )  # fmt: skip
+    stages.lap("statistics")
     demo, cache_dir, source = session.demo, session.cache_dir, session.source
     finished = datetime.now(UTC)
     info = {
@@ -314,31 +325,50 @@ def _run(session: Session, config: AgreementConfig, started: datetime) -> RunRes
             ceiling=ceiling,
             extra=extra,
         )
-        from judges.report.agreement_figures import (
-            write_figures,  # matplotlib only when a run finishes
-        )
-        from judges.report.diagnostic_figures import write_reliability
-        from judges.report.ranking_figures import write_ranking_figures
-
+        stages.lap("writing tables")
         caveats = ["demo data"] if demo else []
         caveats += ["judges that are not models"] if any(j.notice() for j in judges) else []
         mark = " and ".join(caveats) or None
-        write_figures(
-            folder.staging / "figures",
-            table,
-            verdicts,
-            mark=mark,
-            bootstrap=config.stats,
-            ceiling=ceiling,
-        )
-        write_reliability(folder.staging / "figures", verdicts, mark=mark)
-        if controls is not None:
+        # Figures drawn from the same tables, settings and code are copied, not drawn again
+        # (no matplotlib import): judges.report.figure_reuse.
+        kept = session.cache_dir / "figures" if config.use_cache else None
+        settings = {
+            **{k: info[k] for k in ("statistics", "rankings", "frames", "votes")},
+            "data": info["data"]["sha256"],
+            "votes_files": [file_sha256(p) for p in config.votes],
+            "mark": mark,
+            "options": [config.rank_generators, config.by, config.exclude_inconsistent],
+        }
+        key = figures_key(folder.staging, settings) if kept is not None else ""
+        if kept is None or not reuse_figures(kept, key, folder.staging / "figures"):
+            from judges.report.agreement_figures import (
+                write_figures,  # matplotlib only when a run finishes
+            )
+            from judges.report.diagnostic_figures import write_reliability
+            from judges.report.ranking_figures import write_ranking_figures
+
+            write_figures(
+                folder.staging / "figures",
+                table,
+                verdicts,
+                mark=mark,
+                bootstrap=config.stats,
+                ceiling=ceiling,
+            )
+            write_reliability(folder.staging / "figures", verdicts, mark=mark)
+            write_ranking_figures(folder.staging / "figures", above, mark=mark)
+            if kept is not None:
+                keep_figures(kept, key, folder.staging / "figures")
+        if controls is not None:  # drawn each time: the kept figures are the tables' only
             write_controls(folder.staging, controls, mark)
+        stages.lap("figures")
         write_rankings(folder.staging, above)
-        write_ranking_figures(folder.staging / "figures", above, mark=mark)
         write_report_sources(folder.staging, pairs, votes.table if votes is not None else None)
+        stages.lap("writing tables")
         write_run_report(folder.staging, config.report, session.cache_dir, session.log)
+        stages.lap("report.html")
         run_dir = folder.publish()
+        stages.lap("publishing")
         info["run_id"] = folder.run_id  # a name taken meanwhile moves the run to -2
     except BaseException:
         folder.discard()

@@ -63,18 +63,24 @@ def binomial_p_values_half(successes: np.ndarray, n: np.ndarray) -> np.ndarray:
     """Exact two-sided binomial p-values against p = 0.5, over arrays (nan where n is 0).
 
     For p = 0.5 the distribution is symmetric, so the two-sided p-value of
-    ``scipy.stats.binomtest`` is ``min(1, 2 * min(P(X <= k), P(X >= k)))``.
+    ``scipy.stats.binomtest`` is ``min(1, 2 * min(P(X <= k), P(X >= k)))``. The tails are
+    regularized incomplete beta functions, ``P(X <= k) = 1 - I_0.5(k + 1, n - k)`` and
+    ``P(X >= k) = I_0.5(k, n - k + 1)`` (Boost's, as ``scipy.stats.binom`` uses them; equal to
+    it within 1e-14), from ``scipy.special``: ``scipy.stats`` takes seconds to import.
 
     Example:
         >>> binomial_p_values_half(np.array([7]), np.array([10])).round(4).tolist()
         [0.3438]
 
     """
-    from scipy import stats
+    from scipy.special import betainc, betaincc
 
     k = np.asarray(successes, dtype=np.float64)
     m = np.asarray(n, dtype=np.float64)
-    tail = np.minimum(stats.binom.cdf(k, m, 0.5), stats.binom.sf(k - 1, m, 0.5))
+    with np.errstate(invalid="ignore", divide="ignore"):  # the edges are set by np.where
+        lower = np.where(k >= m, 1.0, betaincc(k + 1, m - k, 0.5))
+        upper = np.where(k <= 0, 1.0, betainc(k, m - k + 1, 0.5))
+    tail = np.minimum(lower, upper)
     return np.where(m > 0, np.minimum(1.0, 2 * tail), np.nan)
 
 
