@@ -220,21 +220,10 @@ def _overview(
     }
 
 
-VERDICT_COLUMNS = (
-    "pair_id",
-    "judge",
-    "dimension",
-    "frames",
-    "winner",
-    "status",
-    "human",
-    "score_0",
-    "score_1",
-    "confidence",
-    "confidence_kind",
-    "error",
-    "raw",
-)
+# fmt: off
+VERDICT_COLUMNS = ("pair_id", "judge", "dimension", "frames", "winner", "status", "human",
+                   "score_0", "score_1", "confidence", "confidence_kind", "error", "raw")
+# fmt: on
 """The verdict columns the page shows (a SafeSora run's ids, costs and latencies are left)."""
 _REPEATED = ("judge", "dimension", "winner", "status", "human", "confidence_kind")
 """Columns of a few values each: categorical in memory (4 bytes a row, not 16 and up)."""
