@@ -60,13 +60,18 @@ class Claims:
         """Claim ``key``; or, while another live run holds it, wait for its reply.
 
         Returns:
-            ``None`` once this run holds the claim (it should send, then :meth:`release`), or
-            the reply another run cached meanwhile.
+            ``None`` once this run holds the claim and no reply is cached (it should send,
+            then :meth:`release`), or the reply another run cached meanwhile.
         """
         while True:
             claim = {**self.mine, "since": time.time()}
             if self.store.put_new(INFLIGHT, key, claim):
-                return None
+                # The run that held the claim may have cached its reply and released the claim
+                # after the caller last looked: look again before paying for it a second time.
+                reply = answered()
+                if reply is not None:
+                    self.release(key)
+                return reply
             held = self.store.get(INFLIGHT, key)
             if held is None:
                 continue  # released meanwhile: try again

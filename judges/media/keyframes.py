@@ -123,7 +123,9 @@ def extract_keyframes(path: str | Path, n: int) -> Keyframes:
     heap: list[tuple[float, int, int, np.ndarray]] = []
     in_heap: set[int] = set()  # ids of the arrays the heap holds
     # Decoding into recycled arrays avoids a fresh multi-MB allocation (and its page faults)
-    # per frame; that allocation churn, not the scoring, was the extraction's overhead.
+    # per frame. Once malloc has warmed up, a plain cap.read() costs about the same; measured
+    # in fresh processes (benchmarks/keyframes.py) recycling was never slower beyond the noise,
+    # so it is always used: a timing probe at first use would pick at random on a loaded machine.
     spare: list[np.ndarray] = []
     first: np.ndarray | None = None
     prev: np.ndarray | None = None
