@@ -209,6 +209,7 @@ class ChatServer:
         # Benchmarks turn this off: decoding every image would be the server's cost, not ours.
         self.count_usage = count_usage
         self.requests: list[dict[str, Any]] = []
+        self.usages: list[dict[str, int]] = []  # each completed chat reply's billed tokens
         self.headers: list[dict[str, str]] = []
         self.arrivals: list[float] = []  # time.monotonic() of each chat request
         self.lock = threading.Lock()
@@ -382,6 +383,8 @@ class ChatServer:
             choices.append(choice)
         prompt_tokens = count_tokens(body) if self.count_usage else 1000
         completion = sum(len(_PIECES.findall(r.content or "")) for r in replies)
+        with self.lock:
+            self.usages.append({"prompt_tokens": prompt_tokens, "completion_tokens": completion})
         payload = {
             "id": f"chatcmpl-{next(self._ids)}",
             "object": "chat.completion",

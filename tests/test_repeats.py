@@ -158,11 +158,17 @@ def test_n_is_used_when_the_server_takes_it(tmp_path):
     with ChatServer(responder=seeded_responder()) as server, Store(tmp_path / "c") as store:
         judge, verdicts = judge_pairs(server, store, pairs, repeats=4)
         assert [b.get("n") for b in server.requests] == [4, 4]
+        usages = list(server.usages)
     assert all(len(v.raw["samples"]) == 4 and v.raw["cached_responses"] == 0 for v in verdicts)
     assert judge.request_stats().paid_calls == 2
-    # Input paid once per request: each sample carries a quarter of its request's cost.
+    # Input paid once per request: the verdicts' costs add up to what the server billed for
+    # its two requests (prompt tokens once each, the four answers' tokens), and to the spend.
+    assert len(usages) == 2 and all(u["completion_tokens"] > 0 for u in usages)
+    billed = sum(judge.price.cost(u["prompt_tokens"], u["completion_tokens"]) for u in usages)
+    assert billed > 0
     total = sum(v.cost_usd for v in verdicts)
-    assert total == pytest.approx(judge.request_stats().spent_usd)
+    assert total == pytest.approx(billed, rel=1e-9)
+    assert judge.request_stats().spent_usd == pytest.approx(billed, rel=1e-9)
 
 
 def test_n_rejected_falls_back_to_k_calls_and_is_remembered(tmp_path):
