@@ -403,6 +403,9 @@ def test_cli_controls_on_demo_data(demo_data, tmp_path):
     info = json.loads((run / "run.json").read_text())
     assert info["controls"]["names"] == ["none", "frozen", "swapped", "shuffled_prompt"]
     assert (run / "figures" / "controls.png").is_file()
+    report = (run / "agreement.md").read_text()
+    section = report[report.index("## Is the judge looking? Controls") :]
+    assert "- psnr @" in section and "| shuffled_prompt |" in section and "| frozen |" in section
     assert "no verdict changed: the judge ignores the prompt" in done.stderr + done.stdout
     # The normal rows are the normal run's: agreement.csv is what a run without controls gives.
     again = subprocess.run(

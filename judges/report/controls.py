@@ -14,6 +14,7 @@ import polars as pl
 
 from judges.core.types import frames_label
 from judges.judge.controls import PHRASES, REMOVES
+from judges.report.tables import to_markdown
 
 
 def _number(value: float | None, spec: str = ".2f") -> str:
@@ -82,14 +83,15 @@ def control_sentences(table: pl.DataFrame) -> list[str]:
 def write_controls(run_dir: Path, table: pl.DataFrame, mark: str | None = None) -> list[Path]:
     """``controls.csv``, ``controls.md`` (the sentences) and ``figures/controls.{png,svg}``.
 
+    The run's ``agreement.md``, when there is one, gets the sentences and the table as a section.
+
     Example:
         >>> write_controls(run_dir, control_table(verdicts))  # doctest: +SKIP
 
     """
     written = [run_dir / "controls.csv", run_dir / "controls.md"]
-    table.with_columns(
-        pl.col("frames").map_elements(frames_label, return_dtype=pl.String)
-    ).write_csv(written[0])
+    shown = table.with_columns(pl.col("frames").map_elements(frames_label, return_dtype=pl.String))
+    shown.write_csv(written[0])
     lines = ["# Is the judge looking? Controls", ""]
     lines += [f"- {s}" for s in control_sentences(table)]
     lines += [
@@ -99,6 +101,10 @@ def write_controls(run_dir: Path, table: pl.DataFrame, mark: str | None = None) 
         "labelled pairs both judged (paired cluster interval; p_value: McNemar's exact test).",
     ]
     written[1].write_text("\n".join(lines) + "\n")
+    report = run_dir / "agreement.md"
+    if report.is_file():  # the run's report gets the sentences and the table too
+        section = ["", "## Is the judge looking? Controls", "", *lines[2:], "", to_markdown(shown)]
+        report.write_text(report.read_text().rstrip("\n") + "\n" + "\n".join(section) + "\n")
     if table.height:
         from judges.report.control_figure import plot_controls, save  # matplotlib when asked
 
