@@ -34,7 +34,8 @@ from judges.judge.task import RunContext, Task
 from judges.media.frame_controls import FRAME_CONTROLS, ControlledSource, control_key
 
 NONE = "none"
-PAIR_CONTROLS = ("shuffled_prompt", "swapped", "other_video")
+BORROWING = ("shuffled_prompt", "other_video")
+"""Controls that take the prompt or a video from a pair of another prompt (its donor)."""
 CONTROLS: tuple[str, ...] = (NONE, "shuffled_prompt", *FRAME_CONTROLS, "swapped", "other_video")
 """Every control name, ``none`` (the normal run) first."""
 
@@ -152,7 +153,7 @@ def controlled_pair(pair: Pair, control: str, donor: Pair | None = None) -> Pair
     """
     if control == "swapped":
         return dataclasses.replace(pair, video_0=pair.video_1, video_1=pair.video_0)
-    if control not in ("shuffled_prompt", "other_video"):
+    if control not in BORROWING:
         return pair
     if donor is None:
         raise ValueError(f"control {control!r} needs a donor pair for {pair.pair_id}")
@@ -206,7 +207,7 @@ def control_tasks(
     parse_controls([control])
     if control == NONE:
         return ControlPlan(control, list(tasks), seed=seed)
-    borrowing = control in ("shuffled_prompt", "other_video")
+    borrowing = control in BORROWING
     donors = substitutes(pairs, seed) if borrowing else {}
     seen: dict[str, Pair] = {}  # one transformed pair object per pair (keys are built per pair)
     out: list[Task] = []

@@ -10,7 +10,7 @@ under the normal run's verdicts, the form ``verdicts.parquet`` keeps.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import polars as pl
@@ -19,7 +19,7 @@ from judges.cache.verdict_rows import verdict_frame
 from judges.chat.pricing import CostPlan
 from judges.core.types import Dimension, Pair
 from judges.judge.base import Judge
-from judges.judge.controls import NONE, control_tasks
+from judges.judge.controls import NONE, ControlPlan, control_tasks
 from judges.report.run_folder import verdict_table
 from judges.run.task_runner import Runner, plan_tasks
 
@@ -40,6 +40,27 @@ def with_controls(verdicts: pl.DataFrame, controlled: pl.DataFrame | None) -> pl
     if controlled is None or controlled.is_empty():
         return normal
     return pl.concat([normal, controlled.select(normal.columns)])
+
+
+def each_control(
+    judges: Sequence[Judge],
+    plan: Mapping[str, Sequence[Dimension]],
+    pairs: Sequence[Pair],
+    frames: Sequence[int | None],
+    controls: Sequence[str],
+    seed: int = 0,
+) -> Iterator[tuple[Judge, ControlPlan]]:
+    """Each judge's tasks under each control but ``none``, planned as the normal run plans them.
+
+    Nothing is planned when ``none`` is the only control (a run without controls pays nothing).
+    """
+    wanted = [c for c in controls if c != NONE]
+    if not wanted:
+        return
+    for judge in judges:
+        tasks, _ = plan_tasks(pairs, plan[judge.name], frames, with_ties=True)
+        for control in wanted:
+            yield judge, control_tasks(tasks, control, pairs, seed)
 
 
 def run_controls(
@@ -72,29 +93,25 @@ def run_controls(
     parts: list[pl.DataFrame] = []
     runs: list[dict[str, Any]] = []
     kinds = {j.name: j.confidence_kind for j in judges}
-    for judge in judges:
-        tasks, _ = plan_tasks(pairs, plan[judge.name], frames, with_ties=True)
-        for control in controls:
-            if control == NONE:
-                continue
-            made = control_tasks(tasks, control, pairs, seed)
-            run = runner.run(judge, made.tasks, control, seed)
-            table = verdict_table(verdict_frame(run.verdicts), pairs, kinds)
-            donor = table["pair_id"].replace_strict(
-                dict(made.donors), default=None, return_dtype=pl.String
-            )
-            parts.append(table.with_columns(control=pl.lit(control), control_prompt_id=donor))
-            runs.append(
-                {
-                    "judge": judge.name,
-                    "control": control,
-                    "verdicts": len(run.verdicts),
-                    "cached": run.cached,
-                    "computed": run.computed,
-                    "statuses": run.statuses,
-                }
-            )
-            log(f"{judge.name} under control {control}: {run.computed} judged, {run.cached} cached")
+    for judge, made in each_control(judges, plan, pairs, frames, controls, seed):
+        control = made.control
+        run = runner.run(judge, made.tasks, control, seed)
+        table = verdict_table(verdict_frame(run.verdicts), pairs, kinds)
+        donor = table["pair_id"].replace_strict(
+            dict(made.donors), default=None, return_dtype=pl.String
+        )
+        parts.append(table.with_columns(control=pl.lit(control), control_prompt_id=donor))
+        runs.append(
+            {
+                "judge": judge.name,
+                "control": control,
+                "verdicts": len(run.verdicts),
+                "cached": run.cached,
+                "computed": run.computed,
+                "statuses": run.statuses,
+            }
+        )
+        log(f"{judge.name} under control {control}: {run.computed} judged, {run.cached} cached")
     return (pl.concat(parts) if parts else None), runs
 
 
@@ -112,15 +129,11 @@ def control_plans(
     a run of its own: its calls and cost add to the normal run's.
     """
     out: list[CostPlan] = []
-    for judge in judges:
-        tasks, _ = plan_tasks(pairs, plan[judge.name], frames, with_ties=True)
-        for control in config.controls:
-            if control == NONE:
-                continue
-            made = control_tasks(tasks, control, pairs, config.control_seed)
-            if judge.control_reason(control) is not None:  # refused: nothing to compute
-                cost = CostPlan(judge.name, verdicts=len(made.tasks))
-            else:
-                cost = runner.plan(judge, made.tasks, control, config.control_seed)
-            out.append(dataclasses.replace(cost, judge=f"{judge.name} [{control}]"))
+    seed = config.control_seed
+    for judge, made in each_control(judges, plan, pairs, frames, config.controls, seed):
+        if judge.control_reason(made.control) is not None:  # refused: nothing to compute
+            cost = CostPlan(judge.name, verdicts=len(made.tasks))
+        else:
+            cost = runner.plan(judge, made.tasks, made.control, seed)
+        out.append(dataclasses.replace(cost, judge=f"{judge.name} [{made.control}]"))
     return out
