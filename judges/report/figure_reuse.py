@@ -17,11 +17,12 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Mapping
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from judges.report.kept_files import keep_entry
 
 KEEP = 16
 """Kept figure sets (the newest by use); older ones are removed."""
@@ -117,19 +118,9 @@ def keep_figures(store: Path, key: str, figures: Path, keep: int = KEEP) -> None
     means the next run draws again.
     """
     try:
-        store.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=store))
-        manifest = {}
-        for path in sorted(figures.iterdir()):
-            if path.is_file():
-                shutil.copyfile(path, tmp / path.name)
-                manifest[path.name] = path.stat().st_size
-        (tmp / MANIFEST).write_text(json.dumps(manifest))
-        shutil.rmtree(store / key, ignore_errors=True)  # a damaged copy is replaced
-        try:
-            tmp.rename(store / key)
-        except OSError:  # another run kept the same figures first
-            shutil.rmtree(tmp, ignore_errors=True)
+        files = {p.name: p for p in sorted(figures.iterdir()) if p.is_file()}
+        manifest = {name: path.stat().st_size for name, path in files.items()}
+        keep_entry(store / key, files, MANIFEST, manifest)
         entries = sorted(
             (p for p in store.iterdir() if p.is_dir() and not p.name.startswith(".")),
             key=lambda p: p.stat().st_mtime,

@@ -19,7 +19,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib.resources import files
@@ -28,6 +27,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from judges.cache.store import default_cache_dir
+from judges.report.kept_files import link_or_copy
 from judges.report.thumbnails import keyframe_thumbnails, url
 
 __all__ = ["HtmlReportOptions", "figures_data", "json_for_script", "render_page", "video_entries"]
@@ -75,14 +75,10 @@ def json_for_script(data: Any) -> str:
 
 
 def _link(source: Path, target: Path) -> None:
-    """Hard-link ``source`` at ``target`` (same file system), else copy it."""
+    """Hard-link ``source`` at ``target`` (same file system), else copy it; kept if present."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    if target.exists():
-        return
-    try:
-        os.link(source, target)
-    except OSError:
-        shutil.copyfile(source, target)
+    if not target.exists():
+        link_or_copy(source, target)
 
 
 def video_entries(

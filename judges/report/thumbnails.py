@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import quote
 
 from judges.cache.store import file_sha256
+from judges.report.kept_files import keep_entry, link_or_copy
 
 THUMB_HEIGHT = 72
 _ENTRY = "entry.json"
@@ -137,10 +138,7 @@ def _place(kf: dict[str, Any], source: Path, out: Path, stem: str, base: Path) -
     for index, name in kf.get("thumbs", {}).items():
         target = out / f"{stem}-{index}.jpg"
         target.unlink(missing_ok=True)  # a page rebuilt in place
-        try:
-            os.link(source / name, target)
-        except OSError:  # another file system
-            shutil.copyfile(source / name, target)
+        link_or_copy(source / name, target)
         thumbs[index] = url(target, base)
     return thumbs
 
@@ -148,15 +146,6 @@ def _place(kf: dict[str, Any], source: Path, out: Path, stem: str, base: Path) -
 def _keep(made: Path, entry: Path, kf: dict[str, Any]) -> None:
     """Keep freshly made thumbnails under ``entry`` (written aside, renamed); failures ignored."""
     try:
-        entry.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=entry.parent))
-        for name in kf["thumbs"].values():
-            shutil.copyfile(made / name, tmp / name)
-        (tmp / _ENTRY).write_text(json.dumps(kf))
-        shutil.rmtree(entry, ignore_errors=True)  # a damaged copy is replaced
-        try:
-            tmp.rename(entry)
-        except OSError:  # another run kept them first
-            shutil.rmtree(tmp, ignore_errors=True)
+        keep_entry(entry, {name: made / name for name in kf["thumbs"].values()}, _ENTRY, kf)
     except OSError:
         return
