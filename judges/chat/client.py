@@ -250,11 +250,17 @@ class ChatClient:
         self.stats.unsupported_params_dropped = sorted(self._unsupported)
         return named
 
-    def request_key(self, body: dict[str, Any]) -> str:
-        """Cache key of a request: endpoint, version tag and the exact body (images included)."""
-        return stable_hash(
-            {"base_url": self.endpoint.base_url, "prompts": self.version, "body": body}
-        )
+    def request_key(self, body: dict[str, Any], sample: int = 0) -> str:
+        """Cache key of a request: endpoint, version tag and the exact body (images included).
+
+        ``sample`` > 0 names another sample of the same request (``repeats``): a key of its
+        own; sample 0 is the request's plain key.
+        """
+        key: dict[str, Any] = {"base_url": self.endpoint.base_url, "prompts": self.version}
+        key["body"] = body
+        if sample:
+            key["sample"] = sample
+        return stable_hash(key)
 
     def cached(self, body: dict[str, Any]) -> dict[str, Any] | None:
         """The cached reply to ``body``, if any (dry runs count these)."""

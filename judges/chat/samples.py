@@ -19,7 +19,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from judges.cache.store import stable_hash
 from judges.chat.client import RESPONSES, ChatClient, ChatReply
 
 
@@ -35,10 +34,7 @@ def sample_key(client: ChatClient, body: dict[str, Any], index: int) -> str:
         False
 
     """
-    if index == 0:
-        return client.request_key(body)
-    base = {"base_url": client.endpoint.base_url, "prompts": client.version, "body": body}
-    return stable_hash({**base, "sample": index})
+    return client.request_key(body, index)
 
 
 def sample_body(body: dict[str, Any], index: int, n: int = 1) -> dict[str, Any]:
