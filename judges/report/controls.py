@@ -14,11 +14,7 @@ import polars as pl
 
 from judges.core.types import frames_label
 from judges.judge.controls import PHRASES, REMOVES
-from judges.report.tables import to_markdown
-
-
-def _number(value: float | None, spec: str = ".2f") -> str:
-    return "n/a" if value is None or math.isnan(value) else format(value, spec)
+from judges.report.tables import number, to_markdown
 
 
 def conclusion(row: dict[str, Any]) -> str:
@@ -65,11 +61,11 @@ def control_sentence(row: dict[str, Any]) -> str:
     if row.get("note", "").startswith("undefined"):
         return f"{head} {phrase}: {row['note']}"
     diff = (
-        f"{_number(row.get('difference'), '+.2f')} [{_number(row.get('difference_lo'), '+.2f')}, "
-        f"{_number(row.get('difference_hi'), '+.2f')}]"
+        f"{number(row.get('difference'), '+.2f')} [{number(row.get('difference_lo'), '+.2f')}, "
+        f"{number(row.get('difference_hi'), '+.2f')}]"
     )
     return (
-        f"{head}: {_number(row.get('agreement_normal'))} normal, {_number(row.get('agreement'))} "
+        f"{head}: {number(row.get('agreement_normal'))} normal, {number(row.get('agreement'))} "
         f"{phrase} ({diff}; {row.get('n_changed')}/{row.get('n_pairs')} verdicts changed): "
         f"{conclusion(row)}"
     )

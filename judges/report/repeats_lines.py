@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import math
-
 import polars as pl
 
 from judges.core.types import frames_label
-
-
-def _num(x: float | None) -> str:
-    return "n/a" if x is None or not math.isfinite(x) else f"{x:.2f}"
+from judges.report.tables import number
 
 
 def repeats_lines(table: pl.DataFrame) -> list[str]:
@@ -30,11 +25,11 @@ def repeats_lines(table: pl.DataFrame) -> list[str]:
     for r in table.iter_rows(named=True):
         lines.append(
             f"{r['judge']} @{frames_label(r['frames'])} {r['dimension']}, {r['repeats']} samples "
-            f"per pair: all samples agree on {_num(r['self_consistency'])} "
-            f"[{_num(r['self_consistency_lo'])}, {_num(r['self_consistency_hi'])}] of "
-            f"{r['n_pairs']} pairs; agreement with people {_num(r['majority_agreement'])} for "
-            f"the majority, {_num(r['sample_agreement_mean'])} for one sample (min "
-            f"{_num(r['sample_agreement_min'])}, max {_num(r['sample_agreement_max'])}, sd "
-            f"{_num(r['sample_agreement_sd'])})"
+            f"per pair: all samples agree on {number(r['self_consistency'])} "
+            f"[{number(r['self_consistency_lo'])}, {number(r['self_consistency_hi'])}] of "
+            f"{r['n_pairs']} pairs; agreement with people {number(r['majority_agreement'])} for "
+            f"the majority, {number(r['sample_agreement_mean'])} for one sample (min "
+            f"{number(r['sample_agreement_min'])}, max {number(r['sample_agreement_max'])}, sd "
+            f"{number(r['sample_agreement_sd'])})"
         )
     return lines

@@ -257,6 +257,17 @@ def error_groups(table: pl.DataFrame) -> pl.DataFrame:
     return table.filter(pl.col("n_errors") > 0)
 
 
+def number(value: float | None, spec: str = ".2f") -> str:
+    """A statistic for a sentence: ``n/a`` when there is none (null, nan or infinite).
+
+    Example:
+        >>> number(0.625), number(-0.11, "+.2f"), number(float("nan"))
+        ('0.62', '-0.11', 'n/a')
+
+    """
+    return "n/a" if value is None or not math.isfinite(value) else format(value, spec)
+
+
 def _fmt(value: object, digits: int) -> str:
     if value is None:
         return ""
