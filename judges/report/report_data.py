@@ -24,7 +24,7 @@ import polars as pl
 
 from judges.core.errors import ConfigError
 from judges.core.types import Pair, frames_label
-from judges.report.run_folder import read_agreement_csv
+from judges.report.run_folder import normal_verdicts, read_agreement_csv
 from judges.report.tables import display_table, error_groups, frames_labels, interval_method
 
 __all__ = [
@@ -241,10 +241,8 @@ def read_verdicts(path: Path) -> pl.DataFrame:
         Schema({'pair_id': String, 'judge': Categorical})
 
     """
-    scan = pl.scan_parquet(path)
+    scan = normal_verdicts(pl.scan_parquet(path))  # a run with controls: its normal rows
     have = scan.collect_schema().names()
-    if "control" in have:  # a run with controls: the page shows the normal run's rows
-        scan = scan.filter(pl.col("control") == "none")
     columns = [c for c in VERDICT_COLUMNS if c in have]
     cast = {c: pl.Categorical for c in _REPEATED if c in columns}
     return scan.select(columns).cast(cast).collect()  # type: ignore[arg-type]

@@ -32,7 +32,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import polars as pl
 
@@ -312,7 +312,11 @@ class RunFolder:
 RUN_TABLES = {"agreement": "agreement.csv", "harm": "harm_agreement.csv"}
 
 
-def normal_verdicts(verdicts: pl.DataFrame) -> pl.DataFrame:
+@overload
+def normal_verdicts(verdicts: pl.DataFrame) -> pl.DataFrame: ...
+@overload
+def normal_verdicts(verdicts: pl.LazyFrame) -> pl.LazyFrame: ...
+def normal_verdicts(verdicts: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame | pl.LazyFrame:
     """The normal run's rows of a ``verdicts.parquet``, without the controls' columns.
 
     Controls' rows (``control`` other than ``none``) are left out, and so are the ``control``
@@ -325,7 +329,7 @@ def normal_verdicts(verdicts: pl.DataFrame) -> pl.DataFrame:
         {'pair_id': ['a']}
 
     """
-    if "control" not in verdicts.columns:
+    if "control" not in verdicts.collect_schema().names():  # (a scan is read lazily)
         return verdicts
     rows = verdicts.filter(pl.col("control") == "none")
     return rows.drop("control", "control_prompt_id", strict=False)
