@@ -67,6 +67,9 @@ class Judge(abc.ABC):
             any dimension) judges every dimension the data labels.
         non_semantic: Option names that do not change results (devices, batch sizes), left
             out of the cache key.
+        added_options: Options added after caches existed, with the value that keeps the
+            old behaviour: at that value an option is left out of the cache key, so earlier
+            caches stay valid.
         confidence_kind: What ``Verdict.confidence`` means for this judge: ``probability``
             (in [0, 1], comparable across judges) or ``margin`` (a score difference in the
             judge's own unit, comparable only within the judge); ``None`` if it gives none.
@@ -85,6 +88,7 @@ class Judge(abc.ABC):
     version: ClassVar[str] = "1"
     default_dimensions: ClassVar[tuple[Dimension, ...] | None] = None
     non_semantic: ClassVar[frozenset[str]] = frozenset()
+    added_options: ClassVar[dict[str, Any]] = {}
     confidence_kind: ClassVar[ConfidenceKind | None] = None
     confidence_unit: ClassVar[str | None] = None
     depends_on_frames: ClassVar[bool] = True
@@ -142,7 +146,12 @@ class Judge(abc.ABC):
 
     def fingerprint(self) -> str:
         """Hash of everything that determines this judge's outputs (its cache identity)."""
-        semantic = {k: v for k, v in self.settings().items() if k not in self.non_semantic}
+        added = self.added_options
+        semantic = {
+            k: v
+            for k, v in self.settings().items()
+            if k not in self.non_semantic and (k not in added or v != added[k])
+        }
         return stable_hash({"kind": self.kind, "version": self.version, "settings": semantic})
 
     def describe(self) -> dict[str, Any]:

@@ -15,13 +15,12 @@ import warnings
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from judges.builtin.vlm.config import VlmConfig
 from judges.builtin.vlm.cost import dry_run_plan
 from judges.builtin.vlm.prompts import load_prompts
 from judges.builtin.vlm.replies import interpret_reply
-from judges.cache.store import stable_hash
 from judges.chat.client import ChatClient, ChatStats, Endpoint
 from judges.chat.mock import is_mock
 from judges.chat.pricing import PRICES_AS_OF, CostPlan, Price, estimate_prompt_tokens, price_for
@@ -79,6 +78,8 @@ class VlmJudge(BatchMode, AsyncJudge):
     )
 
     takes_repeats = True  # judges that ask once per request whatever ``repeats`` says: False
+    # One sample: the cache identity before repeats existed.
+    added_options: ClassVar[dict[str, Any]] = {"repeats": 1}
 
     def __init__(self, config: VlmConfig, name: str | None = None) -> None:
         super().__init__(config, name)
@@ -111,14 +112,6 @@ class VlmJudge(BatchMode, AsyncJudge):
         """``-mock`` marks every table row of a run against the mock endpoint."""
         mock = is_mock(self.cfg.base_url) and not label.endswith("-mock")
         return f"{label}-mock" if mock else label
-
-    def fingerprint(self) -> str:
-        """The cache identity; ``repeats=1`` leaves it as it was before repeats existed."""
-        if self.cfg.repeats != 1:
-            return super().fingerprint()
-        skip = self.non_semantic | {"repeats"}
-        semantic = {k: v for k, v in self.settings().items() if k not in skip}
-        return stable_hash({"kind": self.kind, "version": self.version, "settings": semantic})
 
     def notice(self) -> str | None:
         """A run against ``base_url=mock`` says, wherever its numbers go, that no model answered."""
