@@ -27,6 +27,7 @@ from judges.judge.controls import (
     restore_verdict,
 )
 from judges.media.keyframes import KeyframeSource
+from judges.report.controls import control_sentence
 from judges.report.run_folder import normal_verdicts
 from judges.run.task_runner import Runner, plan_tasks
 from judges.stats.bootstrap import BootstrapConfig
@@ -337,6 +338,8 @@ def test_error_verdicts_are_left_out_of_sensitivity():
     assert (row["n_pairs"], row["n_errors"], row["n_changed"]) == (48, 7, 0)
     assert row["sensitivity"] == 0.0 and row["sensitivity_lo"] == 0.0
     assert row["note"] == "no verdict changed"
+    # The console says how many were left out.
+    assert "; 0/41 verdicts changed, 7 failed in either run): " in control_sentence(row)
 
 
 def test_all_errors_under_a_control_give_no_statistics():

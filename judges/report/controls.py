@@ -64,10 +64,12 @@ def control_sentence(row: dict[str, Any]) -> str:
         f"{number(row.get('difference'), '+.2f')} [{number(row.get('difference_lo'), '+.2f')}, "
         f"{number(row.get('difference_hi'), '+.2f')}]"
     )
+    failed = row.get("n_errors") or 0  # left out of the sensitivity: said here
+    judged = f"{row.get('n_changed')}/{(row.get('n_pairs') or 0) - failed} verdicts changed"
+    judged += f", {failed} failed in either run" if failed else ""
     return (
         f"{head}: {number(row.get('agreement_normal'))} normal, {number(row.get('agreement'))} "
-        f"{phrase} ({diff}; {row.get('n_changed')}/{row.get('n_pairs')} verdicts changed): "
-        f"{conclusion(row)}"
+        f"{phrase} ({diff}; {judged}): {conclusion(row)}"
     )
 
 
