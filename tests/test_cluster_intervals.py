@@ -149,11 +149,11 @@ def test_difference_interval_is_newcombes_method_10_on_the_clustered_intervals()
     shared = rng.normal(0, 0.08, 400)
     draws_a = 0.75 + shared + rng.normal(0, 0.02, 400)
     draws_b = 0.6 + shared + rng.normal(0, 0.02, 400)
-    # Both arms on one t: the df of the larger design effect.
+    # Both arms are clustered (deff > 1): each on t with G - 1 = 9 degrees of freedom.
     va, vb = (np.var(d, ddof=1) * 10 / 9 for d in (draws_a, draws_b))
     deff_a, deff_b = va / (0.75 * 0.25 / 60), vb / (0.6 * 0.4 / 60)
     assert deff_a > 1 and deff_b > 1
-    t = stats.t.ppf(0.975, 9 / (1 - 1 / max(deff_a, deff_b)))
+    t = stats.t.ppf(0.975, 9)
     la, ua = _wilson(0.75, 60 / deff_a, t)
     lb, ub = _wilson(0.6, 60 / deff_b, t)
     phi = float(np.corrcoef(draws_a, draws_b)[0, 1])
@@ -166,6 +166,22 @@ def test_difference_interval_is_newcombes_method_10_on_the_clustered_intervals()
     )
     lo, hi = difference_interval(draws_a, draws_b, 0.75, 0.6, 60, 10)
     assert (float(lo), float(hi)) == pytest.approx((expected_lo, expected_hi), rel=1e-9)
+
+
+def test_difference_arm_without_clustering_keeps_the_normal_quantile():
+    # Arm a perfect (p = 1: deff 1, no clustering measured), arm b clustered: a's Wilson end
+    # uses z, b's uses t on G - 1 = 7 df. At p = 1 Wilson's lower end is n / (n + z^2).
+    rng = np.random.default_rng(1)
+    draws_b = 0.8 + rng.normal(0, 0.06, 400)
+    lo, hi = difference_interval(np.ones(400), draws_b, 1.0, 0.8, 48, 8)
+    vb = np.var(draws_b, ddof=1) * 8 / 7
+    deff_b = vb / (0.8 * 0.2 / 48)
+    lb, ub = _wilson(0.8, 48 / deff_b, stats.t.ppf(0.975, 7))
+    la = 48 / (48 + stats.norm.ppf(0.975) ** 2)
+    # phi = nan (a has no spread) is taken as 1, so lo = d - |down_a - up_b|.
+    down_a, up_b = 1.0 - la, ub - 0.8
+    assert float(lo) == pytest.approx(0.2 - abs(down_a - up_b), rel=1e-9)
+    assert float(hi) == pytest.approx(0.2 + (0.8 - lb), rel=1e-9)
 
 
 def test_difference_of_identical_perfect_arms_keeps_a_width():
@@ -186,9 +202,10 @@ def test_prediction_for_a_new_batch_by_hand():
     lo, hi = predict_batch(np.ones(100), 1.0, 48, 8, 8)
     z = stats.norm.ppf(0.975)
     bb_lo = stats.betabinom.ppf(0.025, 48, 48.5, 0.5) / 48
-    assert float(lo) == pytest.approx(min(24 / (24 + z * z), bb_lo), rel=1e-12)
+    # The lower end averages the two lower quantiles, 0.3 on the score's.
+    assert float(lo) == pytest.approx(0.3 * 24 / (24 + z * z) + 0.7 * bb_lo, rel=1e-12)
     assert float(hi) == 1.0
-    assert float(lo) == pytest.approx(0.8620, abs=1e-4)
+    assert float(lo) == pytest.approx(0.9149, abs=1e-4)
 
 
 def test_prediction_interval_is_nan_with_too_few_prompts():
