@@ -20,7 +20,7 @@ prompts as the new batch has, and the calibration itself), clipped to [0, 1].
 Splits overlap (each prompt is in many), so the coverages are not independent trials: read them
 as how the interval behaves on these 12 real prompts, not as a precise rate.
 
-    uv run python benchmarks/promise_coverage.py [--calibration 6,8] [--frames 8] [--target 0.5]
+    uv run python benchmarks/promise_coverage.py [--calibration 6,8,10] [--frames 8] [--target 0.5]
 
 Needs fetv-dev (skips with a message without it); ~1-2 minutes on 2 cores.
 """
@@ -85,7 +85,7 @@ def before_interval(
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--calibration", default="6,8", help="calibration prompts per split")
+    parser.add_argument("--calibration", default="6,8,10", help="calibration prompts per split")
     parser.add_argument("--frames", type=int, default=8)
     parser.add_argument("--target", type=float, default=0.5, help="the promise's target")
     parser.add_argument("--resamples", type=int, default=1000)
