@@ -29,6 +29,7 @@ from judges.judge.controls import NONE, control_context, refused_verdicts, resto
 from judges.media.keyframes import KeyframeSource
 from judges.run.cache_upkeep import note_use
 from judges.run.engines import LocalEngine, group_of
+from judges.run.score_columns import columnar, judge_columns
 from judges.run.task_plan import plan_tasks as plan_tasks  # where callers have imported it
 from judges.run.verdict_keys import pair_level
 from judges.run.verdict_lookup import Lookup
@@ -229,22 +230,27 @@ class Runner:
             return self._run_objects(judge, tasks)
         start = time.perf_counter()
         look = self._lookup(judge, tasks)
-        todo = [tasks[i] for i in look.todo]
-        todo.sort(key=group_of)  # see _run_objects
-        cached = len(tasks) - len(todo)
+        computed, cached = len(look.todo), len(tasks) - len(look.todo)
         store = self.ctx.store
-        log = store.segments.open_log(look.fingerprint) if store is not None and todo else None
+        log = None
+        if control == NONE and columnar(judge, self.engine) and look.keys is None:
+            # A score judge: its videos scored once, its verdicts made as columns.
+            made = judge_columns(judge, look, self.ctx, self.workers)  # type: ignore[arg-type]
+        else:
+            todo = sorted((tasks[i] for i in look.todo), key=group_of)  # see _run_objects
+            log = store.segments.open_log(look.fingerprint) if store is not None and todo else None
 
-        def done(verdict: Verdict) -> str | None:
-            return look.entry(look.task_of(verdict), verdict_cells(verdict))
+            def done(verdict: Verdict) -> str | None:
+                return look.entry(look.task_of(verdict), verdict_cells(verdict))
 
-        try:
-            ctx, commit = control_context(self.ctx, control, seed), log.write if log else None
-            self._drive(judge, todo, done, cached, len(tasks), commit, ctx, restorer(control))
-        finally:
-            if log is not None:
-                log.close(remove=False)  # until its rows are in a segment (below)
-        made = look.take_made()  # in task order, so a rerun reads the segment in order
+            try:
+                ctx, commit = control_context(self.ctx, control, seed), log.write if log else None
+                self._drive(judge, todo, done, cached, len(tasks), commit, ctx, restorer(control))
+            finally:
+                if log is not None:
+                    log.close(remove=False)  # until its rows are in a segment (below)
+            del todo
+            made = look.take_made()  # in task order, so a rerun reads the segment in order
         if store is not None:
             store.segments.append(look.fingerprint, look.segment_rows(made))
             if log is not None:
@@ -263,7 +269,7 @@ class Runner:
             judge=judge,
             verdicts=LazyVerdicts(frame.drop("i")),
             cached=cached,
-            computed=len(todo),
+            computed=computed,
             seconds=time.perf_counter() - start,
             statuses={str(k): int(v) for k, v in counts},
         )

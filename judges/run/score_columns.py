@@ -1,0 +1,228 @@
+"""A score judge's verdicts as columns: each video scored once, pair verdicts by array maths.
+
+A score judge's verdict follows from two numbers (:func:`judges.judge.base.decide`), and a
+SafeSora-sized run asks 1.24M verdicts of a few thousand video scores. Built one verdict object,
+row tuple and commit-log line at a time, the verdicts cost a first run 15-20 us each; here the
+distinct ``(video, frames)`` scores are computed (in threads, each video decoded once, each score
+committed to the cache as it is made, as :meth:`ScoreJudge.score` always did) and the verdicts
+are then one gather and a few comparisons per column, equal to what
+:meth:`ScoreJudge.compare` gives one at a time (tests/test_score_columns.py checks them row by
+row, errors included).
+
+No commit log is written: what a killed run loses is the verdicts, which the next run derives
+again from the scores already cached, in a fraction of a second.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+import polars as pl
+from tqdm import tqdm
+
+from judges.cache.store import CANONICAL
+from judges.cache.verdict_rows import ROW_SCHEMA, in_order, raw_json
+from judges.core.errors import ItemError
+from judges.judge.base import Judge, RunContext, ScoreJudge
+from judges.run.verdict_lookup import Lookup, TaskIndex
+
+OUTCOMES = ("video_0", "video_1", "tie")
+"""Winner codes 0, 1, 2 (null: no winner)."""
+
+
+def columnar(judge: Judge, engine: Any) -> bool:
+    """Whether ``judge``'s verdicts can be made as columns (:func:`score_verdicts`).
+
+    A score judge that keeps :class:`ScoreJudge`'s own ``score`` and ``compare`` (and the base
+    ``judge_all`` and ``safe_compare``), run on this process's engine; any judge that
+    overrides one of them goes verdict by verdict, as its own code says.
+    """
+    if not isinstance(judge, ScoreJudge) or getattr(engine, "name", None) != "local":
+        return False
+    kind = type(judge)
+    own = (
+        ("score", ScoreJudge),
+        ("compare", ScoreJudge),
+        ("judge_all", Judge),
+        ("safe_compare", Judge),
+    )
+    return all(getattr(kind, name) is getattr(base, name) for name, base in own)
+
+
+def _task_parts(index: TaskIndex, n_tasks: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each task's dimension and frame-count numbers, read back from the index's slots."""
+    n_dims, n_frames = len(index.dims), len(index.frames)
+    slots = np.flatnonzero(index.slots >= 0)
+    tasks = index.slots[slots]
+    d = np.empty(n_tasks, dtype=np.int64)
+    f = np.empty(n_tasks, dtype=np.int64)
+    d[tasks] = (slots // n_frames) % n_dims
+    f[tasks] = slots % n_frames
+    return d, f
+
+
+class _Scores:
+    """The distinct ``(video, frames)`` scores a task list needs, computed once each."""
+
+    def __init__(self, judge: ScoreJudge, index: TaskIndex) -> None:
+        self.judge = judge
+        self.videos: list[Any] = []  # one Video per distinct (path, score inputs)
+        seen: dict[tuple[str, str], int] = {}
+        self.of_pair = np.empty((len(index.firsts), 2), dtype=np.int64)
+        for p, task in enumerate(index.firsts):
+            for side, video in enumerate((task.pair.video_0, task.pair.video_1)):
+                inputs = judge.score_inputs(video)
+                key = (str(video.path), CANONICAL.encode(inputs) if inputs else "")
+                v = seen.get(key)
+                if v is None:
+                    v = seen[key] = len(self.videos)
+                    self.videos.append(video)
+                self.of_pair[p, side] = v
+        self.frames = list(index.frames)  # frame count of each number f
+        shape = (len(self.videos), len(self.frames))
+        self.value = np.full(shape, np.nan)
+        self.seconds = np.zeros(shape)
+        self.failed = np.full(shape, -1, dtype=np.int64)  # index into self.errors
+        self.errors: list[ItemError] = []
+
+    def compute(self, wanted: np.ndarray, ctx: RunContext, workers: int) -> None:
+        """Score every ``(v, f)`` marked in ``wanted``; a video's failure is kept, not raised.
+
+        Run-level errors (not :class:`ItemError`) propagate, as from ``safe_compare``.
+        """
+
+        def one_video(v: int) -> None:
+            video = self.videos[v]
+            for f in np.flatnonzero(wanted[v]).tolist():
+                start = time.perf_counter()
+                try:
+                    self.value[v, f] = self.judge.score(video, self.frames[f], ctx)
+                except ItemError as e:
+                    self.failed[v, f] = len(self.errors)
+                    self.errors.append(e)
+                self.seconds[v, f] = time.perf_counter() - start
+
+        todo = np.flatnonzero(wanted.any(axis=1)).tolist()
+        name = f"{self.judge.name} (videos)"
+        with tqdm(total=len(todo), desc=name, unit="video", disable=not ctx.progress) as bar:
+            if workers <= 1 or len(todo) <= 1:
+                for v in todo:
+                    one_video(v)
+                    bar.update(1)
+                return
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                for _ in pool.map(one_video, todo):
+                    bar.update(1)
+
+
+def score_verdicts(
+    judge: ScoreJudge,
+    index: TaskIndex,
+    todo: np.ndarray,
+    ctx: RunContext,
+    workers: int,
+) -> pl.DataFrame:
+    """The verdicts of tasks ``todo`` as rows: ``i``, :data:`ROW_SCHEMA`, ``key`` (null), ``p``.
+
+    Values equal :meth:`ScoreJudge.compare`'s and :meth:`Judge.safe_compare`'s error verdicts
+    (an unreadable video, an undefined or NaN score); ``latency_s`` is each verdict's share
+    of the time its two scores took (they sum to the scoring time).
+
+    Args:
+        judge: The score judge.
+        index: The run's task index.
+        todo: The task numbers to judge.
+        ctx: The run's context (keyframes, cache, memo).
+        workers: Threads scoring videos (``ctx.progress``: with a bar, a video a step).
+
+    """
+    scores = _Scores(judge, index)
+    d, f = _task_parts(index, len(index.p))
+    p = index.p[todo].astype(np.int64)
+    d, f = d[todo], f[todo]
+    v0, v1 = scores.of_pair[p, 0], scores.of_pair[p, 1]
+    wanted = np.zeros(scores.value.shape, dtype=bool)
+    wanted[v0, f] = True
+    wanted[v1, f] = True
+    scores.compute(wanted, ctx, workers)
+
+    s0, s1 = scores.value[v0, f], scores.value[v1, f]
+    e0, e1 = scores.failed[v0, f], scores.failed[v1, f]
+    failed = np.where(e0 >= 0, e0, e1)  # video_0 is scored first: its error is the task's
+    raised = failed >= 0
+    with np.errstate(invalid="ignore"):
+        diff = s0 - s1
+        nan = ~raised & (np.isnan(s0) | np.isnan(s1))
+        tie = (s0 == s1) | (np.abs(diff) <= judge.tie_tolerance)
+        zero_wins = diff > 0 if judge.higher_is_better else diff < 0
+        margin = np.abs(diff)
+    decided = ~raised & ~nan
+    winner = np.where(tie, 2, np.where(zero_wins, 0, 1))
+    # Times: each score's seconds shared by the verdicts that read it.
+    uses = np.zeros(scores.value.shape)
+    np.add.at(uses, (v0, f), 1)
+    np.add.at(uses, (v1, f), 1)
+    share = scores.seconds / np.maximum(uses, 1)
+    latency = share[v0, f] + share[v1, f]
+
+    hib = judge.higher_is_better
+    kinds = [getattr(e, "kind", None) or "error" for e in scores.errors]
+    # Texts by code: ok, NaN score, then each raised error's.
+    raws = [
+        raw_json({"higher_is_better": hib}),
+        raw_json({"higher_is_better": hib, "error_kind": "nan_score"}),
+        *(raw_json({"error_kind": k}) for k in kinds),
+    ]
+    errors = [None, "a video's score is NaN", *(str(e) for e in scores.errors)]
+    error_kinds = [None, "nan_score", *kinds]
+    code = np.where(raised, 2 + failed, np.where(nan, 1, 0))
+    code_s = pl.Series(code, dtype=pl.Int64)
+
+    def by_code(values: Sequence[str | None]) -> pl.Series:
+        return pl.Series(values, dtype=pl.String).gather(code_s)
+
+    def masked(values: np.ndarray, keep: np.ndarray) -> pl.Series:
+        return pl.Series(values).set(pl.Series(~keep), None)  # type: ignore[arg-type]
+
+    dim_names = pl.Series(list(index.dims), dtype=pl.String)
+    frame_values = pl.Series(scores.frames, dtype=pl.Int64)
+    outcome = pl.Series(np.where(decided, winner, -1)).set(pl.Series(~decided), None)
+    status = np.where(decided, np.where(winner == 2, 1, 0), 2)
+    columns = {
+        "i": pl.Series(todo, dtype=pl.Int64),
+        "pair_id": index.pair_ids().gather(pl.Series(p)),
+        "judge": pl.repeat(judge.name, len(todo), dtype=pl.String, eager=True),
+        "dimension": dim_names.gather(pl.Series(d)),
+        "frames": frame_values.gather(pl.Series(f)),
+        "winner": pl.Series(list(OUTCOMES), dtype=pl.String).gather(outcome),
+        "status": pl.Series(["ok", "tie", "error"], dtype=pl.String).gather(pl.Series(status)),
+        "score_0": masked(s0, ~raised),
+        "score_1": masked(s1, ~raised),
+        "confidence": masked(margin, decided),
+        "error": by_code(errors),
+        "error_kind": by_code(error_kinds),
+        "cost_usd": pl.repeat(None, len(todo), dtype=pl.Float64, eager=True),
+        "latency_s": masked(latency, ~raised),
+        "raw": by_code(raws),
+        "key": pl.repeat(None, len(todo), dtype=pl.String, eager=True),
+        "p": pl.Series(p, dtype=pl.Int64),
+    }
+    schema = {**ROW_SCHEMA, "i": pl.Int64, "key": pl.String, "p": pl.Int64}
+    return pl.DataFrame(columns).select(list(schema)).cast(schema)  # as RowBuilder's rows
+
+
+def judge_columns(judge: ScoreJudge, look: Lookup, ctx: RunContext, workers: int) -> pl.DataFrame:
+    """The computed rows of ``look``'s tasks still to do (and any taken from an old cache).
+
+    Returns:
+        What :meth:`Lookup.take_made` gives (rows in task order), also kept as ``look.made``.
+
+    """
+    computed = score_verdicts(judge, look.index, look.todo, ctx, workers)
+    migrated = look.take_made()  # verdicts an older version committed to SQLite
+    look.made = in_order([migrated, computed], "i") if migrated.height else computed
+    return look.made
