@@ -70,12 +70,15 @@ def json_for_script(data: Any) -> str:
         >>> json_for_script({"p": "</script>"})
         '{"p":"\\u003c/script\\u003e"}'
     """
-    pieces = []
+    return "".join(script_pieces(data))
+
+
+def script_pieces(data: Any) -> Iterator[str]:
+    """:func:`json_for_script`'s text in pieces (a page is written without joining them)."""
     for text in _json_pieces(data, 3):
         for char, code in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026")):
             text = text.replace(char, code)
-        pieces.append(text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
-    return "".join(pieces)
+        yield text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
 
 
 def _json_pieces(data: Any, depth: int) -> Iterator[str]:
@@ -222,10 +225,17 @@ def render_page(data: dict[str, Any], target: Path, prefix: str | None = None) -
         "CSP": _csp(script, style, prefix).replace('"', "&quot;"),
         "TITLE": html_title,
         "STYLE": style,
-        "DATA": json_for_script(data),
         "SCRIPT": script,
     }
-    # One pass: text put in (a prompt reading "{{SCRIPT}}") is never scanned again.
-    page = re.sub(r"\{\{([A-Z]+)\}\}", lambda m: values[m.group(1)], page)
-    target.write_text(page, encoding="utf-8")
+    # One pass: text put in (a prompt reading "{{SCRIPT}}") is never scanned again. The data
+    # (tens of megabytes at SafeSora's size) goes to the file in pieces, never joined.
+    parts = re.split(r"\{\{([A-Z]+)\}\}", page)
+    with open(target, "w", encoding="utf-8") as fh:
+        for i, part in enumerate(parts):
+            if i % 2 == 0:
+                fh.write(part)
+            elif part == "DATA":
+                fh.writelines(script_pieces(data))
+            else:
+                fh.write(values[part])
     return target

@@ -258,8 +258,7 @@ def read_tables(
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame | None]:
     """A run folder's verdicts (:func:`read_verdicts`), agreement table and human ceiling.
 
-    The ceiling is ``None`` without votes. ``verdicts``: the run's verdict table, still in
-    memory at the end of a run (the file's rows: read again, they were a second copy).
+    The ceiling is ``None`` without votes. ``verdicts``: a run's table, held (not read again).
     """
     ceiling_path = run_dir / "ceiling.csv"
     return (

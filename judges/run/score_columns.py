@@ -53,16 +53,16 @@ def columnar(judge: Judge, engine: Any) -> bool:
     return all(getattr(kind, name) is getattr(base, name) for name, base in own)
 
 
-def _task_parts(index: TaskIndex, n_tasks: int) -> tuple[np.ndarray, np.ndarray]:
-    """Each task's dimension and frame-count numbers, read back from the index's slots."""
+def _task_parts(index: TaskIndex, todo: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The dimension and frame-count numbers of tasks ``todo``, read back from the index's slots."""
     n_dims, n_frames = len(index.dims), len(index.frames)
-    slots = np.flatnonzero(index.slots >= 0)
-    tasks = index.slots[slots]
-    d = np.empty(n_tasks, dtype=np.int64)
-    f = np.empty(n_tasks, dtype=np.int64)
-    d[tasks] = (slots // n_frames) % n_dims
-    f[tasks] = slots % n_frames
-    return d, f
+    slot_of = np.empty(len(index.p), dtype=np.int64)
+    filled = np.flatnonzero(index.slots >= 0)
+    slot_of[index.slots[filled]] = filled
+    del filled
+    slot = slot_of[todo]
+    del slot_of
+    return ((slot // n_frames) % n_dims).astype(np.int32), (slot % n_frames).astype(np.int32)
 
 
 class _Scores:
@@ -72,7 +72,7 @@ class _Scores:
         self.judge = judge
         self.videos: list[Any] = []  # one Video per distinct (path, score inputs)
         seen: dict[tuple[str, str], int] = {}
-        self.of_pair = np.empty((len(index.firsts), 2), dtype=np.int64)
+        self.of_pair = np.empty((len(index.firsts), 2), dtype=np.int32)
         for p, task in enumerate(index.firsts):
             for side, video in enumerate((task.pair.video_0, task.pair.video_1)):
                 inputs = judge.score_inputs(video)
@@ -86,7 +86,7 @@ class _Scores:
         shape = (len(self.videos), len(self.frames))
         self.value = np.full(shape, np.nan)
         self.seconds = np.zeros(shape)
-        self.failed = np.full(shape, -1, dtype=np.int64)  # index into self.errors
+        self.failed = np.full(shape, -1, dtype=np.int32)  # index into self.errors
         self.errors: list[ItemError] = []
 
     def compute(self, wanted: np.ndarray, ctx: RunContext, workers: int) -> None:
@@ -141,78 +141,82 @@ def score_verdicts(
 
     """
     scores = _Scores(judge, index)
-    d, f = _task_parts(index, len(index.p))
-    p = index.p[todo].astype(np.int64)
-    d, f = d[todo], f[todo]
+    n = len(todo)
+    p = index.p[todo]
+    d, f = _task_parts(index, todo)
     v0, v1 = scores.of_pair[p, 0], scores.of_pair[p, 1]
     wanted = np.zeros(scores.value.shape, dtype=bool)
     wanted[v0, f] = True
     wanted[v1, f] = True
     scores.compute(wanted, ctx, workers)
-
-    s0, s1 = scores.value[v0, f], scores.value[v1, f]
-    e0, e1 = scores.failed[v0, f], scores.failed[v1, f]
-    failed = np.where(e0 >= 0, e0, e1)  # video_0 is scored first: its error is the task's
+    columns: dict[str, pl.Series] = {
+        "i": pl.Series(todo, dtype=pl.Int64),
+        "pair_id": index.pair_ids().gather(pl.Series(p)),
+        "judge": _cats([judge.name], np.zeros(n, dtype=np.int32)),
+        "dimension": _cats(list(index.dims), d),
+        "frames": pl.Series(scores.frames, dtype=pl.Int64).gather(pl.Series(f)),
+    }
+    del d
+    # A million-row array at a time, each released once its column is made.
+    failed = scores.failed[v0, f]
+    failed = np.where(failed >= 0, failed, scores.failed[v1, f])  # video_0's error first
     raised = failed >= 0
+    s0, s1 = scores.value[v0, f], scores.value[v1, f]
     with np.errstate(invalid="ignore"):
         diff = s0 - s1
         nan = ~raised & (np.isnan(s0) | np.isnan(s1))
-        tie = (s0 == s1) | (np.abs(diff) <= judge.tie_tolerance)
-        zero_wins = diff > 0 if judge.higher_is_better else diff < 0
-        margin = np.abs(diff)
-    decided = ~raised & ~nan
-    winner = np.where(tie, 2, np.where(zero_wins, 0, 1))
+        decided = ~raised & ~nan
+        winner = np.where(diff > 0 if judge.higher_is_better else diff < 0, 0, 1).astype(np.int8)
+        winner[(s0 == s1) | (np.abs(diff) <= judge.tie_tolerance)] = 2
+        columns["score_0"], columns["score_1"] = _masked(s0, raised), _masked(s1, raised)
+        del s0, s1
+        np.abs(diff, out=diff)  # the margin
+    columns["winner"] = _cats(list(OUTCOMES), winner, ~decided)
+    status = np.where(winner == 2, 1, 0).astype(np.int8)
+    status[~decided] = 2
+    del winner
+    columns["status"] = _cats(["ok", "tie", "error"], status)
+    columns["confidence"] = _masked(diff, ~decided)
+    del status, diff
+    # Texts by code: ok, NaN score, then each raised error's.
+    code = np.where(raised, 2 + failed, nan.astype(np.int64))
+    del nan, failed
+    hib = judge.higher_is_better
+    kinds = [getattr(e, "kind", None) or "error" for e in scores.errors]
+    errors = [None, "a video's score is NaN", *(str(e) for e in scores.errors)]
+    columns["error"] = _cats(errors, code)
+    columns["error_kind"] = _cats([None, "nan_score", *kinds], code)
+    columns["cost_usd"] = pl.repeat(None, n, dtype=pl.Float64, eager=True)
     # Times: each score's seconds shared by the verdicts that read it.
     uses = np.zeros(scores.value.shape)
     np.add.at(uses, (v0, f), 1)
     np.add.at(uses, (v1, f), 1)
     share = scores.seconds / np.maximum(uses, 1)
-    latency = share[v0, f] + share[v1, f]
-
-    hib = judge.higher_is_better
-    kinds = [getattr(e, "kind", None) or "error" for e in scores.errors]
-    # Texts by code: ok, NaN score, then each raised error's.
+    columns["latency_s"] = _masked(share[v0, f] + share[v1, f], raised)
     raws = [
         raw_json({"higher_is_better": hib}),
         raw_json({"higher_is_better": hib, "error_kind": "nan_score"}),
         *(raw_json({"error_kind": k}) for k in kinds),
     ]
-    errors = [None, "a video's score is NaN", *(str(e) for e in scores.errors)]
-    error_kinds = [None, "nan_score", *kinds]
-    code = np.where(raised, 2 + failed, np.where(nan, 1, 0))
-    code_s = pl.Series(code, dtype=pl.Int64)
-
-    def by_code(values: Sequence[str | None]) -> pl.Series:
-        return pl.Series(values, dtype=pl.String).gather(code_s)
-
-    def masked(values: np.ndarray, keep: np.ndarray) -> pl.Series:
-        return pl.Series(values).set(pl.Series(~keep), None)  # type: ignore[arg-type]
-
-    dim_names = pl.Series(list(index.dims), dtype=pl.String)
-    frame_values = pl.Series(scores.frames, dtype=pl.Int64)
-    outcome = pl.Series(np.where(decided, winner, -1)).set(pl.Series(~decided), None)
-    status = np.where(decided, np.where(winner == 2, 1, 0), 2)
-    columns = {
-        "i": pl.Series(todo, dtype=pl.Int64),
-        "pair_id": index.pair_ids().gather(pl.Series(p)),
-        "judge": pl.repeat(judge.name, len(todo), dtype=pl.String, eager=True),
-        "dimension": dim_names.gather(pl.Series(d)),
-        "frames": frame_values.gather(pl.Series(f)),
-        "winner": pl.Series(list(OUTCOMES), dtype=pl.String).gather(outcome),
-        "status": pl.Series(["ok", "tie", "error"], dtype=pl.String).gather(pl.Series(status)),
-        "score_0": masked(s0, ~raised),
-        "score_1": masked(s1, ~raised),
-        "confidence": masked(margin, decided),
-        "error": by_code(errors),
-        "error_kind": by_code(error_kinds),
-        "cost_usd": pl.repeat(None, len(todo), dtype=pl.Float64, eager=True),
-        "latency_s": masked(latency, ~raised),
-        "raw": by_code(raws),
-        "key": pl.repeat(None, len(todo), dtype=pl.String, eager=True),
-        "p": pl.Series(p, dtype=pl.Int64),
-    }
+    columns["raw"] = pl.Series(raws, dtype=pl.String).gather(pl.Series(code))
+    columns["key"] = pl.repeat(None, n, dtype=pl.String, eager=True)
+    columns["p"] = pl.Series(p, dtype=pl.Int64)
     schema = {**ROW_SCHEMA, "i": pl.Int64, "key": pl.String, "p": pl.Int64}
     return pl.DataFrame(columns).select(list(schema)).cast(schema)  # as RowBuilder's rows
+
+
+def _cats(values: Sequence[str | None], codes: np.ndarray, null: Any = None) -> pl.Series:
+    """``values[code]`` per row as a categorical column (null where ``null`` is True)."""
+    index = pl.Series(codes)
+    if null is not None and null.any():
+        index = index.set(pl.Series(null), None)  # type: ignore[arg-type]
+    return pl.Series(values, dtype=pl.Categorical).gather(index)
+
+
+def _masked(values: np.ndarray, null: np.ndarray) -> pl.Series:
+    """``values`` as a column, null where ``null`` is True (no copy when none is)."""
+    column = pl.Series(values)
+    return column.set(pl.Series(null), None) if null.any() else column  # type: ignore[arg-type]
 
 
 def judge_columns(judge: ScoreJudge, look: Lookup, ctx: RunContext, workers: int) -> pl.DataFrame:
