@@ -233,7 +233,7 @@ class Runner:
         computed, cached = len(look.todo), len(tasks) - len(look.todo)
         store = self.ctx.store
         log = None
-        if control == NONE and columnar(judge, self.engine) and look.keys is None:
+        if computed and control == NONE and columnar(judge, self.engine) and look.keys is None:
             # A score judge: its videos scored once, its verdicts made as columns.
             made = judge_columns(judge, look, self.ctx, self.workers)  # type: ignore[arg-type]
         else:
