@@ -7,7 +7,9 @@ processes: once with an empty cache, once from the cache. It prints wall time pe
 the peak resident memory of each run.
 
 Issue #13's targets at full size (``--pairs 51691``, 1.24M verdicts): bookkeeping at most
-30 us per verdict, cached rerun under 15 s, peak memory under 1 GB.
+30 us per verdict, cached rerun under 15 s, peak memory under 1 GB. Issue #28's: first-run
+bookkeeping (CPU, first run - rerun) at most 10 us a verdict, first run and rerun at most
+600 MB; with ``--vlm``, a rerun from cached replies at most 1 GB.
 
     uv run python benchmarks/scale.py                 # 5,000 pairs (120,000 verdicts)
     uv run python benchmarks/scale.py --pairs 51691   # full size (about 2 minutes)

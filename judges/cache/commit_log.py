@@ -12,7 +12,7 @@ import polars as pl
 
 from judges.cache.damage import parse_log
 from judges.cache.json_lines import dumps_function
-from judges.cache.verdict_rows import CONTENT, ROW_SCHEMA
+from judges.cache.verdict_rows import CONTENT, ROW_SCHEMA, as_text
 
 try:  # POSIX; elsewhere a live run's log is not fenced off other runs' recovery
     import fcntl
@@ -22,11 +22,12 @@ except ImportError:  # pragma: no cover - Windows
 SEGMENT_SCHEMA: dict[str, Any] = {
     "key": pl.String,
     "pair_key": pl.String,
-    **{name: ROW_SCHEMA[name] for name in CONTENT},
+    **as_text({name: ROW_SCHEMA[name] for name in CONTENT}),
 }
 """Pair judges' rows are identified by ``pair_key`` (the hash of the pair-level parts of the
 key: files, inputs, judge, strategy), ``dimension`` and ``frames``, and leave ``key`` null
-unless read from an older SQLite cache; other judges' by ``key`` (the verdict's cache key)."""
+unless read from an older SQLite cache; other judges' by ``key`` (the verdict's cache key).
+Text on disk, categorical columns included (segments written before read the same)."""
 
 
 _LINE = dumps_function()

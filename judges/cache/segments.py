@@ -49,7 +49,7 @@ from judges.cache.damage import (
     segment_rows,
     warn_stderr,
 )
-from judges.cache.verdict_rows import CONTENT
+from judges.cache.verdict_rows import CONTENT, ROW_SCHEMA, categorical
 
 try:  # POSIX; elsewhere segments are still atomic, only merges are not fenced off readers
     import fcntl
@@ -161,7 +161,7 @@ class VerdictSegments:
 
         Returns:
             ``wanted``'s columns plus the verdict columns, one row per found row of ``wanted``
-            (null ``frames`` match null: "every frame").
+            (null ``frames`` match null: "every frame"), typed as :data:`ROW_SCHEMA`.
 
         """
 
@@ -183,7 +183,7 @@ class VerdictSegments:
             .collect()
         )
         if wanted.is_empty() or not (self.files(fingerprint) or self.logs(fingerprint)):
-            return empty
+            return categorical(empty)
         # Logs of runs that died count as cached: their verdicts were paid for.
         dead = self.dead_rows(fingerprint)
 
@@ -200,7 +200,8 @@ class VerdictSegments:
 
         found = self._read(fingerprint, read)
         if found is None:
-            return empty
+            return categorical(empty)
+        found = categorical(found)
         # A segment holds each verdict once, but across segments (a crash between a segment's
         # rename and its log's delete) one may repeat: keep one match per wanted row. (Checked
         # on the index, in wanted's order: a unique over the rows doubled a lookup's memory.)
@@ -231,11 +232,12 @@ class VerdictSegments:
                 where there is none.
 
         Returns:
-            ``i`` and the :data:`CONTENT` columns, one row per task found, in stored order.
+            ``i`` and the :data:`CONTENT` columns, one row per task found, in stored order
+            (typed as :data:`ROW_SCHEMA`: the repeated columns categorical, a batch at a time).
 
         """
         content = [c for c in SEGMENT_SCHEMA if c in CONTENT]
-        parts = [pl.DataFrame(schema={"i": pl.Int64, **{c: SEGMENT_SCHEMA[c] for c in content}})]
+        parts = [pl.DataFrame(schema={"i": pl.Int64, **{c: ROW_SCHEMA[c] for c in content}})]
         if pair_index.is_empty() or not (self.files(fingerprint) or self.logs(fingerprint)):
             return parts[0]
         dead = self.dead_rows(fingerprint)  # runs that died: their verdicts were paid for
@@ -268,7 +270,7 @@ class VerdictSegments:
                     keep = candidates[np.sort(first)]
                     taken[slot[keep]] = True
                     index = pl.DataFrame({"i": slots[slot[keep]]}, schema={"i": pl.Int64})
-                    found.append(index.hstack(rows[keep].select(content)))
+                    found.append(categorical(index.hstack(rows[keep].select(content))))
             return found
 
         parts = self._read(fingerprint, read)

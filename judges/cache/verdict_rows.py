@@ -20,21 +20,51 @@ from judges.core.types import Dimension, Verdict
 
 ROW_SCHEMA: dict[str, Any] = {
     "pair_id": pl.String,
-    "judge": pl.String,
-    "dimension": pl.String,
+    "judge": pl.Categorical,
+    "dimension": pl.Categorical,
     "frames": pl.Int64,
-    "winner": pl.String,
-    "status": pl.String,
+    "winner": pl.Categorical,
+    "status": pl.Categorical,
     "score_0": pl.Float64,
     "score_1": pl.Float64,
     "confidence": pl.Float64,
-    "error": pl.String,
-    "error_kind": pl.String,
+    "error": pl.Categorical,
+    "error_kind": pl.Categorical,
     "cost_usd": pl.Float64,
     "latency_s": pl.Float64,
     "raw": pl.String,
 }
-"""One verdict per row; ``raw`` is the verdict's ``raw`` dict as JSON (null when empty)."""
+"""One verdict per row; ``raw`` is the verdict's ``raw`` dict as JSON (null when empty).
+
+Columns that repeat a handful of values (a judge's label, a dimension, a winner, a status, an
+error and its kind) are categorical in memory: 4 bytes a row, where text costs 16 and up. Files
+keep them as text (:func:`as_text`), so a file reads the same before and after."""
+
+
+def as_text(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` with every categorical column as text: what files hold.
+
+    Example:
+        >>> as_text({"judge": pl.Categorical, "frames": pl.Int64})
+        {'judge': String, 'frames': Int64}
+
+    """
+    return {name: pl.String if dtype == pl.Categorical else dtype for name, dtype in schema.items()}
+
+
+def categorical(frame: pl.DataFrame, schema: dict[str, Any] = ROW_SCHEMA) -> pl.DataFrame:
+    """``frame`` with the columns that ``schema`` makes categorical cast to categorical.
+
+    Example:
+        >>> categorical(pl.DataFrame({"judge": ["psnr"], "raw": ["{}"]}))["judge"].dtype
+        Categorical
+        >>> categorical(pl.DataFrame({"judge": ["psnr"], "raw": ["{}"]}))["raw"].dtype
+        String
+
+    """
+    names = [c for c, dtype in schema.items() if dtype == pl.Categorical and c in frame.columns]
+    return frame.with_columns(pl.col(names).cast(pl.Categorical)) if names else frame
+
 
 CONTENT = tuple(name for name in ROW_SCHEMA if name not in ("pair_id", "judge"))
 """The columns a cached verdict keeps (verdicts are content-addressed: ids come from the run)."""

@@ -15,10 +15,12 @@ text can close the block), and the page inserts it with ``textContent`` only.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import os
 import re
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib.resources import files
@@ -68,10 +70,41 @@ def json_for_script(data: Any) -> str:
         >>> json_for_script({"p": "</script>"})
         '{"p":"\\u003c/script\\u003e"}'
     """
-    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    for char, code in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026")):
-        text = text.replace(char, code)
-    return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    return "".join(script_pieces(data))
+
+
+def script_pieces(data: Any) -> Iterator[str]:
+    """:func:`json_for_script`'s text in pieces (a page is written without joining them)."""
+    for text in _json_pieces(data, 3):
+        for char, code in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026")):
+            text = text.replace(char, code)
+        yield text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+
+
+def _json_pieces(data: Any, depth: int) -> Iterator[str]:
+    """``json.dumps(data)`` (compact, no NaN) in pieces that join to exactly its text.
+
+    Dicts and lists ``depth`` levels down are encoded a member at a time, so a SafeSora-size
+    page (a million numbers) is never a list of millions of small strings at once.
+    """
+    dumps = functools.partial(
+        json.dumps, ensure_ascii=False, separators=(",", ":"), allow_nan=False
+    )
+    if depth and isinstance(data, dict) and all(isinstance(k, str) for k in data):
+        yield "{"
+        for i, (key, value) in enumerate(data.items()):
+            yield ("," if i else "") + dumps(key) + ":"
+            yield from _json_pieces(value, depth - 1)
+        yield "}"
+    elif depth and isinstance(data, list):
+        yield "["
+        for i, value in enumerate(data):
+            if i:
+                yield ","
+            yield from _json_pieces(value, depth - 1)
+        yield "]"
+    else:
+        yield dumps(data)
 
 
 def _link(source: Path, target: Path) -> None:
@@ -192,10 +225,17 @@ def render_page(data: dict[str, Any], target: Path, prefix: str | None = None) -
         "CSP": _csp(script, style, prefix).replace('"', "&quot;"),
         "TITLE": html_title,
         "STYLE": style,
-        "DATA": json_for_script(data),
         "SCRIPT": script,
     }
-    # One pass: text put in (a prompt reading "{{SCRIPT}}") is never scanned again.
-    page = re.sub(r"\{\{([A-Z]+)\}\}", lambda m: values[m.group(1)], page)
-    target.write_text(page, encoding="utf-8")
+    # One pass: text put in (a prompt reading "{{SCRIPT}}") is never scanned again. The data
+    # (tens of megabytes at SafeSora's size) goes to the file in pieces, never joined.
+    parts = re.split(r"\{\{([A-Z]+)\}\}", page)
+    with open(target, "w", encoding="utf-8") as fh:
+        for i, part in enumerate(parts):
+            if i % 2 == 0:
+                fh.write(part)
+            elif part == "DATA":
+                fh.writelines(script_pieces(data))
+            else:
+                fh.write(values[part])
     return target

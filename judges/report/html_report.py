@@ -17,7 +17,7 @@ import polars as pl
 from judges.core.errors import ConfigError
 from judges.report.harm_report_data import harm_report_data, read_items, write_harm_html_report
 from judges.report.html_page import HtmlReportOptions, figures_data, render_page, video_entries
-from judges.report.report_data import read_pairs, report_data, video_paths
+from judges.report.report_data import read_pairs, read_tables, report_data, video_paths
 from judges.report.run_folder import normal_verdicts, run_kind
 
 __all__ = ["write_html_report", "write_merged_html_report", "write_run_report"]
@@ -28,13 +28,15 @@ def write_run_report(
     options: HtmlReportOptions | None,
     cache_dir: Path | None,
     log: Callable[[str], None],
+    verdicts: pl.DataFrame | None = None,
 ) -> Path | None:
     """``report.html`` at the end of a run: the run's files stay, whatever the page does.
 
     A page that cannot be built (a video library failing on a file, a full disk, a bug in
     the page's packing) is logged with the error and the command that rebuilds it, instead of
     discarding a finished run (hours of judging) for its view.
-    ``options=None`` writes no page.
+    ``options=None`` writes no page; ``verdicts``: the run's verdict table (as the file holds it),
+    so the page does not read a second copy of it.
     """
     if options is None:
         return None
@@ -42,7 +44,7 @@ def write_run_report(
         options if options.cache_dir or cache_dir is None else replace(options, cache_dir=cache_dir)
     )
     try:
-        return write_html_report(run_dir, options=opts)
+        return write_html_report(run_dir, options=opts, verdicts=verdicts)
     except Exception as e:  # the run's own files are written; only the view failed
         log(
             f"report.html not written ({type(e).__name__}: {e}); rebuild it with "
@@ -52,9 +54,14 @@ def write_run_report(
 
 
 def write_html_report(
-    run_dir: Path, out: Path | None = None, options: HtmlReportOptions | None = None
+    run_dir: Path,
+    out: Path | None = None,
+    options: HtmlReportOptions | None = None,
+    verdicts: pl.DataFrame | None = None,
 ) -> Path:
     """Write ``report.html`` for a run folder (into the folder, or ``out``).
+
+    ``verdicts``: the folder's verdict table when the caller holds it (else it is read).
 
     Returns:
         The path of the written page.
@@ -81,7 +88,7 @@ def write_html_report(
     out_dir.mkdir(parents=True, exist_ok=True)
     pairs = read_pairs(run_dir, info)
     videos, notes = video_entries(video_paths(pairs), out_dir, info, opts)
-    data = report_data(run_dir, info, pairs, videos)
+    data = report_data(run_dir, info, pairs, videos, read_tables(run_dir, verdicts))
     data["figures"] = figures_data(run_dir)
     data["notes"] = notes
     return render_page(data, out_dir / "report.html", opts.video_url_prefix)

@@ -241,21 +241,30 @@ def read_verdicts(path: Path) -> pl.DataFrame:
         Schema({'pair_id': String, 'judge': Categorical})
 
     """
-    scan = normal_verdicts(pl.scan_parquet(path))  # a run with controls: its normal rows
+    return page_verdicts(pl.scan_parquet(path)).collect()
+
+
+def page_verdicts(verdicts: pl.LazyFrame) -> pl.LazyFrame:
+    """The normal rows' :data:`VERDICT_COLUMNS` of a verdict table (a file's, or a run's)."""
+    scan = normal_verdicts(verdicts)  # a run with controls: its normal rows
     have = scan.collect_schema().names()
     columns = [c for c in VERDICT_COLUMNS if c in have]
     cast = {c: pl.Categorical for c in _REPEATED if c in columns}
-    return scan.select(columns).cast(cast).collect()  # type: ignore[arg-type]
+    return scan.select(columns).cast(cast)  # type: ignore[arg-type]
 
 
-def read_tables(run_dir: Path) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame | None]:
+def read_tables(
+    run_dir: Path, verdicts: pl.DataFrame | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame | None]:
     """A run folder's verdicts (:func:`read_verdicts`), agreement table and human ceiling.
 
-    The ceiling is ``None`` without votes.
+    The ceiling is ``None`` without votes. ``verdicts``: a run's table, held (not read again).
     """
     ceiling_path = run_dir / "ceiling.csv"
     return (
-        read_verdicts(run_dir / "verdicts.parquet"),
+        read_verdicts(run_dir / "verdicts.parquet")
+        if verdicts is None
+        else page_verdicts(verdicts.lazy()).collect(),
         read_agreement_csv(run_dir / "agreement.csv"),
         pl.read_csv(ceiling_path) if ceiling_path.is_file() else None,
     )

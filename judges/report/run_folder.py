@@ -36,7 +36,7 @@ from typing import Any, overload
 
 import polars as pl
 
-from judges.cache.verdict_rows import verdict_frame
+from judges.cache.verdict_rows import as_text, categorical, verdict_frame
 from judges.core.errors import ConfigError
 from judges.core.types import Pair, Verdict, frames_label
 from judges.report.folders import check_writable_dir, record_run_id, rename_noreplace
@@ -47,23 +47,26 @@ VERDICT_SCHEMA: dict[str, Any] = {
     "prompt_id": pl.String,
     "video_0_id": pl.String,
     "video_1_id": pl.String,
-    "judge": pl.String,
-    "dimension": pl.String,
+    "judge": pl.Categorical,
+    "dimension": pl.Categorical,
     "frames": pl.Int64,
-    "winner": pl.String,
-    "human": pl.String,
+    "winner": pl.Categorical,
+    "human": pl.Categorical,
     "match": pl.Boolean,
-    "status": pl.String,
+    "status": pl.Categorical,
     "score_0": pl.Float64,
     "score_1": pl.Float64,
     "confidence": pl.Float64,
-    "confidence_kind": pl.String,
-    "error": pl.String,
-    "error_kind": pl.String,
+    "confidence_kind": pl.Categorical,
+    "error": pl.Categorical,
+    "error_kind": pl.Categorical,
     "cost_usd": pl.Float64,
     "latency_s": pl.Float64,
     "raw": pl.String,
 }
+"""A run's verdict table in memory. Columns of a few values each are categorical (4 bytes a
+row, not 16 and up); ``verdicts.parquet`` holds them as text (:func:`write_run`), as it always
+did, so every reader of the file reads what it read before."""
 
 
 def new_run_id(judge_names: Sequence[str], now: datetime | None = None) -> str:
@@ -104,22 +107,24 @@ def verdict_table(
             for d in {*p.labels, *p.ties}
             if (human := p.labels.get(d) or ("tie" if d in p.ties else None)) is not None
         ],
-        schema={"pair_id": pl.String, "dimension": pl.String, "human": pl.String},
+        schema={"pair_id": pl.String, "dimension": pl.Categorical, "human": pl.Categorical},
         orient="row",
     )
     kinds = pl.DataFrame(
         list((confidence_kinds or {}).items()),
-        schema={"judge": pl.String, "kind": pl.String},
+        schema={"judge": pl.Categorical, "kind": pl.Categorical},
         orient="row",
     )
     # Only the id columns are joined; the verdict columns are shared, not copied.
     looked_up = (
-        rows.select("pair_id", "dimension", "judge")
+        categorical(rows.select("pair_id", "dimension", "judge"))
         .join(ids, on="pair_id", how="left", maintain_order="left")
         .join(humans, on=["pair_id", "dimension"], how="left", maintain_order="left")
         .join(kinds, on="judge", how="left", maintain_order="left")
     )
-    table = rows.hstack(looked_up.select("prompt_id", "video_0_id", "video_1_id", "human", "kind"))
+    table = categorical(rows).hstack(
+        looked_up.select("prompt_id", "video_0_id", "video_1_id", "human", "kind")
+    )
     table = table.with_columns(
         match=pl.when(pl.col("human").is_null())
         .then(None)
@@ -157,7 +162,8 @@ def write_run(
     (``calibration``, ``position_bias``) to ``<name>.csv`` and a section of the report.
     """
     run_dir.mkdir(parents=True, exist_ok=True)
-    verdicts.write_parquet(run_dir / "verdicts.parquet")
+    # Categorical columns as text, streamed: the file reads as it always did.
+    verdicts.lazy().cast(as_text(verdicts.schema)).sink_parquet(run_dir / "verdicts.parquet")
     frames_labels(table).write_csv(run_dir / "agreement.csv")
     if ceiling is not None:
         ceiling.write_csv(run_dir / "ceiling.csv")

@@ -49,6 +49,7 @@ from judges.stats.ceiling import ceiling_table, judge_vs_loo, with_ceiling
 from judges.stats.controls import control_table
 from judges.stats.ranking import RankingConfig
 from judges.stats.repeats import repeats_table
+from judges.stats.text_columns import texts
 
 __all__ = [
     "AgreementConfig",
@@ -255,7 +256,7 @@ def _run(
     for line in repeats_lines(repeats):
         session.log(line)
     everything = with_controls(verdicts, controlled)  # verdicts.parquet: every control's rows
-    controls = control_table(everything, config.stats) if controlled is not None else None
+    controls = control_table(texts(everything), config.stats) if controlled is not None else None
     for line in control_sentences(controls) if controls is not None else []:
         session.log(line)
     above = above_pairs(
@@ -365,7 +366,7 @@ def _run(
         write_rankings(folder.staging, above)
         write_report_sources(folder.staging, pairs, votes.table if votes is not None else None)
         stages.lap("writing tables")
-        write_run_report(folder.staging, config.report, session.cache_dir, session.log)
+        write_run_report(folder.staging, config.report, session.cache_dir, session.log, verdicts)
         stages.lap("report.html")
         run_dir = folder.publish()
         stages.lap("publishing")

@@ -20,7 +20,7 @@ import polars as pl
 from tqdm import tqdm
 
 from judges.cache.store import Store, stable_hash
-from judges.cache.verdict_rows import LazyVerdicts, verdict_cells
+from judges.cache.verdict_rows import LazyVerdicts, categorical, verdict_cells
 from judges.chat.budget import Budget
 from judges.chat.pricing import CostPlan
 from judges.core.types import Verdict
@@ -29,6 +29,7 @@ from judges.judge.controls import NONE, control_context, refused_verdicts, resto
 from judges.media.keyframes import KeyframeSource
 from judges.run.cache_upkeep import note_use
 from judges.run.engines import LocalEngine, group_of
+from judges.run.score_columns import columnar, judge_columns
 from judges.run.task_plan import plan_tasks as plan_tasks  # where callers have imported it
 from judges.run.verdict_keys import pair_level
 from judges.run.verdict_lookup import Lookup
@@ -155,7 +156,7 @@ class Runner:
         note_use(store.segments, look.fingerprint, about)  # for experiments/cache.py list
         if pair_level(judge) and all(isinstance(t, Task) for t in tasks[:1]):
             # By (pair_key, dimension, frames): one hash per pair, not per verdict.
-            look.set_found(look.cached_pairs(store.segments, self.ctx.source.strategy))
+            look.set_found(categorical(look.cached_pairs(store.segments, self.ctx.source.strategy)))
         else:
             look.keys = self._keys(judge, tasks, look.hashes)
             wanted = pl.DataFrame(
@@ -163,7 +164,7 @@ class Runner:
                 schema={"i": pl.Int64, "key": pl.String, "pair_id": pl.String},
             )
             found = store.segments.lookup(look.fingerprint, wanted.drop_nulls("key"), ["key"])
-            look.set_found(found.with_columns(judge=pl.lit(judge.name)))
+            look.set_found(categorical(found.with_columns(judge=pl.lit(judge.name))))
         if len(look.todo) and store.holds(VERDICTS):
             self._from_log(look)
         return look
@@ -229,22 +230,27 @@ class Runner:
             return self._run_objects(judge, tasks)
         start = time.perf_counter()
         look = self._lookup(judge, tasks)
-        todo = [tasks[i] for i in look.todo]
-        todo.sort(key=group_of)  # see _run_objects
-        cached = len(tasks) - len(todo)
+        computed, cached = len(look.todo), len(tasks) - len(look.todo)
         store = self.ctx.store
-        log = store.segments.open_log(look.fingerprint) if store is not None and todo else None
+        log = None
+        if computed and control == NONE and columnar(judge, self.engine) and look.keys is None:
+            # A score judge: its videos scored once, its verdicts made as columns.
+            made = judge_columns(judge, look, self.ctx, self.workers)  # type: ignore[arg-type]
+        else:
+            todo = sorted((tasks[i] for i in look.todo), key=group_of)  # see _run_objects
+            log = store.segments.open_log(look.fingerprint) if store is not None and todo else None
 
-        def done(verdict: Verdict) -> str | None:
-            return look.entry(look.task_of(verdict), verdict_cells(verdict))
+            def done(verdict: Verdict) -> str | None:
+                return look.entry(look.task_of(verdict), verdict_cells(verdict))
 
-        try:
-            ctx, commit = control_context(self.ctx, control, seed), log.write if log else None
-            self._drive(judge, todo, done, cached, len(tasks), commit, ctx, restorer(control))
-        finally:
-            if log is not None:
-                log.close(remove=False)  # until its rows are in a segment (below)
-        made = look.take_made()  # in task order, so a rerun reads the segment in order
+            try:
+                ctx, commit = control_context(self.ctx, control, seed), log.write if log else None
+                self._drive(judge, todo, done, cached, len(tasks), commit, ctx, restorer(control))
+            finally:
+                if log is not None:
+                    log.close(remove=False)  # until its rows are in a segment (below)
+            del todo
+            made = look.take_made()  # in task order, so a rerun reads the segment in order
         if store is not None:
             store.segments.append(look.fingerprint, look.segment_rows(made))
             if log is not None:
@@ -263,7 +269,7 @@ class Runner:
             judge=judge,
             verdicts=LazyVerdicts(frame.drop("i")),
             cached=cached,
-            computed=len(todo),
+            computed=computed,
             seconds=time.perf_counter() - start,
             statuses={str(k): int(v) for k, v in counts},
         )

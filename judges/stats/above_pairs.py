@@ -30,6 +30,7 @@ from judges.stats.ranking_tables import (
     win_rates,
 )
 from judges.stats.slices import MIN_SLICE_PAIRS, slice_table
+from judges.stats.text_columns import texts
 
 GENERATOR = "generator"
 MISSING = "(missing)"
@@ -294,6 +295,8 @@ def above_pairs(
     ranking = ranking or RankingConfig()
     above = AbovePairs(method=bootstrap.method, prior=ranking.prior)
     named = generators_named(pairs)
+    if named or by:  # joined with tables of text below
+        verdicts = texts(verdicts)
     if rank is True and not named:
         raise ConfigError(
             "--rank-generators: no video names its generator (the 'generated_from' field of "

@@ -182,6 +182,7 @@ def agreement_table(
         )
         .sort(["judge", "_dim", "_all", "frames"])
         .drop("_dim", "_all")
+        .with_columns(pl.col(pl.Categorical).cast(pl.String))  # a run's categorical columns
     )
 
 

@@ -229,10 +229,14 @@ def judge_vs_loo(
     units = leave_one_out(votes).filter(pl.col("reference").is_not_null())
     if units.is_empty() or verdicts.is_empty():
         return pl.DataFrame(schema=LOO_COLUMNS)
+    # Typed as the verdicts' (a run's table keeps dimension and winner categorical).
+    units = units.cast({"dimension": verdicts.schema["dimension"]})
     scored = verdicts.join(
         units.select("pair_id", "dimension", "reference", pl.col("hit").alias("human_hit")),
         on=["pair_id", "dimension"],
-    ).with_columns((pl.col("winner") == pl.col("reference")).fill_null(False).alias("hit"))
+    ).with_columns(
+        (pl.col("winner").cast(pl.String) == pl.col("reference")).fill_null(False).alias("hit")
+    )
     scored = scored.with_columns(cluster_column(scored, config.cluster).alias("_cluster"))
     rows = []
     for (judge, dimension, frames), group in scored.group_by(

@@ -1,0 +1,21 @@
+"""Categorical columns back to text, where a statistic meets tables that hold text.
+
+A run's verdict table keeps its repeated columns (judge, dimension, winner...) categorical to
+save memory (:data:`judges.report.run_folder.REPEATED`); a join or concatenation with a table
+of text needs both sides typed alike.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+
+def texts(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with every categorical column cast to text (others shared, not copied).
+
+    Example:
+        >>> texts(pl.DataFrame({"judge": ["psnr"]}, schema={"judge": pl.Categorical})).schema
+        Schema({'judge': String})
+
+    """
+    return frame.with_columns(pl.col(pl.Categorical).cast(pl.String))
