@@ -186,3 +186,20 @@ def test_table_counts_the_clusters_of_each_kind(cluster, clusters):
         assert row["agreement_cluster_lo"] <= 0.5 <= row["agreement_cluster_hi"]
     again = agreement_table(_table(cluster), bootstrap=BootstrapConfig(cluster=cluster))
     assert again["agreement_cluster_lo"].equals(table["agreement_cluster_lo"])  # seeded
+
+
+def test_sums_of_many_views_equal_each_views_own_sums_bit_for_bit():
+    rng = np.random.default_rng(3)
+    codes = rng.integers(0, 300, 4000)
+    resampler = ClusterResampler(codes.tolist(), BootstrapConfig(resamples=500, seed=7))
+    # Two views over every cluster (one shared matrix), one over fewer clusters (its own).
+    groups = [np.arange(4000), rng.permutation(4000), np.flatnonzero(codes < 40)]
+    views = [
+        (resampler.subset(rows), tuple(rng.random(len(rows)) < p for p in (0.3, 0.6, 0.9)))
+        for rows in groups
+    ]
+    together = ClusterResampler.resampled_sums_of_many(views)
+    assert [t.shape for t in together] == [(500, 3)] * 3
+    for (view, columns), totals in zip(views, together, strict=True):
+        assert np.array_equal(totals, view.resampled_sums(*columns))
+    assert len(resampler._weights) == 2  # the two full views shared one weight matrix

@@ -234,6 +234,7 @@ def _resampled(
         else np.full(frame.height, np.nan)
     )
     out: dict[str, list[Any]] = {name: [] for name in _RESAMPLED}
+    columns = []  # each group's (match, lab, dec, hits, with_tie)
     for idx in rows_per_group:
         w, h = winners[idx], humans[idx]
         lab = (h == V0) | (h == V1)
@@ -245,21 +246,26 @@ def _resampled(
         )
         hits = np.zeros(len(idx), dtype=bool)
         hits[with_tie] = ties.hits
-        n_lab = int(lab.sum())
         t_lo, t_hi = wilson_interval(int(ties.hits.sum()), int(with_tie.sum()))
-        group_codes = codes[idx]
-        out["n_clusters"].append(_count_clusters(group_codes, lab))
+        out["n_clusters"].append(_count_clusters(codes[idx], lab))
         out["accuracy_ties"].append(ties.accuracy)
         out["accuracy_ties_lo"].append(t_lo)
         out["accuracy_ties_hi"].append(t_hi)
         out["tie_threshold"].append(ties.threshold)
         out["accuracy_ties_optimistic"].append(ties.optimistic)
-        if not config.resamples:
-            for name in _CLUSTERED:
-                out[name].append(math.nan)
-            continue
-        # One matrix product gives every statistic's resampled totals (paired by resample).
-        totals = resampler.subset(idx).resampled_sums(match, lab, dec, hits, with_tie)
+        columns.append((match, lab, dec, hits, with_tie))
+    if not config.resamples:
+        for name in _CLUSTERED:
+            out[name] = [math.nan] * len(rows_per_group)
+        return out
+    # One matrix product per weight matrix gives every group's resampled totals (paired by
+    # resample): the groups share the matrix, so it is read once, not once per group.
+    views = [(resampler.subset(idx), cols) for idx, cols in zip(rows_per_group, columns)]
+    all_totals = ClusterResampler.resampled_sums_of_many(views)
+    for idx, (match, lab, dec, hits, with_tie), totals in zip(
+        rows_per_group, columns, all_totals, strict=True
+    ):
+        group_codes, n_lab = codes[idx], int(lab.sum())
         agree = ratio(totals[:, 0], totals[:, 1])
         n_ties = int(with_tie.sum())
         # Each proportion over its own pairs and the clusters they fall in (its G).

@@ -300,6 +300,39 @@ class ClusterResampler:
             out[start : start + step] = weights[start : start + step].astype(np.float32) @ sums
         return out
 
+    @staticmethod
+    def resampled_sums_of_many(
+        views: Sequence[tuple[ClusterResampler, tuple[np.ndarray, ...]]],
+    ) -> list[np.ndarray]:
+        """:meth:`resampled_sums` of several views at once: one matrix product per weight matrix.
+
+        Views over the same clusters (every group of an agreement table, usually) share one
+        weight matrix: their cluster sums side by side make one product, so the matrix is
+        widened to float32 and read once instead of once per view. The totals are sums of
+        integer counts, exact in float32 in any order, so they equal :meth:`resampled_sums`'s
+        bit for bit.
+        """
+        out: list[np.ndarray] = [np.empty(0)] * len(views)
+        shared: dict[bytes, list[int]] = {}
+        for i, (view, _) in enumerate(views):
+            shared.setdefault(view.present.tobytes(), []).append(i)
+        for members in shared.values():
+            parts = [
+                cluster_sums(views[i][0]._local, len(views[i][0].present), *views[i][1])
+                for i in members
+            ]
+            weights = views[members[0]][0].weights
+            totals = np.empty((weights.shape[0], sum(p.shape[1] for p in parts)), np.float64)
+            sums = np.hstack(parts).astype(np.float32)
+            step = max(1, _BLOCK_CELLS // max(1, weights.shape[1]))
+            for start in range(0, weights.shape[0], step):
+                block = weights[start : start + step].astype(np.float32)
+                totals[start : start + step] = block @ sums
+            edges = np.cumsum([0, *(p.shape[1] for p in parts)])
+            for i, lo, hi in zip(members, edges[:-1], edges[1:], strict=True):
+                out[i] = totals[:, lo:hi]
+        return out
+
     def draws(self, num: np.ndarray, den: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
         """Bootstrap draws of ``sum(num[rows]) / sum(den[rows])`` (rows: a boolean mask)."""
         if rows is not None:
