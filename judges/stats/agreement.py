@@ -260,7 +260,9 @@ def _resampled(
         return out
     # One matrix product per weight matrix gives every group's resampled totals (paired by
     # resample): the groups share the matrix, so it is read once, not once per group.
-    views = [(resampler.subset(idx), cols) for idx, cols in zip(rows_per_group, columns)]
+    views = [
+        (resampler.subset(idx), cols) for idx, cols in zip(rows_per_group, columns, strict=True)
+    ]
     all_totals = ClusterResampler.resampled_sums_of_many(views)
     for idx, (match, lab, dec, hits, with_tie), totals in zip(
         rows_per_group, columns, all_totals, strict=True
