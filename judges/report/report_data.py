@@ -12,9 +12,6 @@ verdicts are delta-coded pair indices, one outcome letter per verdict and rounde
 
 from __future__ import annotations
 
-import functools
-import json
-import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -26,6 +23,8 @@ from judges.core.errors import ConfigError
 from judges.core.types import Pair, frames_label
 from judges.report.run_folder import normal_verdicts, read_agreement_csv
 from judges.report.tables import display_table, error_groups, frames_labels, interval_method
+from judges.report.verdict_packing import HUMAN_CODES, OUTCOME_CODES, outcomes, round_column
+from judges.report.verdict_packing import replies as replies_of
 
 __all__ = [
     "OUTCOME_CODES",
@@ -39,16 +38,6 @@ __all__ = [
     "write_report_sources",
 ]
 
-# One letter per verdict: who won, or why nobody did.
-OUTCOME_CODES = {
-    "video_0": "a",
-    "video_1": "b",
-    "tie": "t",
-    "refused": "r",
-    "unparsed": "u",
-    "error": "e",
-}
-HUMAN_CODES = {"video_0": "a", "video_1": "b", "tie": "t"}
 PAIR_COLUMNS = {
     "pair_id": pl.String,
     "prompt_id": pl.String,
@@ -124,53 +113,6 @@ def rows(table: pl.DataFrame) -> list[tuple[Any, ...]]:
         pl.when(pl.col(c).is_finite()).then(pl.col(c)).alias(c) for c in floats
     )
     return table.rows()
-
-
-def _round(values: pl.Series, digits: int = 4) -> list[float | None] | None:
-    """Numbers to 4 significant digits (JSON size); ``None`` when the column is all null."""
-    if values.null_count() == len(values):
-        return None
-
-    def rounded(v: float) -> float | None:
-        # inf (safesora_compat PSNR of identical frames) and NaN have no JSON form: null
-        return float(f"{v:.{digits}g}") if math.isfinite(v) else None
-
-    numbers = values.cast(pl.Float64).to_numpy()  # null reads as NaN: null either way
-    # A local judge's scores repeat per video: each distinct value is formatted once.
-    distinct, inverse = np.unique(numbers, return_inverse=True)
-    if 2 * len(distinct) > len(numbers):
-        return [rounded(v) for v in numbers.tolist()]
-    once = [rounded(v) for v in distinct.tolist()]
-    return [once[i] for i in inverse.tolist()]
-
-
-@functools.lru_cache(maxsize=4096)
-def _reply_text(raw: str | None, error: str | None) -> str:
-    """What a judge said: its replies' reasoning or text, and the error of a failed call.
-
-    Memoised (bounded): a local judge's ``raw`` repeats one value over every verdict, and
-    parsing it 1.24M times took seconds; distinct VLM replies just miss.
-    """
-    parts: list[str] = []
-    if raw:
-        try:
-            parsed = json.loads(raw)
-        except ValueError:
-            parsed = raw
-        if isinstance(parsed, dict):
-            replies = parsed.get("replies") or []
-            parts += [
-                str(r.get("reasoning") or r.get("text") or "").strip()
-                for r in replies
-                if isinstance(r, dict)
-            ]
-            if "text" in parsed:
-                parts.append(str(parsed["text"]))
-        elif isinstance(parsed, str):
-            parts.append(parsed)
-    if error:
-        parts.append(f"error: {error}")
-    return "\n---\n".join(p for p in parts if p)
 
 
 def _overview(
@@ -331,27 +273,21 @@ def report_data(
             )
             .sort("_pair")
         )
-        pair_idx = part["_pair"].to_list()
-        outcome = "".join(
-            OUTCOME_CODES.get(w or "", OUTCOME_CODES.get(s or "", "e"))
-            for w, s in zip(part["winner"].to_list(), part["status"].to_list(), strict=True)
-        )
-        replies = [
-            texts.setdefault(t, len(texts)) if (t := _reply_text(r, e)) else -1
-            for r, e in zip(part["raw"].to_list(), part["error"].to_list(), strict=True)
-        ]
+        pair_idx = part["_pair"].to_numpy()
+        outcome = outcomes(part)
+        replies = replies_of(part, texts)
         settings.append(
             {
                 "judge": judge,
                 "dimension": dim,
                 "frames": frames_label(frames),
                 "n": frames,
-                "p": [b - a for a, b in zip([0, *pair_idx[:-1]], pair_idx, strict=True)],
+                "p": np.diff(np.asarray(pair_idx, dtype=np.int64), prepend=0).tolist(),
                 "o": outcome,
-                "c": _round(part["confidence"]),
+                "c": round_column(part["confidence"]),
                 "ck": part["confidence_kind"].drop_nulls().first(),
-                "s0": _round(part["score_0"]),
-                "s1": _round(part["score_1"]),
+                "s0": round_column(part["score_0"]),
+                "s1": round_column(part["score_1"]),
                 "r": replies if any(r >= 0 for r in replies) else None,
             }
         )
