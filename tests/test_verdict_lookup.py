@@ -12,6 +12,7 @@ from judges.cache.segments import VerdictSegments
 from judges.cache.verdict_rows import in_order
 from judges.core.types import Dimension, Pair, Video
 from judges.judge.base import Task
+from judges.run.task_plan import planned_tasks
 from judges.run.task_runner import plan_tasks
 from judges.run.verdict_lookup import TaskIndex
 
@@ -88,3 +89,42 @@ def test_in_order_sorts_a_column_at_a_time_and_keeps_ordered_rows_as_they_are():
     assert out.rows() == [(0, "a"), (1, "b"), (2, "c"), (3, "d")]
     ordered = pl.DataFrame({"i": np.arange(5), "s": list("abcde")})
     assert in_order([ordered], "i") is ordered
+
+
+def _listed(ps, dims, frames, labeled_only=True, with_ties=False):
+    """The task list and counts as plan_tasks made them before plans were arrays."""
+    tasks, unlabeled = [], {}
+    for dim in dims:
+        for pair in ps:
+            if labeled_only and dim not in pair.labels and not (with_ties and dim in pair.ties):
+                unlabeled[dim.value] = unlabeled.get(dim.value, 0) + 1
+                continue
+            tasks.extend(Task(pair, dim, n) for n in frames)
+    return tasks, unlabeled
+
+
+def test_a_plan_indexes_exactly_as_its_task_objects_do():
+    v = [Video(f"v{i}", Path(f"/videos/v{i}.mp4"), "t", "t") for i in range(4)]
+    # A repeated pair id (the later record wins a slot, as with a list), a tie, a pair with no
+    # label, a dimension no pair is labelled on, and a frame count asked twice.
+    ps = [
+        *pairs(),
+        Pair("a", "q3", "t", v[3], v[0], {H: "video_0"}, ties=frozenset({A})),
+        Pair("d", "q3", "t", v[0], v[2], {}),
+    ]
+    for kwargs in ({}, {"with_ties": True}, {"labeled_only": False}):
+        plan, unlabeled = planned_tasks(ps, [H, C, A], [8, None, 8], **kwargs)
+        assert plan_tasks(ps, [H, C, A], [8, None, 8], **kwargs) == (list(plan), unlabeled)
+        listed, expected = _listed(ps, [H, C, A], [8, None, 8], **kwargs)
+        assert list(plan) == listed and unlabeled == expected
+        assert [plan[i] for i in range(len(plan))] == listed
+        assert plan[-1] == listed[-1] and plan[1:3] == listed[1:3]
+        fast, slow = TaskIndex(plan), TaskIndex(listed)
+        assert fast.p.dtype == slow.p.dtype and fast.p.tolist() == slow.p.tolist()
+        assert fast.slots.tolist() == slow.slots.tolist()
+        assert fast.pair_no == slow.pair_no and fast.firsts == slow.firsts
+        assert list(fast.dims.items()) == list(slow.dims.items())
+        assert list(fast.frames.items()) == list(slow.frames.items())
+        firsts = list({id(t.pair): t.pair for t in listed}.values())
+        assert [t.pair for t in plan.pair_tasks()] == firsts
+    assert TaskIndex(planned_tasks(ps, [], [1])[0]).slots.size == 0

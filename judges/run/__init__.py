@@ -19,6 +19,8 @@ _EXPORTS = {
     "JudgeRun": "task_runner",
     "Runner": "task_runner",
     "plan_tasks": "task_plan",
+    "planned_tasks": "task_plan",
+    "PlannedTasks": "task_plan",
     "LocalEngine": "engines",
     "RayEngine": "engines",
     "make_engine": "engines",

@@ -40,7 +40,8 @@ from judges.report.run_folder import RunFolder, new_run_id, verdict_table, write
 from judges.run.controls_run import control_plans, run_controls, with_controls
 from judges.run.results import _DESCRIBED, DryRun, JudgeReport, RunResult
 from judges.run.session import JudgeRequest, Session, SessionConfig, log_to_stderr
-from judges.run.task_runner import JudgeRun, plan_tasks
+from judges.run.task_plan import planned_tasks
+from judges.run.task_runner import JudgeRun
 from judges.stats.above_pairs import above_pairs, check_fields
 from judges.stats.agreement import agreement_table
 from judges.stats.bootstrap import BootstrapConfig
@@ -196,7 +197,7 @@ def _run(
     runner = session.runner
     if config.dry_run:
         plans = [
-            runner.plan(judge, plan_tasks(pairs, plan[judge.name], frames, with_ties=True)[0])
+            runner.plan(judge, planned_tasks(pairs, plan[judge.name], frames, with_ties=True)[0])
             for judge in judges
         ]
         plans += control_plans(runner, judges, plan, pairs, frames, config)
@@ -207,7 +208,7 @@ def _run(
     unlabeled_all: dict[str, dict[str, int]] = {}
     for judge in judges:
         dims = plan[judge.name]
-        tasks, unlabeled = plan_tasks(pairs, dims, frames, with_ties=True)
+        tasks, unlabeled = planned_tasks(pairs, dims, frames, with_ties=True)
         stages.lap("planning tasks")
         if unlabeled:
             session.log(

@@ -30,6 +30,7 @@ from judges.media.keyframes import KeyframeSource
 from judges.run.cache_upkeep import note_use
 from judges.run.engines import LocalEngine, group_of
 from judges.run.score_columns import columnar, judge_columns
+from judges.run.task_plan import PlannedTasks
 from judges.run.task_plan import plan_tasks as plan_tasks  # where callers have imported it
 from judges.run.verdict_keys import pair_level
 from judges.run.verdict_lookup import Lookup
@@ -111,7 +112,8 @@ class Runner:
         """Each file's content hash, looked up once, not once per task that uses it."""
         assert self.ctx.store is not None
         hashes: dict[Any, str | None] = {}
-        for task in tasks:
+        # A plan's tasks of one pair share its files: one task per pair is enough.
+        for task in tasks.pair_tasks() if isinstance(tasks, PlannedTasks) else tasks:
             for path in task.files:
                 if path not in hashes:
                     try:

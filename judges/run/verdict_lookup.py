@@ -18,6 +18,7 @@ import polars as pl
 from judges.cache.segments import SEGMENT_SCHEMA, VerdictSegments, log_line
 from judges.cache.verdict_rows import ROW_SCHEMA, RowBuilder, in_order
 from judges.judge.base import Judge
+from judges.run.task_plan import PlannedTasks
 from judges.run.verdict_keys import PairKeys
 
 _PDF = np.dtype([("p", np.int32), ("d", np.int32), ("f", np.int32)])
@@ -41,6 +42,9 @@ class TaskIndex:
     """
 
     def __init__(self, tasks: Sequence[Any]) -> None:
+        if isinstance(tasks, PlannedTasks):
+            self._from_plan(tasks)
+            return
         pair_no: dict[str, int] = {}
         dims: dict[str, int] = {}
         frames: dict[int | None, int] = {}
@@ -69,6 +73,34 @@ class TaskIndex:
         del parts
         self.slots = np.full(len(firsts) * len(dims) * len(frames), -1, dtype=np.int32)
         """The task index in each ``(p * dims + d) * frames + f`` slot (-1: no such task)."""
+        self.slots[slot] = np.arange(len(slot), dtype=np.int32)
+
+    def _from_plan(self, tasks: PlannedTasks) -> None:
+        """The same numbering from a plan's arrays: no task object, tuple or key per task."""
+        ids: dict[str, int] = {}
+        id_of = np.array([ids.setdefault(p.pair_id, len(ids)) for p in tasks.pairs], np.int64)
+        row_ids = id_of[tasks.pair_rows] if len(id_of) else np.zeros(0, np.int64)
+        n_frames = len(tasks.frames) if len(tasks) else 0
+        # Pairs, dimensions and frame counts numbered in the order the tasks first show them.
+        distinct, first = np.unique(row_ids, return_index=True)
+        order = np.argsort(first, kind="stable")
+        number = np.zeros(len(ids), dtype=np.int64)
+        number[distinct[order]] = np.arange(len(order))
+        first_rows = first[order].tolist() if n_frames else []
+        self.firsts = [tasks[row * n_frames] for row in first_rows]
+        self.pair_no = {t.pair.pair_id: k for k, t in enumerate(self.firsts)}
+        self.dims, self.frames = {}, {}
+        dim_no = np.zeros(len(tasks.dimensions), dtype=np.int64)
+        if n_frames:
+            for b in np.unique(tasks.dim_rows).tolist():
+                dim_no[b] = self.dims.setdefault(tasks.dimensions[b].value, len(self.dims))
+            for n in tasks.frames:
+                self.frames.setdefault(n, len(self.frames))
+        frame_no = np.array([self.frames.get(n, 0) for n in tasks.frames], dtype=np.int64)
+        self.p = number[row_ids].astype(np.int32).repeat(n_frames)
+        rows = (number[row_ids] * len(self.dims) + dim_no[tasks.dim_rows]) * len(self.frames)
+        slot = (rows[:, None] + frame_no[None, :]).ravel() if n_frames else rows[:0]
+        self.slots = np.full(len(self.firsts) * len(self.dims) * len(self.frames), -1, np.int32)
         self.slots[slot] = np.arange(len(slot), dtype=np.int32)
 
     def of(self, pair_id: str, dimension: str, frames: int | None) -> int:
