@@ -659,3 +659,45 @@ def test_the_address_keeps_the_place(runs, open_page):
     assert again.is_visible("#browser") and again.text_content("#prompt")
     bad = open_page(runs["run"] / "report.html", "#pairs?judge=%3Cscript%3E&pair=nope")
     assert bad.input_value("#f-judge") == "psnr" and bad.problems == []
+
+
+def test_packed_data_is_reused_only_while_its_inputs_are_unchanged(runs, tmp_path, monkeypatch):
+    import judges.report.html_report as html_report
+    from judges.report.page_reuse import page_key
+
+    run = tmp_path / "run"
+    shutil.copytree(runs["run"], run, ignore=shutil.ignore_patterns("report*"))
+    options = HtmlReportOptions(cache_dir=runs["cache"])
+    store = runs["cache"] / "report_data"
+    key = page_key(run, json.loads((run / "run.json").read_text()))
+    (store / f"{key}.json").unlink(missing_ok=True)
+    fresh = write_html_report(run, tmp_path / "a", options).read_bytes()  # packed and kept
+    assert (store / f"{key}.json").is_file()
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("packed again")
+
+    with monkeypatch.context() as mp:
+        mp.setattr(html_report, "report_data", refuse)
+        reused = write_html_report(run, tmp_path / "b", options).read_bytes()
+        assert reused == fresh  # byte for byte the page packed afresh
+        # Another run id (run.json is not an input): reused, with this run's id.
+        info = json.loads((run / "run.json").read_text())
+        (run / "run.json").write_text(json.dumps({**info, "run_id": "other"}))
+        page = write_html_report(run, tmp_path / "c", options)
+        assert _data(page)["run_id"] == "other" and "t2v-judges report: other" in page.read_text()
+        # A changed table is a new key: packed again.
+        table = (run / "agreement.csv").read_text()
+        pl.read_csv(run / "agreement.csv").with_columns(pl.col("agreement") / 2).write_csv(
+            run / "agreement.csv"
+        )
+        with pytest.raises(AssertionError, match="packed again"):
+            write_html_report(run, tmp_path / "d", options)
+    changed = _data(write_html_report(run, tmp_path / "d", options))
+    assert changed["overview"] != _data(tmp_path / "a" / "report.html")["overview"]
+    # A damaged kept entry is packed again, never trusted.
+    (run / "agreement.csv").write_text(table)
+    (run / "run.json").write_text(json.dumps(info))
+    (store / f"{key}.json").write_text('{"order": ["kind", "overview"], "texts": {}}')
+    assert write_html_report(run, tmp_path / "e", options).read_bytes() == fresh
+    assert json.loads((store / f"{key}.json").read_text())["texts"]  # kept again, whole

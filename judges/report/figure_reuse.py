@@ -32,7 +32,7 @@ _NOT_INPUTS = {"run.json", "figures", "report.html", "report_files"}
 _PACKAGE = Path(__file__).resolve().parents[1]
 
 
-def _code_digest() -> str:
+def code_digest() -> str:
     """SHA-256 over the ``judges`` package's Python files (names and contents)."""
     h = hashlib.sha256()
     for path in sorted(_PACKAGE.rglob("*.py")):
@@ -70,7 +70,7 @@ def figures_key(run_dir: Path, settings: Mapping[str, Any]) -> str:
     h = hashlib.sha256()
     h.update(json.dumps(settings, sort_keys=True, default=str).encode())
     h.update(json.dumps({name: _version(name) for name in LIBRARIES}).encode())
-    h.update(_code_digest().encode())
+    h.update(code_digest().encode())
     for path in sorted(run_dir.rglob("*")):
         rel = path.relative_to(run_dir)
         if rel.parts[0] in _NOT_INPUTS or not path.is_file():

@@ -213,8 +213,14 @@ def _csp(script: str, style: str, prefix: str | None) -> str:
     )
 
 
-def render_page(data: dict[str, Any], target: Path, prefix: str | None = None) -> Path:
-    """Put ``data`` into the page template and write it to ``target``."""
+def render_page(
+    data: dict[str, Any], target: Path, prefix: str | None = None, data_text: str | None = None
+) -> Path:
+    """Put ``data`` into the page template and write it to ``target``.
+
+    ``data_text``: ``data`` already encoded by :func:`json_for_script` (or assembled to the
+    same text, :mod:`judges.report.page_reuse`); ``data`` then only gives the title's run id.
+    """
     assets = files("judges.report") / "html"
     script = (assets / "report.js").read_text()
     style = (assets / "report.css").read_text()
@@ -235,7 +241,7 @@ def render_page(data: dict[str, Any], target: Path, prefix: str | None = None) -
             if i % 2 == 0:
                 fh.write(part)
             elif part == "DATA":
-                fh.writelines(script_pieces(data))
+                fh.writelines(script_pieces(data) if data_text is None else [data_text])
             else:
                 fh.write(values[part])
     return target

@@ -17,6 +17,7 @@ import polars as pl
 from judges.core.errors import ConfigError
 from judges.report.harm_report_data import harm_report_data, read_items, write_harm_html_report
 from judges.report.html_page import HtmlReportOptions, figures_data, render_page, video_entries
+from judges.report.page_reuse import assemble, keep_packed, kept_packed, packed, page_key
 from judges.report.report_data import read_pairs, read_tables, report_data, video_paths
 from judges.report.run_folder import normal_verdicts, run_kind
 
@@ -88,10 +89,24 @@ def write_html_report(
     out_dir.mkdir(parents=True, exist_ok=True)
     pairs = read_pairs(run_dir, info)
     videos, notes = video_entries(video_paths(pairs), out_dir, info, opts)
-    data = report_data(run_dir, info, pairs, videos, read_tables(run_dir, verdicts))
-    data["figures"] = figures_data(run_dir)
-    data["notes"] = notes
-    return render_page(data, out_dir / "report.html", opts.video_url_prefix)
+    fresh = {
+        "run_id": info.get("run_id", run_dir.name),
+        "videos": videos,
+        "figures": figures_data(run_dir),
+        "notes": notes,
+    }
+    # The packed verdicts are kept by what they are read from (judges.report.page_reuse).
+    store = Path(opts.cache_dir) / "report_data" if opts.cache_dir else None
+    key = page_key(run_dir, info) if store is not None else None
+    kept = kept_packed(store, key) if store is not None and key is not None else None
+    if kept is None:
+        tables = read_tables(run_dir, verdicts)
+        data = {**report_data(run_dir, info, pairs, videos, tables), **fresh}
+        kept = packed(data)
+        if store is not None and key is not None:
+            keep_packed(store, key, kept)
+    text = assemble(kept, fresh)
+    return render_page(fresh, out_dir / "report.html", opts.video_url_prefix, data_text=text)
 
 
 def write_merged_html_report(
