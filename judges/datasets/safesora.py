@@ -13,10 +13,6 @@ sub-dimensions under ``sub_preferences`` (informativeness spelled ``information`
 from __future__ import annotations
 
 import functools
-import gzip
-import hashlib
-import json
-import zlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,9 +20,10 @@ from typing import Any
 from judges.core.errors import DataError
 from judges.core.harm_types import HARM_KEYS, check_harm_labels
 from judges.core.types import CHOICES, Choice, Dimension, Pair, Video
+from judges.datasets.config_files import CONFIG_SUFFIXES, find_config
+from judges.datasets.config_files import read_records as _read_records
 from judges.datasets.registry import DatasetFormat, register_format
 
-CONFIG_SUFFIXES = (".json", ".json.gz", ".jsonl", ".jsonl.gz")
 PAIR_KEYS = (
     "pair_id",
     "prompt_id",
@@ -64,6 +61,11 @@ def _squashed(known: tuple[str, ...]) -> dict[str, str]:
     return {_squash(k): k for k in known}
 
 
+@functools.lru_cache(maxsize=64)
+def _known(known: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(known)
+
+
 def check_key_spelling(obj: Mapping[str, Any], known: Sequence[str], where: str, field: str):
     """Refuse a key that differs from a known key only by case or separators.
 
@@ -74,6 +76,8 @@ def check_key_spelling(obj: Mapping[str, Any], known: Sequence[str], where: str,
         DataError: naming the record, the key and the key it resembles.
 
     """
+    if _known(tuple(known)).issuperset(obj):
+        return  # every key known (the usual record): one set operation, no key loop
     # Built once per key list, not once per record (51k records, several checks each).
     squashed = _squashed(tuple(known))
     for key in obj:
@@ -99,76 +103,19 @@ LABEL_KEYS: dict[Dimension, tuple[str, bool]] = {
 }
 
 
-def find_config(path: Path) -> Path:
-    """The pairs file inside a dataset folder (or ``path`` itself when it is a file).
-
-    Raises:
-        DataError: no such file/folder, no config in the folder, or several to choose from.
-
-    """
-    if path.is_file():
-        return path
-    if not path.exists():
-        raise DataError(f"{path}: no such file or folder (pass a SafeSora config file or folder)")
-    candidates = sorted(
-        p for p in path.iterdir() if p.is_file() and p.name.endswith(CONFIG_SUFFIXES)
-    )
-    configs = [p for p in candidates if p.name.startswith("config")] or candidates
-    if not configs:
-        raise DataError(
-            f"{path}: no pairs file found (expected config-*.json, .json.gz, .jsonl or .jsonl.gz)"
-        )
-    if len(configs) > 1:
-        names = ", ".join(p.name for p in configs)
-        raise DataError(f"{path}: several pairs files ({names}); pass one of them as the path")
-    return configs[0]
-
-
-def _read_records(path: Path) -> tuple[list[Any], str]:
-    """The file's records and the SHA-256 of its bytes, from a single read."""
-    name = path.name
-    if not name.endswith(CONFIG_SUFFIXES):
-        raise DataError(
-            f"{path}: unsupported file type; expected one of {', '.join(CONFIG_SUFFIXES)}"
-        )
-    try:
-        raw = path.read_bytes()
-        text = (gzip.decompress(raw) if name.endswith(".gz") else raw).decode("utf-8")
-    except (OSError, EOFError, zlib.error, UnicodeDecodeError) as e:
-        raise DataError(f"{path}: cannot read ({e})") from None
-    digest = hashlib.sha256(raw).hexdigest()
-    if name.endswith((".jsonl", ".jsonl.gz")):
-        records = []
-        for lineno, line in enumerate(text.splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError as e:
-                raise DataError(f"{path}, line {lineno}: invalid JSON ({e.msg})") from None
-        return records, digest
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise DataError(
-            f"{path}: invalid JSON at line {e.lineno} column {e.colno} ({e.msg})"
-        ) from None
-    if not isinstance(data, list):
-        raise DataError(
-            f"{path}: expected a JSON list of pair records, found {type(data).__name__}"
-        )
-    return data, digest
-
-
 def _str_field(obj: Mapping[str, Any], key: str) -> str | None:
     value = obj.get(key)
-    if value is None:
-        return None
+    if value is None or type(value) is str:
+        return value
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return str(value)
     if not isinstance(value, str):
         raise TypeError(key)
     return value
+
+
+_LABELS = (*CHOICES, "tie")
+_PAIR_KEY_SET, _VIDEO_KEY_SET = frozenset(PAIR_KEYS), frozenset(VIDEO_KEYS)
 
 
 class _RecordParser:
@@ -212,10 +159,13 @@ class _RecordParser:
         raise DataError(f"{where}: field '{side}' has no 'video_path' and no 'prompt_id'")
 
     def video(self, raw: Any, side: str, index: int, pair_id: str | None, pair: dict) -> Video:
-        where = self.where(index, pair_id)
+        # ``where`` names the record in an error: formatted only when one is raised (three
+        # strings a pair were a tenth of loading SafeSora).
         if not isinstance(raw, Mapping):
+            where = self.where(index, pair_id)
             raise DataError(f"{where}: field '{side}' must be an object, got {type(raw).__name__}")
-        check_key_spelling(raw, VIDEO_KEYS, where, side)
+        if not _known(VIDEO_KEYS).issuperset(raw):
+            check_key_spelling(raw, VIDEO_KEYS, self.where(index, pair_id), side)
         try:
             video_id = _str_field(raw, "video_id")
             video_path = _str_field(raw, "video_path")
@@ -223,8 +173,10 @@ class _RecordParser:
             prompt_text = _str_field(pair, "prompt_text") or _str_field(raw, "prompt_text")
             video_text = _str_field(raw, "video_text")
         except TypeError as e:
+            where = self.where(index, pair_id)
             raise DataError(f"{where}: field '{side}.{e.args[0]}' must be a string") from None
         if video_id is None and video_path is None:
+            where = self.where(index, pair_id)
             raise DataError(f"{where}: field '{side}' needs 'video_id' or 'video_path'")
         if video_id is None:  # the path as written: file names repeat across folders
             video_id = str(video_path).strip().replace("\\", "/").removeprefix("./")
@@ -237,15 +189,20 @@ class _RecordParser:
             spelled = (None, prompt_id, video_id)
         path = self._paths.get(spelled)
         if path is None:
+            where = self.where(index, pair_id)
             built = self._path(where, side, video_path, prompt_id, video_id)
             path = self._paths[spelled] = self.resolved(built)
         labels_raw = raw.get("video_labels")
-        field_name = f"{side}.video_labels" if side else "video_labels"
-        if isinstance(labels_raw, Mapping):
-            check_key_spelling(labels_raw, HARM_KEYS, where, field_name)
-        harm = check_harm_labels(labels_raw, where, field_name)
+        harm = None
+        if labels_raw is not None:
+            where = self.where(index, pair_id)
+            field_name = f"{side}.video_labels" if side else "video_labels"
+            if isinstance(labels_raw, Mapping):
+                check_key_spelling(labels_raw, HARM_KEYS, where, field_name)
+            harm = check_harm_labels(labels_raw, where, field_name)
         is_safe = raw.get("is_safe")
         if is_safe is not None and not isinstance(is_safe, bool):
+            where = self.where(index, pair_id)
             name = f"{side}.is_safe" if side else "is_safe"
             raise DataError(f"{where}: field {name!r} is {is_safe!r}; expected true or false")
         return Video(
@@ -257,13 +214,13 @@ class _RecordParser:
             is_safe=None if is_safe is None else bool(is_safe),
             generated_from=raw.get("generated_from"),
             source=video_path if video_path is not None else f"{prompt_id}/{video_id}.mp4",
-            fields={k: v for k, v in raw.items() if k not in VIDEO_KEYS},
+            fields={k: v for k, v in raw.items() if k not in _VIDEO_KEY_SET},
         )
 
     def label(self, value: Any, field_name: str, where: str) -> str | None:
         if value is None:
             return None
-        if value not in (*CHOICES, "tie"):
+        if value not in _LABELS:
             raise DataError(
                 f"{where}: field '{field_name}' is {value!r}; expected 'video_0', 'video_1', "
                 "'tie' or null"
@@ -303,44 +260,49 @@ class _RecordParser:
             )
         pair_id_raw = raw.get("pair_id")
         pair_id = None if pair_id_raw is None else str(pair_id_raw)
-        where = self.where(index, pair_id)
-        check_key_spelling(raw, PAIR_KEYS, where, "")
+
+        def at() -> str:
+            """The record, named by its id at that point: formatted only for an error."""
+            return self.where(index, pair_id)
+
+        if not _known(PAIR_KEYS).issuperset(raw):
+            check_key_spelling(raw, PAIR_KEYS, at(), "")
         for side in ("video_0", "video_1"):
             if raw.get(side) is None:
-                raise DataError(f"{where}: required field '{side}' is missing")
+                raise DataError(f"{at()}: required field '{side}' is missing")
         v0 = self.video(raw["video_0"], "video_0", index, pair_id, raw)
         v1 = self.video(raw["video_1"], "video_1", index, pair_id, raw)
         prompt_text = raw.get("prompt_text") or v0.prompt_text or v1.prompt_text
         if not prompt_text or not isinstance(prompt_text, str):
             raise DataError(
-                f"{where}: required field 'prompt_text' is missing (not on the pair nor its videos)"
+                f"{at()}: required field 'prompt_text' is missing (not on the pair nor its videos)"
             )
         prompt_id = raw.get("prompt_id")
         prompt_id = str(prompt_id) if prompt_id is not None else None
         if pair_id is None:
             # A stable, readable id: the same record always gets the same one.
             pair_id = f"{prompt_id or 'prompt'}:{v0.video_id}-vs-{v1.video_id}"
-            where = self.where(index, pair_id)
         if v0.path == v1.path:
-            raise DataError(f"{where}: video_0 and video_1 are the same file ({v0.path})")
+            raise DataError(f"{at()}: video_0 and video_1 are the same file ({v0.path})")
         labels: dict[Dimension, Choice] = {}
         ties: set[Dimension] = set()
         subs = raw.get("sub_preferences")
         if subs is not None and not isinstance(subs, Mapping):
-            raise DataError(f"{where}: field 'sub_preferences' must be an object")
-        if subs:
-            check_key_spelling(subs, SUB_PREFERENCE_KEYS, where, "sub_preferences")
+            raise DataError(f"{at()}: field 'sub_preferences' must be an object")
+        if subs and not _known(SUB_PREFERENCE_KEYS).issuperset(subs):
+            check_key_spelling(subs, SUB_PREFERENCE_KEYS, at(), "sub_preferences")
         for dim, (key, sub) in LABEL_KEYS.items():
-            if sub:
-                value = subs.get(key) if subs else None
-                name = f"sub_preferences.{key}"
-            else:
-                value, name = raw.get(key), key
-            choice = self.label(value, name, where)
-            if choice == "tie":
+            value = (subs.get(key) if subs else None) if sub else raw.get(key)
+            if value is None:
+                continue
+            if value not in _LABELS:
+                name = f"sub_preferences.{key}" if sub else key
+                self.label(value, name, at())  # raises, naming the field
+            if value == "tie":
                 ties.add(dim)
-            elif choice is not None:
-                labels[dim] = choice  # type: ignore[assignment]
+            else:
+                labels[dim] = value
+        votes = raw.get("votes")
         return Pair(
             pair_id=pair_id,
             prompt_id=prompt_id or pair_id,
@@ -350,8 +312,8 @@ class _RecordParser:
             labels=labels,
             prompt_type=raw.get("prompt_type"),
             ties=frozenset(ties),
-            votes=self.votes(raw.get("votes"), where),
-            fields={k: v for k, v in raw.items() if k not in PAIR_KEYS},
+            votes=() if votes is None else self.votes(votes, at()),
+            fields={k: v for k, v in raw.items() if k not in _PAIR_KEY_SET},
         )
 
 
