@@ -90,3 +90,30 @@ def test_odd_sizes_are_padded_and_unreadable_files_give_none(tmp_path):
     assert preview_for(tmp_path / "absent.mp4", tmp_path / "cache") is None
     leftovers = [p.name for p in (tmp_path / "cache" / "previews").iterdir()]
     assert leftovers == [preview.name]  # no half-written preview stays
+
+
+def test_video_info_is_remembered_per_file_until_the_file_changes(tmp_path, monkeypatch):
+    import judges.report.video_info_memo as memo_module
+    from judges.report.video_info_memo import VideoInfoMemo
+
+    clip, broken = _mp4v(tmp_path / "a.mp4"), tmp_path / "broken.mp4"
+    broken.write_bytes(b"not a video")
+    first = VideoInfoMemo(tmp_path / "cache")
+    assert first.info(clip) == video_info(clip) and first.info(broken) is None
+    first.save()
+    opened = []
+
+    def counted(path):
+        opened.append(path)
+        return video_info(path)
+
+    monkeypatch.setattr(memo_module, "video_info", counted)
+    again = VideoInfoMemo(tmp_path / "cache")  # another run: nothing opened
+    assert again.info(clip) == video_info(clip) and again.info(broken) is None
+    assert opened == []
+    _mp4v(clip, h=32, w=48, fps=4.0)  # rewritten: another size, opened again
+    assert again.info(clip) == video_info(clip) and again.info(clip).fps == 4.0
+    assert opened == [clip]
+    (tmp_path / "cache" / "video_info.json").write_text("{garbage")
+    assert VideoInfoMemo(tmp_path / "cache").info(clip).width == 48  # unreadable: reopened
+    assert VideoInfoMemo(None).info(clip).width == 48

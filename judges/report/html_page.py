@@ -118,7 +118,8 @@ def video_entries(
     paths: list[str], out_dir: Path, info: dict, opts: HtmlReportOptions
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """One entry per video: URL, state (``ok``/``preview``/``fallback``/``missing``), keyframes."""
-    from judges.media.previews import preview_for, video_info
+    from judges.media.previews import preview_for
+    from judges.report.video_info_memo import VideoInfoMemo
 
     assets = out_dir / ASSETS
     data = info.get("data") or {}
@@ -133,13 +134,14 @@ def video_entries(
         )
     strategy = (info.get("keyframes") or {}).get("strategy", "diff")
     cache = Path(opts.cache_dir) if opts.cache_dir else default_cache_dir()
+    memo = VideoInfoMemo(cache)  # codecs and lengths remembered by file (size, time)
     if do_keyframes:
         (assets / "keyframes").mkdir(parents=True, exist_ok=True)
 
     def entry_for(raw: str) -> dict[str, Any]:
         path = Path(raw)
         entry: dict[str, Any] = {"name": path.name}
-        meta = video_info(path)
+        meta = memo.info(path)
         source, state = path, "ok"
         if meta is not None and not meta.playable and opts.previews:
             preview = preview_for(path, cache)
@@ -182,6 +184,7 @@ def video_entries(
     with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
         for i, entry in zip(present, pool.map(entry_for, [paths[i] for i in present]), strict=True):
             entries[i] = entry
+    memo.save()
     return entries, notes
 
 

@@ -9,6 +9,7 @@ copied from there when asked again; a kept entry that cannot be read is made aga
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -72,9 +73,15 @@ def _decode(path: Path, counts: list[int], strategy: str, out: Path) -> dict[str
 
 def _key(path: Path, counts: list[int], strategy: str) -> str:
     h = hashlib.sha256(json.dumps([file_sha256(path), counts, strategy, THUMB_HEIGHT]).encode())
-    for code in _CODE:
-        h.update(code.read_bytes())
+    for code in _code():
+        h.update(code)
     return h.hexdigest()
+
+
+@functools.cache
+def _code() -> tuple[bytes, ...]:
+    """The code thumbnails depend on, read once a process (not once a video)."""
+    return tuple(path.read_bytes() for path in _CODE)
 
 
 def _kept(entry: Path) -> dict[str, Any] | None:

@@ -57,6 +57,7 @@ class PlannedTasks(Sequence[Task]):
         self.pair = np.repeat(self.pair_rows, n_frames)
         self.dim = np.repeat(self.dim_rows, n_frames)
         self.frame = np.tile(np.arange(n_frames, dtype=np.int64), len(self.pair_rows))
+        self._pair_tasks: list[Task] | None = None
 
     def __len__(self) -> int:
         return len(self.pair)
@@ -92,10 +93,20 @@ class PlannedTasks(Sequence[Task]):
         Each is the pair's first task: what needs the pair alone (its files, its texts) reads
         these, not every task.
         """
-        if not len(self.frames):
-            return []
-        _, first = np.unique(self.pair_rows, return_index=True)
-        return [self[int(row) * len(self.frames)] for row in np.sort(first)]
+        if self._pair_tasks is None:
+            _, first = np.unique(self.pair_rows, return_index=True)
+            self._pair_tasks = self.row_tasks(np.sort(first)) if self.frames else []
+        return self._pair_tasks
+
+    def row_tasks(self, rows: np.ndarray) -> list[Task]:
+        """The first task (first frame count) of each of these (dimension, pair) rows."""
+        pairs, dims, first = self.pairs, self.dimensions, self.frames[0]
+        return [
+            Task(pairs[p], dims[d], first)
+            for p, d in zip(
+                self.pair_rows[rows].tolist(), self.dim_rows[rows].tolist(), strict=True
+            )
+        ]
 
 
 def plan_tasks(

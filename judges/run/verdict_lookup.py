@@ -86,8 +86,7 @@ class TaskIndex:
         order = np.argsort(first, kind="stable")
         number = np.zeros(len(ids), dtype=np.int64)
         number[distinct[order]] = np.arange(len(order))
-        first_rows = first[order].tolist() if n_frames else []
-        self.firsts = [tasks[row * n_frames] for row in first_rows]
+        self.firsts = tasks.row_tasks(first[order]) if n_frames else []
         self.pair_no = {t.pair.pair_id: k for k, t in enumerate(self.firsts)}
         self.dims, self.frames = {}, {}
         dim_no = np.zeros(len(tasks.dimensions), dtype=np.int64)
