@@ -47,7 +47,7 @@ def keep_entry(entry: Path, files: Mapping[str, Path], index: str, data: Any) ->
         shutil.rmtree(tmp, ignore_errors=True)  # nothing left after a rename
 
 
-def link_or_copy(source: Path, target: Path) -> None:
+def link_or_copy(source: Path | str, target: Path | str) -> None:
     """Hard-link ``source`` at ``target`` (same file system), else copy it.
 
     Example:

@@ -9,6 +9,7 @@ copied from there when asked again; a kept entry that cannot be read is made aga
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -88,7 +89,8 @@ def _kept(entry: Path) -> dict[str, Any] | None:
     """A kept entry, or None when absent or unreadable (a thumbnail missing)."""
     try:
         kf = json.loads((entry / _ENTRY).read_text())
-        if all((entry / name).is_file() for name in kf["thumbs"].values()):
+        present = set(os.listdir(entry))  # one call, not a stat per thumbnail
+        if all(name in present for name in kf["thumbs"].values()):
             return kf
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         pass
@@ -142,11 +144,17 @@ def _place(kf: dict[str, Any], source: Path, out: Path, stem: str, base: Path) -
     Hard links, as the previews: the run folder keeps its files when the cache is pruned.
     """
     thumbs = {}
+    # Every thumbnail sits in ``out``: one relative path for the folder, then each name
+    # (url() of each file walked both paths: a tenth of a 20,000-pair rerun's page).
+    folder = url(out, base)
+    prefix = "" if folder == "." else folder + "/"
     for index, name in kf.get("thumbs", {}).items():
-        target = out / f"{stem}-{index}.jpg"
-        target.unlink(missing_ok=True)  # a page rebuilt in place
-        link_or_copy(source / name, target)
-        thumbs[index] = url(target, base)
+        file_name = f"{stem}-{index}.jpg"
+        target = os.path.join(out, file_name)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(target)  # a page rebuilt in place
+        link_or_copy(os.path.join(source, name), target)
+        thumbs[index] = prefix + quote(file_name)
     return thumbs
 
 
