@@ -112,7 +112,8 @@ def test_a_plan_indexes_exactly_as_its_task_objects_do():
         Pair("a", "q3", "t", v[3], v[0], {H: "video_0"}, ties=frozenset({A})),
         Pair("d", "q3", "t", v[0], v[2], {}),
     ]
-    for kwargs in ({}, {"with_ties": True}, {"labeled_only": False}):
+    cases = [(ps, kwargs) for kwargs in ({}, {"with_ties": True}, {"labeled_only": False})]
+    for ps, kwargs in [*cases, (pairs(), {})]:  # repeated ids, then unique ones
         plan, unlabeled = planned_tasks(ps, [H, C, A], [8, None, 8], **kwargs)
         assert plan_tasks(ps, [H, C, A], [8, None, 8], **kwargs) == (list(plan), unlabeled)
         listed, expected = _listed(ps, [H, C, A], [8, None, 8], **kwargs)

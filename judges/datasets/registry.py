@@ -222,7 +222,7 @@ def check_video_ids(pairs: Sequence[Pair], config: Path) -> None:
     for index, pair in enumerate(pairs):
         for video in (pair.video_0, pair.video_1):
             known = first.setdefault(video.video_id, (index, video.path))
-            if known[1] != video.path:
+            if known[1] is not video.path and known[1] != video.path:  # shared paths: one object
                 raise DataError(
                     f"{config}: video id {video.video_id!r} names two files: {known[1]} "
                     f"(record #{known[0]}) and {video.path} (record #{index}); give each "

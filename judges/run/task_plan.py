@@ -94,9 +94,13 @@ class PlannedTasks(Sequence[Task]):
         these, not every task.
         """
         if self._pair_tasks is None:
-            _, first = np.unique(self.pair_rows, return_index=True)
-            self._pair_tasks = self.row_tasks(np.sort(first)) if self.frames else []
+            self._pair_tasks = self.row_tasks(self.pair_first_rows()) if self.frames else []
         return self._pair_tasks
+
+    def pair_first_rows(self) -> np.ndarray:
+        """The row where each distinct pair position first appears, in plan order."""
+        _, first = np.unique(self.pair_rows, return_index=True)
+        return np.sort(first)
 
     def row_tasks(self, rows: np.ndarray) -> list[Task]:
         """The first task (first frame count) of each of these (dimension, pair) rows."""

@@ -86,7 +86,11 @@ class TaskIndex:
         order = np.argsort(first, kind="stable")
         number = np.zeros(len(ids), dtype=np.int64)
         number[distinct[order]] = np.arange(len(order))
-        self.firsts = tasks.row_tasks(first[order]) if n_frames else []
+        rows = first[order]
+        if n_frames and np.array_equal(rows, tasks.pair_first_rows()):
+            self.firsts = tasks.pair_tasks()  # ids unique: the plan's own (made once)
+        else:
+            self.firsts = tasks.row_tasks(rows) if n_frames else []
         self.pair_no = {t.pair.pair_id: k for k, t in enumerate(self.firsts)}
         self.dims, self.frames = {}, {}
         dim_no = np.zeros(len(tasks.dimensions), dtype=np.int64)
