@@ -203,3 +203,27 @@ def test_sums_of_many_views_equal_each_views_own_sums_bit_for_bit():
     for (view, columns), totals in zip(views, together, strict=True):
         assert np.array_equal(totals, view.resampled_sums(*columns))
     assert len(resampler._weights) == 2  # the two full views shared one weight matrix
+
+
+def test_one_blas_thread_puts_the_setting_back_and_changes_no_product():
+    from judges.stats.blas import _local_blas_threads, one_blas_thread
+
+    rng = np.random.default_rng(0)
+    # Integer-valued float32: exact in any summation order, as the resampled totals are.
+    a, b = rng.integers(0, 5, (300, 2000)).astype(np.float32), rng.integers(0, 4, (2000, 7))
+    b = b.astype(np.float32)
+    before = a @ b
+    setter = _local_blas_threads()
+
+    def threads() -> int:
+        assert setter is not None
+        now = setter(1)
+        setter(now)
+        return now
+
+    original = threads() if setter is not None else None
+    with one_blas_thread():
+        inside = a @ b
+        assert setter is None or threads() == 1
+    assert np.array_equal(inside, before)
+    assert setter is None or threads() == original

@@ -28,6 +28,7 @@ from typing import Literal
 import numpy as np
 
 from judges.core.errors import ConfigError
+from judges.stats.blas import one_blas_thread
 from judges.stats.cluster_intervals import (
     DIFFERENCE_METHOD,
     METHOD,
@@ -296,8 +297,10 @@ class ClusterResampler:
         weights = self.weights
         out = np.empty((weights.shape[0], sums.shape[1]), dtype=np.float64)
         step = max(1, _BLOCK_CELLS // max(1, weights.shape[1]))
-        for start in range(0, weights.shape[0], step):
-            out[start : start + step] = weights[start : start + step].astype(np.float32) @ sums
+        with one_blas_thread():
+            for start in range(0, weights.shape[0], step):
+                block = weights[start : start + step].astype(np.float32)
+                out[start : start + step] = block @ sums
         return out
 
     @staticmethod
@@ -325,9 +328,10 @@ class ClusterResampler:
             totals = np.empty((weights.shape[0], sum(p.shape[1] for p in parts)), np.float64)
             sums = np.hstack(parts).astype(np.float32)
             step = max(1, _BLOCK_CELLS // max(1, weights.shape[1]))
-            for start in range(0, weights.shape[0], step):
-                block = weights[start : start + step].astype(np.float32)
-                totals[start : start + step] = block @ sums
+            with one_blas_thread():
+                for start in range(0, weights.shape[0], step):
+                    block = weights[start : start + step].astype(np.float32)
+                    totals[start : start + step] = block @ sums
             edges = np.cumsum([0, *(p.shape[1] for p in parts)])
             for i, lo, hi in zip(members, edges[:-1], edges[1:], strict=True):
                 out[i] = totals[:, lo:hi]
