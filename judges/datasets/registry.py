@@ -256,18 +256,24 @@ def summarize(pairs: list[Pair]) -> dict[str, Any]:
         pairs carry.
 
     """
-    present = {d for p in pairs for d in (*p.labels, *p.ties)}
+    # One pass over the pairs (not one per dimension): (dimension, choice) and tie counts.
+    choices: Counter[tuple[Dimension, str]] = Counter()
+    ties: Counter[Dimension] = Counter()
+    for p in pairs:
+        choices.update(p.labels.items())
+        ties.update(p.ties)
+    present = {d for d, _ in choices} | set(ties)
     dims = [*Dimension, *(d for d in Dimension.known() if d in present and d not in Dimension)]
     labels: dict[str, dict[str, Any]] = {}
     for dim in dims:
-        counts = Counter(p.labels[dim] for p in pairs if dim in p.labels)
-        n = counts["video_0"] + counts["video_1"]
+        v0, v1 = choices[(dim, "video_0")], choices[(dim, "video_1")]
+        n = v0 + v1
         labels[dim.value] = {
             "labeled": n,
-            "video_0": counts["video_0"],
-            "video_1": counts["video_1"],
-            "video_0_share": counts["video_0"] / n if n else None,
-            "ties": sum(dim in p.ties for p in pairs),
+            "video_0": v0,
+            "video_1": v1,
+            "video_0_share": v0 / n if n else None,
+            "ties": ties[dim],
         }
     return {
         "pairs": len(pairs),

@@ -53,21 +53,20 @@ PAIR_COLUMNS = {
 
 def pairs_frame(pairs: Sequence[Pair]) -> pl.DataFrame:
     """The pairs a run judged: ids, prompt, both videos' paths and generators."""
-    rows = [
-        (
-            p.pair_id,
-            p.prompt_id,
-            p.prompt_text,
-            p.video_0.video_id,
-            str(p.video_0.path),
-            p.video_0.generated_from,
-            p.video_1.video_id,
-            str(p.video_1.path),
-            p.video_1.generated_from,
-        )
-        for p in pairs
-    ]
-    table = pl.DataFrame(rows, schema=PAIR_COLUMNS, orient="row")
+    columns = {
+        "pair_id": [p.pair_id for p in pairs],
+        "prompt_id": [p.prompt_id for p in pairs],
+        "prompt_text": [p.prompt_text for p in pairs],
+        "video_0_id": [p.video_0.video_id for p in pairs],
+        "video_0_path": [str(p.video_0.path) for p in pairs],
+        "video_0_generator": [p.video_0.generated_from for p in pairs],
+        "video_1_id": [p.video_1.video_id for p in pairs],
+        "video_1_path": [str(p.video_1.path) for p in pairs],
+        "video_1_generator": [p.video_1.generated_from for p in pairs],
+    }
+    # By columns (rows cost polars more); not strict: a generator given as a number is text,
+    # as the rows had it.
+    table = pl.DataFrame(columns, schema=PAIR_COLUMNS, strict=False)
     # A repeated id is the last record's, as the verdict table reads it.
     return table.unique("pair_id", keep="last", maintain_order=True)
 

@@ -95,20 +95,29 @@ def verdict_table(
     rows = verdicts if isinstance(verdicts, pl.DataFrame) else verdict_frame(verdicts)
     # A join, not a loop: a rerun tabulates over a million verdicts.
     by_id = {p.pair_id: p for p in pairs}  # the last of a repeated id, as a dict lookup had it
+    kept = list(by_id.values())
+    # Built by columns: rows of tuples cost polars several times more.
     ids = pl.DataFrame(
-        [(p.pair_id, p.prompt_id, p.video_0.video_id, p.video_1.video_id) for p in by_id.values()],
+        {
+            "pair_id": [p.pair_id for p in kept],
+            "prompt_id": [p.prompt_id for p in kept],
+            "video_0_id": [p.video_0.video_id for p in kept],
+            "video_1_id": [p.video_1.video_id for p in kept],
+        },
         schema={k: pl.String for k in ("pair_id", "prompt_id", "video_0_id", "video_1_id")},
-        orient="row",
     )
+    label_pairs: list[str] = []
+    label_dims: list[str] = []
+    label_humans: list[str] = []
+    for p in kept:
+        for d in {*p.labels, *p.ties}:
+            if (human := p.labels.get(d) or ("tie" if d in p.ties else None)) is not None:
+                label_pairs.append(p.pair_id)
+                label_dims.append(d.value)
+                label_humans.append(human)
     humans = pl.DataFrame(
-        [
-            (p.pair_id, d.value, human)
-            for p in by_id.values()
-            for d in {*p.labels, *p.ties}
-            if (human := p.labels.get(d) or ("tie" if d in p.ties else None)) is not None
-        ],
+        {"pair_id": label_pairs, "dimension": label_dims, "human": label_humans},
         schema={"pair_id": pl.String, "dimension": pl.Categorical, "human": pl.Categorical},
-        orient="row",
     )
     kinds = pl.DataFrame(
         list((confidence_kinds or {}).items()),
