@@ -227,3 +227,33 @@ def test_one_blas_thread_puts_the_setting_back_and_changes_no_product():
         assert setter is None or threads() == 1
     assert np.array_equal(inside, before)
     assert setter is None or threads() == original
+
+
+@pytest.mark.parametrize("cluster", ["prompt", "video"])
+def test_clusters_are_numbered_by_first_appearance_whatever_the_chunks(cluster):
+    from judges.stats.bootstrap import cluster_codes, first_seen_codes
+
+    rng = np.random.default_rng(5)
+    n = 6000
+    prompts = [f"q{k}" for k in rng.integers(0, 1500, n)]
+    frame = pl.DataFrame(
+        {
+            "judge": "j",
+            "dimension": "d",
+            "frames": 1,
+            "pair_id": [f"p{i}" for i in range(n)],
+            "prompt_id": prompts,
+            "video_0_id": [f"v{k}" for k in rng.integers(0, 300, n)],
+            "video_1_id": [f"w{k}" for k in rng.integers(0, 300, n)],
+            "winner": rng.choice(["video_0", "video_1"], n),
+            "status": "ok",
+            "human": rng.choice(["video_0", "video_1"], n),
+        }
+    )
+    assert first_seen_codes(frame["prompt_id"]).tolist() == cluster_codes(prompts)[0].tolist()
+    # The same rows in 12 chunks (as a big parquet file reads): the same intervals, every time.
+    chunked = pl.concat([frame.slice(i, 500) for i in range(0, n, 500)], rechunk=False)
+    assert chunked.n_chunks() > 1
+    config = BootstrapConfig(cluster=cluster, resamples=300)
+    whole = agreement_table(frame, bootstrap=config)
+    assert agreement_table(chunked, bootstrap=config).equals(whole)

@@ -26,7 +26,13 @@ import numpy as np
 import polars as pl
 
 from judges.core.types import STATUSES, Dimension
-from judges.stats.bootstrap import BootstrapConfig, ClusterResampler, design_effect, ratio
+from judges.stats.bootstrap import (
+    BootstrapConfig,
+    ClusterResampler,
+    design_effect,
+    first_seen_codes,
+    ratio,
+)
 from judges.stats.classic import binomial_p_values_half, wilson_interval, wilson_intervals
 from judges.stats.cluster_intervals import proportion_interval
 from judges.stats.ties import NONE, TIE, V0, V1, encode_outcomes, folds_by_cluster, tie_accuracy
@@ -214,11 +220,11 @@ def _resampled(
     humans: np.ndarray,
 ) -> dict[str, list[Any]]:
     """Cluster-bootstrap intervals, design effect and tie-aware accuracy, group by group."""
-    # Categorical codes: exact, and several times faster than ranking strings.
+    # Clusters numbered in the order they first appear. (Categorical codes were that order
+    # only while one thread built them: a SafeSora-size frame, read in several chunks, got
+    # its codes in a different order in each process, and so other intervals.)
     keys = {
-        kind: frame.select(cluster_column(frame, kind).cast(pl.Categorical).to_physical())
-        .to_series()
-        .to_numpy()
+        kind: first_seen_codes(frame.select(cluster_column(frame, kind)).to_series())
         for kind in dict.fromkeys((config.cluster, "prompt"))
     }
     codes, n_clusters, _ = _dense(keys[config.cluster])
