@@ -52,6 +52,8 @@ class HtmlReportOptions:
         max_keyframe_videos: Above this many videos, skip keyframes (decoding every video of a
             SafeSora-size run takes hours); the page says so.
         cache_dir: Where previews are cached by content hash (default: the judges cache).
+        remember: Keep (and reuse) the page's packed data and the videos' codecs under
+            ``cache_dir`` (``--no-cache`` turns it off: nothing of the run read or written).
 
     """
 
@@ -61,6 +63,7 @@ class HtmlReportOptions:
     keyframes: bool = True
     max_keyframe_videos: int = 2000
     cache_dir: Path | None = None
+    remember: bool = True
 
 
 def json_for_script(data: Any) -> str:
@@ -134,7 +137,7 @@ def video_entries(
         )
     strategy = (info.get("keyframes") or {}).get("strategy", "diff")
     cache = Path(opts.cache_dir) if opts.cache_dir else default_cache_dir()
-    memo = VideoInfoMemo(cache)  # codecs and lengths remembered by file (size, time)
+    memo = VideoInfoMemo(cache if opts.remember else None)  # codecs by file (size, time)
     if do_keyframes:
         (assets / "keyframes").mkdir(parents=True, exist_ok=True)
 

@@ -30,6 +30,7 @@ def write_run_report(
     cache_dir: Path | None,
     log: Callable[[str], None],
     verdicts: pl.DataFrame | None = None,
+    remember: bool = True,
 ) -> Path | None:
     """``report.html`` at the end of a run: the run's files stay, whatever the page does.
 
@@ -37,13 +38,15 @@ def write_run_report(
     the page's packing) is logged with the error and the command that rebuilds it, instead of
     discarding a finished run (hours of judging) for its view.
     ``options=None`` writes no page; ``verdicts``: the run's verdict table (as the file holds it),
-    so the page does not read a second copy of it.
+    so the page does not read a second copy of it; ``remember=False`` (a run with
+    ``--no-cache``) keeps nothing of the page under the cache folder.
     """
     if options is None:
         return None
     opts = (
         options if options.cache_dir or cache_dir is None else replace(options, cache_dir=cache_dir)
     )
+    opts = opts if remember else replace(opts, remember=False)
     try:
         return write_html_report(run_dir, options=opts, verdicts=verdicts)
     except Exception as e:  # the run's own files are written; only the view failed
@@ -96,7 +99,7 @@ def write_html_report(
         "notes": notes,
     }
     # The packed verdicts are kept by what they are read from (judges.report.page_reuse).
-    store = Path(opts.cache_dir) / "report_data" if opts.cache_dir else None
+    store = Path(opts.cache_dir) / "report_data" if opts.cache_dir and opts.remember else None
     key = page_key(run_dir, info) if store is not None else None
     kept = kept_packed(store, key) if store is not None and key is not None else None
     if kept is None:

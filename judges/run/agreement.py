@@ -367,7 +367,10 @@ def _run(
         write_rankings(folder.staging, above)
         write_report_sources(folder.staging, pairs, votes.table if votes is not None else None)
         stages.lap("writing tables")
-        write_run_report(folder.staging, config.report, session.cache_dir, session.log, verdicts)
+        write_run_report(
+            folder.staging, config.report, session.cache_dir, session.log, verdicts,
+            config.use_cache,
+        )  # fmt: skip
         stages.lap("report.html")
         run_dir = folder.publish()
         stages.lap("publishing")
