@@ -164,7 +164,8 @@ class _RecordParser:
         if not isinstance(raw, Mapping):
             where = self.where(index, pair_id)
             raise DataError(f"{where}: field '{side}' must be an object, got {type(raw).__name__}")
-        if not _known(VIDEO_KEYS).issuperset(raw):
+        plain = _VIDEO_KEY_SET.issuperset(raw)  # only SafeSora's keys: no other fields to keep
+        if not plain:
             check_key_spelling(raw, VIDEO_KEYS, self.where(index, pair_id), side)
         try:
             video_id = _str_field(raw, "video_id")
@@ -214,7 +215,7 @@ class _RecordParser:
             is_safe=None if is_safe is None else bool(is_safe),
             generated_from=raw.get("generated_from"),
             source=video_path if video_path is not None else f"{prompt_id}/{video_id}.mp4",
-            fields={k: v for k, v in raw.items() if k not in _VIDEO_KEY_SET},
+            fields={} if plain else {k: v for k, v in raw.items() if k not in _VIDEO_KEY_SET},
         )
 
     def label(self, value: Any, field_name: str, where: str) -> str | None:
@@ -265,7 +266,8 @@ class _RecordParser:
             """The record, named by its id at that point: formatted only for an error."""
             return self.where(index, pair_id)
 
-        if not _known(PAIR_KEYS).issuperset(raw):
+        plain = _PAIR_KEY_SET.issuperset(raw)  # only SafeSora's keys: no other fields to keep
+        if not plain:
             check_key_spelling(raw, PAIR_KEYS, at(), "")
         for side in ("video_0", "video_1"):
             if raw.get(side) is None:
@@ -313,7 +315,7 @@ class _RecordParser:
             prompt_type=raw.get("prompt_type"),
             ties=frozenset(ties),
             votes=() if votes is None else self.votes(votes, at()),
-            fields={k: v for k, v in raw.items() if k not in _PAIR_KEY_SET},
+            fields={} if plain else {k: v for k, v in raw.items() if k not in _PAIR_KEY_SET},
         )
 
 
