@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from judges.core.errors import ConfigError, DataError
+from judges.core.gc_control import gc_paused
 from judges.core.types import Dimension, Pair
 
 _MAX_LISTED = 20
@@ -170,7 +171,8 @@ def load_dataset(
         fmt = known[format]
     else:
         fmt = detect_format(path)
-    pairs, config, digest = fmt.load(path, Path(video_dir).expanduser() if video_dir else None)
+    with gc_paused():  # a Pair and two Videos per record: nothing cyclic to collect meanwhile
+        pairs, config, digest = fmt.load(path, Path(video_dir).expanduser() if video_dir else None)
     seen: dict[str, int] = {}
     for index, pair in enumerate(pairs):
         if pair.pair_id in seen:

@@ -19,6 +19,7 @@ import polars as pl
 from judges.cache.store import file_sha256
 from judges.cache.verdict_rows import verdict_frame
 from judges.core.errors import ConfigError
+from judges.core.gc_control import frozen_after
 from judges.core.stages import Stages
 from judges.core.types import Dimension, frames_label
 from judges.datasets import check_labels, parse_dimensions, summarize
@@ -159,14 +160,19 @@ def run_agreement(
     """
     started = datetime.now(UTC)
     session = Session(config, config.judges, config.frames, dry_run=config.dry_run, log=log)
-    try:
-        return _run(session, config, started, stages or Stages())
-    finally:
-        session.close()
+    with frozen_after() as freeze:
+        try:
+            return _run(session, config, started, stages or Stages(), freeze)
+        finally:
+            session.close()
 
 
 def _run(
-    session: Session, config: AgreementConfig, started: datetime, stages: Stages
+    session: Session,
+    config: AgreementConfig,
+    started: datetime,
+    stages: Stages,
+    freeze: Callable[[], None],
 ) -> RunResult | DryRun:
     judges, frames = session.judges, session.frames
     folder = None
@@ -180,6 +186,7 @@ def _run(
     check_fields(pairs, config.by)
     inconsistent = inconsistent_pairs(pairs)
     stages.lap("set-up, loading pairs")
+    freeze()  # the pairs live as long as the run: out of the collector's way
     if config.exclude_inconsistent and inconsistent:
         pairs = without_harmlessness(pairs, inconsistent)
         dataset = replace(dataset, pairs=pairs)
