@@ -14,8 +14,8 @@ def texts(frame: pl.DataFrame) -> pl.DataFrame:
     """``frame`` with every categorical column cast to text (others shared, not copied).
 
     Example:
-        >>> texts(pl.DataFrame({"judge": ["psnr"]}, schema={"judge": pl.Categorical})).schema
-        Schema({'judge': String})
+        >>> dict(texts(pl.DataFrame({"judge": ["psnr"]}, schema={"judge": pl.Categorical})).schema)
+        {'judge': String}
 
     """
     return frame.with_columns(pl.col(pl.Categorical).cast(pl.String))
