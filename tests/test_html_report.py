@@ -670,9 +670,9 @@ def test_packed_data_is_reused_only_while_its_inputs_are_unchanged(runs, tmp_pat
     options = HtmlReportOptions(cache_dir=runs["cache"])
     store = runs["cache"] / "report_data"
     key = page_key(run, json.loads((run / "run.json").read_text()))
-    (store / f"{key}.json").unlink(missing_ok=True)
+    (store / f"{key}.data").unlink(missing_ok=True)
     fresh = write_html_report(run, tmp_path / "a", options).read_bytes()  # packed and kept
-    assert (store / f"{key}.json").is_file()
+    assert (store / f"{key}.data").is_file()
 
     def refuse(*args, **kwargs):
         raise AssertionError("packed again")
@@ -698,6 +698,11 @@ def test_packed_data_is_reused_only_while_its_inputs_are_unchanged(runs, tmp_pat
     # A damaged kept entry is packed again, never trusted.
     (run / "agreement.csv").write_text(table)
     (run / "run.json").write_text(json.dumps(info))
-    (store / f"{key}.json").write_text('{"order": ["kind", "overview"], "texts": {}}')
+    whole = (store / f"{key}.data").read_text(encoding="utf-8")
+    (store / f"{key}.data").write_text('{"order": ["kind", "overview"], "lengths": {}}\n')
     assert write_html_report(run, tmp_path / "e", options).read_bytes() == fresh
-    assert json.loads((store / f"{key}.json").read_text())["texts"]  # kept again, whole
+    assert (store / f"{key}.data").read_text(encoding="utf-8") == whole  # kept again, whole
+    # Cut short (a full disk, a crash mid-copy): packed again, never a truncated page.
+    (store / f"{key}.data").write_text(whole[: len(whole) // 2], encoding="utf-8")
+    assert write_html_report(run, tmp_path / "f", options).read_bytes() == fresh
+    assert (store / f"{key}.data").read_text(encoding="utf-8") == whole

@@ -20,7 +20,7 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib.resources import files
@@ -220,12 +220,16 @@ def _csp(script: str, style: str, prefix: str | None) -> str:
 
 
 def render_page(
-    data: dict[str, Any], target: Path, prefix: str | None = None, data_text: str | None = None
+    data: dict[str, Any],
+    target: Path,
+    prefix: str | None = None,
+    data_pieces: Iterable[str] | None = None,
 ) -> Path:
     """Put ``data`` into the page template and write it to ``target``.
 
-    ``data_text``: ``data`` already encoded by :func:`json_for_script` (or assembled to the
-    same text, :mod:`judges.report.page_reuse`); ``data`` then only gives the title's run id.
+    ``data_pieces``: ``data`` already encoded, in pieces that join to what
+    :func:`json_for_script` makes of it (:func:`judges.report.page_reuse.data_pieces`);
+    ``data`` then only gives the title's run id.
     """
     assets = files("judges.report") / "html"
     script = (assets / "report.js").read_text()
@@ -247,7 +251,7 @@ def render_page(
             if i % 2 == 0:
                 fh.write(part)
             elif part == "DATA":
-                fh.writelines(script_pieces(data) if data_text is None else [data_text])
+                fh.writelines(script_pieces(data) if data_pieces is None else data_pieces)
             else:
                 fh.write(values[part])
     return target

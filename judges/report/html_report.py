@@ -17,7 +17,7 @@ import polars as pl
 from judges.core.errors import ConfigError
 from judges.report.harm_report_data import harm_report_data, read_items, write_harm_html_report
 from judges.report.html_page import HtmlReportOptions, figures_data, render_page, video_entries
-from judges.report.page_reuse import assemble, keep_packed, kept_packed, packed, page_key
+from judges.report.page_reuse import data_pieces, keep_packed, kept_packed, packed, page_key
 from judges.report.report_data import read_pairs, read_tables, report_data, video_paths
 from judges.report.run_folder import normal_verdicts, run_kind
 
@@ -105,11 +105,12 @@ def write_html_report(
     if kept is None:
         tables = read_tables(run_dir, verdicts)
         data = {**report_data(run_dir, info, pairs, videos, tables), **fresh}
-        kept = packed(data)
+        del tables
+        kept = packed(data)  # empties data field by field as it encodes
         if store is not None and key is not None:
             keep_packed(store, key, kept)
-    text = assemble(kept, fresh)
-    return render_page(fresh, out_dir / "report.html", opts.video_url_prefix, data_text=text)
+    pieces = data_pieces(kept, fresh)
+    return render_page(fresh, out_dir / "report.html", opts.video_url_prefix, data_pieces=pieces)
 
 
 def write_merged_html_report(

@@ -10,7 +10,7 @@ top-level field of the data is kept as its encoded JSON text, and the page's dat
 from the kept texts and this run's own fields, byte for byte the text
 :func:`~judges.report.html_page.json_for_script` makes of the whole.
 
-Kept under the cache folder (``report_data/<key>.json``, the newest :data:`KEEP`); an entry that
+Kept under the cache folder (``report_data/<key>.data``, the newest :data:`KEEP`); an entry that
 cannot be read is ignored (the data is packed again).
 """
 
@@ -18,17 +18,18 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import json
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from judges.report.figure_reuse import code_digest
-from judges.report.html_page import json_for_script
+from judges.report.figure_reuse import _version, code_digest
+from judges.report.html_page import json_for_script, script_pieces
 
-__all__ = ["FRESH", "KEEP", "assemble", "keep_packed", "kept_packed", "packed", "page_key"]
+__all__ = ["FRESH", "KEEP", "data_pieces", "keep_packed", "kept_packed", "packed", "page_key"]
 
 KEEP = 8
 """Kept packed data sets (the newest by use); older ones are removed."""
@@ -36,7 +37,7 @@ FRESH = ("run_id", "videos", "figures", "notes")
 """The data's fields made by every run (never kept)."""
 INPUTS = ("verdicts.parquet", "pairs.parquet", "agreement.csv", "ceiling.csv", "votes.parquet")
 """The run folder's files the packed data is read from."""
-_VERSION = "1"
+_VERSION = "2"
 
 
 def page_key(run_dir: Path, info: Mapping[str, Any]) -> str | None:
@@ -56,6 +57,8 @@ def page_key(run_dir: Path, info: Mapping[str, Any]) -> str | None:
     if not (run_dir / "pairs.parquet").is_file():
         return None
     h = hashlib.sha256(f"{_VERSION}\0{code_digest()}\0".encode())
+    # The packing rounds and groups with numpy and polars: a new version may pack otherwise.
+    h.update(json.dumps({name: _version(name) for name in ("numpy", "polars")}).encode())
     h.update(json.dumps(info.get("notice")).encode())
     for name in INPUTS:
         path = run_dir / name
@@ -66,54 +69,109 @@ def page_key(run_dir: Path, info: Mapping[str, Any]) -> str | None:
     return h.hexdigest()
 
 
-def packed(data: Mapping[str, Any]) -> dict[str, Any]:
-    """What is kept of ``data``: its field order and each kept field's encoded JSON."""
-    return {
-        "order": list(data),
-        "texts": {k: json_for_script(v) for k, v in data.items() if k not in FRESH},
-    }
+def packed(data: dict[str, Any]) -> dict[str, Any]:
+    """What is kept of ``data``: its field order and each kept field's encoded JSON.
+
+    Each kept field is taken out of ``data`` as soon as it is encoded, so the page's objects
+    (a million numbers at SafeSora's size) and their text are never held whole side by side.
+
+    Example:
+        >>> data = {"run_id": "r", "overview": {"pairs": 2}}
+        >>> packed(data), list(data)
+        ({'order': ['run_id', 'overview'], 'texts': {'overview': '{"pairs":2}'}}, ['run_id'])
+
+    """
+    order = list(data)
+    texts = {k: _encoded(data.pop(k)) for k in order if k not in FRESH}
+    return {"order": order, "texts": texts}
 
 
-def assemble(kept: Mapping[str, Any], fresh: Mapping[str, Any]) -> str:
-    """The page's data text: kept fields as kept, :data:`FRESH` ones from this run.
+def _encoded(value: Any) -> str:
+    """``json_for_script(value)``, built through a buffer.
 
-    Equal to ``json_for_script`` of the whole dictionary (compact JSON joins its fields with
-    ``,`` and ``:``, and the escapes are per character).
+    ``"".join`` of the pieces would first hold them all: millions of small strings for a
+    SafeSora-size field.
+    """
+    buffer = io.StringIO()
+    buffer.writelines(script_pieces(value))
+    return buffer.getvalue()
+
+
+def data_pieces(kept: Mapping[str, Any], fresh: Mapping[str, Any]) -> Iterator[str]:
+    """The page's data text in pieces: kept fields as kept, :data:`FRESH` ones from this run.
+
+    Joined, equal to ``json_for_script`` of the whole dictionary (compact JSON joins its
+    fields with ``,`` and ``:``, and the escapes are per character); the page is written from
+    the pieces, never joined.
+
+    Example:
+        >>> kept = packed({"run_id": "r", "overview": {"pairs": 2}})
+        >>> "".join(data_pieces(kept, {"run_id": "new"})) == json_for_script(
+        ...     {"run_id": "new", "overview": {"pairs": 2}})
+        True
+
     """
     texts = kept["texts"]
-    parts = [
-        json_for_script(k) + ":" + (texts[k] if k in texts else json_for_script(fresh[k]))
-        for k in kept["order"]
-    ]
-    return "{" + ",".join(parts) + "}"
+    yield "{"
+    for i, key in enumerate(kept["order"]):
+        yield ("," if i else "") + json_for_script(key) + ":"
+        if key in texts:
+            yield texts[key]
+        else:
+            yield from script_pieces(fresh[key])
+    yield "}"
 
 
 def kept_packed(store: Path, key: str) -> dict[str, Any] | None:
-    """The packed data kept under ``key``; ``None`` when absent or unreadable."""
-    path = store / f"{key}.json"
+    r"""The packed data kept under ``key``; ``None`` when absent or unreadable.
+
+    Example:
+        >>> import tempfile
+        >>> store = Path(tempfile.mkdtemp())
+        >>> keep_packed(store, "k", packed({"run_id": "r", "overview": [1, "<"]}))
+        >>> kept_packed(store, "k")["texts"]
+        {'overview': '[1,"\\u003c"]'}
+        >>> kept_packed(store, "other") is None
+        True
+
+    """
+    path = store / f"{key}.data"
     try:
-        kept = json.loads(path.read_text(encoding="utf-8"))
-        if not isinstance(kept.get("order"), list) or not isinstance(kept.get("texts"), dict):
+        with path.open(encoding="utf-8", newline="") as f:
+            head = json.loads(f.readline())
+            order, lengths = head["order"], head["lengths"]
+            if not isinstance(order, list) or not isinstance(lengths, dict):
+                return None
+            texts = {k: f.read(n) for k, n in lengths.items()}
+            if f.read(1) or any(len(texts[k]) != n for k, n in lengths.items()):
+                return None  # cut short or grown: packed again
+        if any(k not in texts for k in order if k not in FRESH):
             return None
-        if any(k not in kept["texts"] for k in kept["order"] if k not in FRESH):
-            return None
-        os.utime(path)  # the newest by use are kept
-        return kept
-    except (OSError, ValueError, AttributeError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
+    with contextlib.suppress(OSError):  # a read-only cache still reuses; it only ages
+        os.utime(path)  # the newest by use are kept
+    return {"order": order, "texts": texts}
 
 
 def keep_packed(store: Path, key: str, kept: Mapping[str, Any], keep: int = KEEP) -> None:
-    """Keep packed data under ``key`` (written aside, renamed); failures only cost a repack."""
+    """Keep packed data under ``key`` (written aside, renamed); failures only cost a repack.
+
+    One header line (the field order and each text's length in characters), then the texts
+    as they are: no second JSON encoding of tens of megabytes of JSON.
+    """
     tmp: str | None = None
+    texts = kept["texts"]
     try:
         store.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=store)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(kept, f, ensure_ascii=False)
-        os.replace(tmp, store / f"{key}.json")
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".data", dir=store)
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            lengths = {k: len(v) for k, v in texts.items()}
+            f.write(json.dumps({"order": kept["order"], "lengths": lengths}) + "\n")
+            f.writelines(texts.values())
+        os.replace(tmp, store / f"{key}.data")
         entries = sorted(
-            (p for p in store.glob("*.json") if not p.name.startswith(".")),
+            (p for p in store.glob("*.data") if not p.name.startswith(".")),
             key=lambda p: p.stat().st_mtime,
         )
         for old in entries[:-keep] if keep > 0 else entries:
