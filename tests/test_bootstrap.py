@@ -229,6 +229,45 @@ def test_one_blas_thread_puts_the_setting_back_and_changes_no_product():
     assert setter is None or threads() == original
 
 
+def test_one_blas_thread_overlapping_threads_put_the_count_back():
+    # A enters, B enters, A leaves, B leaves: the order that left the count at 1 when each
+    # entry saved and restored on its own (the setting is process-wide).
+    import threading
+
+    from judges.stats.blas import _local_blas_threads, one_blas_thread
+
+    setter = _local_blas_threads()
+    if setter is None:
+        pytest.skip("numpy without its bundled OpenBLAS: one_blas_thread changes nothing")
+    original = setter(2)  # a count above 1, so a leak to 1 shows
+    a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
+
+    def first() -> None:
+        with one_blas_thread():
+            a_in.set()
+            b_in.wait(10)
+        a_out.set()
+
+    def second() -> None:
+        a_in.wait(10)
+        with one_blas_thread():
+            b_in.set()
+            a_out.wait(10)
+            inside.append(setter(1))  # still 1 after A left: B is inside
+
+    inside: list[int] = []
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(20)
+    try:
+        assert inside == [1]
+        assert setter(original) == 2  # the count before any entry, put back by the last exit
+    finally:
+        setter(original)
+
+
 @pytest.mark.parametrize("cluster", ["prompt", "video"])
 def test_clusters_are_numbered_by_first_appearance_whatever_the_chunks(cluster):
     from judges.stats.bootstrap import cluster_codes, first_seen_codes
