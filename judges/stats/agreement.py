@@ -314,8 +314,8 @@ def _group_ids(frame: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         codes, distinct = _value_codes(values)
         combined = combined * distinct + codes
     inverse, groups = _value_codes(combined)
-    first = np.empty(groups, dtype=np.int64)
-    first[inverse[::-1]] = np.arange(len(inverse) - 1, -1, -1)  # the last write: the first row
+    first = np.full(groups, len(inverse), dtype=np.int64)
+    np.minimum.at(first, inverse, np.arange(len(inverse)))  # each group's first row
     order = np.argsort(first, kind="stable")
     rank = np.empty_like(order)
     rank[order] = np.arange(len(order))

@@ -204,11 +204,10 @@ def first_seen_codes(keys: pl.Series) -> np.ndarray:
     if keys.len() == 0:
         return np.zeros(0, dtype=np.int64)
     ranked = keys.rank("dense").fill_null(0).to_numpy().astype(np.int64)  # null: rank 0
-    first = np.empty(int(ranked.max()) + 1, dtype=np.int64)
-    first[ranked[::-1]] = np.arange(len(ranked) - 1, -1, -1)  # the last write: the first row
-    present = np.zeros(len(first), dtype=bool)
-    present[ranked] = True
-    order = np.argsort(np.where(present, first, len(ranked)), kind="stable")
+    # Each value's first row (a repeated index's result in a plain assignment is undefined).
+    first = np.full(int(ranked.max()) + 1, len(ranked), dtype=np.int64)
+    np.minimum.at(first, ranked, np.arange(len(ranked)))
+    order = np.argsort(first, kind="stable")  # absent ranks (first = len) go last
     number = np.empty(len(first), dtype=np.int64)
     number[order] = np.arange(len(first))
     return number[ranked]

@@ -16,7 +16,7 @@ import numpy as np
 import polars as pl
 
 from judges.stats.agreement import PAPER_DIMENSION_ORDER, cluster_column
-from judges.stats.bootstrap import BootstrapConfig, ClusterResampler
+from judges.stats.bootstrap import BootstrapConfig, ClusterResampler, first_seen_codes
 from judges.stats.cluster_intervals import as_pair, mean_interval
 from judges.stats.ranking import RankingConfig, fit_bradley_terry, rank_agreement, ranks, screen
 
@@ -124,8 +124,8 @@ def generator_rankings(
     rows = rows.sort("pair_id", maintain_order=True)
     g0 = rows["generator_0"].replace_strict(code, return_dtype=pl.Int64).to_numpy()
     g1 = rows["generator_1"].replace_strict(code, return_dtype=pl.Int64).to_numpy()
-    keys = rows.select(cluster_column(rows, boot.cluster).cast(pl.Categorical).to_physical())
-    codes = keys.to_series().to_numpy().astype(np.int64)
+    # Numbered by first appearance: polars' categorical codes depend on the process's past.
+    codes = first_seen_codes(rows.select(cluster_column(rows, boot.cluster)).to_series())
     resampler = ClusterResampler.from_codes(codes, int(codes.max()) + 1, boot)
     pair_codes = rows["pair_id"].cast(pl.Categorical).to_physical().to_numpy()
     human, judge = _scores(rows["human"]), _scores(rows["winner"])

@@ -35,6 +35,7 @@ from judges.stats.bootstrap import (
     BootstrapConfig,
     ClusterResampler,
     design_effect,
+    first_seen_codes,
     ratio,
 )
 from judges.stats.classic import wilson_intervals
@@ -153,7 +154,7 @@ def slice_table(
         {n: i for i, n in enumerate(names)}, return_dtype=pl.Int64
     ).to_numpy()  # fmt: skip
     keys = rows.select(cluster_column(rows, config.cluster)).to_series()
-    codes = _dense(keys.cast(pl.Categorical).to_physical().to_numpy().astype(np.int64))
+    codes = first_seen_codes(keys)  # polars' categorical codes depend on the process's past
     match = (rows["winner"] == rows["human"]).fill_null(False).to_numpy()
     decided = rows["winner"].is_in(["video_0", "video_1"]).fill_null(False).to_numpy()
     n_set, n_sl = settings.height, len(names)
