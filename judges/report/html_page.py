@@ -246,12 +246,18 @@ def render_page(
     # One pass: text put in (a prompt reading "{{SCRIPT}}") is never scanned again. The data
     # (tens of megabytes at SafeSora's size) goes to the file in pieces, never joined.
     parts = re.split(r"\{\{([A-Z]+)\}\}", page)
-    with open(target, "w", encoding="utf-8") as fh:
-        for i, part in enumerate(parts):
-            if i % 2 == 0:
-                fh.write(part)
-            elif part == "DATA":
-                fh.writelines(script_pieces(data) if data_pieces is None else data_pieces)
-            else:
-                fh.write(values[part])
+    # Written aside and renamed: data that fails to encode halfway leaves no truncated page.
+    aside = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+    try:
+        with open(aside, "w", encoding="utf-8") as fh:
+            for i, part in enumerate(parts):
+                if i % 2 == 0:
+                    fh.write(part)
+                elif part == "DATA":
+                    fh.writelines(script_pieces(data) if data_pieces is None else data_pieces)
+                else:
+                    fh.write(values[part])
+        os.replace(aside, target)
+    finally:
+        aside.unlink(missing_ok=True)
     return target

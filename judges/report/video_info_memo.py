@@ -60,7 +60,7 @@ class VideoInfoMemo:
             return video_info(path)
         stamp = [st.st_size, st.st_mtime_ns]
         kept = self.known.get(resolved)
-        if isinstance(kept, list) and kept[:2] == stamp:
+        if isinstance(kept, list) and len(kept) == 3 and kept[:2] == stamp:
             with contextlib.suppress(TypeError, ValueError):
                 return None if kept[2] is None else VideoInfo(*kept[2])
         meta = video_info(path)

@@ -15,6 +15,7 @@ again from the scores already cached, in a fraction of a second.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -94,6 +95,7 @@ class _Scores:
 
         Run-level errors (not :class:`ItemError`) propagate, as from ``safe_compare``.
         """
+        errors_lock = threading.Lock()
 
         def one_video(v: int) -> None:
             video = self.videos[v]
@@ -102,8 +104,9 @@ class _Scores:
                 try:
                     self.value[v, f] = self.judge.score(video, self.frames[f], ctx)
                 except ItemError as e:
-                    self.failed[v, f] = len(self.errors)
-                    self.errors.append(e)
+                    with errors_lock:  # the index and the append together, across threads
+                        self.failed[v, f] = len(self.errors)
+                        self.errors.append(e)
                 self.seconds[v, f] = time.perf_counter() - start
 
         todo = np.flatnonzero(wanted.any(axis=1)).tolist()

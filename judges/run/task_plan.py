@@ -74,6 +74,8 @@ class PlannedTasks(Sequence[Task]):
         i = int(i)
         if i < 0:
             i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(f"task {i} out of range ({len(self)} tasks)")
         return Task(
             self.pairs[self.pair.item(i)],
             self.dimensions[self.dim.item(i)],

@@ -54,16 +54,16 @@ from judges.stats.cluster_intervals import (
     wilson_effective,
 )
 
+SCORE_WEIGHT = 0.3
+"""The score interval's share of the prediction's lower end (the beta-binomial has the rest)."""
+
 METHOD = (
     "fixed-sequence testing over thresholds (most confident first), each a one-sided "
     "{level:.0%} lower bound = min(clustered Wilson by prompt: effective sample size from the "
     "cluster bootstrap, t on (G-1)/(1-1/deff) df; Wilson); interval: prediction interval for "
-    "the new batch (a clustered score interval and a beta-binomial predictive: lower end 0.3:0.7 "
-    "averaged, upper end the larger)"
+    "the new batch (a clustered score interval and a beta-binomial predictive: lower ends "
+    f"averaged {SCORE_WEIGHT:g}:{1 - SCORE_WEIGHT:g}, upper end the larger)"
 )
-SCORE_WEIGHT = 0.3
-"""The score interval's share of the prediction's lower end (the beta-binomial has the rest)."""
-
 ASSUMES = (
     "new prompts come from the same population as the calibration prompts (same prompt "
     "source, generators, labelling process and judge settings); no guarantee under a shift"

@@ -1,8 +1,8 @@
 """Categorical columns back to text, where a statistic meets tables that hold text.
 
 A run's verdict table keeps its repeated columns (judge, dimension, winner...) categorical to
-save memory (:data:`judges.report.run_folder.REPEATED`); a join or concatenation with a table
-of text needs both sides typed alike.
+save memory (``ROW_SCHEMA`` in :mod:`judges.cache.verdict_rows`); a join or concatenation with
+a table of text needs both sides typed alike.
 """
 
 from __future__ import annotations
