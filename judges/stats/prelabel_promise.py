@@ -255,7 +255,7 @@ def predict_batch(
     score's lower end too long with a weak one. The lower end averages the two lower quantiles
     (Vincentization, as in Lichtendahl, Grushka-Cockayne & Winkler 2013), :data:`SCORE_WEIGHT`
     on the score's, a weight chosen by coverage: the union of the two (the earlier rule)
-    covered 0.97-0.99 of new batches near agreement 0.95 with 8-12 prompts, this 0.94-0.98
+    covered 0.97-0.99 of new batches near agreement 0.95 with 8-12 prompts, this 0.93-0.98
     (``benchmarks/coverage.py``, 8-200 prompts, weak and strong prompt effects, agreement 0.5
     and 0.95). Arrays work elementwise.
 
