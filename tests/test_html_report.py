@@ -706,3 +706,15 @@ def test_packed_data_is_reused_only_while_its_inputs_are_unchanged(runs, tmp_pat
     (store / f"{key}.data").write_text(whole[: len(whole) // 2], encoding="utf-8")
     assert write_html_report(run, tmp_path / "f", options).read_bytes() == fresh
     assert (store / f"{key}.data").read_text(encoding="utf-8") == whole
+
+
+def test_a_page_whose_data_fails_to_encode_leaves_the_old_page_and_no_temporary_file(tmp_path):
+    from judges.report.html_page import render_page
+
+    target = tmp_path / "report.html"
+    render_page({"run_id": "first", "x": [1.0]}, target)
+    first = target.read_bytes()
+    with pytest.raises(ValueError):  # NaN is not JSON: the page's encoder refuses it
+        render_page({"run_id": "second", "x": [float("nan")]}, target)
+    assert target.read_bytes() == first
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html"]

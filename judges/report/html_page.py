@@ -25,11 +25,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 from urllib.parse import quote, urlsplit
 
 from judges.cache.store import default_cache_dir
-from judges.report.kept_files import link_or_copy
+from judges.report.kept_files import link_or_copy, write_aside
 from judges.report.thumbnails import keyframe_thumbnails, url
 
 __all__ = ["HtmlReportOptions", "figures_data", "json_for_script", "render_page", "video_entries"]
@@ -246,18 +246,15 @@ def render_page(
     # One pass: text put in (a prompt reading "{{SCRIPT}}") is never scanned again. The data
     # (tens of megabytes at SafeSora's size) goes to the file in pieces, never joined.
     parts = re.split(r"\{\{([A-Z]+)\}\}", page)
-    # Written aside and renamed: data that fails to encode halfway leaves no truncated page.
-    aside = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-    try:
-        with open(aside, "w", encoding="utf-8") as fh:
-            for i, part in enumerate(parts):
-                if i % 2 == 0:
-                    fh.write(part)
-                elif part == "DATA":
-                    fh.writelines(script_pieces(data) if data_pieces is None else data_pieces)
-                else:
-                    fh.write(values[part])
-        os.replace(aside, target)
-    finally:
-        aside.unlink(missing_ok=True)
+
+    def write(fh: TextIO) -> None:
+        for i, part in enumerate(parts):
+            if i % 2 == 0:
+                fh.write(part)
+            elif part == "DATA":
+                fh.writelines(script_pieces(data) if data_pieces is None else data_pieces)
+            else:
+                fh.write(values[part])
+
+    write_aside(Path(target), write)  # data that fails to encode leaves no truncated page
     return target

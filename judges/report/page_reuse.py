@@ -21,13 +21,13 @@ import hashlib
 import io
 import json
 import os
-import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from judges.report.figure_reuse import _version, code_digest
 from judges.report.html_page import json_for_script, script_pieces
+from judges.report.kept_files import write_aside
 
 __all__ = ["FRESH", "KEEP", "data_pieces", "keep_packed", "kept_packed", "packed", "page_key"]
 
@@ -160,16 +160,15 @@ def keep_packed(store: Path, key: str, kept: Mapping[str, Any], keep: int = KEEP
     One header line (the field order and each text's length in characters), then the texts
     as they are: no second JSON encoding of tens of megabytes of JSON.
     """
-    tmp: str | None = None
     texts = kept["texts"]
+
+    def write(f: TextIO) -> None:
+        lengths = {k: len(v) for k, v in texts.items()}
+        f.write(json.dumps({"order": kept["order"], "lengths": lengths}) + "\n")
+        f.writelines(texts.values())
+
     try:
-        store.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".data", dir=store)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            lengths = {k: len(v) for k, v in texts.items()}
-            f.write(json.dumps({"order": kept["order"], "lengths": lengths}) + "\n")
-            f.writelines(texts.values())
-        os.replace(tmp, store / f"{key}.data")
+        write_aside(store / f"{key}.data", write)
         entries = sorted(
             (p for p in store.glob("*.data") if not p.name.startswith(".")),
             key=lambda p: p.stat().st_mtime,
@@ -178,6 +177,4 @@ def keep_packed(store: Path, key: str, kept: Mapping[str, Any], keep: int = KEEP
             with contextlib.suppress(OSError):
                 old.unlink()
     except OSError:
-        if tmp is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
+        pass  # not kept: packed again next time

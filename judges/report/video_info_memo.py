@@ -13,12 +13,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tempfile
 from dataclasses import astuple
 from pathlib import Path
 from typing import Any
 
 from judges.media.previews import VideoInfo, video_info
+from judges.report.kept_files import write_aside
 
 __all__ = ["VideoInfoMemo"]
 
@@ -75,15 +75,6 @@ class VideoInfoMemo:
         known = self.known
         if len(known) > _LIMIT:
             known = dict(list(known.items())[-_LIMIT:])
-        tmp: str | None = None
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=self.path.parent)
-            with os.fdopen(fd, "w") as f:
-                json.dump(known, f)
-            os.replace(tmp, self.path)
+        with contextlib.suppress(OSError):  # not kept: learnt again next time
+            write_aside(self.path, lambda f: json.dump(known, f))
             self.changed = False
-        except OSError:
-            if tmp is not None:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
