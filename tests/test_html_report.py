@@ -718,3 +718,23 @@ def test_a_page_whose_data_fails_to_encode_leaves_the_old_page_and_no_temporary_
         render_page({"run_id": "second", "x": [float("nan")]}, target)
     assert target.read_bytes() == first
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html"]
+
+
+@pytest.mark.parametrize("n", [0, 1, 4095, 4096, 4097, 9000])
+def test_page_pieces_join_to_json_dumps_across_batch_boundaries(n):
+    # Long lists are encoded a batch of members at a time: the joined pieces must still be
+    # exactly json.dumps of the whole, with the script escapes.
+    import random
+
+    from judges.report.html_page import script_pieces
+
+    rng = random.Random(n)
+    data = {
+        "numbers": [rng.random() for _ in range(n)],
+        "pairs": [{"id": i, "prompt": "<a & b>"} for i in range(n)],
+        "columns": {"frames": list(range(n)), "nested": [[i, None] for i in range(n)]},
+    }
+    expected = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    for char, code in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026")):
+        expected = expected.replace(char, code)
+    assert "".join(script_pieces(data)) == expected
