@@ -205,6 +205,21 @@ def test_sums_of_many_views_equal_each_views_own_sums_bit_for_bit():
     assert len(resampler._weights) == 2  # the two full views shared one weight matrix
 
 
+def test_sums_of_many_never_lends_one_resamplers_weights_to_another():
+    # Two resamplers over the same clusters with other seeds: the same cluster set, but each
+    # view's totals must come from its own weight matrix.
+    rng = np.random.default_rng(4)
+    codes = rng.integers(0, 50, 600).tolist()
+    first = ClusterResampler(codes, BootstrapConfig(resamples=200, seed=1))
+    second = ClusterResampler(codes, BootstrapConfig(resamples=200, seed=2))
+    columns = (rng.random(600) < 0.5,)
+    views = [(first.subset(np.arange(600)), columns), (second.subset(np.arange(600)), columns)]
+    together = ClusterResampler.resampled_sums_of_many(views)
+    for (view, cols), totals in zip(views, together, strict=True):
+        assert np.array_equal(totals, view.resampled_sums(*cols))
+    assert not np.array_equal(together[0], together[1])
+
+
 def test_one_blas_thread_puts_the_setting_back_and_changes_no_product():
     from judges.stats.blas import _local_blas_threads, one_blas_thread
 

@@ -340,9 +340,11 @@ class ClusterResampler:
         bit for bit.
         """
         out: list[np.ndarray] = [np.empty(0)] * len(views)
-        shared: dict[bytes, list[int]] = {}
+        # One group per weight matrix: the same clusters *and* the same matrix (views of
+        # resamplers with another seed or B must not borrow this one's weights).
+        shared: dict[tuple[int, bytes], list[int]] = {}
         for i, (view, _) in enumerate(views):
-            shared.setdefault(view.present.tobytes(), []).append(i)
+            shared.setdefault((id(view.weights), view.present.tobytes()), []).append(i)
         for members in shared.values():
             parts = [
                 cluster_sums(views[i][0]._local, len(views[i][0].present), *views[i][1])
