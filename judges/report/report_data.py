@@ -21,7 +21,7 @@ import polars as pl
 
 from judges.core.errors import ConfigError
 from judges.core.types import Pair, frames_label
-from judges.report.run_folder import normal_verdicts, read_agreement_csv
+from judges.report.run_folder import VERDICT_SCHEMA, normal_verdicts, read_agreement_csv
 from judges.report.tables import display_table, error_groups, frames_labels, interval_method
 from judges.report.verdict_packing import HUMAN_CODES, OUTCOME_CODES, outcomes, round_column
 from judges.report.verdict_packing import replies as replies_of
@@ -166,8 +166,8 @@ VERDICT_COLUMNS = ("pair_id", "judge", "dimension", "frames", "winner", "status"
                    "score_0", "score_1", "confidence", "confidence_kind", "error", "raw")
 # fmt: on
 """The verdict columns the page shows (a SafeSora run's ids, costs and latencies are left)."""
-_REPEATED = ("judge", "dimension", "winner", "status", "human", "confidence_kind")
-"""Columns of a few values each: categorical in memory (4 bytes a row, not 16 and up)."""
+_REPEATED = tuple(c for c, dtype in VERDICT_SCHEMA.items() if dtype == pl.Categorical)
+"""Columns of a few values each: categorical, as a run's table holds them in memory."""
 _SETTING_COLUMNS = ["_pair", *(c for c in VERDICT_COLUMNS if c not in ("pair_id", "human"))]
 """What one setting's verdicts give the page (a narrow copy per setting, not every column)."""
 
