@@ -27,6 +27,8 @@ from judges.judge.task_groups import whole_groups
 from judges.media.keyframes import Strategy
 
 ConfidenceKind = Literal["probability", "margin"]
+NAN_SCORE_ERROR, NAN_SCORE_KIND = "a video's score is NaN", "nan_score"
+"""A score judge's error text and kind when a score is NaN (no winner can be decided)."""
 
 
 def decide(
@@ -362,10 +364,10 @@ class ScoreJudge(Judge):
         raw: dict[str, Any] = {"higher_is_better": self.higher_is_better}
         latency = time.perf_counter() - start
         if winner is None:
-            raw["error_kind"] = "nan_score"
+            raw["error_kind"] = NAN_SCORE_KIND
             return Verdict(
                 pair.pair_id, self.name, dimension, frames, None, s0, s1, None, "error", raw,
-                "a video's score is NaN", None, latency,
+                NAN_SCORE_ERROR, None, latency,
             )  # fmt: skip
         status = "tie" if winner == "tie" else "ok"
         # Positional, in field order: keyword arguments cost a dict per verdict (a million).

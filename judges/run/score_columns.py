@@ -28,7 +28,7 @@ from tqdm import tqdm
 from judges.cache.store import CANONICAL
 from judges.cache.verdict_rows import ROW_SCHEMA, in_order, raw_json
 from judges.core.errors import ItemError
-from judges.judge.base import Judge, RunContext, ScoreJudge
+from judges.judge.base import NAN_SCORE_ERROR, NAN_SCORE_KIND, Judge, RunContext, ScoreJudge
 from judges.run.verdict_lookup import Lookup, TaskIndex
 
 OUTCOMES = ("video_0", "video_1", "tie")
@@ -186,9 +186,9 @@ def score_verdicts(
     del nan, failed
     hib = judge.higher_is_better
     kinds = [getattr(e, "kind", None) or "error" for e in scores.errors]
-    errors = [None, "a video's score is NaN", *(str(e) for e in scores.errors)]
+    errors = [None, NAN_SCORE_ERROR, *(str(e) for e in scores.errors)]
     columns["error"] = _cats(errors, code)
-    columns["error_kind"] = _cats([None, "nan_score", *kinds], code)
+    columns["error_kind"] = _cats([None, NAN_SCORE_KIND, *kinds], code)
     columns["cost_usd"] = pl.repeat(None, n, dtype=pl.Float64, eager=True)
     # Times: each score's seconds shared by the verdicts that read it.
     uses = np.zeros(scores.value.shape)
@@ -198,7 +198,7 @@ def score_verdicts(
     columns["latency_s"] = _masked(share[v0, f] + share[v1, f], raised)
     raws = [
         raw_json({"higher_is_better": hib}),
-        raw_json({"higher_is_better": hib, "error_kind": "nan_score"}),
+        raw_json({"higher_is_better": hib, "error_kind": NAN_SCORE_KIND}),
         *(raw_json({"error_kind": k}) for k in kinds),
     ]
     columns["raw"] = pl.Series(raws, dtype=pl.String).gather(pl.Series(code))
