@@ -249,6 +249,20 @@ def design_effect(draws: np.ndarray, estimate: float, n: int) -> float:
     return float(np.var(finite, ddof=1) / (estimate * (1 - estimate) / n))
 
 
+def _blocked_product(weights: np.ndarray, sums: np.ndarray) -> np.ndarray:
+    """``weights @ sums`` in float64, widening a block of the byte weights to float32 at a time.
+
+    float32 totals of integer counts are exact below 2**24 in any summation order, so the
+    product equals the exact one bit for bit; blocks keep the widened copy small.
+    """
+    out = np.empty((weights.shape[0], sums.shape[1]), dtype=np.float64)
+    step = max(1, _BLOCK_CELLS // max(1, weights.shape[1]))
+    with one_blas_thread():
+        for start in range(0, weights.shape[0], step):
+            out[start : start + step] = weights[start : start + step].astype(np.float32) @ sums
+    return out
+
+
 class ClusterResampler:
     """Resample weights for the clusters of one frame, made once per cluster set and reused.
 
@@ -318,14 +332,7 @@ class ClusterResampler:
         # float32 totals of integer counts are exact below 2**24 (in any summation order);
         # ratios are taken in float64 so an all-equal resample reproduces the estimate to the
         # last digit.
-        weights = self.weights
-        out = np.empty((weights.shape[0], sums.shape[1]), dtype=np.float64)
-        step = max(1, _BLOCK_CELLS // max(1, weights.shape[1]))
-        with one_blas_thread():
-            for start in range(0, weights.shape[0], step):
-                block = weights[start : start + step].astype(np.float32)
-                out[start : start + step] = block @ sums
-        return out
+        return _blocked_product(self.weights, sums)
 
     @staticmethod
     def resampled_sums_of_many(
@@ -350,14 +357,8 @@ class ClusterResampler:
                 cluster_sums(views[i][0]._local, len(views[i][0].present), *views[i][1])
                 for i in members
             ]
-            weights = views[members[0]][0].weights
-            totals = np.empty((weights.shape[0], sum(p.shape[1] for p in parts)), np.float64)
             sums = np.hstack(parts).astype(np.float32)
-            step = max(1, _BLOCK_CELLS // max(1, weights.shape[1]))
-            with one_blas_thread():
-                for start in range(0, weights.shape[0], step):
-                    block = weights[start : start + step].astype(np.float32)
-                    totals[start : start + step] = block @ sums
+            totals = _blocked_product(views[members[0]][0].weights, sums)
             edges = np.cumsum([0, *(p.shape[1] for p in parts)])
             for i, lo, hi in zip(members, edges[:-1], edges[1:], strict=True):
                 out[i] = totals[:, lo:hi]
