@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import io
 import json
 import os
 from collections.abc import Iterator, Mapping
@@ -82,19 +81,8 @@ def packed(data: dict[str, Any]) -> dict[str, Any]:
 
     """
     order = list(data)
-    texts = {k: _encoded(data.pop(k)) for k in order if k not in FRESH}
+    texts = {k: json_for_script(data.pop(k)) for k in order if k not in FRESH}
     return {"order": order, "texts": texts}
-
-
-def _encoded(value: Any) -> str:
-    """``json_for_script(value)``, built through a buffer.
-
-    ``"".join`` of the pieces would first hold them all: millions of small strings for a
-    SafeSora-size field.
-    """
-    buffer = io.StringIO()
-    buffer.writelines(script_pieces(value))
-    return buffer.getvalue()
 
 
 def data_pieces(kept: Mapping[str, Any], fresh: Mapping[str, Any]) -> Iterator[str]:
