@@ -20,7 +20,7 @@ import polars as pl
 from tqdm import tqdm
 
 from judges.cache.store import Store, stable_hash
-from judges.cache.verdict_rows import LazyVerdicts, categorical, verdict_cells
+from judges.cache.verdict_rows import LazyVerdicts, verdict_cells
 from judges.chat.budget import Budget
 from judges.chat.pricing import CostPlan
 from judges.core.types import Verdict
@@ -158,7 +158,7 @@ class Runner:
         note_use(store.segments, look.fingerprint, about)  # for experiments/cache.py list
         if pair_level(judge) and all(isinstance(t, Task) for t in tasks[:1]):
             # By (pair_key, dimension, frames): one hash per pair, not per verdict.
-            look.set_found(categorical(look.cached_pairs(store.segments, self.ctx.source.strategy)))
+            look.set_found(look.cached_pairs(store.segments, self.ctx.source.strategy))
         else:
             look.keys = self._keys(judge, tasks, look.hashes)
             wanted = pl.DataFrame(
@@ -166,7 +166,7 @@ class Runner:
                 schema={"i": pl.Int64, "key": pl.String, "pair_id": pl.String},
             )
             found = store.segments.lookup(look.fingerprint, wanted.drop_nulls("key"), ["key"])
-            look.set_found(categorical(found.with_columns(judge=pl.lit(judge.name))))
+            look.set_found(found.with_columns(judge=pl.lit(judge.name)))
         if len(look.todo) and store.holds(VERDICTS):
             self._from_log(look)
         return look

@@ -16,7 +16,7 @@ import numpy as np
 import polars as pl
 
 from judges.cache.segments import SEGMENT_SCHEMA, VerdictSegments, log_line
-from judges.cache.verdict_rows import ROW_SCHEMA, RowBuilder, in_order
+from judges.cache.verdict_rows import ROW_SCHEMA, RowBuilder, categorical, in_order
 from judges.judge.base import Judge
 from judges.run.task_plan import PlannedTasks
 from judges.run.verdict_keys import PairKeys
@@ -170,8 +170,11 @@ class Lookup:
         return found.with_columns(pair_id=pair_ids, judge=pl.lit(self.judge.name))
 
     def set_found(self, found: pl.DataFrame) -> None:
-        """Take the cached rows (any order); the rest of the tasks are to do."""
-        self.found = found.select("i", *ROW_SCHEMA)
+        """Take the cached rows (any order); the rest of the tasks are to do.
+
+        Their repeated columns are made categorical, as computed rows are.
+        """
+        self.found = categorical(found.select("i", *ROW_SCHEMA))
         hit = np.zeros(len(self.tasks), dtype=bool)
         hit[self.found["i"].to_numpy()] = True
         self.todo = np.flatnonzero(~hit)
