@@ -199,6 +199,9 @@ def print_judges(verbose: bool = False, harm: bool | None = None) -> None:
 
 def run_main(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None) -> int:
     """Run a command's main: user errors print one line (exit 2), budget reached 3, Ctrl-C 130."""
+    from judges.report.seaborn_import import allow_lean_import
+
+    allow_lean_import()  # a command's process: no user code calls seaborn's clustermap later
     try:
         return main(argv)
     except BudgetExhausted as e:

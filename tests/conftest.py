@@ -110,10 +110,27 @@ def fake_judge():
     unregister_judge("fake-brightness")
 
 
+@pytest.fixture(scope="session")
+def _shared_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo dataset as ``demo_dataset()`` generates it, once per session (or xdist worker)."""
+    from judges.datasets.demo import demo_dataset
+
+    return demo_dataset(cache_dir=tmp_path_factory.mktemp("shared-demo"))
+
+
 @pytest.fixture(autouse=True)
-def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
-    """Tests never touch the user's real cache."""
-    monkeypatch.setenv("JUDGES_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+def _isolated_cache(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch, _shared_demo: Path
+):
+    """Tests never touch the user's real cache.
+
+    Each test's cache holds the session's demo dataset (a link: no test writes into it), so the
+    many command-line runs on demo data do not each generate its 48 clips again (0.4-0.6 s of
+    CPU a run). ``tests/test_demo.py`` checks the generation itself, in caches of its own.
+    """
+    cache = tmp_path_factory.mktemp("cache")
+    (cache / _shared_demo.name).symlink_to(_shared_demo, target_is_directory=True)
+    monkeypatch.setenv("JUDGES_CACHE_DIR", str(cache))
 
 
 def write_video(path: Path, frames_rgb: Sequence[np.ndarray], fps: float = 8.0) -> Path:

@@ -23,13 +23,15 @@ from typing import Any
 import matplotlib.pyplot as plt
 import numpy as np
 import polars as pl
-import seaborn as sns
 from matplotlib.figure import Figure
 
 from judges.core.types import STATUSES, frames_label
+from judges.report.seaborn_import import import_seaborn
 from judges.report.tables import interval_method, paper_table, shown_interval
 from judges.stats.agreement import PAPER_DIMENSION_ORDER
 from judges.stats.bootstrap import BootstrapConfig
+
+sns = import_seaborn()
 
 _STATUS_COLOURS = {
     "ok": "#4c9a6a",
