@@ -3,9 +3,11 @@
 Label Studio is a Django application with its own pinned dependencies, so it never joins the
 project's environment: it is installed once into a separate virtual environment (reused between
 runs, ``$JUDGES_LABEL_STUDIO_VENV`` or ``~/.cache/t2v-judges/label-studio-<version>``) and started
-as a subprocess with a fresh data folder. 1.23 disables legacy API tokens by default; the admin's
-token is enabled here through the server's own settings (``LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN``),
-and further users sign up through an invite link and work with a session, as people do.
+as a subprocess with a fresh data folder (whose database, after the first start on a machine, is a
+copy of a migrated template: see :attr:`LabelStudio.template`). 1.23 disables legacy API tokens
+by default; the admin's token is enabled here through the server's own settings
+(``LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN``), and further users sign up through an invite link and
+work with a session, as people do.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import os
 import re
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -87,13 +90,48 @@ class LabelStudio:
         self.log = data_dir / "server.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
+    @property
+    def template(self) -> Path:
+        """A database that Label Studio has migrated and given its admin, kept beside its venv.
+
+        Migrating a new SQLite database is 25-30 s of CPU, most of a round-trip test; a copy of
+        one migrated before (same Label Studio version: the template sits in that version's
+        venv folder) starts in 5-7 s. The server still runs its own start-up on it (``migrate``
+        finds nothing to do; the admin exists). Made once, from a fresh server before any test
+        touched it, through SQLite's backup API (safe while the server runs).
+        """
+        return self.exe.parent.parent / "migrated-template.sqlite3"
+
+    def _keep_template(self) -> None:
+        if self.template.is_file():
+            return
+        tmp = self.template.with_suffix(f".{os.getpid()}.tmp")
+        try:
+            src = sqlite3.connect(self.data_dir / "label_studio.sqlite3")
+            dst = sqlite3.connect(tmp)
+            try:
+                src.backup(dst)
+            finally:
+                dst.close()
+                src.close()
+            os.replace(tmp, self.template)
+        except (OSError, sqlite3.Error):
+            tmp.unlink(missing_ok=True)  # only a cache: the next session migrates again
+
     def __enter__(self) -> LabelStudio:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        database = self.data_dir / "label_studio.sqlite3"
+        from_template = self.template.is_file() and not database.exists()
+        if from_template:
+            shutil.copyfile(self.template, database)
         # The port is picked free, then released for label-studio to bind (it cannot take a
         # bound socket). If another process takes it meanwhile, label-studio moves to the next
         # free port and says so in its log (followed here); if it loses the race at bind time
         # it exits, and the start is retried on a new port.
         for attempt in range(3):
             if self._start(attempt):
+                if not from_template:
+                    self._keep_template()
                 return self
             self.port = _free_port()
             self.url = f"http://127.0.0.1:{self.port}"
