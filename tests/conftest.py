@@ -297,3 +297,39 @@ def chromium():
         )
         yield browser
         browser.close()
+
+
+@pytest.fixture(scope="session")
+def local_ray(tmp_path_factory: pytest.TempPathFactory):
+    """A local Ray of 2 CPUs for the session (or xdist worker): starting one is 5-7 s.
+
+    Its workers register the tiny open_clip configs of the model tests. Engines connect to it
+    and leave it running (``RayEngine`` shuts down only a Ray it started itself).
+    """
+    ray = pytest.importorskip("ray", reason="the Ray engine needs the 'distributed' extra")
+    configs = tmp_path_factory.mktemp("ray-configs")
+    try:
+        from test_model_judges import CONFIGS
+
+        for name, cfg in CONFIGS.items():
+            (configs / f"{name}.json").write_text(json.dumps(cfg))
+    except (ImportError, pytest.skip.Exception):  # no models extra: the clip test skips
+        pass
+    folder = str(configs)
+
+    def register_configs() -> None:
+        try:
+            import open_clip
+        except ImportError:
+            return
+        for path in Path(folder).glob("*.json"):
+            open_clip.add_model_config(path)
+
+    ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        log_to_driver=False,
+        runtime_env={"worker_process_setup_hook": register_configs},
+    )
+    yield
+    ray.shutdown()

@@ -6,7 +6,7 @@ import sys
 
 import numpy as np
 import pytest
-from test_engines import FRAMES, demo_tasks, engine, local_ray, verdict_frame  # noqa: F401
+from test_engines import FRAMES, demo_tasks, engine, verdict_frame
 
 from judges.core.types import Dimension
 from judges.datasets import load_pairs
@@ -34,7 +34,7 @@ def test_source_spec_carries_the_control():
     assert spec_of(KeyframeSource((1,))) == ((1,), "diff", "none", 0)
 
 
-def test_frame_controls_on_ray_equal_local(local_ray, demo_data):  # noqa: F811
+def test_frame_controls_on_ray_equal_local(local_ray, demo_data):
     from ray import cloudpickle
 
     cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers lack this module

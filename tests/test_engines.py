@@ -72,37 +72,6 @@ def test_chunks_keep_a_prompts_tasks_together(demo_data):
 ray = pytest.importorskip("ray", reason="the Ray engine needs the 'distributed' extra")
 
 
-@pytest.fixture(scope="module")
-def local_ray(tmp_path_factory):
-    """A local Ray of 2 CPUs; workers register the tiny open_clip configs of the model tests."""
-    configs = tmp_path_factory.mktemp("ray-configs")
-    try:
-        from test_model_judges import CONFIGS
-
-        for name, cfg in CONFIGS.items():
-            (configs / f"{name}.json").write_text(json.dumps(cfg))
-    except (ImportError, pytest.skip.Exception):  # no models extra: the clip test skips
-        pass
-    folder = str(configs)
-
-    def register_configs() -> None:
-        try:
-            import open_clip
-        except ImportError:
-            return
-        for path in Path(folder).glob("*.json"):
-            open_clip.add_model_config(path)
-
-    ray.init(
-        num_cpus=2,
-        include_dashboard=False,
-        log_to_driver=False,
-        runtime_env={"worker_process_setup_hook": register_configs},
-    )
-    yield
-    ray.shutdown()
-
-
 def demo_tasks(demo_data, dimensions=(Dimension.HELPFULNESS, Dimension.AESTHETICS)):
     pairs = load_pairs(demo_data)
     return plan_tasks(pairs, list(dimensions), FRAMES)[0]
