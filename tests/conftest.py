@@ -133,6 +133,22 @@ def _isolated_cache(
     monkeypatch.setenv("JUDGES_CACHE_DIR", str(cache))
 
 
+@pytest.fixture(autouse=True)
+def _figures_where_looked_at(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch):
+    """``agreement.py`` runs draw no figures unless the test is marked ``figures``.
+
+    Drawing is 1-2.5 s of CPU of a small run, most of a command-line test's time, and most of
+    those tests read tables and files. Tests that look at figures or at report.html's figures
+    carry ``@pytest.mark.figures`` (as do the figure modules' own tests, which call the drawing
+    code directly either way); ``--figures none`` itself is tested in
+    ``tests/test_rerun_fixed_cost.py``.
+    """
+    if request.node.get_closest_marker("figures") is None:
+        monkeypatch.setenv("JUDGES_FIGURES", "none")
+    else:
+        monkeypatch.delenv("JUDGES_FIGURES", raising=False)
+
+
 def write_video(path: Path, frames_rgb: Sequence[np.ndarray], fps: float = 8.0) -> Path:
     """Write RGB frames losslessly (FFV1 in AVI) so decoded pixels equal the input exactly."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -294,6 +294,7 @@ def test_refusals_are_counted_not_dropped(tmp_path):
     assert row["refused_rate"] == 1.0 and row["agreement"] == 0.0 and row["n_labeled"] == 3
 
 
+@pytest.mark.figures
 def test_both_orders_give_position_bias_and_calibration_files(tmp_path):
     with ChatServer() as server:
         res = cli(

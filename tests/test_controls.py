@@ -374,6 +374,7 @@ def test_old_verdict_files_read_as_the_normal_run():
 # --- the command line --------------------------------------------------------------------
 
 
+@pytest.mark.figures
 def test_cli_controls_on_demo_data(demo_data, tmp_path):
     out = tmp_path / "out"
     cmd = [

@@ -105,6 +105,7 @@ def test_win_rates_are_shares_with_ties_half():
     assert got["win_rate"][0] == pytest.approx(wins / (pair.height + back.height))
 
 
+@pytest.mark.figures
 @pytest.mark.skipif(not FETV_DEV.is_dir(), reason="../shared/data/fetv-dev not present")
 def test_cli_on_fetv_dev_writes_rankings_and_slices(tmp_path):
     import sys

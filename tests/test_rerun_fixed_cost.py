@@ -5,11 +5,16 @@ changes or a kept copy is damaged."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from judges.report.figure_reuse import figures_key, keep_figures, reuse_figures
+
+pytestmark = pytest.mark.figures  # these runs draw, unless a test says --figures none
 
 HEAVY = ("matplotlib", "seaborn", "pandas", "scipy.stats", "torch", "ray")
 SCRIPT = Path(__file__).resolve().parents[1] / "experiments" / "agreement.py"
@@ -61,6 +66,40 @@ def test_rerun_reuses_figures_and_thumbnails_without_heavy_imports(tmp_path):
     # Another seed changes the intervals, so the figures are drawn again.
     _, loaded_seed = run(tmp_path, "c", "--seed", "1")
     assert "matplotlib" in loaded_seed
+
+
+def test_figures_none_draws_nothing_and_imports_no_plotting(tmp_path):
+    drawn, loaded_drawn = run(tmp_path, "a", "--no-cache")
+    bare, loaded = run(tmp_path, "b", "--no-cache", "--figures", "none")
+    assert {"matplotlib", "seaborn"} <= set(loaded_drawn)
+    assert not {"matplotlib", "seaborn", "pandas"} & set(loaded)
+    assert not list((bare / "figures").glob("*")) and list((drawn / "figures").glob("*.svg"))
+    info = json.loads((bare / "run.json").read_text())
+    assert (
+        info["figures"] == "none"
+        and json.loads((drawn / "run.json").read_text())["figures"] == "all"
+    )
+    # The tables are the same; the page is written, without figures.
+    tables = sorted(p.name for p in drawn.glob("*.csv")) + sorted(
+        p.name for p in drawn.glob("*.md")
+    )
+    assert "agreement.csv" in tables
+    for name in tables:
+        assert (bare / name).read_bytes() == (drawn / name).read_bytes(), name
+    assert (bare / "report.html").is_file()
+
+
+def test_a_wrong_figures_setting_in_the_environment_is_one_line_exit_2(tmp_path):
+    res = subprocess.run(
+        [sys.executable, str(SCRIPT), "--judge", "psnr", "--out", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "JUDGES_FIGURES": "pngs"},
+    )
+    assert res.returncode == 2
+    assert "$JUDGES_FIGURES='pngs': choose all or none" in res.stderr
+    assert not (tmp_path / "out").exists()
 
 
 def test_thumbnails_kept_reused_and_made_again_when_damaged(tmp_path):

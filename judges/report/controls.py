@@ -78,8 +78,12 @@ def control_sentences(table: pl.DataFrame) -> list[str]:
     return [control_sentence(row) for row in table.iter_rows(named=True)]
 
 
-def write_controls(run_dir: Path, table: pl.DataFrame, mark: str | None = None) -> list[Path]:
+def write_controls(
+    run_dir: Path, table: pl.DataFrame, mark: str | None = None, figure: bool = True
+) -> list[Path]:
     """``controls.csv``, ``controls.md`` (the sentences) and ``figures/controls.{png,svg}``.
+
+    ``figure=False`` leaves the figure out (a run with ``--figures none``).
 
     The run's ``agreement.md``, when there is one, gets the sentences and the table as a section.
 
@@ -103,7 +107,7 @@ def write_controls(run_dir: Path, table: pl.DataFrame, mark: str | None = None) 
     if report.is_file():  # the run's report gets the sentences and the table too
         section = ["", "## Is the judge looking? Controls", "", *lines[2:], "", to_markdown(shown)]
         report.write_text(report.read_text().rstrip("\n") + "\n" + "\n".join(section) + "\n")
-    if table.height:
+    if table.height and figure:
         from judges.report.control_figure import plot_controls, save  # matplotlib when asked
 
         (run_dir / "figures").mkdir(exist_ok=True)

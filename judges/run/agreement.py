@@ -96,6 +96,9 @@ class AgreementConfig(SessionConfig):
         controls: Controls to run each judge under besides the normal run (``none``, always
             run): names from :data:`judges.judge.controls.CONTROLS`; ``control_seed`` seeds
             the prompt derangement and the random frame orders.
+        figures: Draw the figures (``figures/*.png`` and ``*.svg``, shown in report.html).
+            False (``--figures none``): tables, files and the page only, and no matplotlib:
+            for sweeps and scripted runs that read the tables.
 
     Raises:
         ConfigError: no judge, no frame count, or a session option out of range.
@@ -117,6 +120,7 @@ class AgreementConfig(SessionConfig):
     by: Sequence[str] = ()
     controls: Sequence[str] | str = ()
     control_seed: int = 0
+    figures: bool = True
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -307,6 +311,7 @@ def _run(
         "failures": failure_summary(verdicts),
         "controls": {"names": list(config.controls), "seed": config.control_seed},
         "control_runs": control_runs,
+        "figures": "all" if config.figures else "none",
         "unlabeled_not_judged": unlabeled_all,
         "cost_usd": sum(j["cost_usd"] or 0.0 for j in judge_info),
         "spent_usd_this_run": session.budget.spent,
@@ -340,7 +345,7 @@ def _run(
         mark = " and ".join(caveats) or None
         # Figures drawn from the same tables, settings and code are copied, not drawn again
         # (no matplotlib import): judges.report.figure_reuse.
-        kept = session.cache_dir / "figures" if config.use_cache else None
+        kept = session.cache_dir / "figures" if config.use_cache and config.figures else None
         settings = {
             **{k: info[k] for k in ("statistics", "rankings", "frames", "votes")},
             "data": info["data"]["sha256"],
@@ -349,7 +354,10 @@ def _run(
             "options": [config.rank_generators, config.by, config.exclude_inconsistent],
         }
         key = figures_key(folder.staging, settings) if kept is not None else ""
-        if kept is None or not reuse_figures(kept, key, folder.staging / "figures"):
+        drawn = config.figures and (
+            kept is None or not reuse_figures(kept, key, folder.staging / "figures")
+        )
+        if drawn:
             from judges.report.agreement_figures import (
                 write_figures,  # matplotlib only when a run finishes
             )
@@ -369,7 +377,7 @@ def _run(
             if kept is not None:
                 keep_figures(kept, key, folder.staging / "figures")
         if controls is not None:  # drawn each time: the kept figures are the tables' only
-            write_controls(folder.staging, controls, mark)
+            write_controls(folder.staging, controls, mark, figure=config.figures)
         stages.lap("figures")
         write_rankings(folder.staging, above)
         write_report_sources(folder.staging, pairs, votes.table if votes is not None else None)
