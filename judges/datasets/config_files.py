@@ -22,6 +22,14 @@ def find_config(path: Path) -> Path:
     Raises:
         DataError: no such file/folder, no config in the folder, or several to choose from.
 
+    Example:
+        >>> import tempfile
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> _ = (folder / "config-test.json.gz").write_bytes(gzip.compress(b"[]"))
+        >>> _ = (folder / "notes.txt").write_text("not a pairs file")
+        >>> find_config(folder).name
+        'config-test.json.gz'
+
     """
     if path.is_file():
         return path
@@ -42,7 +50,24 @@ def find_config(path: Path) -> Path:
 
 
 def read_records(path: Path) -> tuple[list[Any], str]:
-    """The file's records and the SHA-256 of its bytes, from a single read."""
+    """The file's records and the SHA-256 of its bytes, from a single read.
+
+    Raises:
+        DataError: an unsupported suffix, an unreadable or undecodable file, or invalid JSON
+            (naming the line of a ``.jsonl`` file).
+
+    Example:
+        >>> import tempfile
+        >>> path = Path(tempfile.mkdtemp()) / "config-test.jsonl"
+        >>> lines = ['{"pair_id": "a"}', "", '{"pair_id": "b"}']  # blank lines are skipped
+        >>> _ = path.write_text(chr(10).join(lines))
+        >>> records, digest = read_records(path)
+        >>> [r["pair_id"] for r in records]
+        ['a', 'b']
+        >>> digest == hashlib.sha256(path.read_bytes()).hexdigest()
+        True
+
+    """
     name = path.name
     if not name.endswith(CONFIG_SUFFIXES):
         raise DataError(

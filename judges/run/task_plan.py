@@ -32,10 +32,14 @@ class PlannedTasks(Sequence[Task]):
         kept: For each dimension, the positions in ``pairs`` judged on it (in order).
 
     Example:
-        >>> from judges.datasets.demo import demo_pairs  # doctest: +SKIP
-        >>> tasks = PlannedTasks(pairs, [dim], [1, 8], [np.arange(len(pairs))])  # doctest: +SKIP
-        >>> tasks[1] == Task(pairs[0], dim, 8)  # doctest: +SKIP
-        True
+        >>> from pathlib import Path
+        >>> from judges.core.types import Video
+        >>> v0, v1 = (Video(f"v{i}", Path(f"v{i}.mp4"), "a cat", "a cat") for i in (0, 1))
+        >>> pairs = [Pair(f"p{i}", "q0", "a cat", v0, v1) for i in range(3)]
+        >>> dim = Dimension.AESTHETICS
+        >>> tasks = PlannedTasks(pairs, [dim], [1, 8], [np.array([0, 2])])
+        >>> len(tasks), tasks[1] == Task(pairs[0], dim, 8), tasks[2].pair.pair_id
+        (4, True, 'p2')
 
     """
 
@@ -157,6 +161,18 @@ def planned_tasks(
     """:func:`plan_tasks`' tasks as a :class:`PlannedTasks` (arrays; a task made when read).
 
     A cached rerun reads a few of a million tasks: planning them as objects was a tenth of it.
+
+    Example:
+        >>> from pathlib import Path
+        >>> from judges.core.types import Video
+        >>> v0, v1 = (Video(f"v{i}", Path(f"v{i}.mp4"), "a cat", "a cat") for i in (0, 1))
+        >>> dim = Dimension.AESTHETICS
+        >>> labelled = Pair("p0", "q0", "a cat", v0, v1, labels={dim: "video_0"})
+        >>> unlabelled = Pair("p1", "q0", "a cat", v0, v1)
+        >>> tasks, skipped = planned_tasks([labelled, unlabelled], [dim], [1, 4])
+        >>> [(t.pair.pair_id, t.frames) for t in tasks], skipped
+        ([('p0', 1), ('p0', 4)], {'aesthetics': 1})
+
     """
     unlabeled: Counter[str] = Counter()
     kept = []
