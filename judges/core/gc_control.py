@@ -41,7 +41,10 @@ def frozen_after() -> Iterator[Callable[[], None]]:
     """Yields ``freeze``: call it once the run's long-lived objects exist.
 
     Every object alive then is left out of later collections (``gc.freeze``) until the block
-    ends (``gc.unfreeze``). A process that froze objects itself is left as it is.
+    ends (``gc.unfreeze``). A process that froze objects itself is left as it is. CPython has
+    one permanent generation for the whole process, so objects another thread freezes while
+    the block runs are unfrozen with the run's at its end (nothing is freed by that: they only
+    rejoin the collections).
 
     Example:
         >>> with frozen_after() as freeze:
