@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import operator
 import os
 import shutil
 import uuid
@@ -41,6 +42,8 @@ from judges.core.errors import ConfigError
 from judges.core.types import Pair, Verdict, frames_label
 from judges.report.folders import check_writable_dir, record_run_id, rename_noreplace
 from judges.report.tables import agreement_markdown, frames_labels
+
+_NAME = operator.attrgetter("value")  # a dimension's name
 
 VERDICT_SCHEMA: dict[str, Any] = {
     "pair_id": pl.String,
@@ -110,11 +113,16 @@ def verdict_table(
     label_dims: list[str] = []
     label_humans: list[str] = []
     for p in kept:
-        for d in {*p.labels, *p.ties}:
-            if (human := p.labels.get(d) or ("tie" if d in p.ties else None)) is not None:
+        labels = p.labels
+        if labels:  # one extend per pair, not three appends per label
+            label_pairs += [p.pair_id] * len(labels)
+            label_dims += map(_NAME, labels)
+            label_humans += labels.values()
+        for d in p.ties:
+            if d not in labels:  # a label outranks a tie on the same dimension
                 label_pairs.append(p.pair_id)
                 label_dims.append(d.value)
-                label_humans.append(human)
+                label_humans.append("tie")
     humans = pl.DataFrame(
         {"pair_id": label_pairs, "dimension": label_dims, "human": label_humans},
         schema={"pair_id": pl.String, "dimension": pl.Categorical, "human": pl.Categorical},

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from judges.cache.store import CANONICAL
+from judges.cache.store import canonical
 from judges.judge.base import Judge, ScoreJudge, Task
 
 
@@ -45,7 +45,7 @@ class PairKeys:
     def _atom(self, value: Any) -> str:
         text = self._atoms.get(value)
         if text is None:
-            text = self._atoms[value] = CANONICAL.encode(value)
+            text = self._atoms[value] = canonical(value)
         return text
 
     def _pair_part(self, judge: Judge, task: Task, files: list[str]) -> tuple[str, str]:
@@ -53,7 +53,7 @@ class PairKeys:
         if pair_part is None:
             rest = {"inputs": judge.cache_inputs(task), "judge": self.fingerprint}
             rest["strategy"] = self.strategy
-            pair_part = (CANONICAL.encode(files), CANONICAL.encode(rest)[1:])
+            pair_part = (canonical(files), canonical(rest)[1:])
             self._pairs[id(task.pair)] = pair_part
         return pair_part
 
