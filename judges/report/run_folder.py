@@ -26,12 +26,12 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import operator
 import os
 import shutil
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from operator import attrgetter
 from pathlib import Path
 from typing import Any, overload
 
@@ -43,7 +43,7 @@ from judges.core.types import Pair, Verdict, frames_label
 from judges.report.folders import check_writable_dir, record_run_id, rename_noreplace
 from judges.report.tables import agreement_markdown, frames_labels
 
-_NAME = operator.attrgetter("value")  # a dimension's name
+_NAME = attrgetter("value")  # a dimension's name
 
 VERDICT_SCHEMA: dict[str, Any] = {
     "pair_id": pl.String,
@@ -102,10 +102,13 @@ def verdict_table(
     # Built by columns: rows of tuples cost polars several times more.
     ids = pl.DataFrame(
         {
-            "pair_id": [p.pair_id for p in kept],
-            "prompt_id": [p.prompt_id for p in kept],
-            "video_0_id": [p.video_0.video_id for p in kept],
-            "video_1_id": [p.video_1.video_id for p in kept],
+            name: list(map(attrgetter(field), kept))
+            for name, field in (
+                ("pair_id", "pair_id"),
+                ("prompt_id", "prompt_id"),
+                ("video_0_id", "video_0.video_id"),
+                ("video_1_id", "video_1.video_id"),
+            )
         },
         schema={k: pl.String for k in ("pair_id", "prompt_id", "video_0_id", "video_1_id")},
     )
