@@ -20,8 +20,8 @@ from typing import Any
 from judges.core.errors import DataError
 from judges.core.harm_types import HARM_KEYS, check_harm_labels
 from judges.core.types import CHOICES, Choice, Dimension, Pair, Video
-from judges.datasets.config_files import CONFIG_SUFFIXES, find_config
-from judges.datasets.config_files import read_records as _read_records
+from judges.datasets.config_files import CONFIG_SUFFIXES, drain, find_config, stream_records
+from judges.datasets.config_files import read_records as _read_records  # noqa: F401 (label)
 from judges.datasets.registry import DatasetFormat, register_format
 
 PAIR_KEYS = (
@@ -129,6 +129,10 @@ class _RecordParser:
         self._resolved: dict[Path, Path] = {}
         self._paths: dict[tuple[str | None, str | None, str | None], Path] = {}
         self._texts: dict[str, str] = {}
+        # Pairs are immutable, so pairs whose labels are the same share one labels dict and
+        # records without other fields one empty ``fields`` dict (16 MB at SafeSora's size).
+        self._labels: dict[tuple[tuple[Dimension, str], ...], dict[Dimension, Choice]] = {}
+        self._no_fields: dict[str, Any] = {}
 
     def resolved(self, path: Path) -> Path:
         """``path.resolve()``, once per distinct path.
@@ -243,7 +247,9 @@ class _RecordParser:
             source=self.text(
                 video_path if video_path is not None else f"{prompt_id}/{video_id}.mp4"
             ),
-            fields={} if plain else {k: v for k, v in raw.items() if k not in _VIDEO_KEY_SET},
+            fields=self._no_fields
+            if plain
+            else {k: v for k, v in raw.items() if k not in _VIDEO_KEY_SET},
         )
 
     def label(self, value: Any, field_name: str, where: str) -> str | None:
@@ -342,11 +348,13 @@ class _RecordParser:
             prompt_text=self.text(prompt_text),
             video_0=v0,
             video_1=v1,
-            labels=labels,
+            labels=self._labels.setdefault(tuple(labels.items()), labels),
             prompt_type=raw.get("prompt_type"),
             ties=frozenset(ties) if ties else _NO_TIES,
             votes=() if votes is None else self.votes(votes, self.where(index, pair_id)),
-            fields={} if plain else {k: v for k, v in raw.items() if k not in _PAIR_KEY_SET},
+            fields=self._no_fields
+            if plain
+            else {k: v for k, v in raw.items() if k not in _PAIR_KEY_SET},
         )
 
 
@@ -362,14 +370,17 @@ def detect(path: Path) -> bool:
 def load(path: Path, video_dir: Path | None) -> tuple[list[Pair], Path, str]:
     """Every record of a SafeSora config as a validated pair."""
     config = find_config(path)
-    records, digest = _read_records(config)
+    # One record at a time: decoding every record first held them all at once (100 MB at
+    # SafeSora's size, kept by the process after they were freed).
+    records, digest = stream_records(config)
     parser = _RecordParser(config, Path(video_dir).expanduser() if video_dir else None)
     pairs = []
-    for index, raw in enumerate(records):
-        pairs.append(parser.pair(raw, index))
-        # Each record is freed as its pair is made, so the pairs reuse its memory: freeing all
-        # records after the last pair left 50 MB of holes between pairs at SafeSora's size.
-        records[index] = None
+    try:
+        for index, raw in enumerate(records):
+            pairs.append(parser.pair(raw, index))
+    except DataError:
+        drain(records)  # a file that is not valid JSON is named first, as when read whole
+        raise
     return pairs, config, digest
 
 
