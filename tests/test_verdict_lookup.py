@@ -129,3 +129,25 @@ def test_a_plan_indexes_exactly_as_its_task_objects_do():
         firsts = list({id(t.pair): t.pair for t in listed}.values())
         assert [t.pair for t in plan.pair_tasks()] == firsts
     assert TaskIndex(planned_tasks(ps, [], [1])[0]).slots.size == 0
+
+
+def test_bulk_pair_keys_equal_one_at_a_time_keys():
+    from judges.judge.registry import get_judge
+    from judges.run.verdict_keys import PairKeys
+
+    ps = pairs()
+    tasks = [Task(p, A, 1) for p in ps] + [Task(ps[0], A, 1, control="reversed")]
+    v0, v1, v2, v3 = (Path(f"/videos/v{i}.mp4") for i in range(4))  # pairs a: 0-1, b: 1-2, c: 2-3
+    # v2's is not plain hex (encoded, escapes and all); v3 was unread (pair c has no key).
+    hashes = {v0: "a" * 64, v1: f"{1:064x}", v2: 'odd "hash"\u00e9', v3: None}
+    for name in ("psnr", "gpt4o"):
+        judge = get_judge(name)
+        keys = PairKeys(FP, "diff")
+        one = [
+            None
+            if None in (files := [hashes[f] for f in t.files])
+            else PairKeys(FP, "diff").pair_key(judge, t, files)
+            for t in tasks
+        ]
+        assert keys.pair_keys(judge, tasks, hashes) == one
+        assert one[2] is None and len(set(one) - {None}) == len(tasks) - 1

@@ -21,10 +21,17 @@ def _refuse(o: Any) -> Any:
     raise TypeError(f"Object of type {o.__class__.__name__} is not JSON serializable")
 
 
-def dumps_function(default: Callable[[Any], Any] | None = None) -> Callable[[Any], str]:
-    """A function equal to ``json.dumps(obj, default=default)``, built once.
+def dumps_function(
+    default: Callable[[Any], Any] | None = None,
+    *,
+    sort_keys: bool = False,
+    separators: tuple[str, str] = (", ", ": "),
+) -> Callable[[Any], str]:
+    """A function equal to ``json.dumps(obj, default=default, ...)``, built once.
 
-    Objects are not checked for cycles (rows of plain values have none).
+    ``sort_keys`` and ``separators`` as ``json.dumps`` takes them (``(",", ":")`` with
+    ``sort_keys=True`` is the cache keys' canonical form). Objects are not checked for cycles
+    (rows of plain values have none).
 
     Example:
         >>> dumps = dumps_function(default=str)
@@ -33,12 +40,17 @@ def dumps_function(default: Callable[[Any], Any] | None = None) -> Callable[[Any
         >>> row = [1.0, -0.0, float("inf"), "é" + chr(10), 10**30]
         >>> dumps(row) == json.dumps(row)
         True
+        >>> dumps_function(sort_keys=True, separators=(",", ":"))({"b": [1, 2], "a": None})
+        '{"a":null,"b":[1,2]}'
 
     """
     if c_make_encoder is None:  # pragma: no cover
-        return lambda obj: json.dumps(obj, default=default)
+        return lambda obj: json.dumps(
+            obj, default=default, sort_keys=sort_keys, separators=separators
+        )
+    item, key = separators
     encode = c_make_encoder(
-        None, default or _refuse, encode_basestring_ascii, None, ": ", ", ", False, False, True
+        None, default or _refuse, encode_basestring_ascii, None, key, item, sort_keys, False, True
     )
 
     def dumps(obj: Any) -> str:

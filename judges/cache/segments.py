@@ -56,8 +56,9 @@ try:  # POSIX; elsewhere segments are still atomic, only merges are not fenced o
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
-BATCH_ROWS = 131_072
-"""Stored rows a lookup reads at once."""
+BATCH_ROWS = 32_768
+"""Stored rows a lookup reads at once (each batch's rows, 64-character keys among them, are
+transient: a quarter of the former 131,072 lowered a SafeSora-size rerun's lookup peak)."""
 
 MAX_SEGMENTS = 8
 """Segments a folder may hold before the next finished run merges them into one."""

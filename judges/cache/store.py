@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from judges.cache.damage import warn_stderr
+from judges.cache.json_lines import dumps_function
 from judges.cache.segments import VerdictSegments
 from judges.core.errors import ConfigError
 
@@ -85,6 +86,8 @@ def default_cache_dir() -> Path:
 # One encoder for every key: json.dumps with options builds a new encoder per call, which costs
 # more than the encoding of a small key (the same canonical text either way).
 CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
+canonical = dumps_function(default=str, sort_keys=True, separators=(",", ":"))
+"""``CANONICAL.encode`` without building a C encoder per call (the same text; no cycle check)."""
 
 
 def stable_hash(obj: Any) -> str:
@@ -95,7 +98,7 @@ def stable_hash(obj: Any) -> str:
         True
 
     """
-    return hashlib.sha256(CANONICAL.encode(obj).encode()).hexdigest()
+    return hashlib.sha256(canonical(obj).encode()).hexdigest()
 
 
 def file_sha256(path: str | Path) -> str:

@@ -156,7 +156,7 @@ Dimension._SAFESORA = tuple(
 ) = Dimension._SAFESORA
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Video:
     """One generated video of a pair.
 
@@ -185,7 +185,7 @@ class Video:
     fields: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Pair:
     """Two videos generated from the same prompt, with the human preference labels.
 

@@ -47,9 +47,10 @@ def content_duplicates(
     groups: dict[tuple[str, str], list[str]] = defaultdict(list)
     same = 0
     for pair in pairs:
-        h0, h1 = digest(pair.video_0.path), digest(pair.video_1.path)
+        p0, p1 = pair.video_0.path, pair.video_1.path
+        h0, h1 = hashes.get(p0) or digest(p0), hashes.get(p1) or digest(p1)
         same += h0 == h1
-        groups[(min(h0, h1), max(h0, h1))].append(pair.pair_id)
+        groups[(h0, h1) if h0 < h1 else (h1, h0)].append(pair.pair_id)
     repeated = [ids for ids in groups.values() if len(ids) > 1]
     return {
         "pairs": len(pairs),

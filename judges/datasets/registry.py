@@ -20,6 +20,8 @@ import importlib
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
+from operator import attrgetter, methodcaller
 from pathlib import Path
 from typing import Any
 
@@ -258,12 +260,11 @@ def summarize(pairs: list[Pair]) -> dict[str, Any]:
         pairs carry.
 
     """
-    # One pass over the pairs (not one per dimension): (dimension, choice) and tie counts.
-    choices: Counter[tuple[Dimension, str]] = Counter()
-    ties: Counter[Dimension] = Counter()
-    for p in pairs:
-        choices.update(p.labels.items())
-        ties.update(p.ties)
+    # (dimension, choice) and tie counts, counted in C over every pair's items.
+    choices: Counter[tuple[Dimension, str]] = Counter(
+        chain.from_iterable(map(methodcaller("items"), map(attrgetter("labels"), pairs)))
+    )
+    ties: Counter[Dimension] = Counter(chain.from_iterable(map(attrgetter("ties"), pairs)))
     present = {d for d, _ in choices} | set(ties)
     dims = [*Dimension, *(d for d in Dimension.known() if d in present and d not in Dimension)]
     labels: dict[str, dict[str, Any]] = {}
@@ -279,8 +280,10 @@ def summarize(pairs: list[Pair]) -> dict[str, Any]:
         }
     return {
         "pairs": len(pairs),
-        "prompts": len({p.prompt_id for p in pairs}),
-        "videos": len({v.path for p in pairs for v in (p.video_0, p.video_1)}),
+        "prompts": len(set(map(attrgetter("prompt_id"), pairs))),
+        "videos": len(
+            {*map(attrgetter("video_0.path"), pairs), *map(attrgetter("video_1.path"), pairs)}
+        ),
         "labels": labels,
     }
 

@@ -20,8 +20,8 @@ from typing import Any
 from judges.core.errors import DataError
 from judges.core.harm_types import HARM_KEYS, check_harm_labels
 from judges.core.types import CHOICES, Choice, Dimension, Pair, Video
-from judges.datasets.config_files import CONFIG_SUFFIXES, find_config
-from judges.datasets.config_files import read_records as _read_records
+from judges.datasets.config_files import CONFIG_SUFFIXES, drain, find_config, stream_records
+from judges.datasets.config_files import read_records as _read_records  # noqa: F401 (label)
 from judges.datasets.registry import DatasetFormat, register_format
 
 PAIR_KEYS = (
@@ -115,6 +115,9 @@ def _str_field(obj: Mapping[str, Any], key: str) -> str | None:
 
 
 _LABELS = (*CHOICES, "tie")
+_CHOICE_TEXT = {c: c for c in CHOICES}
+_TEXT_OR_NONE = frozenset({str, type(None)})
+_NO_TIES: frozenset[Dimension] = frozenset()
 _PAIR_KEY_SET, _VIDEO_KEY_SET = frozenset(PAIR_KEYS), frozenset(VIDEO_KEYS)
 
 
@@ -125,6 +128,11 @@ class _RecordParser:
         self.video_dir = video_dir
         self._resolved: dict[Path, Path] = {}
         self._paths: dict[tuple[str | None, str | None, str | None], Path] = {}
+        self._texts: dict[str, str] = {}
+        # Pairs are immutable, so pairs whose labels are the same share one labels dict and
+        # records without other fields one empty ``fields`` dict (16 MB at SafeSora's size).
+        self._labels: dict[tuple[tuple[Dimension, str], ...], dict[Dimension, Choice]] = {}
+        self._no_fields: dict[str, Any] = {}
 
     def resolved(self, path: Path) -> Path:
         """``path.resolve()``, once per distinct path.
@@ -158,24 +166,46 @@ class _RecordParser:
             return self.base / "videos" / prompt_id / f"{video_id}.mp4"
         raise DataError(f"{where}: field '{side}' has no 'video_path' and no 'prompt_id'")
 
+    def text(self, value: Any) -> Any:
+        """One string object per distinct text (prompts repeat across a prompt's pairs)."""
+        if type(value) is not str:
+            return value
+        return self._texts.setdefault(value, value)
+
     def video(self, raw: Any, side: str, index: int, pair_id: str | None, pair: dict) -> Video:
         # ``where`` names the record in an error: formatted only when one is raised (three
         # strings a pair were a tenth of loading SafeSora).
-        if not isinstance(raw, Mapping):
+        if type(raw) is not dict and not isinstance(raw, Mapping):
             where = self.where(index, pair_id)
             raise DataError(f"{where}: field '{side}' must be an object, got {type(raw).__name__}")
         plain = _VIDEO_KEY_SET.issuperset(raw)  # only SafeSora's keys: no other fields to keep
         if not plain:
             check_key_spelling(raw, VIDEO_KEYS, self.where(index, pair_id), side)
-        try:
-            video_id = _str_field(raw, "video_id")
-            video_path = _str_field(raw, "video_path")
-            prompt_id = _str_field(raw, "prompt_id") or _str_field(pair, "prompt_id")
-            prompt_text = _str_field(pair, "prompt_text") or _str_field(raw, "prompt_text")
-            video_text = _str_field(raw, "video_text")
-        except TypeError as e:
-            where = self.where(index, pair_id)
-            raise DataError(f"{where}: field '{side}.{e.args[0]}' must be a string") from None
+        get = raw.get
+        video_id, video_path, video_text = get("video_id"), get("video_path"), get("video_text")
+        own_id, own_text = get("prompt_id"), get("prompt_text")
+        pair_pid, pair_text = pair.get("prompt_id"), pair.get("prompt_text")
+        if (  # every field text or absent (the usual record): nothing to convert or refuse
+            type(video_id) in _TEXT_OR_NONE
+            and type(video_path) in _TEXT_OR_NONE
+            and type(video_text) in _TEXT_OR_NONE
+            and type(own_id) in _TEXT_OR_NONE
+            and type(own_text) in _TEXT_OR_NONE
+            and type(pair_pid) in _TEXT_OR_NONE
+            and type(pair_text) in _TEXT_OR_NONE
+        ):
+            prompt_id = own_id or pair_pid
+            prompt_text = pair_text or own_text
+        else:
+            try:
+                video_id = _str_field(raw, "video_id")
+                video_path = _str_field(raw, "video_path")
+                prompt_id = _str_field(raw, "prompt_id") or _str_field(pair, "prompt_id")
+                prompt_text = _str_field(pair, "prompt_text") or _str_field(raw, "prompt_text")
+                video_text = _str_field(raw, "video_text")
+            except TypeError as e:
+                where = self.where(index, pair_id)
+                raise DataError(f"{where}: field '{side}.{e.args[0]}' must be a string") from None
         if video_id is None and video_path is None:
             where = self.where(index, pair_id)
             raise DataError(f"{where}: field '{side}' needs 'video_id' or 'video_path'")
@@ -207,15 +237,19 @@ class _RecordParser:
             name = f"{side}.is_safe" if side else "is_safe"
             raise DataError(f"{where}: field {name!r} is {is_safe!r}; expected true or false")
         return Video(
-            video_id=video_id,
+            video_id=self.text(video_id),
             path=path,
-            prompt_text=prompt_text or "",
-            video_text=video_text or prompt_text or "",
+            prompt_text=self.text(prompt_text or ""),
+            video_text=self.text(video_text or prompt_text or ""),
             harm_labels=harm,
             is_safe=None if is_safe is None else bool(is_safe),
             generated_from=raw.get("generated_from"),
-            source=video_path if video_path is not None else f"{prompt_id}/{video_id}.mp4",
-            fields={} if plain else {k: v for k, v in raw.items() if k not in _VIDEO_KEY_SET},
+            source=self.text(
+                video_path if video_path is not None else f"{prompt_id}/{video_id}.mp4"
+            ),
+            fields=self._no_fields
+            if plain
+            else {k: v for k, v in raw.items() if k not in _VIDEO_KEY_SET},
         )
 
     def label(self, value: Any, field_name: str, where: str) -> str | None:
@@ -255,29 +289,26 @@ class _RecordParser:
         return tuple(out)
 
     def pair(self, raw: Any, index: int) -> Pair:
-        if not isinstance(raw, Mapping):
+        if type(raw) is not dict and not isinstance(raw, Mapping):
             raise DataError(
                 f"{self.config}: record #{index} must be an object, got {type(raw).__name__}"
             )
         pair_id_raw = raw.get("pair_id")
         pair_id = None if pair_id_raw is None else str(pair_id_raw)
 
-        def at() -> str:
-            """The record, named by its id at that point: formatted only for an error."""
-            return self.where(index, pair_id)
-
         plain = _PAIR_KEY_SET.issuperset(raw)  # only SafeSora's keys: no other fields to keep
         if not plain:
-            check_key_spelling(raw, PAIR_KEYS, at(), "")
+            check_key_spelling(raw, PAIR_KEYS, self.where(index, pair_id), "")
         for side in ("video_0", "video_1"):
             if raw.get(side) is None:
-                raise DataError(f"{at()}: required field '{side}' is missing")
+                raise DataError(f"{self.where(index, pair_id)}: required field '{side}' is missing")
         v0 = self.video(raw["video_0"], "video_0", index, pair_id, raw)
         v1 = self.video(raw["video_1"], "video_1", index, pair_id, raw)
         prompt_text = raw.get("prompt_text") or v0.prompt_text or v1.prompt_text
         if not prompt_text or not isinstance(prompt_text, str):
+            where = self.where(index, pair_id)
             raise DataError(
-                f"{at()}: required field 'prompt_text' is missing (not on the pair nor its videos)"
+                f"{where}: required field 'prompt_text' is missing (not on the pair nor its videos)"
             )
         prompt_id = raw.get("prompt_id")
         prompt_id = str(prompt_id) if prompt_id is not None else None
@@ -285,37 +316,45 @@ class _RecordParser:
             # A stable, readable id: the same record always gets the same one.
             pair_id = f"{prompt_id or 'prompt'}:{v0.video_id}-vs-{v1.video_id}"
         if v0.path == v1.path:
-            raise DataError(f"{at()}: video_0 and video_1 are the same file ({v0.path})")
+            raise DataError(
+                f"{self.where(index, pair_id)}: video_0 and video_1 are the same file ({v0.path})"
+            )
         labels: dict[Dimension, Choice] = {}
         ties: set[Dimension] = set()
         subs = raw.get("sub_preferences")
         if subs is not None and not isinstance(subs, Mapping):
-            raise DataError(f"{at()}: field 'sub_preferences' must be an object")
+            raise DataError(
+                f"{self.where(index, pair_id)}: field 'sub_preferences' must be an object"
+            )
         if subs and not _known(SUB_PREFERENCE_KEYS).issuperset(subs):
-            check_key_spelling(subs, SUB_PREFERENCE_KEYS, at(), "sub_preferences")
+            check_key_spelling(
+                subs, SUB_PREFERENCE_KEYS, self.where(index, pair_id), "sub_preferences"
+            )
         for dim, (key, sub) in LABEL_KEYS.items():
             value = (subs.get(key) if subs else None) if sub else raw.get(key)
             if value is None:
                 continue
             if value not in _LABELS:
                 name = f"sub_preferences.{key}" if sub else key
-                self.label(value, name, at())  # raises, naming the field
+                self.label(value, name, self.where(index, pair_id))  # raises, naming the field
             if value == "tie":
                 ties.add(dim)
             else:
-                labels[dim] = value
+                labels[dim] = _CHOICE_TEXT[value]  # one string object per choice
         votes = raw.get("votes")
         return Pair(
             pair_id=pair_id,
-            prompt_id=prompt_id or pair_id,
-            prompt_text=prompt_text,
+            prompt_id=self.text(prompt_id) or pair_id,
+            prompt_text=self.text(prompt_text),
             video_0=v0,
             video_1=v1,
-            labels=labels,
+            labels=self._labels.setdefault(tuple(labels.items()), labels),
             prompt_type=raw.get("prompt_type"),
-            ties=frozenset(ties),
-            votes=() if votes is None else self.votes(votes, at()),
-            fields={} if plain else {k: v for k, v in raw.items() if k not in _PAIR_KEY_SET},
+            ties=frozenset(ties) if ties else _NO_TIES,
+            votes=() if votes is None else self.votes(votes, self.where(index, pair_id)),
+            fields=self._no_fields
+            if plain
+            else {k: v for k, v in raw.items() if k not in _PAIR_KEY_SET},
         )
 
 
@@ -331,14 +370,17 @@ def detect(path: Path) -> bool:
 def load(path: Path, video_dir: Path | None) -> tuple[list[Pair], Path, str]:
     """Every record of a SafeSora config as a validated pair."""
     config = find_config(path)
-    records, digest = _read_records(config)
+    # One record at a time: decoding every record first held them all at once (100 MB at
+    # SafeSora's size, kept by the process after they were freed).
+    records, digest = stream_records(config)
     parser = _RecordParser(config, Path(video_dir).expanduser() if video_dir else None)
     pairs = []
-    for index, raw in enumerate(records):
-        pairs.append(parser.pair(raw, index))
-        # Each record is freed as its pair is made, so the pairs reuse its memory: freeing all
-        # records after the last pair left 50 MB of holes between pairs at SafeSora's size.
-        records[index] = None
+    try:
+        for index, raw in enumerate(records):
+            pairs.append(parser.pair(raw, index))
+    except DataError:
+        drain(records)  # a file that is not valid JSON is named first, as when read whole
+        raise
     return pairs, config, digest
 
 

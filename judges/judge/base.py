@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from typing import Any, ClassVar, Literal
 
-from judges.cache.store import CANONICAL, stable_hash
+from judges.cache.store import canonical, stable_hash
 from judges.chat.client import ChatStats
 from judges.chat.pricing import CostPlan
 from judges.core.errors import ItemError
@@ -317,7 +317,7 @@ class ScoreJudge(Judge):
         # memo holds one entry per video and frame count, not one per pair. A frame control's
         # scores are other numbers: the control is part of both keys.
         inputs = self.score_inputs(video)
-        text = CANONICAL.encode(inputs) if inputs else ""  # encoding {} costs more than a lookup
+        text = canonical(inputs) if inputs else ""  # encoding {} costs more than a lookup
         control = getattr(ctx.source, "control_key", "none")
         mine = ("video score", id(self), video.path, frames, text, control)
         known = memo.get(mine)

@@ -120,18 +120,18 @@ def preview_for(path: str | Path, cache_dir: str | Path) -> Path | None:
         >>> preview_for("demo/videos/p0_v0.mp4", "~/.cache/t2v-judges")  # doctest: +SKIP
         PosixPath('.../previews/3f2a....webm')
     """
-    import av
-
     folder = Path(cache_dir).expanduser() / "previews"
     try:
         target = folder / f"{file_sha256(path)}.webm"
         if target.is_file() and target.stat().st_size > 0:
-            return target
+            return target  # made before: PyAV (60 ms to import) not needed
         folder.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".preview-", suffix=".webm", dir=folder)
         os.close(fd)
     except OSError:
         return None
+    import av
+
     try:
         _encode_vp9(Path(path), Path(tmp))
         os.replace(tmp, target)  # atomic: a killed build never leaves half a preview

@@ -31,6 +31,7 @@ from urllib.parse import quote, urlsplit
 
 from judges.cache.store import default_cache_dir
 from judges.report.kept_files import link_or_copy, write_aside
+from judges.report.page_numbers import PageNumbers, as_list
 from judges.report.thumbnails import keyframe_thumbnails, url
 
 __all__ = ["HtmlReportOptions", "figures_data", "json_for_script", "render_page", "video_entries"]
@@ -97,7 +98,7 @@ def _json_pieces(data: Any, depth: int) -> Iterator[str]:
     page (a million numbers) is never a list of millions of small strings at once.
     """
     dumps = functools.partial(
-        json.dumps, ensure_ascii=False, separators=(",", ":"), allow_nan=False
+        json.dumps, ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=as_list
     )
     if depth and isinstance(data, dict) and all(isinstance(k, str) for k in data):
         yield "{"
@@ -105,7 +106,7 @@ def _json_pieces(data: Any, depth: int) -> Iterator[str]:
             yield ("," if i else "") + dumps(key) + ":"
             yield from _json_pieces(value, depth - 1)
         yield "}"
-    elif depth and isinstance(data, list) and (depth == 1 or len(data) > _BATCH):
+    elif depth and isinstance(data, list | PageNumbers) and (depth == 1 or len(data) > _BATCH):
         # Leaves, or a long list of small members (a pair, a video): dumped a batch at a time
         # (one json.dumps per number took most of a SafeSora-size page's 30 s);
         # "[a,b]"[1:-1] is exactly the members' joined text.

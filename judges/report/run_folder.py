@@ -31,6 +31,7 @@ import shutil
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from operator import attrgetter
 from pathlib import Path
 from typing import Any, overload
 
@@ -41,6 +42,8 @@ from judges.core.errors import ConfigError
 from judges.core.types import Pair, Verdict, frames_label
 from judges.report.folders import check_writable_dir, record_run_id, rename_noreplace
 from judges.report.tables import agreement_markdown, frames_labels
+
+_NAME = attrgetter("value")  # a dimension's name
 
 VERDICT_SCHEMA: dict[str, Any] = {
     "pair_id": pl.String,
@@ -99,41 +102,52 @@ def verdict_table(
     # Built by columns: rows of tuples cost polars several times more.
     ids = pl.DataFrame(
         {
-            "pair_id": [p.pair_id for p in kept],
-            "prompt_id": [p.prompt_id for p in kept],
-            "video_0_id": [p.video_0.video_id for p in kept],
-            "video_1_id": [p.video_1.video_id for p in kept],
+            name: list(map(attrgetter(field), kept))
+            for name, field in (
+                ("pair_id", "pair_id"),
+                ("prompt_id", "prompt_id"),
+                ("video_0_id", "video_0.video_id"),
+                ("video_1_id", "video_1.video_id"),
+            )
         },
         schema={k: pl.String for k in ("pair_id", "prompt_id", "video_0_id", "video_1_id")},
     )
-    label_pairs: list[str] = []
+    label_pairs: list[int] = []  # each label's pair, by its row in ``ids``
     label_dims: list[str] = []
     label_humans: list[str] = []
-    for p in kept:
-        for d in {*p.labels, *p.ties}:
-            if (human := p.labels.get(d) or ("tie" if d in p.ties else None)) is not None:
-                label_pairs.append(p.pair_id)
+    for k, p in enumerate(kept):
+        labels = p.labels
+        if labels:  # one extend per pair, not three appends per label
+            label_pairs += [k] * len(labels)
+            label_dims += map(_NAME, labels)
+            label_humans += labels.values()
+        for d in p.ties:
+            if d not in labels:  # a label outranks a tie on the same dimension
+                label_pairs.append(k)
                 label_dims.append(d.value)
-                label_humans.append(human)
+                label_humans.append("tie")
     humans = pl.DataFrame(
-        {"pair_id": label_pairs, "dimension": label_dims, "human": label_humans},
-        schema={"pair_id": pl.String, "dimension": pl.Categorical, "human": pl.Categorical},
+        {"p": label_pairs, "dimension": label_dims, "human": label_humans},
+        schema={"p": pl.UInt32, "dimension": pl.Categorical, "human": pl.Categorical},
     )
     kinds = pl.DataFrame(
         list((confidence_kinds or {}).items()),
         schema={"judge": pl.Categorical, "kind": pl.Categorical},
         orient="row",
     )
-    # Only the id columns are joined; the verdict columns are shared, not copied.
-    looked_up = (
-        categorical(rows.select("pair_id", "dimension", "judge"))
-        .join(ids, on="pair_id", how="left", maintain_order="left")
-        .join(humans, on=["pair_id", "dimension"], how="left", maintain_order="left")
-        .join(kinds, on="judge", how="left", maintain_order="left")
+    # Each verdict's pair as a row number of ``ids`` (null: not among the pairs); the texts are
+    # gathered by it and the labels joined on it, so no join carries the text columns.
+    rows = categorical(rows)
+    number = ids.select("pair_id", p=pl.int_range(pl.len(), dtype=pl.UInt32))
+    at = rows.select("pair_id").join(number, on="pair_id", how="left", maintain_order="left")["p"]
+    looked_up = ids.select(pl.col("prompt_id", "video_0_id", "video_1_id").gather(at)).hstack(
+        pl.DataFrame({"p": at, "dimension": rows["dimension"]})
+        .join(humans, on=["p", "dimension"], how="left", maintain_order="left")
+        .select("human")
+        .hstack(rows.select("judge").join(kinds, on="judge", how="left", maintain_order="left"))
+        .select("human", "kind")
     )
-    table = categorical(rows).hstack(
-        looked_up.select("prompt_id", "video_0_id", "video_1_id", "human", "kind")
-    )
+    table = rows.hstack(looked_up)
     table = table.with_columns(
         match=pl.when(pl.col("human").is_null())
         .then(None)

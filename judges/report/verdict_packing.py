@@ -12,6 +12,8 @@ import json
 import numpy as np
 import polars as pl
 
+from judges.report.page_numbers import PageNumbers
+
 __all__ = [
     "HUMAN_CODES",
     "OUTCOME_CODES",
@@ -33,7 +35,7 @@ OUTCOME_CODES = {
 HUMAN_CODES = {"video_0": "a", "video_1": "b", "tie": "t"}
 
 
-def round_column(values: pl.Series, digits: int = 4) -> list[float | None] | None:
+def round_column(values: pl.Series, digits: int = 4) -> PageNumbers | None:
     """Numbers to 4 significant digits (JSON size); ``None`` when the column is all null.
 
     Each value is ``float(f"{v:.4g}")`` (inf and NaN, which JSON cannot hold, are null),
@@ -42,12 +44,8 @@ def round_column(values: pl.Series, digits: int = 4) -> list[float | None] | Non
     if values.null_count() == len(values):
         return None
     numbers = values.cast(pl.Float64).to_numpy()  # null reads as NaN: null either way
-    out = round_significant(numbers, digits).tolist()
-    finite = np.isfinite(numbers)
-    if not finite.all():
-        for i in np.flatnonzero(~finite).tolist():
-            out[i] = None
-    return out
+    rounded = np.where(np.isfinite(numbers), round_significant(numbers, digits), np.nan)
+    return PageNumbers(rounded)  # 8 bytes a number, not a Python float and a list slot
 
 
 def round_significant(numbers: np.ndarray, digits: int = 4) -> np.ndarray:

@@ -23,9 +23,8 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from tqdm import tqdm
 
-from judges.cache.store import CANONICAL
+from judges.cache.store import canonical
 from judges.cache.verdict_rows import ROW_SCHEMA, in_order, raw_json
 from judges.core.errors import ItemError
 from judges.judge.base import NAN_SCORE_ERROR, NAN_SCORE_KIND, Judge, RunContext, ScoreJudge
@@ -77,7 +76,7 @@ class _Scores:
         for p, task in enumerate(index.firsts):
             for side, video in enumerate((task.pair.video_0, task.pair.video_1)):
                 inputs = judge.score_inputs(video)
-                key = (str(video.path), CANONICAL.encode(inputs) if inputs else "")
+                key = (str(video.path), canonical(inputs) if inputs else "")
                 v = seen.get(key)
                 if v is None:
                     v = seen[key] = len(self.videos)
@@ -111,6 +110,8 @@ class _Scores:
 
         todo = np.flatnonzero(wanted.any(axis=1)).tolist()
         name = f"{self.judge.name} (videos)"
+        from tqdm import tqdm  # only when something is scored (its import is ~50 ms)
+
         with tqdm(total=len(todo), desc=name, unit="video", disable=not ctx.progress) as bar:
             if workers <= 1 or len(todo) <= 1:
                 for v in todo:

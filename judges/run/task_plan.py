@@ -58,13 +58,13 @@ class PlannedTasks(Sequence[Task]):
         """Each (dimension, pair) row's position in ``pairs`` (a row is ``frames`` tasks)."""
         self.dim_rows = blocks.astype(np.int64)
         """Each row's dimension number."""
-        self.pair = np.repeat(self.pair_rows, n_frames)
-        self.dim = np.repeat(self.dim_rows, n_frames)
-        self.frame = np.tile(np.arange(n_frames, dtype=np.int64), len(self.pair_rows))
+        # Task i is row i // frames at frame count i % frames: no array per task (three of a
+        # million int64 each were 30 MB of a SafeSora-size run).
+        self._length = len(self.pair_rows) * n_frames
         self._pair_tasks: list[Task] | None = None
 
     def __len__(self) -> int:
-        return len(self.pair)
+        return self._length
 
     @overload
     def __getitem__(self, i: int) -> Task: ...
@@ -80,10 +80,11 @@ class PlannedTasks(Sequence[Task]):
             i += len(self)
         if not 0 <= i < len(self):
             raise IndexError(f"task {i} out of range ({len(self)} tasks)")
+        row, frame = divmod(i, len(self.frames))
         return Task(
-            self.pairs[self.pair.item(i)],
-            self.dimensions[self.dim.item(i)],
-            self.frames[self.frame.item(i)],
+            self.pairs[self.pair_rows.item(row)],
+            self.dimensions[self.dim_rows.item(row)],
+            self.frames[frame],
         )
 
     def __iter__(self) -> Iterator[Task]:

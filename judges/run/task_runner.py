@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from tqdm import tqdm
 
 from judges.cache.store import Store, stable_hash
 from judges.cache.verdict_rows import LazyVerdicts, verdict_cells
@@ -294,6 +293,8 @@ class Runner:
         the calls' context (default: the run's); ``restore`` maps each verdict first.
         """
         statuses: Counter[str] = Counter()
+        from tqdm import tqdm  # only when something is judged: its import reads every dist-info
+
         bar = tqdm(
             total=total,
             initial=cached,

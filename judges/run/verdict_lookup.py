@@ -148,10 +148,7 @@ class Lookup:
         a batch at a time, so no per-task key or join table is built.
         """
         spliced = self.spliced = PairKeys(self.fingerprint, strategy)
-        for t in self.index.firsts:
-            files = [self.hashes[f] for f in t.files]
-            known = None not in files
-            self.pair_keys.append(spliced.pair_key(self.judge, t, files) if known else None)  # type: ignore[arg-type]
+        self.pair_keys = spliced.pair_keys(self.judge, self.index.firsts, self.hashes)
         first: dict[str | None, int] = {}
         canon = [first.setdefault(k, p) for p, k in enumerate(self.pair_keys)]
         self.per_pair = pl.DataFrame(
