@@ -51,9 +51,12 @@ def bytecode_setting() -> str:
         (site / "scipy" / "__pycache__").glob("*.pyc")
     )
     dont = os.environ.get("PYTHONDONTWRITEBYTECODE", "")
+    # The toolkit's own modules: uv compiles site-packages only, not the project's source.
+    ours = any((ROOT / "judges" / "run" / "__pycache__").glob("agreement.*.pyc"))
     return (
         f"PYTHONDONTWRITEBYTECODE={dont or '(unset)'}; environment "
-        f"{'compiled (.pyc present for scipy, matplotlib)' if compiled else 'NOT compiled'}"
+        f"{'compiled (.pyc present for scipy, matplotlib)' if compiled else 'NOT compiled'}; "
+        f"judges/ {'compiled' if ours else 'NOT compiled (python -m compileall -q judges)'}"
     )
 
 
