@@ -63,30 +63,21 @@ def test_rerun_reuses_figures_and_thumbnails_without_heavy_imports(tmp_path):
         assert got == want and len(want) >= 6, part
     for table in ("agreement.csv", "verdicts.parquet", "pairs.parquet"):
         assert (rerun / table).read_bytes() == (first / table).read_bytes()
-    # Another seed changes the intervals, so the figures are drawn again.
-    _, loaded_seed = run(tmp_path, "c", "--seed", "1")
-    assert "matplotlib" in loaded_seed
-
-
-def test_figures_none_draws_nothing_and_imports_no_plotting(tmp_path):
-    drawn, loaded_drawn = run(tmp_path, "a", "--no-cache")
-    bare, loaded = run(tmp_path, "b", "--no-cache", "--figures", "none")
-    assert {"matplotlib", "seaborn"} <= set(loaded_drawn)
-    assert not {"matplotlib", "seaborn", "pandas"} & set(loaded)
-    assert not list((bare / "figures").glob("*")) and list((drawn / "figures").glob("*.svg"))
-    info = json.loads((bare / "run.json").read_text())
-    assert (
-        info["figures"] == "none"
-        and json.loads((drawn / "run.json").read_text())["figures"] == "all"
-    )
-    # The tables are the same; the page is written, without figures.
-    tables = sorted(p.name for p in drawn.glob("*.csv")) + sorted(
-        p.name for p in drawn.glob("*.md")
-    )
-    assert "agreement.csv" in tables
-    for name in tables:
-        assert (bare / name).read_bytes() == (drawn / name).read_bytes(), name
+    # Another seed changes the intervals, so figures would be drawn again: not with
+    # --figures none (no plotting import, no figure, the same tables and a page) ...
+    bare, loaded_bare = run(tmp_path, "c", "--seed", "1", "--figures", "none")
+    assert not {"matplotlib", "seaborn", "pandas"} & set(loaded_bare)
+    assert not list((bare / "figures").glob("*"))
+    assert json.loads((bare / "run.json").read_text())["figures"] == "none"
     assert (bare / "report.html").is_file()
+    # ... and by default they are.
+    drawn, loaded_seed = run(tmp_path, "d", "--seed", "1")
+    assert "matplotlib" in loaded_seed and list((drawn / "figures").glob("*.svg"))
+    assert json.loads((drawn / "run.json").read_text())["figures"] == "all"
+    tables = [*drawn.glob("*.csv"), *drawn.glob("*.md")]
+    assert "agreement.csv" in {p.name for p in tables}
+    for table in tables:
+        assert (bare / table.name).read_bytes() == table.read_bytes(), table.name
 
 
 def test_a_wrong_figures_setting_in_the_environment_is_one_line_exit_2(tmp_path):
