@@ -18,7 +18,6 @@ import time
 IMPORTS_STARTED = time.perf_counter()
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,8 +27,10 @@ from judges.cli import (
     HelpFormatter,
     add_cache_damage_arguments,
     add_engine_arguments,
+    add_figures_argument,
     add_judge_arguments,
     add_report_arguments,
+    figures_wanted,
     print_judges,
     report_options,
     run_main,
@@ -48,8 +49,6 @@ from judges.run.session import Session, SessionConfig
 from judges.stats.bootstrap import CLUSTER_BY, DEFAULT_RESAMPLES, BootstrapConfig
 
 IMPORTS_DONE = time.perf_counter()
-
-FIGURES = ("all", "none")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -199,13 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="build every request, count calls and estimate cost; call nothing",
     )
-    parser.add_argument(
-        "--figures",
-        choices=FIGURES,
-        default=os.environ.get("JUDGES_FIGURES", "all"),
-        help="all: draw the figures (PNG and SVG, shown in report.html); none: tables, files and "
-        "report.html only, no matplotlib (default: $JUDGES_FIGURES or all)",
-    )
+    add_figures_argument(parser)
     parser.add_argument("--summary", action="store_true", help="print the dataset summary and exit")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.add_argument(
@@ -243,8 +236,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     stages.add("imports", IMPORTS_DONE - IMPORTS_STARTED)
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.figures not in FIGURES:  # argparse checks given values, not defaults
-        parser.error(f"$JUDGES_FIGURES={args.figures!r}: choose {' or '.join(FIGURES)}")
+    figures = figures_wanted(parser, args)
     if args.list_judges:
         print_judges(verbose=args.verbose, harm=False)
         return 0
@@ -285,7 +277,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         by=args.by,
         controls=args.controls,
         control_seed=args.control_seed,
-        figures=args.figures == "all",
+        figures=figures,
         stats=BootstrapConfig(cluster=args.cluster, resamples=args.bootstrap, seed=args.seed),
         **shared,
         **extra,

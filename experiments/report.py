@@ -15,7 +15,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from judges.cli import HelpFormatter, add_report_arguments, report_options, run_main
+from judges.cli import (
+    HelpFormatter,
+    add_figures_argument,
+    add_report_arguments,
+    figures_wanted,
+    report_options,
+    run_main,
+)
 from judges.core.errors import ConfigError
 from judges.report.tables import display_table, frames_labels, to_markdown
 
@@ -75,12 +82,15 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         help="the pairs file, for --rank-generators/--by (default: the first run's data path)",
     )
+    add_figures_argument(parser)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the report command; returns the exit code."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    draw = figures_wanted(parser, args)
     from judges.report.disagreements import export_disagreements, parse_disagreement_spec
     from judges.report.merging import merge_runs
     from judges.report.output_folder import claim_output, staged
@@ -113,16 +123,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     folder = claim_output(args.out, Path("results") / f"report-{stamp}", args.overwrite)
     table = merge_runs(args.runs, allow_mixed_data=args.allow_mixed_data)
     with staged(folder) as out:
-        lines = write_report(args, table, out, options)
+        lines = write_report(args, table, out, options, draw)
     for line in lines:
         print(line.replace(str(folder.staging), str(folder.path)))
     print(f"report: {folder.path}")
     return 0
 
 
-def write_report(args: argparse.Namespace, table: Any, out: Path, options: Any) -> list[str]:
-    """Write the merged report's files into ``out``; returns the lines to print."""
-    from judges.report.agreement_figures import write_figures
+def write_report(
+    args: argparse.Namespace, table: Any, out: Path, options: Any, draw: bool = True
+) -> list[str]:
+    """Write the merged report's files into ``out`` (figures when ``draw``); returns the lines."""
     from judges.report.merging import merged_ceiling
     from judges.report.run_folder import read_run, run_kind
     from judges.report.tables import comparison_markdown
@@ -131,7 +142,7 @@ def write_report(args: argparse.Namespace, table: Any, out: Path, options: Any) 
     if run_kind(args.runs[0]) == "harm":
         from judges.harm.report import write_harm_comparison
 
-        lines.append(str(write_harm_comparison(table, args.runs, out)))
+        lines.append(str(write_harm_comparison(table, args.runs, out, draw)))
         if options is not None:
             from judges.report.html_report import write_merged_html_report
 
@@ -151,9 +162,12 @@ def write_report(args: argparse.Namespace, table: Any, out: Path, options: Any) 
         else {"method": "intervals as each run's run.json `statistics` names them (they differ)"}
     )
     (out / "comparison.md").write_text(comparison_markdown(table, args.runs, statistics, ceiling))
-    import polars as pl
+    if draw:
+        import polars as pl
 
-    write_figures(out / "figures", table, pl.DataFrame(), bootstrap=statistics, ceiling=ceiling)
+        from judges.report.agreement_figures import write_figures  # matplotlib when drawing
+
+        write_figures(out / "figures", table, pl.DataFrame(), bootstrap=statistics, ceiling=ceiling)
     lines.append(to_markdown(display_table(table, ceiling)))
     if args.rank_generators or args.by:
         from judges.report.rankings import console_text, rankings_for_runs, write_rankings
@@ -162,9 +176,10 @@ def write_report(args: argparse.Namespace, table: Any, out: Path, options: Any) 
             args.runs, args.rank_generators or None, args.by, args.data, args.allow_mixed_data
         )
         write_rankings(out, above, report="comparison.md")
-        from judges.report.ranking_figures import write_ranking_figures
+        if draw:
+            from judges.report.ranking_figures import write_ranking_figures
 
-        write_ranking_figures(out / "figures", above)
+            write_ranking_figures(out / "figures", above)
         lines.append(console_text(above))
     if options is not None:
         from judges.report.html_report import write_merged_html_report

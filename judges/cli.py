@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -151,6 +152,35 @@ def add_report_arguments(parser: argparse.ArgumentParser, rebuild: bool = False)
     )
     if not rebuild:
         group.add_argument("--no-html", action="store_true", help="write no report.html")
+
+
+FIGURES = ("all", "none")
+
+
+def add_figures_argument(parser: argparse.ArgumentParser) -> None:
+    """``--figures all|none``, its default from ``$JUDGES_FIGURES`` (else ``all``)."""
+    parser.add_argument(
+        "--figures",
+        choices=FIGURES,
+        default=os.environ.get("JUDGES_FIGURES", "all"),
+        help="all: draw the figures (PNG and SVG, shown in report.html); none: tables, files and "
+        "report.html only, no matplotlib (default: $JUDGES_FIGURES or all)",
+    )
+
+
+def figures_wanted(parser: argparse.ArgumentParser, args: argparse.Namespace) -> bool:
+    """Whether to draw, from ``--figures``; a wrong ``$JUDGES_FIGURES`` is a usage error.
+
+    Example:
+        >>> parser = argparse.ArgumentParser()
+        >>> add_figures_argument(parser)
+        >>> figures_wanted(parser, parser.parse_args(["--figures", "none"]))
+        False
+
+    """
+    if args.figures not in FIGURES:  # argparse checks given values, not defaults
+        parser.error(f"$JUDGES_FIGURES={args.figures!r}: choose {' or '.join(FIGURES)}")
+    return args.figures == "all"
 
 
 def report_options(args: argparse.Namespace) -> Any:

@@ -135,7 +135,8 @@ def _isolated_cache(
 
 @pytest.fixture(autouse=True)
 def _figures_where_looked_at(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch):
-    """``agreement.py`` runs draw no figures unless the test is marked ``figures``.
+    """``agreement.py`` and ``report.py`` runs draw no figures unless the test is marked
+    ``figures``.
 
     Drawing is 1-2.5 s of CPU of a small run, most of a command-line test's time, and most of
     those tests read tables and files. Tests that look at figures or at report.html's figures

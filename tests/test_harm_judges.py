@@ -283,6 +283,7 @@ def test_commands_refuse_the_other_kind_of_judge(tmp_path):
     assert res.returncode == 2 and "run it with agreement.py" in res.stderr
 
 
+@pytest.mark.figures
 def test_report_merges_harm_runs(tmp_path):
     data = make_label_set(tmp_path / "d", n=4)
     rows = [{"video_id": f"v{i}", **dict.fromkeys(HARM_KEYS, 0.1 * i)} for i in range(4)]

@@ -107,6 +107,7 @@ def test_merge_two_runs_and_refuse_other_data(run, tmp_path):
         merge_runs([tmp_path])
 
 
+@pytest.mark.figures
 def test_report_command(run, tmp_path):
     import subprocess
     import sys
@@ -390,6 +391,7 @@ def test_merged_report_keeps_the_human_ceiling(tmp_path):
     votes.write_text("\n".join(rows) + "\n")
     root = Path(__file__).resolve().parents[1]
     env = {"JUDGES_CACHE_DIR": str(tmp_path / "cache"), "PATH": "/usr/bin:/bin"}
+    env["JUDGES_FIGURES"] = "none"  # the ceiling's tables are what this test reads
     for run_id in ("a", "b"):
         res = subprocess.run(
             [sys.executable, str(root / "experiments/agreement.py"), "--judge", "psnr",
@@ -401,7 +403,7 @@ def test_merged_report_keeps_the_human_ceiling(tmp_path):
         assert res.returncode == 0, res.stderr
     res = subprocess.run(
         [sys.executable, str(root / "experiments/report.py"), str(tmp_path / "r/a"),
-         str(tmp_path / "r/b"), "--out", str(tmp_path / "rep")],
+         str(tmp_path / "r/b"), "--out", str(tmp_path / "rep"), "--figures", "none"],
         capture_output=True, text=True, env=env,
     )  # fmt: skip
     assert res.returncode == 0, res.stderr
@@ -410,6 +412,10 @@ def test_merged_report_keeps_the_human_ceiling(tmp_path):
     assert pl.read_csv(tmp_path / "rep" / "ceiling.csv").equals(original)
     assert "| human (leave-one-out) | helpfulness |" in res.stdout
     assert "human (leave-one-out)" in (tmp_path / "rep" / "comparison.md").read_text()
+    # report.py --figures none: the tables and the page, no figure.
+    assert (
+        not list((tmp_path / "rep").glob("figures/*")) and (tmp_path / "rep/report.html").is_file()
+    )
 
 
 def test_the_ceiling_figure_draws_judges_like_with_like_beside_the_person(tmp_path):

@@ -114,10 +114,13 @@ def write_harm_run(
     save(plot_harm_vs_frames(table, mark), str(run_dir / "figures" / "harm_agreement_vs_frames"))
 
 
-def write_harm_comparison(table: pl.DataFrame, run_dirs: list[Path], out: Path) -> str:
-    """Merged harm runs: ``harm_comparison.csv/.md`` and the figure; returns the summary table."""
-    from judges.report.diagnostic_figures import save
+def write_harm_comparison(
+    table: pl.DataFrame, run_dirs: list[Path], out: Path, figure: bool = True
+) -> str:
+    """Merged harm runs: ``harm_comparison.csv/.md`` and its figure; returns the summary table.
 
+    ``figure=False`` (``report.py --figures none``) leaves the figure out.
+    """
     frames_labels(table).write_csv(out / "harm_comparison.csv")
     summary = to_markdown(
         frames_labels(table)
@@ -128,6 +131,9 @@ def write_harm_comparison(table: pl.DataFrame, run_dirs: list[Path], out: Path) 
     (out / "harm_comparison.md").write_text(
         "\n".join(["# Harm-label judges compared", "", runs, "", summary, ""])
     )
-    (out / "figures").mkdir(exist_ok=True)
-    save(plot_harm_vs_frames(table), str(out / "figures" / "harm_agreement_vs_frames"))
+    if figure:
+        from judges.report.diagnostic_figures import save  # matplotlib when drawing
+
+        (out / "figures").mkdir(exist_ok=True)
+        save(plot_harm_vs_frames(table), str(out / "figures" / "harm_agreement_vs_frames"))
     return summary
