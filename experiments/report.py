@@ -190,7 +190,7 @@ def write_report(
         from judges.report.comparisons import compare_runs, write_comparisons
 
         comparisons = compare_runs(args.runs, args.compare, allow_mixed_data=args.allow_mixed_data)
-        write_comparisons(comparisons, out)
+        write_comparisons(comparisons, out, figure=draw)
         lines.extend(comparisons["sentence"])
     return lines
 

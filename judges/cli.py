@@ -162,7 +162,7 @@ def add_figures_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--figures",
         choices=FIGURES,
-        default=os.environ.get("JUDGES_FIGURES", "all"),
+        default=os.environ.get("JUDGES_FIGURES") or "all",  # set but empty: as unset
         help="all: draw the figures (PNG and SVG, shown in report.html); none: tables, files and "
         "report.html only, no matplotlib (default: $JUDGES_FIGURES or all)",
     )

@@ -403,8 +403,8 @@ def test_merged_report_keeps_the_human_ceiling(tmp_path):
         assert res.returncode == 0, res.stderr
     res = subprocess.run(
         [sys.executable, str(root / "experiments/report.py"), str(tmp_path / "r/a"),
-         str(tmp_path / "r/b"), "--out", str(tmp_path / "rep"), "--figures", "none"],
-        capture_output=True, text=True, env=env,
+         str(tmp_path / "r/b"), "--out", str(tmp_path / "rep")],
+        capture_output=True, text=True, env={**env, "JUDGES_FIGURES": "all"},
     )  # fmt: skip
     assert res.returncode == 0, res.stderr
     # the merged report keeps the runs' own ceiling (same data, same votes), unchanged
@@ -412,10 +412,19 @@ def test_merged_report_keeps_the_human_ceiling(tmp_path):
     assert pl.read_csv(tmp_path / "rep" / "ceiling.csv").equals(original)
     assert "| human (leave-one-out) | helpfulness |" in res.stdout
     assert "human (leave-one-out)" in (tmp_path / "rep" / "comparison.md").read_text()
-    # report.py --figures none: the tables and the page, no figure.
-    assert (
-        not list((tmp_path / "rep").glob("figures/*")) and (tmp_path / "rep/report.html").is_file()
-    )
+    # The merged report draws the judges beside the human ceiling ...
+    assert (tmp_path / "rep" / "figures" / "against_ceiling.png").is_file()
+    # ... and with --figures none writes the same tables and the page, no figure.
+    res = subprocess.run(
+        [sys.executable, str(root / "experiments/report.py"), str(tmp_path / "r/a"),
+         str(tmp_path / "r/b"), "--out", str(tmp_path / "bare"), "--figures", "none"],
+        capture_output=True, text=True, env=env,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    assert not list((tmp_path / "bare").glob("figures/*"))
+    assert (tmp_path / "bare" / "report.html").is_file()
+    for name in ("ceiling.csv", "comparison.csv"):
+        assert (tmp_path / "bare" / name).read_bytes() == (tmp_path / "rep" / name).read_bytes()
 
 
 def test_the_ceiling_figure_draws_judges_like_with_like_beside_the_person(tmp_path):

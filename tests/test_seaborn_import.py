@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 LEAN = """
 import sys
@@ -52,3 +53,29 @@ def test_without_permission_seaborn_is_imported_as_usual():
 
 def test_an_already_imported_seaborn_is_left_as_it_is():
     assert _run(FIRST)[0] == "True False"
+
+
+COMMAND = """
+import runpy, sys
+sys.argv = [sys.argv[1], *sys.argv[2:]]
+try:
+    runpy.run_path(sys.argv[0], run_name="__main__")  # the command as `python agreement.py`
+except SystemExit as e:
+    code = e.code
+print(code, "seaborn" in sys.modules, "scipy.stats" in sys.modules)
+"""
+
+
+def test_a_drawing_command_imports_seaborn_lean(tmp_path):
+    script = Path(__file__).resolve().parents[1] / "experiments" / "agreement.py"
+    args = ["--judge", "psnr", "--frames", "1", "--limit", "6", "--quiet", "--figures", "all"]
+    args += ["--out", str(tmp_path / "out"), "--run-id", "r"]
+    res = subprocess.run(
+        [sys.executable, "-c", COMMAND, str(script), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split("\n")[-2] == "0 True False"  # drew, through seaborn, no scipy.stats
+    assert list((tmp_path / "out" / "r" / "figures").glob("*.png"))

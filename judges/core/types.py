@@ -170,7 +170,8 @@ class Video:
         generated_from: The generator model's name, when present.
         source: The video's path as the data wrote it (before resolving), when it names one;
             the ``scores`` judge can match on it (``id_column=path``).
-        fields: The record's other fields, as read (what slices by field look in).
+        fields: The record's other fields, as read (what slices by field look in). Read
+            only: loaders share one empty dict among records without other fields.
 
     """
 
@@ -195,7 +196,9 @@ class Pair:
         prompt_text: The shared prompt.
         video_0: The first video.
         video_1: The second video.
-        labels: Human choice per dimension; a dimension without a label is absent.
+        labels: Human choice per dimension; a dimension without a label is absent. Read
+            only, as ``fields``: pairs with equal labels share one dict (SafeSora-size memory);
+            build a changed pair with ``dataclasses.replace``.
         prompt_type: ``safety_critical`` or ``safety_neutral`` where the dataset says.
         ties: Dimensions on which the people called the two videos equal (no choice in
             ``labels``). Counted and reported; tie-aware accuracy scores them.
@@ -203,7 +206,7 @@ class Pair:
             ``video_0``, ``video_1`` or ``tie``, where the dataset records them (see
             :mod:`judges.datasets.votes`; the labels above stay the reference a judge is scored on).
         fields: The record's other fields, as read (categories and the like; what
-            ``--by FIELD`` slices look in).
+            ``--by FIELD`` slices look in). Read only, as ``labels``.
 
     """
 

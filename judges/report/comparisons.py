@@ -101,14 +101,18 @@ FOREST_ROWS = 30
 """Comparisons per forest plot; a larger family is drawn on pages ``forest-1``, ``forest-2``..."""
 
 
-def write_comparisons(table: pl.DataFrame, out: Path, mark: str | None = None) -> list[Path]:
+def write_comparisons(
+    table: pl.DataFrame, out: Path, mark: str | None = None, figure: bool = True
+) -> list[Path]:
     """Write ``comparisons.csv``, ``comparisons.md`` and the forest plot(s) into ``out``.
 
+    ``figure=False`` (``report.py --figures none``) writes the tables only.
+
     Returns:
-        The forest plots' PNG files (one, or a page per :data:`FOREST_ROWS` comparisons).
+        The forest plots' PNG files (one, or a page per :data:`FOREST_ROWS` comparisons; none
+        without ``figure``).
 
     """
-    from judges.report.diagnostic_figures import plot_forest, save
     from judges.report.run_folder import check_writable_dir
     from judges.report.tables import to_markdown
 
@@ -129,6 +133,10 @@ def write_comparisons(table: pl.DataFrame, out: Path, mark: str | None = None) -
         "",
     ]
     (out / "comparisons.md").write_text("\n".join(lines))
+    if not figure:
+        return []
+    from judges.report.diagnostic_figures import plot_forest, save  # matplotlib when drawing
+
     pages = max(1, -(-table.height // FOREST_ROWS))
     stems = ["forest"] if pages == 1 else [f"forest-{k + 1}" for k in range(pages)]
     for k, stem in enumerate(stems):

@@ -74,6 +74,10 @@ class PairKeys:
         ``(pair_key, dimension, frames)``, so a rerun hashes once per pair, not per verdict.
         """
         files_text, rest = self._pair_part(judge, task, files)
+        return self._pair_hash(task, files_text, rest)
+
+    def _pair_hash(self, task: Task, files_text: str, rest: str) -> str:
+        """The pair key from its encoded parts (a control, when any, last)."""
         head = self._head(task)
         control = "" if head == "{" else f"|{head}"  # the normal run's pair keys unchanged
         return hashlib.sha256(f"{files_text}|{rest}{control}".encode()).hexdigest()
@@ -87,7 +91,8 @@ class PairKeys:
         ``hashes``: each file's content hash.
         """
         keys: list[str | None] = []
-        append, sha256, inputs, encode = keys.append, hashlib.sha256, judge.cache_inputs, canonical
+        append, pair_hash = keys.append, self._pair_hash
+        inputs, encode = judge.cache_inputs, canonical
         tail = {"judge": self.fingerprint, "strategy": self.strategy}
         for task in tasks:
             files = [hashes[f] for f in task.files]
@@ -99,9 +104,7 @@ class PairKeys:
             else:
                 files_text = encode(files)
             rest = encode({"inputs": inputs(task), **tail})[1:]
-            head = self._head(task)
-            control = "" if head == "{" else f"|{head}"
-            append(sha256(f"{files_text}|{rest}{control}".encode()).hexdigest())
+            append(pair_hash(task, files_text, rest))
         return keys
 
     def key(self, judge: Judge, task: Task, files: list[str]) -> str:
