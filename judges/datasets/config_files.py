@@ -159,9 +159,14 @@ def stream_records(path: Path) -> tuple[Iterator[Any], str]:
     (:func:`drain`), so a broken file is named before its records are.
 
     Example:
-        >>> records, digest = stream_records(Path("config-test.json"))  # doctest: +SKIP
-        >>> next(records)["pair_id"]  # doctest: +SKIP
+        >>> import tempfile
+        >>> path = Path(tempfile.mkdtemp()) / "config-test.json"
+        >>> _ = path.write_text('[{"pair_id": "p0"}, {"pair_id": "p1"}]')
+        >>> records, digest = stream_records(path)
+        >>> next(records)["pair_id"]
         'p0'
+        >>> [r["pair_id"] for r in records]
+        ['p1']
 
     """
     text, digest = _read_text(path)
@@ -184,6 +189,20 @@ def stream_records(path: Path) -> tuple[Iterator[Any], str]:
 
 
 def drain(records: Iterator[Any]) -> None:
-    """Read a record stream to its end: raises the file's error, if it has one."""
+    """Read a record stream to its end: raises the file's error, if it has one.
+
+    Example:
+        >>> import tempfile
+        >>> path = Path(tempfile.mkdtemp()) / "config-test.json"
+        >>> _ = path.write_text('[{"pair_id": "p0"}, {"pair_id": ]')  # the second is broken
+        >>> records, _ = stream_records(path)
+        >>> next(records)["pair_id"]
+        'p0'
+        >>> drain(records)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        judges.core.errors.DataError: ...: invalid JSON at line 1 column 33 (Expecting value)
+
+    """
     for _ in records:
         pass
