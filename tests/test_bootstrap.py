@@ -285,7 +285,8 @@ def test_one_blas_thread_overlapping_threads_put_the_count_back():
 
 @pytest.mark.parametrize("cluster", ["prompt", "video"])
 def test_clusters_are_numbered_by_first_appearance_whatever_the_chunks(cluster):
-    from judges.stats.bootstrap import cluster_codes, first_seen_codes
+    from judges.stats.bootstrap import cluster_codes
+    from judges.stats.first_seen import first_seen_codes
 
     rng = np.random.default_rng(5)
     n = 6000

@@ -30,11 +30,11 @@ from judges.stats.bootstrap import (
     BootstrapConfig,
     ClusterResampler,
     design_effect,
-    first_seen_codes,
     ratio,
 )
 from judges.stats.classic import binomial_p_values_half, wilson_interval, wilson_intervals
 from judges.stats.cluster_intervals import proportion_interval
+from judges.stats.first_seen import by_first_row, first_seen_codes
 from judges.stats.ties import NONE, TIE, V0, V1, encode_outcomes, folds_by_cluster, tie_accuracy
 
 PAPER_DIMENSION_ORDER = (
@@ -313,13 +313,7 @@ def _group_ids(frame: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         values = column.fill_null(-1).to_numpy()  # null frames ("every frame") are a group
         codes, distinct = _value_codes(values)
         combined = combined * distinct + codes
-    inverse, groups = _value_codes(combined)
-    first = np.full(groups, len(inverse), dtype=np.int64)
-    np.minimum.at(first, inverse, np.arange(len(inverse)))  # each group's first row
-    order = np.argsort(first, kind="stable")
-    rank = np.empty_like(order)
-    rank[order] = np.arange(len(order))
-    return rank[inverse], first[order]
+    return by_first_row(*_value_codes(combined))
 
 
 def _value_codes(values: np.ndarray) -> tuple[np.ndarray, int]:

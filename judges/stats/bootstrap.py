@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-import polars as pl
 
 from judges.core.errors import ConfigError
 from judges.stats.blas import one_blas_thread
@@ -188,29 +187,6 @@ def cluster_codes(keys: Sequence[object] | np.ndarray) -> tuple[np.ndarray, int]
     codes: dict[object, int] = {}
     out = np.fromiter((codes.setdefault(k, len(codes)) for k in keys), dtype=np.int64)
     return out, len(codes)
-
-
-def first_seen_codes(keys: pl.Series) -> np.ndarray:
-    """Codes ``0..C-1`` for a column's values in the order they first appear (nulls one key).
-
-    The same codes as :func:`cluster_codes`, for a million rows: a dense rank (sorted,
-    deterministic), then renumbered by each value's first row.
-
-    Example:
-        >>> first_seen_codes(pl.Series(["b", "a", "b", None, "c"])).tolist()
-        [0, 1, 0, 2, 3]
-
-    """
-    if keys.len() == 0:
-        return np.zeros(0, dtype=np.int64)
-    ranked = keys.rank("dense").fill_null(0).to_numpy().astype(np.int64)  # null: rank 0
-    # Each value's first row (a repeated index's result in a plain assignment is undefined).
-    first = np.full(int(ranked.max()) + 1, len(ranked), dtype=np.int64)
-    np.minimum.at(first, ranked, np.arange(len(ranked)))
-    order = np.argsort(first, kind="stable")  # absent ranks (first = len) go last
-    number = np.empty(len(first), dtype=np.int64)
-    number[order] = np.arange(len(first))
-    return number[ranked]
 
 
 def cluster_sums(codes: np.ndarray, n_clusters: int, *columns: np.ndarray) -> np.ndarray:

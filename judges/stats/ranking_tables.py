@@ -16,8 +16,9 @@ import numpy as np
 import polars as pl
 
 from judges.stats.agreement import PAPER_DIMENSION_ORDER, cluster_column
-from judges.stats.bootstrap import BootstrapConfig, ClusterResampler, first_seen_codes
+from judges.stats.bootstrap import BootstrapConfig, ClusterResampler
 from judges.stats.cluster_intervals import as_pair, mean_interval
+from judges.stats.first_seen import first_seen_codes
 from judges.stats.ranking import RankingConfig, fit_bradley_terry, rank_agreement, ranks, screen
 
 PEOPLE = "people"

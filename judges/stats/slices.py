@@ -35,11 +35,11 @@ from judges.stats.bootstrap import (
     BootstrapConfig,
     ClusterResampler,
     design_effect,
-    first_seen_codes,
     ratio,
 )
 from judges.stats.classic import wilson_intervals
 from judges.stats.cluster_intervals import as_pair, proportion_interval
+from judges.stats.first_seen import first_seen_codes
 
 MIN_SLICE_PAIRS = 30
 SLICE_COLUMNS = (
