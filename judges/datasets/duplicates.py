@@ -37,18 +37,18 @@ def content_duplicates(
     hashes: dict[Path, str] = {}
 
     def digest(path: Path) -> str:
-        if path not in hashes:
+        known = hashes.get(path)  # one lookup: a video recurs in many pairs
+        if known is None:
             try:
-                hashes[path] = content_hash(path)
+                known = hashes[path] = content_hash(path)
             except OSError:
-                hashes[path] = f"unreadable:{path}"  # a failed verdict reports the file
-        return hashes[path]
+                known = hashes[path] = f"unreadable:{path}"  # a failed verdict reports the file
+        return known
 
     groups: dict[tuple[str, str], list[str]] = defaultdict(list)
     same = 0
     for pair in pairs:
-        p0, p1 = pair.video_0.path, pair.video_1.path
-        h0, h1 = hashes.get(p0) or digest(p0), hashes.get(p1) or digest(p1)
+        h0, h1 = digest(pair.video_0.path), digest(pair.video_1.path)
         same += h0 == h1
         groups[(h0, h1) if h0 < h1 else (h1, h0)].append(pair.pair_id)
     repeated = [ids for ids in groups.values() if len(ids) > 1]

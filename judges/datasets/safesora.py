@@ -21,7 +21,6 @@ from judges.core.errors import DataError
 from judges.core.harm_types import HARM_KEYS, check_harm_labels
 from judges.core.types import CHOICES, Choice, Dimension, Pair, Video
 from judges.datasets.config_files import CONFIG_SUFFIXES, drain, find_config, stream_records
-from judges.datasets.config_files import read_records as _read_records  # noqa: F401 (label)
 from judges.datasets.registry import DatasetFormat, register_format
 
 PAIR_KEYS = (

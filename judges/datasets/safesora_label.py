@@ -18,8 +18,9 @@ from pathlib import Path
 from judges.core.errors import DataError
 from judges.core.harm_types import HarmItem, check_harm_labels
 from judges.core.types import Pair
+from judges.datasets.config_files import CONFIG_SUFFIXES, find_config, read_records
 from judges.datasets.registry import DatasetFormat, register_format
-from judges.datasets.safesora import CONFIG_SUFFIXES, _read_records, _RecordParser, find_config
+from judges.datasets.safesora import _RecordParser
 
 RECORD_KEYS = (
     "prompt_id",
@@ -70,7 +71,7 @@ def detect(path: Path) -> bool:
 def load_items(path: Path, video_dir: Path | None) -> tuple[list[HarmItem], Path, str]:
     """Every record as a validated :class:`HarmItem` (video files are checked by the caller)."""
     config = find_config(path)
-    records, digest = _read_records(config)
+    records, digest = read_records(config)
     parser = _VideoParser(config, Path(video_dir).expanduser() if video_dir else None)
     items: list[HarmItem] = []
     seen: dict[str, int] = {}
