@@ -40,7 +40,14 @@ def code_digest() -> str:
     return h.hexdigest()
 
 
-def _version(name: str) -> str | None:
+def package_version(name: str) -> str | None:
+    """An installed distribution's version (``None`` when absent): part of the reuse keys.
+
+    Example:
+        >>> package_version("polars") is not None, package_version("no-such-package")
+        (True, None)
+
+    """
     try:
         return metadata.version(name)
     except metadata.PackageNotFoundError:
@@ -69,7 +76,7 @@ def figures_key(run_dir: Path, settings: Mapping[str, Any]) -> str:
     """
     h = hashlib.sha256()
     h.update(json.dumps(settings, sort_keys=True, default=str).encode())
-    h.update(json.dumps({name: _version(name) for name in LIBRARIES}).encode())
+    h.update(json.dumps({name: package_version(name) for name in LIBRARIES}).encode())
     h.update(code_digest().encode())
     for path in sorted(run_dir.rglob("*")):
         rel = path.relative_to(run_dir)

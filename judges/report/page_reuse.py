@@ -24,7 +24,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
-from judges.report.figure_reuse import _version, code_digest
+from judges.report.figure_reuse import code_digest, package_version
 from judges.report.html_page import json_for_script, script_pieces
 from judges.report.kept_files import write_aside
 
@@ -57,7 +57,7 @@ def page_key(run_dir: Path, info: Mapping[str, Any]) -> str | None:
         return None
     h = hashlib.sha256(f"{_VERSION}\0{code_digest()}\0".encode())
     # The packing rounds and groups with numpy and polars: a new version may pack otherwise.
-    h.update(json.dumps({name: _version(name) for name in ("numpy", "polars")}).encode())
+    h.update(json.dumps({name: package_version(name) for name in ("numpy", "polars")}).encode())
     h.update(json.dumps(info.get("notice")).encode())
     for name in INPUTS:
         path = run_dir / name
