@@ -67,11 +67,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
 
 
 @pytest.fixture(scope="session")
-def demo_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The built-in demo dataset (48 pairs of generated clips), built once per session."""
-    from judges.datasets.demo import build_demo_dataset
-
-    return build_demo_dataset(tmp_path_factory.mktemp("demo"))
+def demo_data(_shared_demo: Path) -> Path:
+    """The built-in demo dataset's pairs file (48 pairs of generated clips), built once per
+    session: the same copy every test's cache links (no test writes into it)."""
+    return _shared_demo / "config-test.json"
 
 
 @dataclasses.dataclass(frozen=True)
