@@ -57,14 +57,15 @@ def import_seaborn() -> ModuleType:
         sys.modules[name] = None  # type: ignore[assignment]  # makes `import name` fail
     try:
         import seaborn
+
+        return seaborn
     except ImportError:  # a seaborn that needs them after all: forget the partial import
         for name in [m for m in sys.modules if m == "seaborn" or m.startswith("seaborn.")]:
             del sys.modules[name]
-        seaborn = None
-    finally:
+    finally:  # before any import below: the hidden modules are importable again
         for name in hidden:
             if sys.modules.get(name, ...) is None:
                 del sys.modules[name]
-    if seaborn is None:
-        import seaborn
+    import seaborn
+
     return seaborn
