@@ -117,18 +117,39 @@ def _shared_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return demo_dataset(cache_dir=tmp_path_factory.mktemp("shared-demo"))
 
 
+@pytest.fixture(scope="session")
+def _shared_media(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The session's store of report.html's video previews and keyframe thumbnails."""
+    root = tmp_path_factory.mktemp("shared-media")
+    for name in ("previews", "thumbnails"):
+        (root / name).mkdir()
+    return root
+
+
 @pytest.fixture(autouse=True)
 def _isolated_cache(
-    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch, _shared_demo: Path
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    _shared_demo: Path,
+    _shared_media: Path,
 ):
     """Tests never touch the user's real cache.
 
     Each test's cache holds the session's demo dataset (a link: no test writes into it), so the
     many command-line runs on demo data do not each generate its 48 clips again (0.4-0.6 s of
     CPU a run). ``tests/test_demo.py`` checks the generation itself, in caches of its own.
+
+    Its ``previews`` and ``thumbnails`` folders are the session's too, as they are one user's
+    across runs: both are keyed by the video's content and written aside and renamed, and
+    making them for the demo's 96 videos was 1-2 s of CPU of every first report.html. Tests of
+    their making carry ``@pytest.mark.fresh_media`` and start from empty folders.
     """
     cache = tmp_path_factory.mktemp("cache")
     (cache / _shared_demo.name).symlink_to(_shared_demo, target_is_directory=True)
+    if request.node.get_closest_marker("fresh_media") is None:
+        for name in ("previews", "thumbnails"):
+            (cache / name).symlink_to(_shared_media / name, target_is_directory=True)
     monkeypatch.setenv("JUDGES_CACHE_DIR", str(cache))
 
 
@@ -319,8 +340,8 @@ def chromium():
 def local_ray(tmp_path_factory: pytest.TempPathFactory):
     """A local Ray of 2 CPUs for the session (or xdist worker): starting one is 5-7 s.
 
-    Its workers register the tiny open_clip configs of the model tests. Engines connect to it
-    and leave it running (``RayEngine`` shuts down only a Ray it started itself).
+    Its workers register the tiny open_clip configs of the model tests when they import open_clip.
+    Engines connect to it and leave it running (``RayEngine`` shuts down only a Ray it started itself).
     """
     ray = pytest.importorskip("ray", reason="the Ray engine needs the 'distributed' extra")
     configs = tmp_path_factory.mktemp("ray-configs")
@@ -334,12 +355,38 @@ def local_ray(tmp_path_factory: pytest.TempPathFactory):
     folder = str(configs)
 
     def register_configs() -> None:
-        try:
-            import open_clip
-        except ImportError:
+        # Registered when a worker first imports open_clip, not at worker start: importing it
+        # (and torch) costs every worker 2-4 s of CPU, and only the clip test's workers need it.
+        import importlib.abc
+        import importlib.machinery
+        import sys
+
+        def register(open_clip) -> None:
+            for path in Path(folder).glob("*.json"):
+                open_clip.add_model_config(path)
+
+        if "open_clip" in sys.modules:
+            register(sys.modules["open_clip"])
             return
-        for path in Path(folder).glob("*.json"):
-            open_clip.add_model_config(path)
+
+        class RegisterAfterImport(importlib.abc.MetaPathFinder):
+            def find_spec(self, name, path, target=None):
+                if name != "open_clip":
+                    return None
+                sys.meta_path.remove(self)
+                spec = importlib.machinery.PathFinder.find_spec(name, path)
+                if spec is None or spec.loader is None:
+                    return spec
+                load = spec.loader.exec_module
+
+                def exec_module(module) -> None:
+                    load(module)
+                    register(module)
+
+                spec.loader.exec_module = exec_module
+                return spec
+
+        sys.meta_path.insert(0, RegisterAfterImport())
 
     ray.init(
         num_cpus=2,

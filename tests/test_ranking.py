@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from scipy.optimize import minimize
-from scipy.stats import kendalltau, spearmanr
+from scipy.stats import kendalltau, rankdata, spearmanr
 
 from judges.stats.ranking import (
     RankingConfig,
+    average_ranks,
     fit_bradley_terry,
     kendall_tau_b,
     ordered_alike,
@@ -83,6 +84,13 @@ def test_win_matrix_counts_ties_as_halves():
     w = win_matrix(np.array([0, 1, 2]), np.array([1, 2, 0]), np.array([1, 0.5, 0]), 3)
     # 0 beat 1; 1 and 2 tied; 2 lost to 0.
     assert w.tolist() == [[0, 1, 1], [0, 0, 0.5], [0, 0.5, 0]]
+
+
+@pytest.mark.parametrize("shape", [(7,), (3, 5), (500, 12), (4, 3, 6), (5, 1), (3, 0)])
+def test_average_ranks_equal_scipy_rankdata_exactly(shape):
+    rng = np.random.default_rng(sum(shape))
+    for x in (rng.integers(0, 4, size=shape).astype(float), rng.normal(size=shape)):
+        assert np.array_equal(average_ranks(x), rankdata(x, axis=-1))
 
 
 def test_rank_agreement_matches_scipy():

@@ -54,6 +54,9 @@ class OpenClipScorer:
     ) -> None:
         torch, open_clip = require_models()
         self.torch = torch
+        # Read before building: a corrupt or truncated file fails in milliseconds, not after
+        # the seconds that initialising the architecture's random weights takes.
+        state = load_state_dict(weights.path, model_name)
         root = logging.getLogger()
         root.addFilter(_quiet_random_init)
         try:
@@ -68,7 +71,6 @@ class OpenClipScorer:
             raise ConfigError(f"unknown open_clip model {model_name!r}: {e}") from None
         finally:
             root.removeFilter(_quiet_random_init)
-        state = load_state_dict(weights.path, model_name)
         try:
             model.load_state_dict(state, strict=True)
         except RuntimeError as e:

@@ -192,7 +192,6 @@ def video_entries(
         return entry
 
     # FFmpeg (encoding previews) and OpenCV (decoding keyframes) release the GIL: threads
-    # overlap them (1.3x on 2 busy cores for the demo's previews).
     # overlap them (1.3x on 2 busy cores for the demo's previews). Missing files are listed
     # here: a pool costs ~50 us a task, seconds for a SafeSora-size run without its videos.
     entries: list[dict[str, Any]] = [

@@ -264,12 +264,37 @@ def kendall_tau_b(x: np.ndarray, y: np.ndarray) -> np.ndarray:
         return (sx * sy).sum(-1) / np.sqrt((sx * sx).sum(-1) * (sy * sy).sum(-1))
 
 
+def average_ranks(x: np.ndarray) -> np.ndarray:
+    """Ranks 1..n along the last axis, tied values sharing their mean rank (no nans).
+
+    The same numbers as ``scipy.stats.rankdata(x, axis=-1)``, without importing
+    ``scipy.stats`` (0.4-0.6 s of a command that ranks a handful of generators).
+
+    Example:
+        >>> average_ranks(np.array([[0.3, 0.1, 0.3, 0.2]])).tolist()
+        [[3.5, 1.0, 3.5, 2.0]]
+
+    """
+    values = np.asarray(x, float)
+    n = values.shape[-1]
+    order = np.argsort(values, axis=-1, kind="stable")
+    ranked = np.take_along_axis(values, order, -1)
+    place = np.broadcast_to(np.arange(n), ranked.shape)
+    starts = np.ones(ranked.shape, bool)  # the first of each run of equal values
+    starts[..., 1:] = ranked[..., 1:] != ranked[..., :-1]
+    ends = np.ones(ranked.shape, bool)
+    ends[..., :-1] = starts[..., 1:]
+    first = np.maximum.accumulate(np.where(starts, place, 0), axis=-1)
+    last = np.flip(np.minimum.accumulate(np.flip(np.where(ends, place, n - 1), -1), -1), -1)
+    ranks = np.empty(ranked.shape)
+    np.put_along_axis(ranks, order, (first + last) / 2 + 1, -1)
+    return ranks
+
+
 def spearman_rho(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Spearman's rho (Pearson correlation of average ranks) along the last axis."""
-    from scipy.stats import rankdata
-
-    rx = rankdata(np.asarray(x, float), axis=-1)
-    ry = rankdata(np.asarray(y, float), axis=-1)
+    rx = average_ranks(x)
+    ry = average_ranks(y)
     rx = rx - rx.mean(-1, keepdims=True)
     ry = ry - ry.mean(-1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -112,10 +112,11 @@ def heterogeneity(
     df = int(np.linalg.matrix_rank(cov))
     if df == 0:
         return Heterogeneity(math.nan, 0, math.nan, n_s, n_c)
-    from scipy.stats import f
+    # The F survival function that scipy.stats.f.sf calls, without importing scipy.stats.
+    from scipy.special import fdtrc
 
     stat = float(diff @ np.linalg.pinv(cov) @ diff)
-    return Heterogeneity(stat, df, float(f.sf(stat / df, df, n_c - 1)), n_s, n_c)
+    return Heterogeneity(stat, df, float(fdtrc(df, n_c - 1, stat / df)), n_s, n_c)
 
 
 def slice_table(
