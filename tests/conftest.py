@@ -340,8 +340,9 @@ def chromium():
 def local_ray(tmp_path_factory: pytest.TempPathFactory):
     """A local Ray of 2 CPUs for the session (or xdist worker): starting one is 5-7 s.
 
-    Its workers register the tiny open_clip configs of the model tests when they import open_clip.
-    Engines connect to it and leave it running (``RayEngine`` shuts down only a Ray it started itself).
+    Its workers register the tiny open_clip configs of the model tests when they import
+    open_clip. Engines connect to it and leave it running (``RayEngine`` shuts down only a Ray it
+    started itself).
     """
     ray = pytest.importorskip("ray", reason="the Ray engine needs the 'distributed' extra")
     configs = tmp_path_factory.mktemp("ray-configs")
