@@ -20,12 +20,14 @@ from typing import Any
 
 # No backend is forced: headless runs fall back to Agg by themselves, and a notebook keeps
 # its inline backend so these figures display.
+import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
 import polars as pl
 from matplotlib.figure import Figure
 
 from judges.core.types import STATUSES, frames_label
+from judges.report.heatmap_panel import heatmap_panel
 from judges.report.seaborn_import import import_seaborn
 from judges.report.tables import interval_method, paper_table, shown_interval
 from judges.stats.agreement import PAPER_DIMENSION_ORDER
@@ -247,21 +249,17 @@ def plot_heatmap(table: pl.DataFrame, metric: str = "agreement", mark: str | Non
             ],
             dtype=float,
         )
-        sns.heatmap(
+        mesh = heatmap_panel(
+            ax,
             values,
-            ax=ax,
-            annot=True,
-            fmt=".2f",
+            cmap=mpl.colormaps["vlag_r"],  # registered by seaborn
             vmin=0.3,
             vmax=0.9,
             center=0.5,
-            cmap="vlag_r",
-            cbar=False,
             xticklabels=frames,
-            yticklabels=[d.replace("_", " ") for d in dims] if i % cols == 0 else False,
+            yticklabels=[d.replace("_", " ") for d in dims] if i % cols == 0 else None,
             annot_kws={"fontsize": "small"},
         )
-        mesh = ax.collections[0]
         ax.set_title(_short(judge), fontsize="medium")
         ax.set_xlabel("keyframes per video" if i >= len(judges) - cols else "")
         ax.tick_params(axis="y", rotation=0)
