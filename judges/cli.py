@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from judges.chat.budget import BudgetExhausted
 from judges.core.errors import JudgesError
+from judges.core.figures_setting import FIGURES, figures_setting
 from judges.run.session import JudgeRequest
 
 EXIT_USER_ERROR = 2
@@ -154,15 +154,12 @@ def add_report_arguments(parser: argparse.ArgumentParser, rebuild: bool = False)
         group.add_argument("--no-html", action="store_true", help="write no report.html")
 
 
-FIGURES = ("all", "none")
-
-
 def add_figures_argument(parser: argparse.ArgumentParser) -> None:
     """``--figures all|none``, its default from ``$JUDGES_FIGURES`` (else ``all``)."""
     parser.add_argument(
         "--figures",
         choices=FIGURES,
-        default=os.environ.get("JUDGES_FIGURES") or "all",  # set but empty: as unset
+        default=figures_setting(),  # checked by figures_wanted: argparse checks given values
         help="all: draw the figures (PNG and SVG, shown in report.html); none: tables, files and "
         "report.html only, no matplotlib (default: $JUDGES_FIGURES or all)",
     )

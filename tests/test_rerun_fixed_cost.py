@@ -160,3 +160,19 @@ def test_damaged_kept_figures_are_drawn_again(tmp_path):
     for i in range(4):
         keep_figures(store, f"n{i}", drawn, keep=2)
     assert sorted(p.name for p in store.iterdir()) == ["n2", "n3"]
+
+
+def test_the_python_api_takes_its_figures_default_from_the_environment(monkeypatch):
+    from judges.core.errors import ConfigError
+    from judges.run.agreement import AgreementConfig, JudgeRequest
+
+    monkeypatch.setenv("JUDGES_FIGURES", "none")
+    assert AgreementConfig([JudgeRequest("psnr")]).figures is False
+    assert AgreementConfig([JudgeRequest("psnr")], figures=True).figures is True  # asked
+    monkeypatch.setenv("JUDGES_FIGURES", "all")
+    assert AgreementConfig([JudgeRequest("psnr")]).figures is True
+    monkeypatch.setenv("JUDGES_FIGURES", "")  # set but empty: as unset
+    assert AgreementConfig([JudgeRequest("psnr")]).figures is True
+    monkeypatch.setenv("JUDGES_FIGURES", "pngs")
+    with pytest.raises(ConfigError, match=r"\$JUDGES_FIGURES='pngs': choose all or none"):
+        AgreementConfig([JudgeRequest("psnr")])

@@ -166,6 +166,7 @@ def test_failed_run_leaves_no_folder(tmp_path, monkeypatch):
         out=tmp_path / "r",
         run_id="x",
         progress=False,
+        figures=True,  # what breaks
     )
     with pytest.raises(RuntimeError, match="disk full"):
         run_agreement(config)

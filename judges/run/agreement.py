@@ -19,6 +19,7 @@ import polars as pl
 from judges.cache.store import file_sha256
 from judges.cache.verdict_rows import verdict_frame
 from judges.core.errors import ConfigError
+from judges.core.figures_setting import figures_by_default
 from judges.core.gc_control import frozen_after
 from judges.core.stages import Stages
 from judges.core.types import Dimension, frames_label
@@ -96,9 +97,9 @@ class AgreementConfig(SessionConfig):
         controls: Controls to run each judge under besides the normal run (``none``, always
             run): names from :data:`judges.judge.controls.CONTROLS`; ``control_seed`` seeds
             the prompt derangement and the random frame orders.
-        figures: Draw the figures (``figures/*.png`` and ``*.svg``, shown in report.html).
-            False (``--figures none``): tables, files and the page only, and no matplotlib:
-            for sweeps and scripted runs that read the tables.
+        figures: Draw the figures (``figures/*.png`` and ``*.svg``, shown in report.html;
+            default ``$JUDGES_FIGURES``, else all). False (``--figures none``): tables, files
+            and the page only, and no matplotlib: for sweeps and scripted runs.
 
     Raises:
         ConfigError: no judge, no frame count, or a session option out of range.
@@ -120,7 +121,7 @@ class AgreementConfig(SessionConfig):
     by: Sequence[str] = ()
     controls: Sequence[str] | str = ()
     control_seed: int = 0
-    figures: bool = True
+    figures: bool = field(default_factory=figures_by_default)
 
     def __post_init__(self) -> None:
         super().__post_init__()
