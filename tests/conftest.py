@@ -170,6 +170,13 @@ def _figures_where_looked_at(request: pytest.FixtureRequest, monkeypatch: pytest
         monkeypatch.delenv("JUDGES_FIGURES", raising=False)
 
 
+def bare_env() -> dict[str, str]:
+    """A command's environment without the caller's: a plain PATH, and the test's own cache and
+    figures setting (``_isolated_cache``, ``_figures_where_looked_at``) carried over."""
+    keep = ("JUDGES_CACHE_DIR", "JUDGES_FIGURES")
+    return {"PATH": "/usr/bin:/bin", **{k: os.environ[k] for k in keep if k in os.environ}}
+
+
 def write_video(path: Path, frames_rgb: Sequence[np.ndarray], fps: float = 8.0) -> Path:
     """Write RGB frames losslessly (FFV1 in AVI) so decoded pixels equal the input exactly."""
     path.parent.mkdir(parents=True, exist_ok=True)

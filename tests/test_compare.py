@@ -8,6 +8,7 @@ import polars as pl
 import pytest
 from scipy import stats
 
+from conftest import bare_env
 from judges.core.errors import ConfigError
 from judges.stats.bootstrap import BootstrapConfig
 from judges.stats.classic import holm
@@ -129,7 +130,7 @@ def test_default_family_frames_then_judges():
 
 
 def test_compare_command_on_a_demo_run(tmp_path):
-    env_cache = {"JUDGES_CACHE_DIR": str(tmp_path / "cache"), "PATH": "/usr/bin:/bin"}
+    env_cache = bare_env()
     run = subprocess.run(
         [
             *(sys.executable, str(ROOT / "experiments/agreement.py"), "--judge", "psnr"),
@@ -169,7 +170,7 @@ def test_reports_and_comparisons_name_arms_alike_and_skip_frame_free_judges(tmp_
     ids = [f"p{i}_v{s}" for i in range(6) for s in (0, 1)]
     scores = tmp_path / "s.csv"
     pl.DataFrame({"video_id": ids, "score": [float(i % 5) for i in range(12)]}).write_csv(scores)
-    env = {"JUDGES_CACHE_DIR": str(tmp_path / "cache"), "PATH": "/usr/bin:/bin"}
+    env = bare_env()
     for run_id in ("a", "b"):
         res = subprocess.run(
             [sys.executable, str(ROOT / "experiments/agreement.py"), "--judge", "psnr",
