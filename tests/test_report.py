@@ -33,6 +33,7 @@ def run(tmp_path_factory):
         run_id="a",
         progress=False,
         dimensions=None,
+        figures=True,  # these tests look at them
     )
     result = run_agreement(config, log=lambda m: None)
     return result, data, root
