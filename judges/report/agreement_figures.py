@@ -27,6 +27,7 @@ import polars as pl
 from matplotlib.figure import Figure
 
 from judges.core.types import STATUSES, frames_label
+from judges.report.figure_files import save_png_and_svg
 from judges.report.heatmap_panel import heatmap_panel
 from judges.report.seaborn_import import import_seaborn
 from judges.report.tables import interval_method, paper_table, shown_interval
@@ -347,9 +348,5 @@ def write_figures(
     if ceiling is not None and not ceiling.is_empty() and has_loo:
         figures["against_ceiling"] = plot_against_ceiling(labeled, ceiling, mark)
     for name, fig in figures.items():
-        for ext in ("png", "svg"):
-            path = out_dir / f"{name}.{ext}"
-            fig.savefig(path, dpi=130, bbox_inches="tight")
-            written.append(path)
-        plt.close(fig)
+        written += save_png_and_svg(fig, out_dir / name)
     return written

@@ -8,6 +8,7 @@ import polars as pl
 from matplotlib.figure import Figure
 
 from judges.report.agreement_figures import mark_figure, plt, sns
+from judges.report.figure_files import save_png_and_svg
 from judges.stats.prelabel_promise import Promise
 
 
@@ -84,10 +85,9 @@ def plot_reliability(bins: pl.DataFrame, title: str, mark: str | None = None) ->
 
 def save(fig: Figure, path_stem: str) -> None:
     """Write ``<stem>.png`` and ``<stem>.svg`` and close the figure."""
-    # "tight": long tick labels (a forest plot's comparisons) must not push the axis label off
-    fig.savefig(f"{path_stem}.png", dpi=130, bbox_inches="tight")
-    fig.savefig(f"{path_stem}.svg", bbox_inches="tight")
-    plt.close(fig)
+    # Cropped to what is drawn: long tick labels (a forest plot's comparisons) must not push
+    # the axis label off.
+    save_png_and_svg(fig, Path(path_stem))
 
 
 def write_reliability(out_dir: Path, verdicts: pl.DataFrame, mark: str | None = None) -> list[Path]:

@@ -15,6 +15,7 @@ import numpy as np
 import polars as pl
 
 from judges.report.agreement_figures import mark_figure
+from judges.report.figure_files import save_png_and_svg
 from judges.stats.above_pairs import AbovePairs
 
 
@@ -84,8 +85,6 @@ def write_ranking_figures(out_dir: Path, above: AbovePairs, mark: str | None = N
     """Both figures (PNG and SVG) where a ranking was made; returns the paths written."""
     if above.generators is None or above.generators["strength"].is_null().all():
         return []
-    import matplotlib.pyplot as plt
-
     out_dir.mkdir(parents=True, exist_ok=True)
     figures = {"generator_strengths": plot_strengths(above.generators, mark)}
     if above.win_rates is not None:
@@ -93,9 +92,5 @@ def write_ranking_figures(out_dir: Path, above: AbovePairs, mark: str | None = N
             figures[f"win_rates-{dim}"] = plot_win_rates(above.win_rates, dim, mark)
     paths = []
     for name, fig in figures.items():
-        for ext in ("png", "svg"):
-            path = out_dir / f"{name}.{ext}"
-            fig.savefig(path, dpi=130, bbox_inches="tight")
-            paths.append(path)
-        plt.close(fig)
+        paths += save_png_and_svg(fig, out_dir / name)
     return paths
