@@ -9,7 +9,7 @@ from typing import Any
 
 from judges.chat.budget import BudgetExhausted
 from judges.core.errors import JudgesError
-from judges.core.figures_setting import FIGURES, figures_setting
+from judges.core.figures_setting import FIGURES, draws, figures_setting
 from judges.run.session import JudgeRequest
 
 EXIT_USER_ERROR = 2
@@ -175,9 +175,10 @@ def figures_wanted(parser: argparse.ArgumentParser, args: argparse.Namespace) ->
         False
 
     """
-    if args.figures not in FIGURES:  # argparse checks given values, not defaults
-        parser.error(f"$JUDGES_FIGURES={args.figures!r}: choose {' or '.join(FIGURES)}")
-    return args.figures == "all"
+    try:
+        return draws(args.figures)
+    except JudgesError as e:  # argparse checks given values, not defaults
+        parser.error(str(e))
 
 
 def report_options(args: argparse.Namespace) -> Any:

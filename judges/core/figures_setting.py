@@ -37,7 +37,21 @@ def figures_by_default() -> bool:
         True
 
     """
-    value = figures_setting()
+    return draws(figures_setting())
+
+
+def draws(value: str) -> bool:
+    """Whether ``value`` (``--figures`` or ``$JUDGES_FIGURES``) asks for figures.
+
+    Raises:
+        ConfigError: ``value`` is neither ``all`` nor ``none`` (named as the variable: only it
+            reaches here unchecked, argparse checks what is given on the command line).
+
+    Example:
+        >>> draws("none")
+        False
+
+    """
     if value not in FIGURES:
         raise ConfigError(f"$JUDGES_FIGURES={value!r}: choose {' or '.join(FIGURES)}")
     return value == "all"
