@@ -128,7 +128,6 @@ def _shared_media(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(autouse=True)
 def _isolated_cache(
-    request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,
     monkeypatch: pytest.MonkeyPatch,
     _shared_demo: Path,
@@ -142,14 +141,14 @@ def _isolated_cache(
 
     Its ``previews`` and ``thumbnails`` folders are the session's too, as they are one user's
     across runs: both are keyed by the video's content and written aside and renamed, and
-    making them for the demo's 96 videos was 1-2 s of CPU of every first report.html. Tests of
-    their making carry ``@pytest.mark.fresh_media`` and start from empty folders.
+    making them for the demo's 96 videos was 1-2 s of CPU of every first report.html. The tests
+    of their making (``test_previews.py``, ``test_html_report.py``, ``test_rerun_fixed_cost.py``)
+    give their runs caches of their own.
     """
     cache = tmp_path_factory.mktemp("cache")
     (cache / _shared_demo.name).symlink_to(_shared_demo, target_is_directory=True)
-    if request.node.get_closest_marker("fresh_media") is None:
-        for name in ("previews", "thumbnails"):
-            (cache / name).symlink_to(_shared_media / name, target_is_directory=True)
+    for name in ("previews", "thumbnails"):
+        (cache / name).symlink_to(_shared_media / name, target_is_directory=True)
     monkeypatch.setenv("JUDGES_CACHE_DIR", str(cache))
 
 
