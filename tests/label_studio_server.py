@@ -178,7 +178,7 @@ class LabelStudio:
                 self.api("GET", "/api/current-user/whoami")
                 return True
             except (urllib.error.URLError, ConnectionError, OSError):
-                time.sleep(1)  # polling a server that takes seconds to start; not a timing bet
+                time.sleep(0.2)  # polling a server that takes seconds to start; not a timing bet
         self.__exit__()
         raise RuntimeError(f"label-studio did not start in 240 s: {self.log.read_text()[-2000:]}")
 
