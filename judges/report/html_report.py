@@ -16,6 +16,7 @@ from typing import Any
 import polars as pl
 
 from judges.core.errors import ConfigError
+from judges.core.memory import trim_free_memory
 from judges.report.harm_report_data import harm_report_data, read_items, write_harm_html_report
 from judges.report.html_page import HtmlReportOptions, figures_data, render_page, video_entries
 from judges.report.page_reuse import page_data, page_key
@@ -44,6 +45,7 @@ def write_run_report(
     """
     if options is None:
         return None
+    trim_free_memory()  # what the run freed, back to the system before the page's peak
     opts = (
         options if options.cache_dir or cache_dir is None else replace(options, cache_dir=cache_dir)
     )

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from judges.core.errors import ConfigError
 from judges.core.types import frames_label
 from judges.report.page_numbers import PageMembers
 from judges.report.verdict_packing import HUMAN_CODES, outcomes, replies, round_column
@@ -54,6 +55,8 @@ class Setting:
 
 _CHUNK = 1 << 17
 """Rows coded at a time (the temporary arrays stay a few megabytes at any size)."""
+_FEW = 256
+"""Up to this many settings, each one's rows are found by a comparison, not a sort."""
 
 
 def _setting_keys(verdicts: pl.DataFrame) -> Iterator[np.ndarray]:
@@ -64,13 +67,13 @@ def _setting_keys(verdicts: pl.DataFrame) -> Iterator[np.ndarray]:
     """
     columns = []
     for name in ("judge", "dimension", "frames"):
-        physical = verdicts[name].to_physical()
-        distinct = physical.drop_nulls().unique().sort().to_numpy()
-        columns.append((physical, distinct, len(distinct) + 1))  # the last code: null
+        column = verdicts[name]
+        distinct = column.drop_nulls().unique().to_physical().sort().to_numpy()
+        columns.append((column, distinct, len(distinct) + 1))  # the last code: null
     for start in range(0, verdicts.height, _CHUNK):
         key = np.zeros(min(_CHUNK, verdicts.height - start), dtype=np.int64)
-        for physical, distinct, n in columns:
-            part = physical.slice(start, _CHUNK)
+        for column, distinct, n in columns:
+            part = column.slice(start, _CHUNK).to_physical()
             codes = np.searchsorted(distinct, part.fill_null(0).to_numpy())
             if part.null_count():
                 codes[part.is_null().to_numpy()] = n - 1
@@ -94,11 +97,14 @@ def setting_rows(verdicts: pl.DataFrame) -> list[tuple[tuple[Any, Any, Any], np.
     small = np.empty(verdicts.height, dtype=np.uint16 if len(present) < 1 << 16 else np.int64)
     for i, key in enumerate(_setting_keys(verdicts)):
         small[i * _CHUNK : i * _CHUNK + len(key)] = np.searchsorted(present, key)
-    order = np.argsort(small, kind="stable")  # rows by setting, in row order within each
-    ends = np.cumsum(np.bincount(small, minlength=len(present))).tolist()
+    if len(present) <= _FEW:  # one pass over 2 bytes a row per setting, no sorted copy
+        groups = [np.flatnonzero(small == k).astype(np.int32) for k in range(len(present))]
+    else:
+        order = np.argsort(small, kind="stable")  # by setting, in row order within each
+        ends = np.cumsum(np.bincount(small, minlength=len(present))).tolist()
+        groups = [order[a:b].astype(np.int32) for a, b in zip([0, *ends[:-1]], ends, strict=True)]
+        del order
     del small
-    groups = [order[a:b].astype(np.int32) for a, b in zip([0, *ends[:-1]], ends, strict=True)]
-    del order
     out = []
     for rows in sorted(groups, key=lambda rows: int(rows[0])):
         at = int(rows[0])
@@ -108,7 +114,7 @@ def setting_rows(verdicts: pl.DataFrame) -> list[tuple[tuple[Any, Any, Any], np.
 
 
 def page_settings(
-    verdicts: pl.DataFrame, pair_ids: pl.Series
+    verdicts: pl.DataFrame, pair_ids: pl.Series, where: object = "the run"
 ) -> tuple[dict[str, str], PageSettings, list[str]]:
     """The page's human labels, settings and reply texts of a verdict table.
 
@@ -117,6 +123,7 @@ def page_settings(
             ``frames``, ``human``, ``raw``, ``error`` and those of :data:`_PACKED`); every
             ``pair_id`` is one of ``pair_ids``.
         pair_ids: The run's pairs, in the page's order.
+        where: The run folder, for the error.
 
     Returns:
         ``humans`` (dimension -> one letter per pair, ``.`` where unlabelled), the settings
@@ -132,15 +139,23 @@ def page_settings(
         >>> humans, texts, [s["p"] for s in settings], [s["o"] for s in settings]
         ({'d': '.a'}, ['yes'], [[0, 1]], ['tb'])
 
+    Raises:
+        ConfigError: a verdict names a pair that is not among ``pair_ids``.
+
     """
-    numbers = pl.Series(np.arange(len(pair_ids), dtype=np.int64))
+    numbers = pl.Series(np.arange(len(pair_ids), dtype=np.int32))
     humans: dict[str, np.ndarray] = {}
     seen: dict[str, np.ndarray] = {}
     texts: dict[str, int] = {}
     settings = []
+    unknown: list[tuple[int, str]] = []  # (row, pair id) of each verdict of an unknown pair
     for (judge, dim, frames), rows in setting_rows(verdicts):
         part = verdicts.select(pl.col("pair_id", "human", "raw", "error").gather(rows))
-        pair = part["pair_id"].replace_strict(pair_ids, numbers, return_dtype=pl.Int64)
+        pair = part["pair_id"].replace_strict(pair_ids, numbers, default=None)
+        if pair.null_count() or unknown:  # the folder is inconsistent: only count the rest
+            missing = pair.is_null().to_numpy()
+            unknown += zip(rows[missing].tolist(), part["pair_id"].filter(missing), strict=True)
+            continue
         order = np.argsort(pair.to_numpy(), kind="stable")
         part = part[order]
         pairs = pair.to_numpy()[order]
@@ -160,9 +175,14 @@ def page_settings(
                 dim,
                 frames,
                 rows[order],
-                pairs.astype(np.int32),
+                pairs,
                 reply if (reply >= 0).any() else None,
             )
+        )
+    if unknown:
+        raise ConfigError(
+            f"{where}: {len(unknown)} verdict(s) name pairs not in pairs.parquet (first: "
+            f"{min(unknown)[1]!r}); the folder is inconsistent, rerun the command"
         )
     page = PageSettings(verdicts.select(_PACKED), settings)
     return {d: v.tobytes().decode("ascii") for d, v in humans.items()}, page, list(texts)

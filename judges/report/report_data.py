@@ -249,14 +249,8 @@ def report_data(
         [gens.setdefault(g, len(gens)) if g else -1 for g in pairs[f"video_{s}_generator"]]
         for s in (0, 1)
     ]
-    unknown = verdicts.filter(~pl.col("pair_id").is_in(list(index)))
-    if unknown.height:
-        raise ConfigError(
-            f"{run_dir}: {unknown.height} verdict(s) name pairs not in pairs.parquet (first: "
-            f"{unknown['pair_id'][0]!r}); the folder is inconsistent, rerun the command"
-        )
     # Settings are packed one at a time as the page is written (judges.report.page_settings).
-    humans, settings, texts = page_settings(verdicts, pairs["pair_id"])
+    humans, settings, texts = page_settings(verdicts, pairs["pair_id"], run_dir)
     votes_path = run_dir / "votes.parquet"
     votes = None
     if votes_path.is_file():
