@@ -45,7 +45,7 @@ def write_run_report(
     """
     if options is None:
         return None
-    trim_free_memory()  # what the run freed, back to the system before the page's peak
+    trim_free_memory(collect=True)  # what the run freed, back before the page's peak
     opts = (
         options if options.cache_dir or cache_dir is None else replace(options, cache_dir=cache_dir)
     )
@@ -95,6 +95,7 @@ def write_html_report(
     out_dir.mkdir(parents=True, exist_ok=True)
     pairs = read_pairs(run_dir, info)
     videos, notes = video_entries(video_paths(pairs), out_dir, info, opts)
+    trim_free_memory()  # the decoding threads' heaps
     fresh = {
         "run_id": info.get("run_id", run_dir.name),
         "videos": videos,
