@@ -31,7 +31,7 @@ from urllib.parse import quote, urlsplit
 
 from judges.cache.store import default_cache_dir
 from judges.report.kept_files import link_or_copy, write_aside
-from judges.report.page_numbers import PageNumbers, as_list
+from judges.report.page_numbers import PageMembers, PageNumbers, as_list
 from judges.report.thumbnails import keyframe_thumbnails, url
 
 __all__ = ["HtmlReportOptions", "figures_data", "json_for_script", "render_page", "video_entries"]
@@ -114,7 +114,7 @@ def _json_pieces(data: Any, depth: int) -> Iterator[str]:
         for i in range(0, len(data), _BATCH):
             yield ("," if i else "") + dumps(data[i : i + _BATCH])[1:-1]
         yield "]"
-    elif depth and isinstance(data, list):
+    elif depth and isinstance(data, list | PageMembers):  # PageMembers: made one at a time
         yield "["
         for i, value in enumerate(data):
             if i:

@@ -11,13 +11,15 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
 from judges.core.errors import ConfigError
+from judges.core.memory import trim_free_memory
 from judges.report.harm_report_data import harm_report_data, read_items, write_harm_html_report
 from judges.report.html_page import HtmlReportOptions, figures_data, render_page, video_entries
-from judges.report.page_reuse import data_pieces, keep_packed, kept_packed, packed, page_key
+from judges.report.page_reuse import page_data, page_key
 from judges.report.report_data import read_pairs, read_tables, report_data, video_paths
 from judges.report.run_folder import normal_verdicts, run_kind
 
@@ -43,6 +45,7 @@ def write_run_report(
     """
     if options is None:
         return None
+    trim_free_memory(collect=True)  # what the run freed, back before the page's peak
     opts = (
         options if options.cache_dir or cache_dir is None else replace(options, cache_dir=cache_dir)
     )
@@ -92,6 +95,7 @@ def write_html_report(
     out_dir.mkdir(parents=True, exist_ok=True)
     pairs = read_pairs(run_dir, info)
     videos, notes = video_entries(video_paths(pairs), out_dir, info, opts)
+    trim_free_memory()  # the decoding threads' heaps
     fresh = {
         "run_id": info.get("run_id", run_dir.name),
         "videos": videos,
@@ -101,16 +105,13 @@ def write_html_report(
     # The packed verdicts are kept by what they are read from (judges.report.page_reuse).
     store = Path(opts.cache_dir) / "report_data" if opts.cache_dir and opts.remember else None
     key = page_key(run_dir, info) if store is not None else None
-    kept = kept_packed(store, key) if store is not None and key is not None else None
-    if kept is None:
-        tables = read_tables(run_dir, verdicts)
-        data = {**report_data(run_dir, info, pairs, videos, tables), **fresh}
-        del tables
-        kept = packed(data)  # empties data field by field as it encodes
-        if store is not None and key is not None:
-            keep_packed(store, key, kept)
-    pieces = data_pieces(kept, fresh)
-    return render_page(fresh, out_dir / "report.html", opts.video_url_prefix, data_pieces=pieces)
+
+    def make() -> dict[str, Any]:
+        data = report_data(run_dir, info, pairs, videos, read_tables(run_dir, verdicts))
+        return {**data, **fresh}
+
+    with page_data(store, key, make, fresh, out_dir) as pieces:
+        return render_page(fresh, out_dir / "report.html", opts.video_url_prefix, pieces)
 
 
 def write_merged_html_report(

@@ -7,12 +7,13 @@ peak memory; :class:`PageNumbers` keeps 8 bytes a number and reads as the list i
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from typing import Any, overload
 
 import numpy as np
 
-__all__ = ["PageNumbers", "as_list"]
+__all__ = ["PageMembers", "PageNumbers", "as_list"]
 
 
 class PageNumbers(Sequence[float | None]):
@@ -69,8 +70,30 @@ class PageNumbers(Sequence[float | None]):
         return f"PageNumbers({self[:]!r})"
 
 
+class PageMembers(ABC):
+    """A list of the page's data whose members are made as it is iterated, one at a time.
+
+    The page's JSON writer (:mod:`judges.report.html_page`) encodes it member by member, so
+    only one member's objects are alive at once.
+
+    Example:
+        >>> class Squares(PageMembers):
+        ...     def __len__(self): return 3
+        ...     def __iter__(self): return (i * i for i in range(3))
+        >>> list(Squares())
+        [0, 1, 4]
+
+    """
+
+    @abstractmethod
+    def __len__(self) -> int: ...
+
+    @abstractmethod
+    def __iter__(self) -> Iterator[Any]: ...
+
+
 def as_list(obj: Any) -> list[Any]:
-    """``json.dumps``' ``default`` for a page's data: :class:`PageNumbers` as its list.
+    """``json.dumps``' ``default`` for a page's data: numbers and members as their lists.
 
     Example:
         >>> import json
@@ -80,4 +103,6 @@ def as_list(obj: Any) -> list[Any]:
     """
     if isinstance(obj, PageNumbers):
         return obj[:]
+    if isinstance(obj, PageMembers):
+        return list(obj)
     raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")

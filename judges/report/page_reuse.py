@@ -20,7 +20,9 @@ import contextlib
 import hashlib
 import json
 import os
-from collections.abc import Iterator, Mapping
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -28,7 +30,16 @@ from judges.report.figure_reuse import code_digest, package_version
 from judges.report.html_page import json_for_script, script_pieces
 from judges.report.kept_files import write_aside
 
-__all__ = ["FRESH", "KEEP", "data_pieces", "keep_packed", "kept_packed", "packed", "page_key"]
+__all__ = [
+    "FRESH",
+    "KEEP",
+    "data_pieces",
+    "keep_packed",
+    "kept_packed",
+    "pack",
+    "page_data",
+    "page_key",
+]
 
 KEEP = 8
 """Kept packed data sets (the newest by use); older ones are removed."""
@@ -37,6 +48,8 @@ FRESH = ("run_id", "videos", "figures", "notes")
 INPUTS = ("verdicts.parquet", "pairs.parquet", "agreement.csv", "ceiling.csv", "votes.parquet")
 """The run folder's files the packed data is read from."""
 _VERSION = "2"
+_CHUNK = 1 << 20
+"""Characters read or copied at a time."""
 
 
 def page_key(run_dir: Path, info: Mapping[str, Any]) -> str | None:
@@ -68,59 +81,93 @@ def page_key(run_dir: Path, info: Mapping[str, Any]) -> str | None:
     return h.hexdigest()
 
 
-def packed(data: dict[str, Any]) -> dict[str, Any]:
-    """What is kept of ``data``: its field order and each kept field's encoded JSON.
+def pack(data: dict[str, Any], body: TextIO) -> dict[str, Any]:
+    """Encode ``data``'s kept fields into ``body``, one after another; their order and lengths.
 
-    Each kept field is taken out of ``data`` as soon as it is encoded, so the page's objects
-    (a million numbers at SafeSora's size) and their text are never held whole side by side.
+    Each kept field is taken out of ``data`` as it is encoded, and its text goes to the file in
+    pieces (:func:`~judges.report.html_page.script_pieces`), so neither the page's objects (a
+    million numbers at SafeSora's size) nor their text (tens of megabytes) are held whole.
+
+    Returns:
+        ``order`` (every field, in ``data``'s order) and ``lengths`` (each kept field's text,
+        in characters), the header :func:`keep_packed` writes and :func:`data_pieces` reads.
 
     Example:
-        >>> data = {"run_id": "r", "overview": {"pairs": 2}}
-        >>> packed(data), list(data)
-        ({'order': ['run_id', 'overview'], 'texts': {'overview': '{"pairs":2}'}}, ['run_id'])
+        >>> import io
+        >>> data, body = {"run_id": "r", "overview": {"pairs": 2}}, io.StringIO()
+        >>> pack(data, body), body.getvalue(), list(data)
+        ({'order': ['run_id', 'overview'], 'lengths': {'overview': 11}}, '{"pairs":2}', ['run_id'])
 
     """
     order = list(data)
-    texts = {k: json_for_script(data.pop(k)) for k in order if k not in FRESH}
-    return {"order": order, "texts": texts}
+    lengths = {}
+    for key in order:
+        if key not in FRESH:
+            lengths[key] = 0
+            for piece in script_pieces(data.pop(key)):
+                body.write(piece)
+                lengths[key] += len(piece)
+    return {"order": order, "lengths": lengths}
 
 
-def data_pieces(kept: Mapping[str, Any], fresh: Mapping[str, Any]) -> Iterator[str]:
-    """The page's data text in pieces: kept fields as kept, :data:`FRESH` ones from this run.
+def _read(body: TextIO, n: int) -> Iterator[str]:
+    """The next ``n`` characters of ``body``, a chunk at a time.
 
-    Joined, equal to ``json_for_script`` of the whole dictionary (compact JSON joins its
-    fields with ``,`` and ``:``, and the escapes are per character); the page is written from
-    the pieces, never joined.
+    Raises:
+        ValueError: the file ends first (the kept entry was cut short after it was checked).
+    """
+    while n > 0:
+        text = body.read(min(n, _CHUNK))
+        if not text:
+            raise ValueError(f"{getattr(body, 'name', 'packed data')}: cut short")
+        n -= len(text)
+        yield text
+
+
+def data_pieces(head: Mapping[str, Any], fresh: Mapping[str, Any], body: TextIO) -> Iterator[str]:
+    """The page's data text in pieces: kept fields from ``body``, :data:`FRESH` ones from this run.
+
+    ``body`` is read from where it stands (the kept texts, in ``head``'s order). Joined, the
+    pieces are ``json_for_script`` of the whole dictionary (compact JSON joins its fields with
+    ``,`` and ``:``, and the escapes are per character); the page is written from the pieces,
+    never joined.
 
     Example:
-        >>> kept = packed({"run_id": "r", "overview": {"pairs": 2}})
-        >>> "".join(data_pieces(kept, {"run_id": "new"})) == json_for_script(
+        >>> import io
+        >>> data, body = {"run_id": "r", "overview": {"pairs": 2}}, io.StringIO()
+        >>> head = pack(data, body)
+        >>> _ = body.seek(0)
+        >>> "".join(data_pieces(head, {"run_id": "new"}, body)) == json_for_script(
         ...     {"run_id": "new", "overview": {"pairs": 2}})
         True
 
     """
-    texts = kept["texts"]
+    lengths = head["lengths"]
     yield "{"
-    for i, key in enumerate(kept["order"]):
+    for i, key in enumerate(head["order"]):
         yield ("," if i else "") + json_for_script(key) + ":"
-        if key in texts:
-            yield texts[key]
+        if key in lengths:
+            yield from _read(body, lengths[key])
         else:
             yield from script_pieces(fresh[key])
     yield "}"
 
 
 def kept_packed(store: Path, key: str) -> dict[str, Any] | None:
-    r"""The packed data kept under ``key``; ``None`` when absent or unreadable.
+    """The header of the packed data kept under ``key``, with where its texts start.
+
+    ``None`` when absent or unreadable. The texts are checked (every kept field there, whole,
+    nothing after them) a chunk at a time, never held.
 
     Example:
-        >>> import tempfile
-        >>> store = Path(tempfile.mkdtemp())
-        >>> keep_packed(store, "k", packed({"run_id": "r", "overview": [1, "<"]}))
-        >>> kept_packed(store, "k")["texts"]
-        {'overview': '[1,"\\u003c"]'}
-        >>> kept_packed(store, "other") is None
-        True
+        >>> import io, tempfile
+        >>> store, body = Path(tempfile.mkdtemp()), io.StringIO()
+        >>> head = pack({"run_id": "r", "overview": [1, "<"]}, body)
+        >>> _ = body.seek(0)
+        >>> keep_packed(store, "k", head, body)
+        >>> kept = kept_packed(store, "k")
+        >>> kept["lengths"], kept["start"], kept_packed(store, "other") is None
+        ({'overview': 12}, 63, True)
 
     """
     path = store / f"{key}.data"
@@ -130,30 +177,34 @@ def kept_packed(store: Path, key: str) -> dict[str, Any] | None:
             order, lengths = head["order"], head["lengths"]
             if not isinstance(order, list) or not isinstance(lengths, dict):
                 return None
-            texts = {k: f.read(n) for k, n in lengths.items()}
-            if f.read(1) or any(len(texts[k]) != n for k, n in lengths.items()):
-                return None  # cut short or grown: packed again
-        if any(k not in texts for k in order if k not in FRESH):
+            start = f.tell()
+            for n in lengths.values():
+                if sum(map(len, _read(f, n))) != n:
+                    return None
+            if f.read(1):
+                return None  # grown: packed again
+        if any(k not in lengths for k in order if k not in FRESH):
             return None
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return None
+        return None  # cut short (ValueError from _read), not JSON, not UTF-8: packed again
     with contextlib.suppress(OSError):  # a read-only cache still reuses; it only ages
         os.utime(path)  # the newest by use are kept
-    return {"order": order, "texts": texts}
+    return {"order": order, "lengths": lengths, "path": path, "start": start}
 
 
-def keep_packed(store: Path, key: str, kept: Mapping[str, Any], keep: int = KEEP) -> None:
+def keep_packed(
+    store: Path, key: str, head: Mapping[str, Any], body: TextIO, keep: int = KEEP
+) -> None:
     """Keep packed data under ``key`` (written aside, renamed); failures only cost a repack.
 
     One header line (the field order and each text's length in characters), then the texts
-    as they are: no second JSON encoding of tens of megabytes of JSON.
+    as :func:`pack` wrote them to ``body`` (copied from where it stands, a chunk at a time):
+    no second JSON encoding of tens of megabytes of JSON.
     """
-    texts = kept["texts"]
 
     def write(f: TextIO) -> None:
-        lengths = {k: len(v) for k, v in texts.items()}
-        f.write(json.dumps({"order": kept["order"], "lengths": lengths}) + "\n")
-        f.writelines(texts.values())
+        f.write(json.dumps({"order": head["order"], "lengths": head["lengths"]}) + "\n")
+        shutil.copyfileobj(body, f, _CHUNK)
 
     try:
         write_aside(store / f"{key}.data", write)
@@ -166,3 +217,36 @@ def keep_packed(store: Path, key: str, kept: Mapping[str, Any], keep: int = KEEP
                 old.unlink()
     except OSError:
         pass  # not kept: packed again next time
+
+
+@contextlib.contextmanager
+def page_data(
+    store: Path | None,
+    key: str | None,
+    make: Callable[[], dict[str, Any]],
+    fresh: Mapping[str, Any],
+    spool: Path,
+) -> Iterator[Iterator[str]]:
+    """The page's data text in pieces (:func:`data_pieces`), kept or packed afresh.
+
+    Args:
+        store: Where packed data is kept (``None``: nothing kept or reused).
+        key: Its key (:func:`page_key`; ``None``: nothing kept or reused).
+        make: Makes the page's data, when nothing is kept under ``key``.
+        fresh: This run's :data:`FRESH` fields.
+        spool: A folder for the temporary file the texts are packed into (removed on exit).
+
+    """
+    kept = kept_packed(store, key) if store is not None and key is not None else None
+    if kept is not None:
+        with kept["path"].open(encoding="utf-8", newline="") as body:
+            body.seek(kept["start"])
+            yield data_pieces(kept, fresh, body)
+        return
+    with tempfile.TemporaryFile("w+", encoding="utf-8", newline="", dir=spool) as body:
+        head = pack(make(), body)
+        if store is not None and key is not None:
+            body.seek(0)
+            keep_packed(store, key, head, body)
+        body.seek(0)
+        yield data_pieces(head, fresh, body)

@@ -17,15 +17,14 @@ from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import polars as pl
 
 from judges.core.errors import ConfigError
 from judges.core.types import Pair, frames_label
+from judges.report.page_settings import page_settings
 from judges.report.run_folder import VERDICT_SCHEMA, normal_verdicts, read_agreement_csv
 from judges.report.tables import display_table, error_groups, frames_labels, interval_method
-from judges.report.verdict_packing import HUMAN_CODES, OUTCOME_CODES, outcomes, round_column
-from judges.report.verdict_packing import replies as replies_of
+from judges.report.verdict_packing import HUMAN_CODES, OUTCOME_CODES
 
 __all__ = [
     "OUTCOME_CODES",
@@ -178,8 +177,6 @@ VERDICT_COLUMNS = ("pair_id", "judge", "dimension", "frames", "winner", "status"
 """The verdict columns the page shows (a SafeSora run's ids, costs and latencies are left)."""
 _REPEATED = tuple(c for c, dtype in VERDICT_SCHEMA.items() if dtype == pl.Categorical)
 """Columns of a few values each: categorical, as a run's table holds them in memory."""
-_SETTING_COLUMNS = ["_pair", *(c for c in VERDICT_COLUMNS if c not in ("pair_id", "human"))]
-"""What one setting's verdicts give the page (a narrow copy per setting, not every column)."""
 
 
 def read_verdicts(path: Path) -> pl.DataFrame:
@@ -252,54 +249,8 @@ def report_data(
         [gens.setdefault(g, len(gens)) if g else -1 for g in pairs[f"video_{s}_generator"]]
         for s in (0, 1)
     ]
-    unknown = verdicts.filter(~pl.col("pair_id").is_in(list(index)))
-    if unknown.height:
-        raise ConfigError(
-            f"{run_dir}: {unknown.height} verdict(s) name pairs not in pairs.parquet (first: "
-            f"{unknown['pair_id'][0]!r}); the folder is inconsistent, rerun the command"
-        )
-    verdicts = verdicts.with_columns(
-        pl.col("pair_id").replace_strict(index, return_dtype=pl.Int64).alias("_pair")
-    )
-    # Human labels per dimension: one letter per pair.
-    humans: dict[str, str] = {}
-    labels = verdicts.select("dimension", "_pair", "human")  # not a copy of every column
-    for (dim,), part in labels.group_by(["dimension"], maintain_order=True):
-        letters = ["."] * len(index)
-        for p, h in part.select("_pair", "human").unique("_pair").iter_rows():
-            letters[p] = HUMAN_CODES.get(h, ".") if h else "."
-        humans[str(dim)] = "".join(letters)
-    texts: dict[str, int] = {}
-    settings = []
-    keys = verdicts.select("judge", "dimension", "frames").unique(maintain_order=True)
-    for judge, dim, frames in keys.iter_rows():
-        part = (
-            verdicts.select(_SETTING_COLUMNS)
-            .filter(
-                (pl.col("judge") == judge)
-                & (pl.col("dimension") == dim)
-                & (pl.col("frames").is_null() if frames is None else pl.col("frames") == frames)
-            )
-            .sort("_pair")
-        )
-        pair_idx = part["_pair"].to_numpy()
-        outcome = outcomes(part)
-        replies = replies_of(part, texts)
-        settings.append(
-            {
-                "judge": judge,
-                "dimension": dim,
-                "frames": frames_label(frames),
-                "n": frames,
-                "p": np.diff(np.asarray(pair_idx, dtype=np.int64), prepend=0).tolist(),
-                "o": outcome,
-                "c": round_column(part["confidence"]),
-                "ck": part["confidence_kind"].drop_nulls().first(),
-                "s0": round_column(part["score_0"]),
-                "s1": round_column(part["score_1"]),
-                "r": replies if any(r >= 0 for r in replies) else None,
-            }
-        )
+    # Settings are packed one at a time as the page is written (judges.report.page_settings).
+    humans, settings, texts = page_settings(verdicts, pairs["pair_id"], run_dir)
     votes_path = run_dir / "votes.parquet"
     votes = None
     if votes_path.is_file():
@@ -331,7 +282,7 @@ def report_data(
         "videos": videos,
         "humans": humans,
         "settings": settings,
-        "texts": list(texts),
+        "texts": texts,
         "votes": votes,
     }
 

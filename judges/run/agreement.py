@@ -21,6 +21,7 @@ from judges.cache.verdict_rows import verdict_frame
 from judges.core.errors import ConfigError
 from judges.core.figures_setting import figures_by_default
 from judges.core.gc_control import frozen_after
+from judges.core.memory import trim_free_memory
 from judges.core.stages import Stages
 from judges.core.types import Dimension, frames_label
 from judges.datasets import check_labels, parse_dimensions, summarize
@@ -230,6 +231,7 @@ def _run(
         run = runner.run(judge, tasks)
         stages.lap("indexing, cache lookup, judging")
         del tasks  # a million task objects, no longer needed
+        trim_free_memory()  # what judging freed, back to the system (polars asks it anew)
         runs.append(run)
         unlabeled_all[judge.name] = unlabeled
         costs = verdict_frame(run.verdicts)["cost_usd"].drop_nulls()
