@@ -224,10 +224,8 @@ def _run(
         tasks, unlabeled = planned_tasks(pairs, dims, frames, with_ties=True)
         stages.lap("planning tasks")
         if unlabeled:
-            session.log(
-                f"{judge.name}: pairs without a human label, not judged: "
-                + ", ".join(f"{d} {n}" for d, n in unlabeled.items())
-            )
+            missing = ", ".join(f"{d} {n}" for d, n in unlabeled.items())
+            session.log(f"{judge.name}: pairs without a human label, not judged: {missing}")
         run = runner.run(judge, tasks)
         stages.lap("indexing, cache lookup, judging")
         del tasks  # a million task objects, no longer needed
