@@ -355,6 +355,33 @@ def test_cost_from_usage(pairs):
     assert unknown.price is None
 
 
+def test_a_request_thread_still_finishing_after_its_loop_closed_is_no_error(pairs, monkeypatch):
+    # The requests' thread puts "done", then lives on a moment while its event loop is already
+    # closed: the caller must not try to cancel anything in that loop (it raised "Event loop
+    # is closed" under load).
+    import queue
+    import threading
+    import types
+
+    import judges.judge.async_judge as async_judge
+
+    done_put = threading.Event()
+
+    class LingeringQueue(queue.Queue):
+        def put(self, item, block=True, timeout=None):
+            super().put(item, block, timeout)
+            if item is async_judge._DONE:
+                done_put.set()
+                threading.Event().wait(0.5)  # the thread is alive, its loop closed
+
+    monkeypatch.setattr(
+        async_judge, "queue", types.SimpleNamespace(Queue=LingeringQueue, Empty=queue.Empty)
+    )
+    with ChatServer() as server:
+        v = one(judge_for(server), pairs[0])
+    assert done_put.is_set() and v.status == "ok"
+
+
 def test_runner_integration_with_verdict_cache(pairs, store):
     tasks, _ = plan_tasks(pairs, [Dimension.HELPFULNESS], [1, 2])
     with ChatServer() as server:

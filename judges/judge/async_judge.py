@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import contextlib
 import queue
 import threading
 from collections.abc import Iterable, Iterator
@@ -117,18 +118,23 @@ class AsyncJudge(Judge):
 
         thread = threading.Thread(target=run, name=f"{self.name}-requests", daemon=True)
         thread.start()
+        done = False
         try:
             while True:
                 item = _get(out)
                 if item is _DONE:
+                    done = True
                     break
                 if isinstance(item, BaseException):
                     raise item
                 yield item
         finally:
             loop, main_task = state.get("loop"), state.get("task")
-            if thread.is_alive() and loop is not None and main_task is not None:
-                loop.call_soon_threadsafe(main_task.cancel)
+            if not done and thread.is_alive() and loop is not None and main_task is not None:
+                # Stopped early (an error, a closed generator): cancel the requests in flight.
+                # The loop may close between the check and the call; then nothing is left.
+                with contextlib.suppress(RuntimeError):
+                    loop.call_soon_threadsafe(main_task.cancel)
             thread.join(timeout=30)
 
 
