@@ -125,6 +125,20 @@ def test_setting_rows_by_comparison_by_sort_and_by_chunks_agree(monkeypatch):
     monkeypatch.setattr(page_settings_module, "_CHUNK", 7)  # keys coded 7 rows at a time
     assert [(key, rows.tolist()) for key, rows in setting_rows(table)] == want
     assert setting_rows(table.head(0)) == []
+    # Text columns (a merged report's) and nulls anywhere: null is a value of its own.
+    nulls = pl.DataFrame(
+        {
+            "judge": ["a", None, "b", "a"],
+            "dimension": ["x", "x", None, "x"],
+            "frames": [1, None, 2, 1],
+        }
+    )
+    for frame in (nulls, nulls.cast({"judge": pl.Categorical, "dimension": pl.Categorical})):
+        assert [(key, rows.tolist()) for key, rows in setting_rows(frame)] == [
+            (("a", "x", 1), [0, 3]),
+            ((None, "x", None), [1]),
+            (("b", None, 2), [2]),
+        ]
 
 
 def test_a_verdict_of_a_pair_not_in_the_pairs_table_is_named_with_the_count():
