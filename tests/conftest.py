@@ -9,10 +9,8 @@ from typing import Any
 
 import cv2
 import numpy as np
-import polars as pl
 import pytest
 
-from judges.cache.segments import SEGMENT_SCHEMA
 from judges.judge.base import ScoreJudge
 from judges.judge.registry import register_judge, unregister_judge
 
@@ -154,8 +152,9 @@ def _isolated_cache(
 
 @pytest.fixture(autouse=True)
 def _figures_where_looked_at(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch):
-    """``agreement.py`` and ``report.py`` runs draw no figures unless the test is marked
-    ``figures``.
+    """``agreement.py``, ``report.py`` and in-process ``run_agreement`` runs (whose
+    ``AgreementConfig.figures`` follows ``$JUDGES_FIGURES`` too) draw no figures unless the test
+    is marked ``figures``; module-scoped runs that are looked at ask with ``figures=True``.
 
     Drawing is 1-2.5 s of CPU of a small run, most of a command-line test's time, and most of
     those tests read tables and files. Tests that look at figures or at report.html's figures
@@ -272,31 +271,6 @@ def write_broken_videos(folder: Path) -> dict[str, Path]:
         w.writeframes(rng.integers(-3000, 3000, 8000, dtype=np.int16).tobytes())
     out["unreadable_video"] = audio
     return out
-
-
-def count_entries(db: Path, namespace: str) -> int:
-    """Rows a cache database holds in ``namespace`` (read with sqlite directly); for verdicts,
-    those in its parquet segments and commit logs too."""
-    import sqlite3
-
-    from judges.cache.segments import VerdictSegments, read_log
-
-    with sqlite3.connect(db) as conn:
-        logged = conn.execute(
-            "SELECT COUNT(*) FROM entries WHERE namespace = ?", (namespace,)
-        ).fetchone()[0]
-    segments = VerdictSegments(Path(db).with_suffix(".segments"))
-    moved = segments.count() + sum(read_log(log).height for log in segments.logs())
-    return logged + (moved if namespace == "verdicts" else 0)
-
-
-def seg_rows(rows: list[tuple]) -> pl.DataFrame:
-    """Verdict cache segment rows from (key, pair_key, dimension, frames, winner)."""
-    full = [
-        (k, pk, d, n, w, "ok", 1.0, 2.0, None, None, None, None, 0.1, '{"a": 1}')
-        for k, pk, d, n, w in rows
-    ]
-    return pl.DataFrame(full, schema=SEGMENT_SCHEMA, orient="row")
 
 
 CHROMIUM_PATHS = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")

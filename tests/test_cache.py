@@ -4,7 +4,7 @@ import hashlib
 import os
 import threading
 
-from conftest import count_entries
+from cache_rows import count_entries
 from judges.cache.store import Store, default_cache_dir, file_sha256, stable_hash
 
 

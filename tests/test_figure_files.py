@@ -50,3 +50,31 @@ def test_png_equals_savefig_tight_and_svg_keeps_its_crop(tmp_path, layout):
     want = _svg_size((tmp_path / "ref.svg").read_text())
     assert got == pytest.approx(want, abs=3.0) and got[0] > 400
     assert not plt.fignum_exists(fig.number)
+
+
+def test_a_dot_in_the_name_is_kept(tmp_path):
+    # Judges named "gpt-4.1" and "gpt-4.5": the suffix is added, never swapped for ".1"/".5".
+    for name in ("reliability-gpt-4.1-aesthetics", "reliability-gpt-4.5-aesthetics"):
+        fig, ax = plt.subplots()
+        ax.plot([0, 1], [0, 1])
+        save_png_and_svg(fig, tmp_path / name)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "reliability-gpt-4.1-aesthetics.png",
+        "reliability-gpt-4.1-aesthetics.svg",
+        "reliability-gpt-4.5-aesthetics.png",
+        "reliability-gpt-4.5-aesthetics.svg",
+    ]
+
+
+def test_the_svg_keeps_the_png_resolution_for_its_raster_parts(tmp_path):
+    # A colour bar of many colours is embedded as an image: at the PNG's dpi, not the figure's.
+    fig, ax = plt.subplots(dpi=50)
+    fig.colorbar(ax.pcolormesh(np.arange(12.0).reshape(3, 4)), ax=ax)
+    reference = tmp_path / "ref.svg"
+    fig.savefig(reference, dpi=DPI, bbox_inches="tight")
+    save_png_and_svg(fig, tmp_path / "new")
+    image = re.compile(r'<image[^>]* width="([\d.]+)" height="([\d.]+)"')
+    assert (
+        image.search((tmp_path / "new.svg").read_text()).groups()
+        == image.search(reference.read_text()).groups()
+    )

@@ -160,6 +160,13 @@ def test_a_verdict_of_a_pair_not_in_the_pairs_table_is_named_with_the_count():
         page_settings(table.filter(pl.col("pair_id") != "pair-7"), known, "run-x")
 
 
+def test_a_pair_listed_twice_is_named():
+    table, pair_ids = _table(3)
+    twice = pl.concat([pair_ids, pair_ids[:1]])
+    with pytest.raises(ConfigError, match=rf"run-x: pairs.parquet lists pair '{pair_ids[0]}'"):
+        page_settings(table, twice, "run-x")
+
+
 def test_packed_texts_spooled_to_a_file_read_back_as_the_whole_page_data():
     table, pair_ids = _table(5)
     humans, settings, texts = page_settings(table, pair_ids)
@@ -178,6 +185,26 @@ def test_packed_texts_spooled_to_a_file_read_back_as_the_whole_page_data():
     body.seek(0)  # a page with part of its data
     with pytest.raises(ValueError, match="cut short"):
         "".join(data_pieces(head, {"run_id": "new"}, body))
+
+
+def test_a_kept_entry_pruned_after_its_check_is_packed_afresh(tmp_path, monkeypatch):
+    # Another run may prune the cache between the check and the read: the page is packed anew.
+    from judges.report import page_reuse
+
+    data = {"run_id": "r", "overview": [1, "<"]}
+    body = io.StringIO()
+    head = pack(dict(data), body)
+    gone = {**head, "path": tmp_path / "pruned.data", "start": 0}
+    monkeypatch.setattr(page_reuse, "kept_packed", lambda store, key: gone)
+    made = []
+
+    def make():
+        made.append(1)
+        return dict(data)
+
+    with page_reuse.page_data(tmp_path, "k", make, {"run_id": "new"}, tmp_path) as pieces:
+        text = "".join(pieces)
+    assert made == [1] and text == json_for_script({"run_id": "new", "overview": [1, "<"]})
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc_trim")

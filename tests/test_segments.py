@@ -8,7 +8,8 @@ from pathlib import Path
 
 import polars as pl
 
-from conftest import BrightnessJudge, count_entries, make_dataset, seg_rows
+from cache_rows import count_entries, seg_rows
+from conftest import BrightnessJudge, make_dataset
 from judges.cache.segments import VerdictSegments, log_line, read_log
 from judges.cache.store import Store
 from judges.cache.verdict_rows import LazyVerdicts, verdict_cells, verdict_frame

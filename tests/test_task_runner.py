@@ -4,7 +4,8 @@ import shutil
 
 import pytest
 
-from conftest import BrightnessConfig, BrightnessJudge, count_entries, make_dataset
+from cache_rows import count_entries
+from conftest import BrightnessConfig, BrightnessJudge, make_dataset
 from judges.cache.store import Store
 from judges.core.types import Dimension
 from judges.datasets import load_pairs

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from conftest import seg_rows
+from cache_rows import seg_rows
 from judges.cache.segments import VerdictSegments
 from judges.cache.verdict_rows import in_order
 from judges.core.types import Dimension, Pair, Video

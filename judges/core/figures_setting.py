@@ -29,12 +29,15 @@ def figures_by_default() -> bool:
 
     Example:
         >>> import os
+        >>> kept = os.environ.pop("JUDGES_FIGURES", None)
         >>> os.environ["JUDGES_FIGURES"] = "none"
         >>> figures_by_default()
         False
         >>> del os.environ["JUDGES_FIGURES"]
         >>> figures_by_default()
         True
+        >>> if kept is not None:
+        ...     os.environ["JUDGES_FIGURES"] = kept
 
     """
     return draws(figures_setting())

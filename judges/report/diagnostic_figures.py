@@ -114,8 +114,8 @@ def write_reliability(out_dir: Path, verdicts: pl.DataFrame, mark: str | None = 
         out_dir.mkdir(parents=True, exist_ok=True)
         stem = out_dir / f"reliability-{judge}-{dim}-{frames_label(frames)}"
         safe = stem.with_name("".join(c if c.isalnum() or c in "-_." else "_" for c in stem.name))
-        save(plot_reliability(reliability_bins(conf, right), title, mark), str(safe))
-        written.append(safe.with_suffix(".png"))
+        fig = plot_reliability(reliability_bins(conf, right), title, mark)
+        written.append(save_png_and_svg(fig, safe)[0])
     return written
 
 

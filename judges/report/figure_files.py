@@ -22,10 +22,12 @@ DPI = 130
 def save_png_and_svg(fig: Figure, stem: Path | str, dpi: int = DPI) -> list[Path]:
     """Write ``<stem>.png`` and ``<stem>.svg`` cropped to what is drawn, then close ``fig``.
 
+    The suffixes are added to ``stem``'s name (a dot in it stays).
+
     Args:
         fig: The figure (left laid out: its layout engine is switched off once it has run).
         stem: The files' path without suffix.
-        dpi: The PNG's resolution.
+        dpi: The PNG's resolution (and that of an SVG's raster parts).
 
     Returns:
         The two paths, PNG first.
@@ -50,8 +52,9 @@ def save_png_and_svg(fig: Figure, stem: Path | str, dpi: int = DPI) -> list[Path
     finally:
         fig.set_dpi(shown_dpi)
     fig.set_layout_engine("none")  # laid out: the files keep these positions
-    paths = [stem.with_suffix(".png"), stem.with_suffix(".svg")]
+    # Suffixes added, not swapped: a judge named "gpt-4.1" keeps its ".1".
+    paths = [stem.with_name(f"{stem.name}.png"), stem.with_name(f"{stem.name}.svg")]
     fig.savefig(paths[0], dpi=dpi, bbox_inches=box)
-    fig.savefig(paths[1], bbox_inches=box)
+    fig.savefig(paths[1], dpi=dpi, bbox_inches=box)  # dpi: the SVG's raster parts (colour bars)
     plt.close(fig)
     return paths

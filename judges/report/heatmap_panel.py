@@ -1,12 +1,12 @@
 """One annotated heatmap panel, drawn as ``seaborn.heatmap`` draws it, without its figure draws.
 
 ``seaborn.heatmap`` renders the whole figure once per call to see whether its tick labels
-overlap; a figure of a dozen panels is then drawn a dozen times while it grows (5.5 s for the
-agreement heatmap of 12 judges, against 0.4 s here). The panels this toolkit draws set their
-own tick labels (short frame counts below, upright dimension names at the left), so that check
-has nothing to decide. What the panel looks like is seaborn's: the colour map recentred on
-``center``, cells that are nan left empty, each value written in dark grey or white by the
-cell's luminance.
+overlap; a figure of a dozen panels is then drawn a dozen times while it grows (the agreement
+heatmap of 12 judges, drawn and saved: 6.4 s, 1.0 s with these panels). The panels this
+toolkit draws set their own tick labels (short frame counts below, upright dimension names at
+the left), so that check has nothing to decide. What the panel looks like is seaborn's: the
+colour map recentred on ``center``, cells that are nan left empty, each value written in dark
+grey or white by the cell's luminance.
 """
 
 from __future__ import annotations

@@ -179,8 +179,8 @@ def kept_packed(store: Path, key: str) -> dict[str, Any] | None:
                 return None
             start = f.tell()
             for n in lengths.values():
-                if sum(map(len, _read(f, n))) != n:
-                    return None
+                for _ in _read(f, n):  # raises where the file is cut short
+                    pass
             if f.read(1):
                 return None  # grown: packed again
         if any(k not in lengths for k in order if k not in FRESH):
@@ -238,8 +238,12 @@ def page_data(
 
     """
     kept = kept_packed(store, key) if store is not None and key is not None else None
+    opened = None
     if kept is not None:
-        with kept["path"].open(encoding="utf-8", newline="") as body:
+        with contextlib.suppress(OSError):  # pruned since it was checked: packed afresh
+            opened = kept["path"].open(encoding="utf-8", newline="")
+    if kept is not None and opened is not None:
+        with opened as body:  # open: pruning it now no longer takes it away
             body.seek(kept["start"])
             yield data_pieces(kept, fresh, body)
         return

@@ -140,9 +140,16 @@ def page_settings(
         ({'d': '.a'}, ['yes'], [[0, 1]], ['tb'])
 
     Raises:
-        ConfigError: a verdict names a pair that is not among ``pair_ids``.
+        ConfigError: a verdict names a pair that is not among ``pair_ids``, or a pair is
+            listed twice.
 
     """
+    repeated = pair_ids.filter(pair_ids.is_duplicated())
+    if len(repeated):
+        raise ConfigError(
+            f"{where}: pairs.parquet lists pair {repeated[0]!r} more than once; the folder is "
+            "inconsistent, rerun the command"
+        )
     numbers = pl.Series(np.arange(len(pair_ids), dtype=np.int32))
     humans: dict[str, np.ndarray] = {}
     seen: dict[str, np.ndarray] = {}

@@ -116,7 +116,8 @@ def heterogeneity(
     from scipy.special import fdtrc
 
     stat = float(diff @ np.linalg.pinv(cov) @ diff)
-    return Heterogeneity(stat, df, float(fdtrc(df, n_c - 1, stat / df)), n_s, n_c)
+    # A statistic rounded below 0 is 0: f.sf gives 1 there, fdtrc nan.
+    return Heterogeneity(stat, df, float(fdtrc(df, n_c - 1, max(stat / df, 0.0))), n_s, n_c)
 
 
 def slice_table(
