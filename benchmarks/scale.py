@@ -13,6 +13,7 @@ bookkeeping (CPU, first run - rerun) at most 10 us a verdict, first run and reru
 
     uv run python benchmarks/scale.py                 # 5,000 pairs (120,000 verdicts)
     uv run python benchmarks/scale.py --pairs 51691   # full size (about 2 minutes)
+    uv run python benchmarks/scale.py --pairs 51691 --reply-chars 1500   # VLM-sized replies
 """
 
 from __future__ import annotations
@@ -122,6 +123,37 @@ def reply(body: dict) -> object:
     return Reply(content=f"{words}Final answer: Video {1 + digest[0] % 2}")
 
 
+def stuff_replies(cache: Path, chars: int) -> int:
+    """Give every cached verdict a VLM-style reply of about ``chars`` characters in ``raw``.
+
+    A stand-in for a VLM judge's cache at full size, which the local chat server would take
+    hours to fill here: the rerun then carries 1.24M replies through its verdict table,
+    ``verdicts.parquet`` and report.html as a VLM judge's rerun does. Returns the rows changed.
+    """
+    import polars as pl
+
+    words = REASONS * (1 + chars // len(REASONS))
+    rows = 0
+    for segment in sorted(cache.glob("cache.segments/*/seg-*.parquet")):
+        table = pl.read_parquet(segment)
+        # Each reply differs (its verdict's identity first), as real replies do.
+        who = pl.concat_str(
+            [pl.col(c).cast(pl.String).fill_null("") for c in ("pair_key", "dimension", "frames")],
+            separator=" ",
+        )
+        text = pl.concat_str([who, pl.lit(" " + words[:chars] + " Final answer: Video 1")])
+        reply = pl.concat_str(
+            [
+                pl.lit('{"replies": [{"content": '),
+                text.map_batches(lambda s: s.map_elements(json.dumps, return_dtype=pl.String)),
+                pl.lit(', "usage": {"prompt_tokens": 1200, "completion_tokens": 160}}]}'),
+            ]
+        )
+        table.with_columns(raw=reply).write_parquet(segment)
+        rows += table.height
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=5000)
@@ -131,6 +163,13 @@ def main() -> None:
         action="store_true",
         help="judge with gpt4o against the local chat server (tests/chat_server.py), replies "
         "of ~600 characters: the memory of a VLM judge's rerun from its cached replies",
+    )
+    parser.add_argument(
+        "--reply-chars",
+        type=int,
+        default=0,
+        help="after the first run, give every cached verdict a reply of about this many "
+        "characters in raw (stuff_replies), so the rerun measures a VLM-sized cache at full size",
     )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
@@ -149,6 +188,10 @@ def main() -> None:
             judge = ["gpt4o", {"base_url": server.url, "api_key_env": "SCALE_CHAT_KEY"}]
         cpus: list[float] = []
         for label in ("first run (empty cache)", "rerun (from the cache)"):
+            if label.startswith("rerun") and args.reply_chars:
+                stuffed = stuff_replies(root / "cache", args.reply_chars)
+                print(f"{stuffed:,} cached verdicts given replies of ~{args.reply_chars} chars")
+                label = "rerun (cached replies)"
             wall = time.perf_counter()
             res = subprocess.run(
                 [
