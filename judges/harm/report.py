@@ -100,7 +100,7 @@ def write_harm_run(
     info: dict[str, Any],
 ) -> None:
     """Write a harm run's files into ``run_dir`` (normally a staging folder)."""
-    from judges.report.diagnostic_figures import save
+    from judges.report.figure_files import save_png_and_svg
 
     run_dir.mkdir(parents=True, exist_ok=True)
     verdicts.write_parquet(run_dir / "harm_verdicts.parquet")
@@ -111,7 +111,8 @@ def write_harm_run(
     (run_dir / "run.json").write_text(json.dumps(json_ready(info), indent=2))
     (run_dir / "figures").mkdir(exist_ok=True)
     mark = "demo data" if info.get("demo") else None
-    save(plot_harm_vs_frames(table, mark), str(run_dir / "figures" / "harm_agreement_vs_frames"))
+    figure = plot_harm_vs_frames(table, mark)
+    save_png_and_svg(figure, run_dir / "figures" / "harm_agreement_vs_frames")
 
 
 def write_harm_comparison(
@@ -132,8 +133,8 @@ def write_harm_comparison(
         "\n".join(["# Harm-label judges compared", "", runs, "", summary, ""])
     )
     if figure:
-        from judges.report.diagnostic_figures import save  # matplotlib when drawing
+        from judges.report.figure_files import save_png_and_svg  # matplotlib when drawing
 
         (out / "figures").mkdir(exist_ok=True)
-        save(plot_harm_vs_frames(table), str(out / "figures" / "harm_agreement_vs_frames"))
+        save_png_and_svg(plot_harm_vs_frames(table), out / "figures" / "harm_agreement_vs_frames")
     return summary

@@ -135,11 +135,15 @@ def write_comparisons(
     (out / "comparisons.md").write_text("\n".join(lines))
     if not figure:
         return []
-    from judges.report.diagnostic_figures import plot_forest, save  # matplotlib when drawing
+    from judges.report.diagnostic_figures import plot_forest  # matplotlib when drawing
+    from judges.report.figure_files import save_png_and_svg
 
     pages = max(1, -(-table.height // FOREST_ROWS))
     stems = ["forest"] if pages == 1 else [f"forest-{k + 1}" for k in range(pages)]
-    for k, stem in enumerate(stems):
-        page = table.slice(k * FOREST_ROWS, FOREST_ROWS)
-        save(plot_forest(page, mark, page=(k + 1, pages)), str(out / stem))
-    return [out / f"{stem}.png" for stem in stems]
+    return [
+        save_png_and_svg(
+            plot_forest(table.slice(k * FOREST_ROWS, FOREST_ROWS), mark, page=(k + 1, pages)),
+            out / stem,
+        )[0]
+        for k, stem in enumerate(stems)
+    ]

@@ -8,9 +8,8 @@ from matplotlib.figure import Figure
 
 from judges.core.types import frames_label
 from judges.report.agreement_figures import mark_figure
-from judges.report.diagnostic_figures import save
 
-__all__ = ["plot_controls", "save"]
+__all__ = ["plot_controls"]
 
 
 def plot_controls(table: pl.DataFrame, mark: str | None = None) -> Figure:

@@ -108,10 +108,9 @@ def write_controls(
         section = ["", "## Is the judge looking? Controls", "", *lines[2:], "", to_markdown(shown)]
         report.write_text(report.read_text().rstrip("\n") + "\n" + "\n".join(section) + "\n")
     if table.height and figure:
-        from judges.report.control_figure import plot_controls, save  # matplotlib when asked
+        from judges.report.control_figure import plot_controls  # matplotlib when asked
+        from judges.report.figure_files import save_png_and_svg
 
         (run_dir / "figures").mkdir(exist_ok=True)
-        stem = run_dir / "figures" / "controls"
-        save(plot_controls(table, mark), str(stem))
-        written += [stem.with_suffix(".png"), stem.with_suffix(".svg")]
+        written += save_png_and_svg(plot_controls(table, mark), run_dir / "figures" / "controls")
     return written

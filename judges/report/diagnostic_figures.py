@@ -83,13 +83,6 @@ def plot_reliability(bins: pl.DataFrame, title: str, mark: str | None = None) ->
     return fig
 
 
-def save(fig: Figure, path_stem: str) -> None:
-    """Write ``<stem>.png`` and ``<stem>.svg`` and close the figure."""
-    # Cropped to what is drawn: long tick labels (a forest plot's comparisons) must not push
-    # the axis label off.
-    save_png_and_svg(fig, Path(path_stem))
-
-
 def write_reliability(out_dir: Path, verdicts: pl.DataFrame, mark: str | None = None) -> list[Path]:
     """A reliability diagram per (judge, dimension, frames) with probability confidences."""
     from judges.core.types import CHOICES, frames_label
