@@ -132,6 +132,7 @@ def test_a_plan_indexes_exactly_as_its_task_objects_do():
 
 
 def test_bulk_pair_keys_equal_one_at_a_time_keys():
+    from judges.cache.store import canonical
     from judges.judge.registry import get_judge
     from judges.run.verdict_keys import PairKeys
 
@@ -151,3 +152,6 @@ def test_bulk_pair_keys_equal_one_at_a_time_keys():
         ]
         assert keys.pair_keys(judge, tasks, hashes) == one
         assert one[2] is None and len(set(one) - {None}) == len(tasks) - 1
+        # Both go through one encoder: its shortcut for plain hashes writes canonical's text.
+        for files in (["a" * 64, f"{1:064x}"], [f"{1:064x}", 'odd "hash"\u00e9']):
+            assert keys._encode_pair(judge, tasks[0], files)[0] == canonical(files)

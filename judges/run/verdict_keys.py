@@ -53,13 +53,23 @@ class PairKeys:
             text = self._atoms[value] = canonical(value)
         return text
 
+    def _encode_pair(self, judge: Judge, task: Task, files: Sequence[str]) -> tuple[str, str]:
+        """The key text's parts that depend on the pair, as :func:`canonical` writes them.
+
+        Its files, and what follows the frame count: the judge's inputs, fingerprint, strategy.
+        """
+        if len(files) == 2 and _PLAIN.fullmatch(files[0]) and _PLAIN.fullmatch(files[1]):
+            files_text = f'["{files[0]}","{files[1]}"]'  # what canonical(files) writes
+        else:
+            files_text = canonical(files)
+        rest = {"inputs": judge.cache_inputs(task), "judge": self.fingerprint}
+        rest["strategy"] = self.strategy
+        return files_text, canonical(rest)[1:]
+
     def _pair_part(self, judge: Judge, task: Task, files: list[str]) -> tuple[str, str]:
         pair_part = self._pairs.get(id(task.pair))
         if pair_part is None:
-            rest = {"inputs": judge.cache_inputs(task), "judge": self.fingerprint}
-            rest["strategy"] = self.strategy
-            pair_part = (canonical(files), canonical(rest)[1:])
-            self._pairs[id(task.pair)] = pair_part
+            pair_part = self._pairs[id(task.pair)] = self._encode_pair(judge, task, files)
         return pair_part
 
     def _head(self, task: Task) -> str:
@@ -91,20 +101,10 @@ class PairKeys:
         ``hashes``: each file's content hash.
         """
         keys: list[str | None] = []
-        append, pair_hash = keys.append, self._pair_hash
-        inputs, encode = judge.cache_inputs, canonical
-        tail = {"judge": self.fingerprint, "strategy": self.strategy}
+        append, pair_hash, encode = keys.append, self._pair_hash, self._encode_pair
         for task in tasks:
             files = [hashes[f] for f in task.files]
-            if None in files:
-                append(None)
-                continue
-            if len(files) == 2 and _PLAIN.fullmatch(files[0]) and _PLAIN.fullmatch(files[1]):
-                files_text = f'["{files[0]}","{files[1]}"]'  # what encode(files) writes
-            else:
-                files_text = encode(files)
-            rest = encode({"inputs": inputs(task), **tail})[1:]
-            append(pair_hash(task, files_text, rest))
+            append(None if None in files else pair_hash(task, *encode(judge, task, files)))
         return keys
 
     def key(self, judge: Judge, task: Task, files: list[str]) -> str:
