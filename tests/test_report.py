@@ -381,7 +381,7 @@ def test_risk_coverage_draws_every_line_its_legend_names():
 
 
 def test_merged_report_keeps_the_human_ceiling(tmp_path):
-    from conftest import make_dataset
+    from conftest import bare_env, make_dataset
 
     data = make_dataset(tmp_path / "d", n_pairs=4)
     votes = tmp_path / "votes.csv"
@@ -391,8 +391,7 @@ def test_merged_report_keeps_the_human_ceiling(tmp_path):
             rows.append(f"pair-{i},helpfulness,{annotator},{choice}")
     votes.write_text("\n".join(rows) + "\n")
     root = Path(__file__).resolve().parents[1]
-    env = {"JUDGES_CACHE_DIR": str(tmp_path / "cache"), "PATH": "/usr/bin:/bin"}
-    env["JUDGES_FIGURES"] = "none"  # the ceiling's tables are what this test reads
+    env = {**bare_env(), "JUDGES_FIGURES": "none"}  # the ceiling's tables are what it reads
     for run_id in ("a", "b"):
         res = subprocess.run(
             [sys.executable, str(root / "experiments/agreement.py"), "--judge", "psnr",

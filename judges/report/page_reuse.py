@@ -242,7 +242,7 @@ def page_data(
     if kept is not None:
         with contextlib.suppress(OSError):  # pruned since it was checked: packed afresh
             opened = kept["path"].open(encoding="utf-8", newline="")
-    if kept is not None and opened is not None:
+    if opened is not None:  # (so kept too)
         with opened as body:  # open: pruning it now no longer takes it away
             body.seek(kept["start"])
             yield data_pieces(kept, fresh, body)
