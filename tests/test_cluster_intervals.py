@@ -273,3 +273,25 @@ def test_coverage_at_8_prompts_holds_where_the_percentile_bootstrap_does_not(mea
     )
     # Nominal 0.95; 400 datasets: s.e. ~0.011. The percentile interval is too narrow here.
     assert old < 0.93 <= new
+
+
+def test_the_coverage_benchmarks_exact_bound_is_clopper_pearsons():
+    # exact_bound is the one-sided Clopper-Pearson bound: the beta quantile, alpha^(1/n) when
+    # every pair is right, 0 when none is (scipy.stats as the independent reference).
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "coverage.py"
+    spec = importlib.util.spec_from_file_location("coverage_bench", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    k, n = np.array([48.0, 47.0, 30.0, 0.0]), np.array([48.0, 48.0, 40.0, 12.0])
+    got = bench.exact_bound(k, n, 0.95)
+    assert got[0] == pytest.approx(0.05 ** (1 / 48), rel=1e-10)
+    assert got[1:3] == pytest.approx(stats.beta.ppf(0.05, k[1:3], n[1:3] - k[1:3] + 1), rel=1e-10)
+    assert got[3] == 0.0
+    # 48 of 48 right is likelier than 5% at p = 0.95, so the valid bound stays below 0.95, while
+    # Wilson's one-sided bound on 52 of 52 (z = 1.645) already claims more than the exact one.
+    assert got[0] < 0.95
+    z = stats.norm.ppf(0.95)
+    assert 52 / (52 + z * z) > bench.exact_bound(np.array([52.0]), np.array([52.0]), 0.95)[0]

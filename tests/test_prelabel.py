@@ -107,7 +107,7 @@ def test_run_prelabel_routes_by_the_threshold_worked_by_hand(tmp_path):
             frames=1,
             data=data,
             calibration=data,
-            target_agreement=0.6,
+            target_agreement=0.54,
             min_kept=5,  # eight pairs: the defaults (50 pairs, 10 prompts) test nothing
             min_prompts=1,
             out=out,
@@ -116,10 +116,10 @@ def test_run_prelabel_routes_by_the_threshold_worked_by_hand(tmp_path):
     )
     # The fixed sequence, by hand: a threshold keeping the top n pairs (n prompts, one pair
     # each) is tested from n = 5 (the clustered bound needs 5 prompts) and passes when its
-    # one-sided 95% bound reaches 0.6. All right, the bootstrap has no spread (deff 1, the
-    # normal quantile): Wilson's bound 1 / (1 + z^2 / n), z = 1.6449: n = 5: 0.649; n = 6:
-    # 0.689 (both pass); n = 7 holds the wrong pair, 6 of 7: at most Wilson's 0.548 (fail, the
-    # sequence stops). Chosen: margin 3, the sixth.
+    # one-sided 95% bound reaches 0.54. All right, the bound is the exact one, 0.05^(1/n)
+    # (Wilson's 1 / (1 + z^2 / n) claims more): n = 5: 0.549; n = 6: 0.607 (both pass); n = 7
+    # holds the wrong pair, 6 of 7: at most the exact 0.479 (fail, the sequence stops).
+    # Chosen: margin 3, the sixth.
     assert summary["threshold"] == 3.0
     assert (summary["pre_labelled"], summary["routed_to_humans"], summary["pairs"]) == (6, 2, 8)
     tasks = json.loads((out / "label_studio_tasks.json").read_text())
@@ -204,6 +204,8 @@ def test_prelabel_command_calibrates_margins_to_probabilities(tmp_path):
     import sys
     from pathlib import Path
 
+    from scipy.stats import beta
+
     data, scores = _scored_dataset(tmp_path / "d")
     out = tmp_path / "out"
     script = Path(__file__).resolve().parents[1] / "experiments" / "prelabel.py"
@@ -223,16 +225,17 @@ def test_prelabel_command_calibrates_margins_to_probabilities(tmp_path):
     # then six right; pooling the violating first two gives 0.5, 0.5, then 1.0 for margins 3-8.
     assert summary["confidence_kind"] == "probability"
     assert summary["calibrator"] == {"method": "isotonic", "steps": 2, "fit_pairs": 8}
-    # Thresholds: 1.0 keeps six right pairs over six prompts (no spread: deff 1, Wilson's bound
-    # on 6 pairs, 1 / (1 + z^2 / 6) = 0.689, passes 0.6); 0.5 keeps all eight, 7 right (the
-    # clustered bound 0.565 from the seeded bootstrap, below the one-sided Wilson 0.589: fails).
+    # Thresholds: 1.0 keeps six right pairs over six prompts (every pair right: the exact bound
+    # 0.05^(1/6) = 0.607, below Wilson's 1 / (1 + z^2 / 6) = 0.689, passes 0.6); 0.5 keeps all
+    # eight, 7 right (one wrong: the exact bound, the beta quantile 0.529, below the clustered
+    # 0.565 from the seeded bootstrap and Wilson's 0.589: fails).
     assert summary["threshold"] == 1.0
     assert (summary["pre_labelled"], summary["routed_to_humans"]) == (6, 2)
     curve = pl.read_csv(out / "risk_coverage.csv")
     assert curve["threshold"].to_list() == [1.0, 0.5]
     assert curve["kept"].to_list() == [6, 8]
     assert curve["lower_bound"].to_list() == pytest.approx(
-        [1 / (1 + 1.6448536**2 / 6), 0.56534], abs=1e-4
+        [0.05 ** (1 / 6), beta.ppf(0.05, 7, 2)], abs=1e-4
     )
     assert curve["passed"].to_list() == [True, False]
     routed = pl.read_csv(out / "routed_to_humans.csv")

@@ -57,6 +57,7 @@ _EXPORTS = {
     "parse_comparison": "paired",
     "Promise": "prelabel_promise",
     "choose_threshold": "prelabel_promise",
+    "one_sided_bound": "prelabel_promise",
     "predict_batch": "prelabel_promise",
     "prediction_interval": "prelabel_promise",
     "shift_checks": "shift",

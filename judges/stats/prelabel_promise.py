@@ -12,7 +12,8 @@ prompt's pairs fail together, and it picks the best of many thresholds on the sa
    is the smaller of a one-sided clustered Wilson bound (the effective sample size from the
    cluster bootstrap over whole prompts, the t quantile on (G-1)/(1-1/deff) degrees of
    freedom: :mod:`judges.stats.cluster_intervals`, which holds its level down to 8 prompts where the
-   percentile bootstrap did not) and the one-sided Wilson bound. The sequence starts at the
+   percentile bootstrap did not) and the one-sided Wilson bound, exact (Clopper-Pearson) with at
+   most two wrong pairs (:func:`one_sided_bound`). The sequence starts at the
    first threshold keeping ``min_kept`` pairs over ``min_clusters`` prompts: where it starts
    depends on the confidences only, never on the labels, so the order is still fixed in
    advance, and the walk is not stopped by a first test that had no power.
@@ -57,10 +58,15 @@ from judges.stats.cluster_intervals import (
 SCORE_WEIGHT = 0.3
 """The score interval's share of the prediction's lower end (the beta-binomial has the rest)."""
 
+EXACT_WRONG = 2
+"""With at most this many wrong pairs the plain bound is the exact (Clopper-Pearson) one."""
+
+
 METHOD = (
     "fixed-sequence testing over thresholds (most confident first), each a one-sided "
     "{level:.0%} lower bound = min(clustered Wilson by prompt: effective sample size from the "
-    "cluster bootstrap, t on (G-1)/(1-1/deff) df; Wilson); interval: prediction interval for "
+    "cluster bootstrap, t on (G-1)/(1-1/deff) df; Wilson, exact with at most "
+    f"{EXACT_WRONG} wrong pairs); interval: prediction interval for "
     "the new batch (a clustered score interval and a beta-binomial predictive: lower ends "
     f"averaged {SCORE_WEIGHT:g}:{1 - SCORE_WEIGHT:g}, upper end the larger)"
 )
@@ -70,15 +76,53 @@ ASSUMES = (
 )
 
 
-def _one_sided_wilson(k: int, n: int, alpha: float) -> float:
-    if n == 0:
-        return math.nan
-    z = NormalDist().inv_cdf(1 - alpha)
-    p = k / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return max(0.0, centre - half)
+def one_sided_bound(
+    draws: np.ndarray,
+    right: np.ndarray | float,
+    n: np.ndarray | float,
+    n_clusters: np.ndarray | int,
+    alpha: float = 0.05,
+) -> np.ndarray:
+    """The promise's one-sided ``1 - alpha`` lower bound on agreement, over arrays at once.
+
+    The smaller of the clustered bound (the lower end of the two-sided ``1 - 2 alpha``
+    :func:`~judges.stats.cluster_intervals.proportion_interval`) and a bound for independent
+    pairs: Wilson's, or, with at most :data:`EXACT_WRONG` wrong pairs, the exact Clopper-Pearson
+    bound where it is lower. Next to every pair right Wilson claims more than any valid bound
+    can (52 of 52 right: 0.9507, the exact bound 0.9440), and those samples decide coverage near
+    the ceiling: the bound held for 0.923-0.928 of datasets with a strong prompt effect near
+    0.95 and 20 prompts, 0.935-0.942 with the exact bound (``benchmarks/coverage.py``, seeds 1
+    and 2). Brown, Cai & DasGupta (2001, Statistical Science 16) replace Wilson's limits next to
+    the boundary for the same reason.
+
+    Args:
+        draws: Cluster-bootstrap draws of the agreement (``B`` or ``B x R``).
+        right: Pairs right (``R`` values, or one).
+        n: Pairs kept.
+        n_clusters: Prompts they fall in.
+        alpha: One-sided error.
+
+    Returns:
+        The bound (nan below :data:`~judges.stats.cluster_intervals.MIN_CLUSTERS` prompts).
+
+    Example:
+        >>> round(float(one_sided_bound(np.ones(50), 48, 48, 8)), 4)  # 0.05 ** (1 / 48)
+        0.9395
+
+    """
+    from scipy.special import betaincinv  # the beta quantile; scipy.stats imports slowly
+
+    k, m = np.asarray(right, np.float64), np.asarray(n, np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = k / m
+        clustered = proportion_interval(draws, p, m, n_clusters, 1 - 2 * alpha)[0]
+        z = NormalDist().inv_cdf(1 - alpha)
+        denom = 1 + z * z / m
+        half = z * np.sqrt(p * (1 - p) / m + z * z / (4 * m * m))
+        wilson = (p + z * z / (2 * m) - half) / denom
+        exact = np.where(k > 0, betaincinv(np.maximum(k, 1e-12), m - k + 1, alpha), 0.0)
+        plain = np.where(m - k <= EXACT_WRONG, np.minimum(wilson, exact), wilson)
+    return np.minimum(clustered, np.clip(plain, 0.0, 1.0))
 
 
 @dataclass(frozen=True)
@@ -188,9 +232,7 @@ def choose_threshold(
         }
         if not stopped and n_clu >= min_clusters and n >= min_kept:
             draws = resampler.draws(right.astype(np.float64), np.ones(len(conf)), mask)
-            # One-sided at 1 - alpha: the lower end of the two-sided 1 - 2 alpha interval.
-            clustered, _ = proportion_interval(draws, k / n, n, n_clu, 1 - 2 * alpha)
-            bound = min(float(clustered), _one_sided_wilson(k, n, alpha))
+            bound = float(one_sided_bound(draws, k, n, n_clu, alpha))
             row.update(lower_bound=bound, tested=True, passed=bound >= target)
             tested += 1
             if bound >= target:
