@@ -229,8 +229,8 @@ def test_resampler_interval_uses_the_clusters_it_sees():
     assert (lo, hi) == pytest.approx(expected, rel=1e-9)
 
 
-def test_the_coverage_benchmark_counts_and_solves_exactly():
-    # The benchmark's own bookkeeping (benchmarks/coverage.py), on crafted numbers.
+def _coverage_bench():
+    """benchmarks/coverage.py as a module (it is a script, not part of the package)."""
     import importlib.util
     from pathlib import Path
 
@@ -238,6 +238,12 @@ def test_the_coverage_benchmark_counts_and_solves_exactly():
     spec = importlib.util.spec_from_file_location("coverage_bench", path)
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
+    return bench
+
+
+def test_the_coverage_benchmark_counts_and_solves_exactly():
+    # The benchmark's own bookkeeping (benchmarks/coverage.py), on crafted numbers.
+    bench = _coverage_bench()
     # 4 intervals, truth 0.5: two cover it (one at its edge), one too low, one too high.
     lo, hi = np.array([0.4, 0.5, 0.1, 0.6]), np.array([0.6, 0.7, 0.45, 0.9])
     assert bench.covered(lo, hi, 0.5) == (0.5, pytest.approx((0.2 + 0.2 + 0.35 + 0.3) / 4))
@@ -278,13 +284,7 @@ def test_coverage_at_8_prompts_holds_where_the_percentile_bootstrap_does_not(mea
 def test_the_coverage_benchmarks_exact_bound_is_clopper_pearsons():
     # exact_bound is the one-sided Clopper-Pearson bound: the beta quantile, alpha^(1/n) when
     # every pair is right, 0 when none is (scipy.stats as the independent reference).
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "coverage.py"
-    spec = importlib.util.spec_from_file_location("coverage_bench", path)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = _coverage_bench()
     k, n = np.array([48.0, 47.0, 30.0, 0.0]), np.array([48.0, 48.0, 40.0, 12.0])
     got = bench.exact_bound(k, n, 0.95)
     assert got[0] == pytest.approx(0.05 ** (1 / 48), rel=1e-10)
