@@ -49,6 +49,7 @@ from judges.cache.damage import (
     segment_rows,
     warn_stderr,
 )
+from judges.cache.replies import Replies, spill
 from judges.cache.verdict_rows import CONTENT, ROW_SCHEMA, categorical
 
 try:  # POSIX; elsewhere segments are still atomic, only merges are not fenced off readers
@@ -218,27 +219,29 @@ class VerdictSegments:
         dims: Mapping[str, int],
         frames: Mapping[int | None, int],
         slots: np.ndarray,
+        replies: Replies | None = None,
     ) -> pl.DataFrame:
         """Cached verdicts of tasks numbered by slot (:class:`judges.run.verdict_lookup.TaskIndex`).
 
-        Stored rows are read a batch at a time and placed through integer arrays: a join of a
-        million stored rows with a million wanted ones took four times its result in memory.
+        Stored rows are read a batch at a time and placed through integer arrays (a join of a
+        million stored rows with a million wanted ones took four times its result in memory).
 
         Args:
             fingerprint: The judge's fingerprint.
             pair_index: ``(pair_key, p)`` rows (pairs of equal content share a key).
             dims: Each dimension's number ``d``.
             frames: Each frame count's number ``f`` (``None``: every frame).
-            slots: The task index in each ``(p * len(dims) + d) * len(frames) + f`` slot, -1
-                where there is none.
+            slots: The task in each ``(p * len(dims) + d) * len(frames) + f`` slot (or -1).
+            replies: Where found replies go, a batch at a time (rows hold ``raw_ref``).
 
         Returns:
-            ``i`` and the :data:`CONTENT` columns, one row per task found, in stored order
-            (typed as :data:`ROW_SCHEMA`: the repeated columns categorical, a batch at a time).
+            ``i`` and the :data:`CONTENT` columns (typed as :data:`ROW_SCHEMA`), a row per
+            task found, in stored order.
 
         """
         content = [c for c in SEGMENT_SCHEMA if c in CONTENT]
-        parts = [pl.DataFrame(schema={"i": pl.Int64, **{c: ROW_SCHEMA[c] for c in content}})]
+        schema = {"i": pl.Int64, **{c: ROW_SCHEMA[c] for c in content}}
+        parts = [spill(pl.DataFrame(schema=schema), replies)]
         if pair_index.is_empty() or not (self.files(fingerprint) or self.logs(fingerprint)):
             return parts[0]
         dead = self.dead_rows(fingerprint)  # runs that died: their verdicts were paid for
@@ -271,7 +274,7 @@ class VerdictSegments:
                     keep = candidates[np.sort(first)]
                     taken[slot[keep]] = True
                     index = pl.DataFrame({"i": slots[slot[keep]]}, schema={"i": pl.Int64})
-                    found.append(categorical(index.hstack(rows[keep].select(content))))
+                    found.append(categorical(index.hstack(spill(rows[keep][content], replies))))
             return found
 
         parts = self._read(fingerprint, read)
