@@ -51,7 +51,9 @@ try:  # this process's own high-water mark: ru_maxrss also counts the parent's m
 except (OSError, StopIteration):
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 j = result.judges[0]
-raw = result.verdicts["raw"].str.len_bytes().mean() or 0
+import polars as pl  # the replies as verdicts.parquet holds them (the table keeps raw_ref)
+raw = pl.scan_parquet(result.run_dir / "verdicts.parquet").select(
+    pl.col("raw").str.len_bytes().mean()).collect().item() or 0
 print(raw, cpu, seconds, peak, j.seconds, j.verdicts, j.cached, j.computed)
 """
 

@@ -223,13 +223,24 @@ def in_order(parts: list[pl.DataFrame], by: str) -> pl.DataFrame:
 
 
 def verdict_frame(verdicts: Iterable[Verdict]) -> pl.DataFrame:
-    """Verdicts as a :data:`ROW_SCHEMA` frame (a :class:`LazyVerdicts` gives its own)."""
+    """Verdicts as a :data:`ROW_SCHEMA` frame (a :class:`LazyVerdicts`' own, replies read back).
+
+    :func:`held_frame` leaves a table's replies on disk.
+    """
     if isinstance(verdicts, LazyVerdicts):
-        return verdicts.frame
+        return with_raw(verdicts.frame, verdicts.replies)
     rows = RowBuilder()
     for v in verdicts:
         rows.add(v)
     return rows.frame()
+
+
+def held_frame(verdicts: Iterable[Verdict]) -> pl.DataFrame:
+    """Verdicts as a frame as held: a :class:`LazyVerdicts`' own, else :func:`verdict_frame`'s.
+
+    A run's table holds ``raw_ref`` where its replies are on disk (:mod:`judges.cache.replies`).
+    """
+    return verdicts.frame if isinstance(verdicts, LazyVerdicts) else verdict_frame(verdicts)
 
 
 def _verdict(row: tuple[Any, ...]) -> Verdict:

@@ -19,7 +19,7 @@ from typing import Any
 
 import polars as pl
 
-from judges.cache.replies import Replies
+from judges.cache.replies import RAW_REF, Replies
 from judges.core.errors import ConfigError
 from judges.core.types import Pair, frames_label
 from judges.report.page_settings import page_settings
@@ -173,8 +173,7 @@ def _overview(
 
 # fmt: off
 VERDICT_COLUMNS = ("pair_id", "judge", "dimension", "frames", "winner", "status", "human",
-                   "score_0", "score_1", "confidence", "confidence_kind", "error", "raw",
-                   "raw_ref")
+                   "score_0", "score_1", "confidence", "confidence_kind", "error", "raw")
 # fmt: on
 """The verdict columns the page shows (a SafeSora run's ids, costs and latencies are left);
 a run's table holds ``raw_ref`` in place of ``raw`` (:mod:`judges.cache.replies`)."""
@@ -199,7 +198,8 @@ def page_verdicts(verdicts: pl.LazyFrame) -> pl.LazyFrame:
     """The normal rows' :data:`VERDICT_COLUMNS` of a verdict table (a file's, or a run's)."""
     scan = normal_verdicts(verdicts)  # a run with controls: its normal rows
     have = scan.collect_schema().names()
-    columns = [c for c in VERDICT_COLUMNS if c in have]
+    wanted = [RAW_REF if c == "raw" and RAW_REF in have else c for c in VERDICT_COLUMNS]
+    columns = [c for c in wanted if c in have]
     cast = {c: pl.Categorical for c in _REPEATED if c in columns}
     return scan.select(columns).cast(cast)  # type: ignore[arg-type]
 

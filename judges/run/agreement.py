@@ -17,7 +17,7 @@ from typing import Any
 import polars as pl
 
 from judges.cache.store import file_sha256
-from judges.cache.verdict_rows import verdict_frame
+from judges.cache.verdict_rows import held_frame
 from judges.core.errors import ConfigError
 from judges.core.figures_setting import figures_by_default
 from judges.core.gc_control import frozen_after
@@ -232,7 +232,7 @@ def _run(
         trim_free_memory()  # what judging freed, back to the system (polars asks it anew)
         runs.append(run)
         unlabeled_all[judge.name] = unlabeled
-        costs = verdict_frame(run.verdicts)["cost_usd"].drop_nulls()
+        costs = held_frame(run.verdicts)["cost_usd"].drop_nulls()
         report = JudgeReport(
             name=judge.name,
             dimensions=[d.value for d in dims],
@@ -255,7 +255,7 @@ def _run(
     duplicates = content_duplicates(pairs, store.file_hash if store is not None else file_sha256)
     stages.lap("content duplicates")
 
-    all_verdicts = pl.concat([verdict_frame(run.verdicts) for run in runs])
+    all_verdicts = pl.concat([held_frame(run.verdicts) for run in runs])
     verdicts = verdict_table(all_verdicts, pairs, {j.name: j.confidence_kind for j in judges})
     table = agreement_table(
         verdicts,

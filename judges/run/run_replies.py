@@ -41,9 +41,12 @@ def reply_tables(
 
     Example:
         >>> replies = Replies()
-        >>> table = pl.DataFrame({"judge": ["j"], "raw_ref": replies.add(pl.Series(["{}"]))})
-        >>> [t.height for t in reply_tables(table, replies, BootstrapConfig())]
-        [0, 0]
+        >>> table = pl.DataFrame({"pair_id": ["p"], "prompt_id": ["q"], "judge": ["j"],
+        ...     "dimension": ["d"], "frames": [1], "winner": ["tie"], "human": ["tie"],
+        ...     "raw_ref": replies.add(pl.Series(['{"samples": ["tie", "tie"]}']))})
+        >>> repeats, bias = reply_tables(table, replies, BootstrapConfig(resamples=0))
+        >>> repeats["n_pairs"].to_list(), bias.height
+        ([1], 0)
 
     """
     repeats = repeats_table(with_raw(verdicts, replies, SAMPLES), stats)
