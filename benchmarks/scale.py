@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from judges.cache.segment_batches import ROW_GROUP
 from judges.datasets.demo import write_video
 
 RUN = """
@@ -151,7 +152,8 @@ def stuff_replies(cache: Path, chars: int) -> int:
                 pl.lit(', "usage": {"prompt_tokens": 1200, "completion_tokens": 160}}]}'),
             ]
         )
-        table.with_columns(raw=reply).write_parquet(segment)
+        # Row groups as the cache writes them (a row group is what a reader decodes at once).
+        table.with_columns(raw=reply).write_parquet(segment, row_group_size=ROW_GROUP)
         rows += table.height
     return rows
 

@@ -47,8 +47,8 @@ class Replies:
         [0, None, 1]
         >>> replies.take(pl.Series([1, None, 0, 1])).to_list()
         ['another', None, 'a reply', 'another']
-        >>> replies.containing("other").tolist()
-        [False, True]
+        >>> replies.containing("other", "a ").tolist()
+        [[False, True], [True, False]]
 
     """
 
@@ -91,8 +91,8 @@ class Replies:
         refs = pl.Series(RAW_REF, numbers, dtype=pl.Int64)
         return refs.set(refs == -1, None) if len(kept) < len(texts) else refs
 
-    def _read(self, numbers: np.ndarray) -> list[str]:
-        """The texts of ``numbers`` (each a stored reply), in that order."""
+    def _read(self, numbers: np.ndarray) -> list[bytes]:
+        """The UTF-8 texts of ``numbers`` (each a stored reply), in that order."""
         if not len(numbers):
             return []
         self._file.flush()
@@ -106,33 +106,37 @@ class Replies:
         run_starts = np.concatenate([[0], breaks])
         run_ends = np.concatenate([breaks, [len(wanted)]])
         fd = self._file.fileno()
-        texts: list[str] = [""] * len(numbers)
+        texts = np.empty(len(numbers), dtype=object)
         for a, b in zip(run_starts.tolist(), run_ends.tolist(), strict=True):
             base = int(starts[a])
             block = os.pread(fd, int(ends[b - 1]) - base, base)
             cuts = (np.append(starts[a:b], ends[b - 1]) - base).tolist()
-            for k, (lo, hi) in enumerate(itertools.pairwise(cuts)):
-                texts[int(order[a + k])] = block[lo:hi].decode()
-        return texts
+            texts[order[a:b]] = [block[lo:hi] for lo, hi in itertools.pairwise(cuts)]
+        return texts.tolist()
 
     def take(self, refs: pl.Series) -> pl.Series:
         """The texts of ``refs`` (reply numbers; null gives null), as a ``raw`` column."""
         refs = refs.cast(pl.Int64)
         present = refs.is_not_null()
         texts = self._read(refs.filter(present).to_numpy())
-        if len(texts) == len(refs):
-            return pl.Series("raw", texts, dtype=pl.String)
-        out = np.full(len(refs), None, dtype=object)
-        out[present.to_numpy()] = texts
-        return pl.Series("raw", out.tolist(), dtype=pl.String)
+        if len(texts) < len(refs):
+            out = np.full(len(refs), None, dtype=object)
+            out[present.to_numpy()] = texts
+            texts = out.tolist()
+        return pl.Series("raw", texts, dtype=pl.Binary).cast(pl.String)
 
-    def containing(self, literal: str) -> np.ndarray:
-        """Whether each stored reply contains ``literal`` (read a batch at a time)."""
-        found = np.zeros(len(self), dtype=bool)
+    def containing(self, *literals: str) -> np.ndarray:
+        """Whether each stored reply contains each of ``literals`` (replies x literals).
+
+        The replies are read once, a batch at a time, however many texts are looked for.
+        """
+        wanted = [literal.encode() for literal in literals]
+        found = np.zeros((len(self), len(wanted)), dtype=bool)
         for a in range(0, len(found), BATCH_ROWS):
             numbers = np.arange(a, min(a + BATCH_ROWS, len(found)), dtype=np.int64)
-            batch = pl.Series(self._read(numbers), dtype=pl.String)
-            found[a : a + len(numbers)] = batch.str.contains(literal, literal=True).to_numpy()
+            texts = self._read(numbers)
+            for k, literal in enumerate(wanted):
+                found[a : a + len(numbers), k] = [literal in text for text in texts]
         return found
 
     def close(self) -> None:
@@ -173,19 +177,20 @@ def spill(frame: pl.DataFrame, replies: Replies | None) -> pl.DataFrame:
 
 
 def with_raw(
-    frame: pl.DataFrame, replies: Replies | None, containing: str | None = None
+    frame: pl.DataFrame, replies: Replies | None, only: np.ndarray | None = None
 ) -> pl.DataFrame:
     """``frame`` with ``raw`` texts read back in place of ``raw_ref``.
 
-    ``containing``: read only the replies that contain this text (others read as null): what
-    a statistic that looks at some replies needs, without every reply in memory at once.
+    ``only``: read only the replies marked (a bool per stored reply, e.g. one column of
+    :meth:`Replies.containing`), others read as null: what a statistic that looks at some
+    replies needs, without every reply in memory at once.
 
     Example:
         >>> replies = Replies()
         >>> table = spill(pl.DataFrame({"raw": ['{"a": 1}', None, '{"b": 2}']}), replies)
         >>> with_raw(table, replies)["raw"].to_list()
         ['{"a": 1}', None, '{"b": 2}']
-        >>> with_raw(table, replies, containing='"b"')["raw"].to_list()
+        >>> with_raw(table, replies, replies.containing('"b"')[:, 0])["raw"].to_list()
         [None, None, '{"b": 2}']
 
     """
@@ -194,12 +199,11 @@ def with_raw(
     if replies is None:
         raise ValueError("a table with raw_ref needs its Replies to read the replies")
     refs = frame[RAW_REF]
-    if containing is not None:
-        hit = replies.containing(containing)
+    if only is not None:
         wanted = refs.fill_null(-1).to_numpy()
         keep = np.zeros(len(wanted), dtype=bool)
         ok = wanted >= 0
-        keep[ok] = hit[wanted[ok]]
+        keep[ok] = only[wanted[ok]]
         refs = refs.set(pl.Series(~keep), None)
     at = frame.columns.index(RAW_REF)
     return (

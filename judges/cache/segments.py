@@ -26,7 +26,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -50,6 +50,7 @@ from judges.cache.damage import (
     warn_stderr,
 )
 from judges.cache.replies import Replies, spill
+from judges.cache.segment_batches import sink_segment, stored_batches
 from judges.cache.verdict_rows import CONTENT, ROW_SCHEMA, categorical
 
 try:  # POSIX; elsewhere segments are still atomic, only merges are not fenced off readers
@@ -253,11 +254,7 @@ class VerdictSegments:
             taken = np.zeros(len(slots), dtype=bool)  # a verdict repeated across segments: once
             with self._locked(self.folder(fingerprint), exclusive=False):
                 files = self.readable_files(fingerprint)  # a merge may have finished meanwhile
-                stored: Iterable[pl.DataFrame] = (
-                    pl.scan_parquet(files).select(columns).collect_batches(chunk_size=BATCH_ROWS)
-                    if files
-                    else []
-                )
+                stored = stored_batches(files, columns, BATCH_ROWS)  # bounded: replies
                 for batch in itertools.chain(stored, [dead.select(columns)]):
                     rows = batch.join(pair_index, on="pair_key", how="inner", maintain_order="left")
                     if rows.is_empty():
@@ -357,7 +354,7 @@ class VerdictSegments:
         folder.mkdir(parents=True, exist_ok=True)
         name = new_name("seg", ".parquet")
         tmp = folder / f".{name}.tmp"
-        rows.lazy().select(list(SEGMENT_SCHEMA)).cast(SEGMENT_SCHEMA).sink_parquet(tmp)
+        sink_segment(rows.lazy(), tmp)
         if not pl.scan_parquet(tmp).select(pl.len()).collect().item():
             tmp.unlink()
             return None
@@ -382,7 +379,7 @@ class VerdictSegments:
             )
             name = new_name("seg", ".parquet")
             tmp = folder / f".{name}.tmp"
-            merged.sink_parquet(tmp)
+            sink_segment(merged, tmp)
             durable_rename(tmp, folder / name)
             for path in files:
                 path.unlink(missing_ok=True)

@@ -17,13 +17,13 @@ REPLY_BUDGET_BYTES = 20_000_000
 """The replies (``raw``, UTF-8 bytes) a run may have for report.html to show each in full."""
 
 
-def reply_budget(total: int, count: int, budget: int = REPLY_BUDGET_BYTES) -> dict[str, Any]:
+def reply_budget(total: int, count: int, budget: int | None = None) -> dict[str, Any]:
     """run.json's ``report_replies``: the budget, the replies' size, and the cut (or ``None``).
 
     Args:
         total: The run's replies' total size in bytes.
         count: How many replies there are.
-        budget: The most bytes of replies shown in full.
+        budget: The most bytes of replies shown in full (default :data:`REPLY_BUDGET_BYTES`).
 
     Example:
         >>> reply_budget(1_000, 10)
@@ -32,6 +32,7 @@ def reply_budget(total: int, count: int, budget: int = REPLY_BUDGET_BYTES) -> di
         50
 
     """
+    budget = REPLY_BUDGET_BYTES if budget is None else budget
     cut = None if total <= budget else max(1, budget // max(count, 1))
     return {"budget_bytes": budget, "replies_bytes": total, "cut_to_chars": cut}
 

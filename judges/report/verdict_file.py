@@ -20,8 +20,9 @@ from judges.cache.verdict_rows import as_text
 
 __all__ = ["BATCH_ROWS", "write_verdicts"]
 
-BATCH_ROWS = 32_768
-"""Rows (and replies) written at a time: about 56 MB of replies at 1.7 kB each."""
+BATCH_ROWS = 8_192
+"""Rows (and replies) written at a time, a row group each: about 14 MB of replies at 1.7 kB
+each (the writer holds a few batches at once)."""
 
 
 def file_schema(schema: dict[str, Any]) -> dict[str, Any]:
@@ -37,7 +38,7 @@ def file_schema(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def write_verdicts(
-    path: Path, verdicts: pl.DataFrame, replies: Replies | None = None, batch: int = BATCH_ROWS
+    path: Path, verdicts: pl.DataFrame, replies: Replies | None = None, batch: int | None = None
 ) -> None:
     """Write ``verdicts`` to ``path`` as ``verdicts.parquet`` holds them (replies as text).
 
@@ -45,7 +46,7 @@ def write_verdicts(
         path: The file to write.
         verdicts: A run's verdict table (``raw``, or ``raw_ref`` into ``replies``).
         replies: Where the table's replies are (needed when it holds ``raw_ref``).
-        batch: Rows read back and written at a time.
+        batch: Rows read back and written at a time (default :data:`BATCH_ROWS`).
 
     Example:
         >>> replies = Replies()
@@ -57,6 +58,7 @@ def write_verdicts(
 
     """
     schema = file_schema(dict(verdicts.schema))
+    step = batch or BATCH_ROWS
     if RAW_REF not in verdicts.columns:
         verdicts.lazy().cast(schema).sink_parquet(path)  # type: ignore[arg-type]
         return
@@ -68,10 +70,10 @@ def write_verdicts(
         batch_size: int | None,
     ) -> Iterator[pl.DataFrame]:
         rows = verdicts if n_rows is None else verdicts.head(n_rows)
-        for a in range(0, rows.height, batch):
-            part = with_raw(rows.slice(a, batch), replies).cast(schema)  # type: ignore[arg-type]
+        for a in range(0, rows.height, step):
+            part = with_raw(rows.slice(a, step), replies).cast(schema)  # type: ignore[arg-type]
             if predicate is not None:
                 part = part.filter(predicate)
             yield part.select(with_columns) if with_columns is not None else part
 
-    register_io_source(io_source=source, schema=schema).sink_parquet(path)
+    register_io_source(io_source=source, schema=schema).sink_parquet(path, row_group_size=step)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from judges.cache.replies import Replies, with_raw
+from judges.cache.replies import RAW_REF, Replies, with_raw
 from judges.report.reply_budget import reply_budget
 from judges.stats.bootstrap import BootstrapConfig
 from judges.stats.calibration import position_bias
@@ -49,8 +49,12 @@ def reply_tables(
         ([1], 0)
 
     """
-    repeats = repeats_table(with_raw(verdicts, replies, SAMPLES), stats)
-    return repeats, position_bias(with_raw(verdicts, replies, BOTH_ORDERS), stats)
+    samples = both = verdicts
+    if RAW_REF in verdicts.columns and replies is not None:
+        hits = replies.containing(SAMPLES, BOTH_ORDERS)  # every reply read once
+        samples = with_raw(verdicts, replies, hits[:, 0])
+        both = with_raw(verdicts, replies, hits[:, 1])
+    return repeats_table(samples, stats), position_bias(both, stats)
 
 
 def page_replies(replies: Replies | None) -> dict[str, object]:
