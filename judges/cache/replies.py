@@ -29,9 +29,9 @@ __all__ = ["RAW_REF", "Replies", "ref_schema", "spill", "with_raw"]
 RAW_REF = "raw_ref"
 """The column that holds a verdict's reply number where a table keeps replies on disk."""
 
-BATCH_ROWS = 32_768
-"""Replies read at once where a whole table's replies are gone through (about 56 MB of text at
-1.7 kB a reply)."""
+BATCH_ROWS = 8_192
+"""Replies read at once where every reply is gone through (about 14 MB of text at 1.7 kB a
+reply)."""
 
 
 class Replies:

@@ -21,6 +21,12 @@ __all__ = ["ROW_GROUP", "sink_segment", "stored_batches"]
 ROW_GROUP = 16_384
 """Rows a segment's row group holds: about 28 MB of replies at 1.7 kB each."""
 
+BATCH_BYTES = 16_000_000
+"""About the memory a batch of :func:`stored_batches` takes (rows of replies are large)."""
+
+FIRST_ROWS = 1_024
+"""The first batch's rows, before the rows' size is known."""
+
 
 def sink_segment(rows: pl.LazyFrame, path: Path) -> None:
     """Stream ``rows`` (:data:`SEGMENT_SCHEMA` columns) to the segment file ``path``."""
@@ -35,7 +41,9 @@ def stored_batches(
     """The ``columns`` of every row of ``files``, in stored order, at most ``rows`` at a time.
 
     Each batch is its own slice of one file (the reader decodes only the row groups it
-    overlaps), read when the caller asks for it.
+    overlaps), read when the caller asks for it. Batches take about :data:`BATCH_BYTES`: the
+    first has :data:`FIRST_ROWS` rows, the next as many as fit (at most ``rows``), so a
+    cache of replies is read in smaller batches than one of scores.
 
     Example:
         >>> import tempfile
@@ -45,8 +53,13 @@ def stored_batches(
         [[0, 1], [2, 3], [4]]
 
     """
+    size = min(rows, FIRST_ROWS)
     for path in files:
         scan = pl.scan_parquet(path)
-        total = scan.select(pl.len()).collect().item()
-        for start in range(0, total, rows):
-            yield scan.select(columns).slice(start, rows).collect()
+        total, start = scan.select(pl.len()).collect().item(), 0
+        while start < total:
+            batch = scan.select(columns).slice(start, size).collect()
+            start += size
+            per_row = batch.estimated_size() / max(batch.height, 1)
+            yield batch
+            size = int(min(rows, max(FIRST_ROWS, BATCH_BYTES // max(per_row, 1.0))))

@@ -56,6 +56,8 @@ class Setting:
 
 _CHUNK = 1 << 17
 """Rows coded at a time (the temporary arrays stay a few megabytes at any size)."""
+_REPLY_ROWS = 8_192
+"""Rows whose replies are read back at a time (about 14 MB of VLM replies)."""
 _FEW = 256
 """Up to this many settings, each one's rows are found by a comparison, not a sort."""
 
@@ -184,7 +186,14 @@ def page_settings(
         new = ~done[unique]
         letters[unique[new]] = np.frombuffer("".join(codes.gather(at[new])).encode(), np.uint8)
         done[unique] = True
-        reply = np.asarray(replies(with_raw(part, reply_file), texts, cut), dtype=np.int64)
+        reply = np.asarray(
+            [
+                k  # replies read back a slice of rows at a time (texts grow in row order)
+                for a in range(0, part.height, _REPLY_ROWS)
+                for k in replies(with_raw(part[a : a + _REPLY_ROWS], reply_file), texts, cut)
+            ],
+            dtype=np.int64,
+        )
         settings.append(
             Setting(
                 judge,
