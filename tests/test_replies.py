@@ -12,6 +12,7 @@ import pytest
 
 import judges.cache.replies as replies_module
 import judges.cache.segments as segments_module
+import judges.report.page_settings as page_settings_module
 import judges.report.reply_budget as budget_module
 import judges.report.verdict_file as verdict_file
 from judges.cache.replies import RAW_REF, Replies, spill, with_raw
@@ -137,9 +138,10 @@ def _page_table() -> pl.DataFrame:
     }, schema_overrides={"score_1": pl.Float64})  # fmt: skip
 
 
-def test_the_page_reads_replies_from_disk_as_from_the_table():
+def test_the_page_reads_replies_from_disk_as_from_the_table(monkeypatch):
     table, ids = _page_table(), pl.Series(["p", "q"])
     humans, settings, texts = page_settings(table, ids)
+    monkeypatch.setattr(page_settings_module, "_REPLY_ROWS", 1)  # a row's replies at a time
     replies = Replies()
     humans2, settings2, texts2 = page_settings(spill(table, replies), ids, reply_file=replies)
     assert (humans2, texts2, list(settings2)) == (humans, texts, list(settings))
