@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from judges.cache.segment_batches import ROW_GROUP
 from judges.datasets.demo import write_video
 
 RUN = """
@@ -51,7 +52,9 @@ try:  # this process's own high-water mark: ru_maxrss also counts the parent's m
 except (OSError, StopIteration):
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 j = result.judges[0]
-raw = result.verdicts["raw"].str.len_bytes().mean() or 0
+import polars as pl  # the replies as verdicts.parquet holds them (the table keeps raw_ref)
+raw = pl.scan_parquet(result.run_dir / "verdicts.parquet").select(
+    pl.col("raw").str.len_bytes().mean()).collect().item() or 0
 print(raw, cpu, seconds, peak, j.seconds, j.verdicts, j.cached, j.computed)
 """
 
@@ -149,7 +152,8 @@ def stuff_replies(cache: Path, chars: int) -> int:
                 pl.lit(', "usage": {"prompt_tokens": 1200, "completion_tokens": 160}}]}'),
             ]
         )
-        table.with_columns(raw=reply).write_parquet(segment)
+        # Row groups as the cache writes them (a row group is what a reader decodes at once).
+        table.with_columns(raw=reply).write_parquet(segment, row_group_size=ROW_GROUP)
         rows += table.height
     return rows
 

@@ -7,6 +7,7 @@ import json
 import polars as pl
 import pytest
 
+from judges.cache.replies import with_raw
 from judges.cache.segments import VerdictSegments
 from judges.cache.verdict_rows import ROW_SCHEMA, as_text, categorical
 from judges.report.html_page import json_for_script
@@ -38,12 +39,14 @@ def test_in_memory_categorical_on_disk_text(demo_run):
     verdicts = result.verdicts
     for column in REPEATED:
         assert verdicts.schema[column] == pl.Categorical, column
-    assert verdicts.schema["pair_id"] == pl.String and verdicts.schema["raw"] == pl.String
+    # The replies stay on disk: each row holds its reply's number.
+    assert verdicts.schema["pair_id"] == pl.String and verdicts.schema["raw_ref"] == pl.Int64
     # verdicts.parquet: every column as runs wrote it before (text), the same values.
     on_disk = pl.read_parquet(result.run_dir / "verdicts.parquet")
     assert {c: on_disk.schema[c] for c in VERDICT_SCHEMA} == as_text(VERDICT_SCHEMA)
     assert set(on_disk["control"].to_list()) == {"none"}
-    assert on_disk.select(list(VERDICT_SCHEMA)).equals(texts(verdicts), null_equal=True)
+    held = texts(with_raw(verdicts, result.replies))
+    assert on_disk.select(list(VERDICT_SCHEMA)).equals(held, null_equal=True)
     # The cache's segments hold text too, so segments written before and after read together.
     segments = VerdictSegments(root / "cache" / "cache.segments")
     files = [f for folder in segments.folders() for f in segments.files(folder.name)]
@@ -63,10 +66,13 @@ def test_report_from_the_run_s_table_equals_the_report_from_the_file(demo_run, t
     result, _ = demo_run
     from_file = read_tables(result.run_dir)
     in_memory = read_tables(result.run_dir, result.verdicts)
-    assert in_memory[0].columns == from_file[0].columns
-    assert texts(in_memory[0]).equals(texts(from_file[0]), null_equal=True)
+    held = with_raw(in_memory[0], result.replies)
+    assert held.columns == from_file[0].columns
+    assert texts(held).equals(texts(from_file[0]), null_equal=True)
     a = write_html_report(result.run_dir, tmp_path / "a")
-    b = write_html_report(result.run_dir, tmp_path / "b", verdicts=result.verdicts)
+    b = write_html_report(
+        result.run_dir, tmp_path / "b", verdicts=result.verdicts, replies=result.replies
+    )
     assert a.read_text() == b.read_text()
 
 

@@ -12,6 +12,7 @@ import judges.run.task_runner as task_runner
 from conftest import BrightnessJudge, make_dataset
 from judges.cache.segments import VerdictSegments
 from judges.cache.store import Store
+from judges.cache.verdict_rows import verdict_frame
 from judges.core.errors import UndefinedScoreError
 from judges.core.types import Dimension
 from judges.datasets import load_pairs
@@ -78,7 +79,7 @@ def test_columns_equal_verdicts_made_one_at_a_time(tmp_path, monkeypatch, cache)
         store = Store(tmp_path / f"c-{columns}.sqlite") if cache else None
         out = _run(pairs, Awkward(special), store, columns, monkeypatch)
         assert out.computed == 12 * 2 * 3 and out.cached == 0
-        frames[columns] = out.verdicts.frame
+        frames[columns] = verdict_frame(out.verdicts)  # replies read back
         if store is not None:
             store.close()
     old, new = frames[False], frames[True]
@@ -104,8 +105,10 @@ def test_rerun_reads_the_columns_segment(tmp_path, monkeypatch):
         again = BrightnessJudge()
         second = _run(pairs, again, store, True, monkeypatch)
         assert second.cached == 36 and second.computed == 0 and again.calls == 0
-        assert second.verdicts.frame.drop("latency_s").equals(
-            first.verdicts.frame.drop("latency_s")
+        assert (
+            verdict_frame(second.verdicts)
+            .drop("latency_s")
+            .equals(verdict_frame(first.verdicts).drop("latency_s"))
         )
 
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -49,6 +49,8 @@ from judges.cache.damage import (
     segment_rows,
     warn_stderr,
 )
+from judges.cache.replies import Replies, spill
+from judges.cache.segment_batches import sink_segment, stored_batches
 from judges.cache.verdict_rows import CONTENT, ROW_SCHEMA, categorical
 
 try:  # POSIX; elsewhere segments are still atomic, only merges are not fenced off readers
@@ -218,27 +220,29 @@ class VerdictSegments:
         dims: Mapping[str, int],
         frames: Mapping[int | None, int],
         slots: np.ndarray,
+        replies: Replies | None = None,
     ) -> pl.DataFrame:
         """Cached verdicts of tasks numbered by slot (:class:`judges.run.verdict_lookup.TaskIndex`).
 
-        Stored rows are read a batch at a time and placed through integer arrays: a join of a
-        million stored rows with a million wanted ones took four times its result in memory.
+        Stored rows are read a batch at a time and placed through integer arrays (a join of a
+        million stored rows with a million wanted ones took four times its result in memory).
 
         Args:
             fingerprint: The judge's fingerprint.
             pair_index: ``(pair_key, p)`` rows (pairs of equal content share a key).
             dims: Each dimension's number ``d``.
             frames: Each frame count's number ``f`` (``None``: every frame).
-            slots: The task index in each ``(p * len(dims) + d) * len(frames) + f`` slot, -1
-                where there is none.
+            slots: The task in each ``(p * len(dims) + d) * len(frames) + f`` slot (or -1).
+            replies: Where found replies go, a batch at a time (rows hold ``raw_ref``).
 
         Returns:
-            ``i`` and the :data:`CONTENT` columns, one row per task found, in stored order
-            (typed as :data:`ROW_SCHEMA`: the repeated columns categorical, a batch at a time).
+            ``i`` and the :data:`CONTENT` columns (typed as :data:`ROW_SCHEMA`), a row per
+            task found, in stored order.
 
         """
         content = [c for c in SEGMENT_SCHEMA if c in CONTENT]
-        parts = [pl.DataFrame(schema={"i": pl.Int64, **{c: ROW_SCHEMA[c] for c in content}})]
+        schema = {"i": pl.Int64, **{c: ROW_SCHEMA[c] for c in content}}
+        parts = [spill(pl.DataFrame(schema=schema), replies)]
         if pair_index.is_empty() or not (self.files(fingerprint) or self.logs(fingerprint)):
             return parts[0]
         dead = self.dead_rows(fingerprint)  # runs that died: their verdicts were paid for
@@ -250,11 +254,7 @@ class VerdictSegments:
             taken = np.zeros(len(slots), dtype=bool)  # a verdict repeated across segments: once
             with self._locked(self.folder(fingerprint), exclusive=False):
                 files = self.readable_files(fingerprint)  # a merge may have finished meanwhile
-                stored: Iterable[pl.DataFrame] = (
-                    pl.scan_parquet(files).select(columns).collect_batches(chunk_size=BATCH_ROWS)
-                    if files
-                    else []
-                )
+                stored = stored_batches(files, columns, BATCH_ROWS)  # bounded: replies
                 for batch in itertools.chain(stored, [dead.select(columns)]):
                     rows = batch.join(pair_index, on="pair_key", how="inner", maintain_order="left")
                     if rows.is_empty():
@@ -271,7 +271,7 @@ class VerdictSegments:
                     keep = candidates[np.sort(first)]
                     taken[slot[keep]] = True
                     index = pl.DataFrame({"i": slots[slot[keep]]}, schema={"i": pl.Int64})
-                    found.append(categorical(index.hstack(rows[keep].select(content))))
+                    found.append(categorical(index.hstack(spill(rows[keep][content], replies))))
             return found
 
         parts = self._read(fingerprint, read)
@@ -354,7 +354,7 @@ class VerdictSegments:
         folder.mkdir(parents=True, exist_ok=True)
         name = new_name("seg", ".parquet")
         tmp = folder / f".{name}.tmp"
-        rows.lazy().select(list(SEGMENT_SCHEMA)).cast(SEGMENT_SCHEMA).sink_parquet(tmp)
+        sink_segment(rows.lazy(), tmp)
         if not pl.scan_parquet(tmp).select(pl.len()).collect().item():
             tmp.unlink()
             return None
@@ -379,7 +379,7 @@ class VerdictSegments:
             )
             name = new_name("seg", ".parquet")
             tmp = folder / f".{name}.tmp"
-            merged.sink_parquet(tmp)
+            sink_segment(merged, tmp)
             durable_rename(tmp, folder / name)
             for path in files:
                 path.unlink(missing_ok=True)

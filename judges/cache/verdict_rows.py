@@ -16,6 +16,7 @@ import numpy as np
 import polars as pl
 
 from judges.cache.json_lines import dumps_function
+from judges.cache.replies import RAW_REF, Replies, ref_schema, with_raw
 from judges.core.types import Dimension, Verdict
 
 ROW_SCHEMA: dict[str, Any] = {
@@ -222,13 +223,24 @@ def in_order(parts: list[pl.DataFrame], by: str) -> pl.DataFrame:
 
 
 def verdict_frame(verdicts: Iterable[Verdict]) -> pl.DataFrame:
-    """Verdicts as a :data:`ROW_SCHEMA` frame (a :class:`LazyVerdicts` gives its own)."""
+    """Verdicts as a :data:`ROW_SCHEMA` frame (a :class:`LazyVerdicts`' own, replies read back).
+
+    :func:`held_frame` leaves a table's replies on disk.
+    """
     if isinstance(verdicts, LazyVerdicts):
-        return verdicts.frame
+        return with_raw(verdicts.frame, verdicts.replies)
     rows = RowBuilder()
     for v in verdicts:
         rows.add(v)
     return rows.frame()
+
+
+def held_frame(verdicts: Iterable[Verdict]) -> pl.DataFrame:
+    """Verdicts as a frame as held: a :class:`LazyVerdicts`' own, else :func:`verdict_frame`'s.
+
+    A run's table holds ``raw_ref`` where its replies are on disk (:mod:`judges.cache.replies`).
+    """
+    return verdicts.frame if isinstance(verdicts, LazyVerdicts) else verdict_frame(verdicts)
 
 
 def _verdict(row: tuple[Any, ...]) -> Verdict:
@@ -263,8 +275,14 @@ class LazyVerdicts(Sequence[Verdict]):
 
     """
 
-    def __init__(self, frame: pl.DataFrame) -> None:
-        self.frame = frame.select(list(ROW_SCHEMA))
+    def __init__(self, frame: pl.DataFrame, replies: Replies | None = None) -> None:
+        spilled = RAW_REF in frame.columns
+        self.frame = frame.select(list(ref_schema(ROW_SCHEMA) if spilled else ROW_SCHEMA))
+        self.replies = replies
+        """Where the replies are when :attr:`frame` holds ``raw_ref`` (see :mod:`.replies`)."""
+
+    def _rows(self, frame: pl.DataFrame) -> Iterator[tuple[Any, ...]]:
+        return with_raw(frame, self.replies).iter_rows(buffer_size=4096)
 
     def __len__(self) -> int:
         return self.frame.height
@@ -277,20 +295,21 @@ class LazyVerdicts(Sequence[Verdict]):
 
     def __getitem__(self, index: int | slice) -> Verdict | list[Verdict]:
         if isinstance(index, slice):
-            return [_verdict(r) for r in self.frame[index].iter_rows()]
+            return [_verdict(r) for r in self._rows(self.frame[index])]
         if index < 0:
             index += len(self)
         if not 0 <= index < len(self):
             raise IndexError(index)
-        return _verdict(self.frame.row(index))
+        return _verdict(next(self._rows(self.frame[index : index + 1])))
 
     def __iter__(self) -> Iterator[Verdict]:
-        for row in self.frame.iter_rows(buffer_size=4096):
-            yield _verdict(row)
+        for part in self.frame.iter_slices(65_536):  # replies read a part at a time
+            yield from map(_verdict, self._rows(part))
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, LazyVerdicts):
-            return self.frame.equals(other.frame)
+            mine, theirs = with_raw(self.frame, self.replies), with_raw(other.frame, other.replies)
+            return mine.equals(theirs)
         return isinstance(other, Sequence) and list(self) == list(other)
 
     __hash__ = None  # type: ignore[assignment]

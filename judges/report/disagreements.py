@@ -144,15 +144,16 @@ def export_disagreements(
     from judges.media.keyframes import extract_keyframes, uniform_frames
 
     dim = Dimension.parse(dimension).value
-    verdicts = normal_verdicts(pl.read_parquet(run_dir / "verdicts.parquet"))
+    # Scanned: only the setting's rows are read (a VLM run's replies can be gigabytes).
+    verdicts = normal_verdicts(pl.scan_parquet(run_dir / "verdicts.parquet"))
     info = json.loads((run_dir / "run.json").read_text())
     sel = verdicts.filter(
         (pl.col("judge") == judge)
         & (pl.col("dimension") == dim)
         & (pl.col("frames").is_null() if frames is None else pl.col("frames") == frames)
-    )
+    ).collect()
     if sel.is_empty():
-        have = verdicts.select("judge", "dimension", "frames").unique().sort(pl.all())
+        have = verdicts.select("judge", "dimension", "frames").unique().sort(pl.all()).collect()
         raise ConfigError(
             f"{run_dir}: no verdicts for judge {judge!r}, {dim}, frames {frames_label(frames)}; "
             f"the run has: {', '.join(f'{j}:{d}:{frames_label(f)}' for j, d, f in have.rows())}"

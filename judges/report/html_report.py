@@ -15,6 +15,7 @@ from typing import Any
 
 import polars as pl
 
+from judges.cache.replies import Replies
 from judges.core.errors import ConfigError
 from judges.core.memory import trim_free_memory
 from judges.report.harm_report_data import harm_report_data, read_items, write_harm_html_report
@@ -33,6 +34,7 @@ def write_run_report(
     log: Callable[[str], None],
     verdicts: pl.DataFrame | None = None,
     remember: bool = True,
+    replies: Replies | None = None,
 ) -> Path | None:
     """``report.html`` at the end of a run: the run's files stay, whatever the page does.
 
@@ -41,7 +43,8 @@ def write_run_report(
     discarding a finished run (hours of judging) for its view.
     ``options=None`` writes no page; ``verdicts``: the run's verdict table (as the file holds it),
     so the page does not read a second copy of it; ``remember=False`` (a run with
-    ``--no-cache``) keeps nothing of the page under the cache folder.
+    ``--no-cache``) keeps nothing of the page under the cache folder; ``replies``: where the
+    replies of a table with ``raw_ref`` are.
     """
     if options is None:
         return None
@@ -51,7 +54,7 @@ def write_run_report(
     )
     opts = opts if remember else replace(opts, remember=False)
     try:
-        return write_html_report(run_dir, options=opts, verdicts=verdicts)
+        return write_html_report(run_dir, options=opts, verdicts=verdicts, replies=replies)
     except Exception as e:  # the run's own files are written; only the view failed
         log(
             f"report.html not written ({type(e).__name__}: {e}); rebuild it with "
@@ -65,10 +68,12 @@ def write_html_report(
     out: Path | None = None,
     options: HtmlReportOptions | None = None,
     verdicts: pl.DataFrame | None = None,
+    replies: Replies | None = None,
 ) -> Path:
     """Write ``report.html`` for a run folder (into the folder, or ``out``).
 
-    ``verdicts``: the folder's verdict table when the caller holds it (else it is read).
+    ``verdicts``: the folder's verdict table when the caller holds it (else it is read);
+    ``replies``: where its replies are, when it holds ``raw_ref`` (:mod:`judges.cache.replies`).
 
     Returns:
         The path of the written page.
@@ -107,7 +112,7 @@ def write_html_report(
     key = page_key(run_dir, info) if store is not None else None
 
     def make() -> dict[str, Any]:
-        data = report_data(run_dir, info, pairs, videos, read_tables(run_dir, verdicts))
+        data = report_data(run_dir, info, pairs, videos, read_tables(run_dir, verdicts), replies)
         return {**data, **fresh}
 
     with page_data(store, key, make, fresh, out_dir) as pieces:

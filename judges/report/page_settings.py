@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from judges.cache.replies import RAW_REF, Replies, with_raw
 from judges.core.errors import ConfigError
 from judges.core.types import frames_label
 from judges.report.page_numbers import PageMembers
@@ -55,6 +56,8 @@ class Setting:
 
 _CHUNK = 1 << 17
 """Rows coded at a time (the temporary arrays stay a few megabytes at any size)."""
+_REPLY_ROWS = 8_192
+"""Rows whose replies are read back at a time (about 14 MB of VLM replies)."""
 _FEW = 256
 """Up to this many settings, each one's rows are found by a comparison, not a sort."""
 
@@ -114,7 +117,11 @@ def setting_rows(verdicts: pl.DataFrame) -> list[tuple[tuple[Any, Any, Any], np.
 
 
 def page_settings(
-    verdicts: pl.DataFrame, pair_ids: pl.Series, where: object = "the run"
+    verdicts: pl.DataFrame,
+    pair_ids: pl.Series,
+    where: object = "the run",
+    reply_file: Replies | None = None,
+    cut: int | None = None,
 ) -> tuple[dict[str, str], PageSettings, list[str]]:
     """The page's human labels, settings and reply texts of a verdict table.
 
@@ -124,6 +131,9 @@ def page_settings(
             ``pair_id`` is one of ``pair_ids``.
         pair_ids: The run's pairs, in the page's order.
         where: The run folder, for the error.
+        reply_file: Where the replies are, when ``verdicts`` holds ``raw_ref`` in place of
+            ``raw`` (read a setting at a time).
+        cut: Each reply text cut to this many characters (``None``: in full).
 
     Returns:
         ``humans`` (dimension -> one letter per pair, ``.`` where unlabelled), the settings
@@ -157,7 +167,8 @@ def page_settings(
     settings = []
     unknown: list[tuple[int, str]] = []  # (row, pair id) of each verdict of an unknown pair
     for (judge, dim, frames), rows in setting_rows(verdicts):
-        part = verdicts.select(pl.col("pair_id", "human", "raw", "error").gather(rows))
+        raw = RAW_REF if RAW_REF in verdicts.columns else "raw"
+        part = verdicts.select(pl.col("pair_id", "human", raw, "error").gather(rows))
         pair = part["pair_id"].replace_strict(pair_ids, numbers, default=None)
         if pair.null_count() or unknown:  # the folder is inconsistent: only count the rest
             missing = pair.is_null().to_numpy()
@@ -175,7 +186,14 @@ def page_settings(
         new = ~done[unique]
         letters[unique[new]] = np.frombuffer("".join(codes.gather(at[new])).encode(), np.uint8)
         done[unique] = True
-        reply = np.asarray(replies(part, texts), dtype=np.int64)
+        reply = np.asarray(
+            [
+                k  # replies read back a slice of rows at a time (texts grow in row order)
+                for a in range(0, part.height, _REPLY_ROWS)
+                for k in replies(with_raw(part[a : a + _REPLY_ROWS], reply_file), texts, cut)
+            ],
+            dtype=np.int64,
+        )
         settings.append(
             Setting(
                 judge,

@@ -19,6 +19,7 @@ from typing import Any
 
 import polars as pl
 
+from judges.cache.replies import RAW_REF, Replies
 from judges.core.errors import ConfigError
 from judges.core.types import Pair, frames_label
 from judges.report.page_settings import page_settings
@@ -174,7 +175,8 @@ def _overview(
 VERDICT_COLUMNS = ("pair_id", "judge", "dimension", "frames", "winner", "status", "human",
                    "score_0", "score_1", "confidence", "confidence_kind", "error", "raw")
 # fmt: on
-"""The verdict columns the page shows (a SafeSora run's ids, costs and latencies are left)."""
+"""The verdict columns the page shows (a SafeSora run's ids, costs and latencies are left);
+a run's table holds ``raw_ref`` in place of ``raw`` (:mod:`judges.cache.replies`)."""
 _REPEATED = tuple(c for c, dtype in VERDICT_SCHEMA.items() if dtype == pl.Categorical)
 """Columns of a few values each: categorical, as a run's table holds them in memory."""
 
@@ -196,7 +198,8 @@ def page_verdicts(verdicts: pl.LazyFrame) -> pl.LazyFrame:
     """The normal rows' :data:`VERDICT_COLUMNS` of a verdict table (a file's, or a run's)."""
     scan = normal_verdicts(verdicts)  # a run with controls: its normal rows
     have = scan.collect_schema().names()
-    columns = [c for c in VERDICT_COLUMNS if c in have]
+    wanted = [RAW_REF if c == "raw" and RAW_REF in have else c for c in VERDICT_COLUMNS]
+    columns = [c for c in wanted if c in have]
     cast = {c: pl.Categorical for c in _REPEATED if c in columns}
     return scan.select(columns).cast(cast)  # type: ignore[arg-type]
 
@@ -224,6 +227,7 @@ def report_data(
     pairs: pl.DataFrame,
     videos: list[dict[str, Any]],
     tables: tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame | None] | None = None,
+    replies: Replies | None = None,
 ) -> dict[str, Any]:
     """Everything the page shows, packed (see the module docstring for the layout).
 
@@ -236,6 +240,8 @@ def report_data(
             keyframes, made by :mod:`judges.report.html_report`.
         tables: Verdicts, agreement table and ceiling (default: :func:`read_tables`); a
             merged report passes its own.
+        replies: Where the replies of a verdict table with ``raw_ref`` are. Each is cut as
+            run.json's ``report_replies`` says (:mod:`judges.report.reply_budget`).
 
     """
     verdicts, table, ceiling = tables or read_tables(run_dir)
@@ -250,7 +256,8 @@ def report_data(
         for s in (0, 1)
     ]
     # Settings are packed one at a time as the page is written (judges.report.page_settings).
-    humans, settings, texts = page_settings(verdicts, pairs["pair_id"], run_dir)
+    cut = (info.get("report_replies") or {}).get("cut_to_chars")
+    humans, settings, texts = page_settings(verdicts, pairs["pair_id"], run_dir, replies, cut)
     votes_path = run_dir / "votes.parquet"
     votes = None
     if votes_path.is_file():

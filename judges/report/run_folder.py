@@ -37,11 +37,13 @@ from typing import Any, overload
 
 import polars as pl
 
-from judges.cache.verdict_rows import as_text, categorical, verdict_frame
+from judges.cache.replies import RAW_REF, Replies, ref_schema
+from judges.cache.verdict_rows import categorical, verdict_frame
 from judges.core.errors import ConfigError
 from judges.core.types import Pair, Verdict, frames_label
 from judges.report.folders import check_writable_dir, record_run_id, rename_noreplace
 from judges.report.tables import agreement_markdown, frames_labels
+from judges.report.verdict_file import write_verdicts
 
 _NAME = attrgetter("value")  # a dimension's name
 
@@ -154,7 +156,8 @@ def verdict_table(
         .otherwise((pl.col("winner") == pl.col("human")).fill_null(False)),
         confidence_kind=pl.when(pl.col("confidence").is_not_null()).then(pl.col("kind")),
     )
-    return table.select(list(VERDICT_SCHEMA)).cast(VERDICT_SCHEMA)
+    schema = ref_schema(VERDICT_SCHEMA) if RAW_REF in table.columns else VERDICT_SCHEMA
+    return table.select(list(schema)).cast(schema)
 
 
 def json_ready(obj: Any) -> Any:
@@ -178,15 +181,18 @@ def write_run(
     notice: str | None = None,
     ceiling: pl.DataFrame | None = None,
     extra: Mapping[str, pl.DataFrame] | None = None,
+    replies: Replies | None = None,
 ) -> None:
     """Write a run's files into ``run_dir`` (created if needed; normally a staging folder).
+
+    ``replies``: where the replies of a table with ``raw_ref`` are (the file holds the texts).
 
     ``ceiling`` goes to ``ceiling.csv`` and the report; each non-empty ``extra`` table
     (``calibration``, ``position_bias``) to ``<name>.csv`` and a section of the report.
     """
     run_dir.mkdir(parents=True, exist_ok=True)
-    # Categorical columns as text, streamed: the file reads as it always did.
-    verdicts.lazy().cast(as_text(verdicts.schema)).sink_parquet(run_dir / "verdicts.parquet")
+    # Categorical columns as text, replies read back, streamed: the file reads as it always did.
+    write_verdicts(run_dir / "verdicts.parquet", verdicts, replies)
     frames_labels(table).write_csv(run_dir / "agreement.csv")
     if ceiling is not None:
         ceiling.write_csv(run_dir / "ceiling.csv")

@@ -13,6 +13,7 @@ import numpy as np
 import polars as pl
 
 from judges.report.page_numbers import PageNumbers
+from judges.report.reply_budget import cut_reply
 
 __all__ = [
     "HUMAN_CODES",
@@ -93,11 +94,12 @@ def outcomes(part: pl.DataFrame) -> str:
     return "".join(letters.to_list())
 
 
-def replies(part: pl.DataFrame, texts: dict[str, int]) -> list[int]:
+def replies(part: pl.DataFrame, texts: dict[str, int], cut: int | None = None) -> list[int]:
     """Each verdict's index into ``texts`` (:func:`reply_text`, added when new), or -1.
 
     Each distinct ``(raw, error)`` is read once, in the order it first appears, so ``texts``
-    grows in the order of the rows.
+    grows in the order of the rows. ``cut``: each text cut to this many characters
+    (:func:`~judges.report.reply_budget.cut_reply`; ``None``: in full).
     """
     out = np.full(part.height, -1, dtype=np.int64)
     groups = (
@@ -108,7 +110,7 @@ def replies(part: pl.DataFrame, texts: dict[str, int]) -> list[int]:
     )
     for raw, error, where in groups.iter_rows():
         if text := reply_text(raw, error):
-            out[where] = texts.setdefault(text, len(texts))
+            out[where] = texts.setdefault(cut_reply(text, cut), len(texts))
     return out.tolist()
 
 

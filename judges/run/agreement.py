@@ -17,7 +17,7 @@ from typing import Any
 import polars as pl
 
 from judges.cache.store import file_sha256
-from judges.cache.verdict_rows import verdict_frame
+from judges.cache.verdict_rows import held_frame
 from judges.core.errors import ConfigError
 from judges.core.figures_setting import figures_by_default
 from judges.core.gc_control import frozen_after
@@ -42,17 +42,17 @@ from judges.report.report_data import write_report_sources
 from judges.report.run_folder import RunFolder, new_run_id, verdict_table, write_run
 from judges.run.controls_run import control_plans, run_controls, with_controls
 from judges.run.results import _DESCRIBED, DryRun, JudgeReport, RunResult
+from judges.run.run_replies import page_replies, reply_tables
 from judges.run.session import JudgeRequest, Session, SessionConfig, log_to_stderr
 from judges.run.task_plan import planned_tasks
 from judges.run.task_runner import JudgeRun
 from judges.stats.above_pairs import above_pairs, check_fields
 from judges.stats.agreement import agreement_table
 from judges.stats.bootstrap import BootstrapConfig
-from judges.stats.calibration import calibration_table, position_bias
+from judges.stats.calibration import calibration_table
 from judges.stats.ceiling import ceiling_table, judge_vs_loo, with_ceiling
 from judges.stats.controls import control_table
 from judges.stats.ranking import RankingConfig
-from judges.stats.repeats import repeats_table
 from judges.stats.text_columns import texts
 
 __all__ = [
@@ -232,7 +232,7 @@ def _run(
         trim_free_memory()  # what judging freed, back to the system (polars asks it anew)
         runs.append(run)
         unlabeled_all[judge.name] = unlabeled
-        costs = verdict_frame(run.verdicts)["cost_usd"].drop_nulls()
+        costs = held_frame(run.verdicts)["cost_usd"].drop_nulls()
         report = JudgeReport(
             name=judge.name,
             dimensions=[d.value for d in dims],
@@ -255,7 +255,7 @@ def _run(
     duplicates = content_duplicates(pairs, store.file_hash if store is not None else file_sha256)
     stages.lap("content duplicates")
 
-    all_verdicts = pl.concat([verdict_frame(run.verdicts) for run in runs])
+    all_verdicts = pl.concat([held_frame(run.verdicts) for run in runs])
     verdicts = verdict_table(all_verdicts, pairs, {j.name: j.confidence_kind for j in judges})
     table = agreement_table(
         verdicts,
@@ -265,7 +265,7 @@ def _run(
     ceiling = ceiling_table(votes.table, pairs, config.stats) if votes is not None else None
     loo = judge_vs_loo(verdicts, votes.table, config.stats) if votes is not None else None
     table = with_ceiling(table, ceiling, loo)
-    repeats = repeats_table(verdicts, config.stats)  # judges asked K times per pair
+    repeats, bias = reply_tables(verdicts, runner.replies, config.stats)  # K times; both orders
     for line in repeats_lines(repeats):
         session.log(line)
     everything = with_controls(verdicts, controlled)  # verdicts.parquet: every control's rows
@@ -310,6 +310,7 @@ def _run(
         "engine": session.engine.describe(),
         "judges": judge_info,
         "failures": failure_summary(verdicts),
+        "report_replies": page_replies(runner.replies),
         "controls": {"names": list(config.controls), "seed": config.control_seed},
         "control_runs": control_runs,
         "figures": "all" if config.figures else "none",
@@ -323,14 +324,11 @@ def _run(
     }
     if folder is None:
         return RunResult(
-            None, dataset, verdicts, table, info, demo, reports, ceiling, votes, above, controls
-        )
+            None, dataset, verdicts, table, info, demo, reports, ceiling, votes, above, controls,
+            runner.replies,
+        )  # fmt: skip
     try:
-        extra = {
-            "calibration": calibration_table(verdicts),
-            "position_bias": position_bias(verdicts, config.stats),
-            "repeats": repeats,
-        }
+        extra = dict(calibration=calibration_table(verdicts), position_bias=bias, repeats=repeats)
         write_run(
             folder.staging,
             everything,
@@ -339,6 +337,7 @@ def _run(
             session.notice,
             ceiling=ceiling,
             extra=extra,
+            replies=runner.replies,
         )
         stages.lap("writing tables")
         caveats = ["demo data"] if demo else []
@@ -385,7 +384,7 @@ def _run(
         stages.lap("writing tables")
         write_run_report(
             folder.staging, config.report, session.cache_dir, session.log, verdicts,
-            config.use_cache,
+            config.use_cache, runner.replies,
         )  # fmt: skip
         stages.lap("report.html")
         run_dir = folder.publish()
@@ -395,5 +394,6 @@ def _run(
         folder.discard()
         raise
     return RunResult(
-        run_dir, dataset, verdicts, table, info, demo, reports, ceiling, votes, above, controls
-    )
+        run_dir, dataset, verdicts, table, info, demo, reports, ceiling, votes, above, controls,
+        runner.replies,
+    )  # fmt: skip

@@ -15,7 +15,7 @@ from typing import Any
 
 import polars as pl
 
-from judges.cache.verdict_rows import verdict_frame
+from judges.cache.verdict_rows import held_frame
 from judges.chat.pricing import CostPlan
 from judges.core.types import Dimension, Pair
 from judges.judge.base import Judge
@@ -96,7 +96,7 @@ def run_controls(
     for judge, made in each_control(judges, plan, pairs, frames, controls, seed):
         control = made.control
         run = runner.run(judge, made.tasks, control, seed)
-        table = verdict_table(verdict_frame(run.verdicts), pairs, kinds)
+        table = verdict_table(held_frame(run.verdicts), pairs, kinds)
         donor = table["pair_id"].replace_strict(
             dict(made.donors), default=None, return_dtype=pl.String
         )

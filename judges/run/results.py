@@ -8,6 +8,7 @@ from typing import Any
 
 import polars as pl
 
+from judges.cache.replies import Replies
 from judges.chat.client import ChatStats
 from judges.chat.pricing import CostPlan
 from judges.datasets import Dataset
@@ -67,6 +68,8 @@ class RunResult:
 
     ``table`` keeps ``frames`` as numbers with null for every frame, for computing;
     :attr:`agreement` is the same table as ``agreement.csv`` spells it (``"all"``).
+    ``verdicts`` holds each reply's number (``raw_ref``) in ``replies``, where the texts are
+    (``judges.cache.replies.with_raw(result.verdicts, result.replies)`` reads them back).
     """
 
     run_dir: Path | None
@@ -80,6 +83,7 @@ class RunResult:
     votes: Votes | None = None
     above: AbovePairs | None = None  # generator rankings and agreement by slice
     controls: pl.DataFrame | None = None  # judge settings under controls (stats.controls)
+    replies: Replies | None = None  # where the verdicts' replies are (raw_ref)
 
     @property
     def agreement(self) -> pl.DataFrame:

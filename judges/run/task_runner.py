@@ -18,8 +18,9 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from judges.cache.replies import Replies, spill
 from judges.cache.store import Store, stable_hash
-from judges.cache.verdict_rows import LazyVerdicts, verdict_cells
+from judges.cache.verdict_rows import LazyVerdicts, verdict_cells, verdict_frame
 from judges.chat.budget import Budget
 from judges.chat.pricing import CostPlan
 from judges.core.types import Verdict
@@ -89,6 +90,8 @@ class Runner:
         self.progress = progress
         # The run's state, handed to every judge call: judges keep none of their own.
         self.ctx = RunContext(source, store, budget or Budget(), concurrency, progress)
+        self.replies = Replies()
+        """The replies of every pair verdict this runner gives (their tables hold ``raw_ref``)."""
 
     def verdict_key(self, judge: Judge, task: Task) -> str:
         """Cache key of a verdict: judge identity, task and the content of its inputs."""
@@ -147,7 +150,7 @@ class Runner:
 
     def _lookup(self, judge: Judge, tasks: Sequence[Any]) -> Lookup:
         """What the cache holds for ``tasks``: segment hits in bulk, the rest to do."""
-        look = Lookup(judge, tasks, self.ctx.store is not None)
+        look = Lookup(judge, tasks, self.ctx.store is not None, replies=self.replies)
         store = self.ctx.store
         if store is None:
             return look
@@ -224,7 +227,9 @@ class Runner:
 
         """
         if control != NONE and (refused := refused_verdicts(judge, tasks, control)) is not None:
-            return JudgeRun(judge, refused, 0, len(refused), 0.0, {"error": len(refused)})
+            frame = spill(verdict_frame(refused), self.replies)
+            made = LazyVerdicts(frame, self.replies)
+            return JudgeRun(judge, made, 0, len(refused), 0.0, {"error": len(refused)})
         if judge.verdict_type is not Verdict:
             if control != NONE:  # its keys would name the control its inputs never had
                 raise ValueError(f"{judge.name}: controls apply to pair verdicts only")
@@ -268,7 +273,7 @@ class Runner:
         counts = frame["status"].value_counts().iter_rows()
         return JudgeRun(
             judge=judge,
-            verdicts=LazyVerdicts(frame.drop("i")),
+            verdicts=LazyVerdicts(frame.drop("i"), self.replies),
             cached=cached,
             computed=computed,
             seconds=time.perf_counter() - start,

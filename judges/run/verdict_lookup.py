@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from judges.cache.replies import Replies, ref_schema, spill
 from judges.cache.segments import SEGMENT_SCHEMA, VerdictSegments, log_line
 from judges.cache.verdict_rows import ROW_SCHEMA, RowBuilder, categorical, in_order
 from judges.judge.base import Judge
@@ -136,10 +137,13 @@ class Lookup:
     rows: RowBuilder = field(
         default_factory=lambda: RowBuilder({"i": pl.Int64, "key": pl.String, "p": pl.Int64})
     )
+    replies: Replies | None = None  # where the verdicts' replies go (rows then hold raw_ref)
 
     def __post_init__(self) -> None:
         self.index = TaskIndex(self.tasks)
         self.todo = np.arange(len(self.tasks), dtype=np.int64)
+        self.columns = list(ref_schema(ROW_SCHEMA) if self.replies is not None else ROW_SCHEMA)
+        """The result's verdict columns: ``raw_ref`` in place of ``raw`` with :attr:`replies`."""
 
     def cached_pairs(self, segments: VerdictSegments, strategy: str) -> pl.DataFrame:
         """Cached verdicts of every task (``i`` + :data:`ROW_SCHEMA`), by pair key.
@@ -162,6 +166,7 @@ class Lookup:
             index.dims,
             index.frames,
             index.slots,
+            self.replies,
         )
         pair_ids = index.pair_ids().gather(index.p[found["i"].to_numpy()])
         return found.with_columns(pair_id=pair_ids, judge=pl.lit(self.judge.name))
@@ -171,7 +176,7 @@ class Lookup:
 
         Their repeated columns are made categorical, as computed rows are.
         """
-        self.found = categorical(found.select("i", *ROW_SCHEMA))
+        self.found = categorical(spill(found, self.replies).select("i", *self.columns))
         hit = np.zeros(len(self.tasks), dtype=bool)
         hit[self.found["i"].to_numpy()] = True
         self.todo = np.flatnonzero(~hit)
@@ -229,9 +234,14 @@ class Lookup:
         The found and computed rows are released column by column as the result is built, so
         a million rows are not held twice.
         """
-        parts = [f.select("i", *ROW_SCHEMA) for f in (self.found, self.made) if f.height]
+        parts = [
+            spill(f, self.replies).select("i", *self.columns)
+            for f in (self.found, self.made)
+            if f.height
+        ]
         self.found = self.made = pl.DataFrame(schema=FOUND)
-        return in_order(parts, "i") if parts else pl.DataFrame(schema=FOUND)
+        schema = ref_schema(FOUND) if self.replies is not None else FOUND
+        return in_order(parts, "i") if parts else pl.DataFrame(schema=schema)
 
     def pair_key(self, i: int) -> str | None:
         """Task ``i``'s pair key (``None``: not spliced, or an unreadable file)."""

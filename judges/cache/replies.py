@@ -1,0 +1,216 @@
+"""A run's replies (each verdict's ``raw`` JSON) on disk, each found again by a number.
+
+A VLM judge's verdict carries its model's reply, about 1.7 kB: at SafeSora size (1.24M
+verdicts) the replies alone took 2.1 GB of a rerun's verdict table. A run therefore keeps them
+in a :class:`Replies` file instead, written as the cache lookup reads them a batch at a time
+and as computed verdicts are taken in, and its verdict table holds ``raw_ref`` (Int64: the
+reply's number, null where a verdict has none) in place of ``raw``. What reads replies asks for
+them by number (:meth:`Replies.take`) or by content (:meth:`Replies.containing`), a bounded
+batch at a time; ``verdicts.parquet`` still holds every reply as text.
+
+The file is an unnamed temporary file (gone when the run's process ends or the object is
+collected); texts are stored back to back, and their end offsets stay in memory (8 bytes a
+reply).
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import tempfile
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+import polars as pl
+
+__all__ = ["RAW_REF", "Replies", "ref_schema", "spill", "with_raw"]
+
+RAW_REF = "raw_ref"
+"""The column that holds a verdict's reply number where a table keeps replies on disk."""
+
+BATCH_ROWS = 8_192
+"""Replies read at once where every reply is gone through (about 14 MB of text at 1.7 kB a
+reply)."""
+
+
+MAPPED = 1_024
+"""Replies read through one mapping of the file (at most 64 MB of pages mapped at once)."""
+
+
+class Replies:
+    """Texts appended to an unnamed temporary file, each read back by its number.
+
+    Args:
+        folder: Where the file lives (default: the system's temporary folder).
+
+    Example:
+        >>> replies = Replies()
+        >>> refs = replies.add(pl.Series(["a reply", None, "another"]))
+        >>> refs.to_list()
+        [0, None, 1]
+        >>> replies.take(pl.Series([1, None, 0, 1])).to_list()
+        ['another', None, 'a reply', 'another']
+        >>> replies.containing("other", "a ").tolist()
+        [[False, True], [True, False]]
+
+    """
+
+    def __init__(self, folder: str | Path | None = None) -> None:
+        self._file: IO[bytes] = tempfile.TemporaryFile(dir=folder)  # noqa: SIM115 - kept open
+        self._ends: list[np.ndarray] = []  # end offsets, a chunk per add()
+        self._all = np.zeros(1, dtype=np.int64)  # [0, end_0, end_1, ...] once consolidated
+        self._size = 0
+
+    def __len__(self) -> int:
+        return len(self._all) - 1 + sum(len(e) for e in self._ends)
+
+    @property
+    def bytes(self) -> int:
+        """The replies' total size in UTF-8 bytes."""
+        return self._size
+
+    def _offsets(self) -> np.ndarray:
+        """``[0, end_0, end_1, ...]``: reply ``k`` is bytes ``offsets[k]:offsets[k + 1]``."""
+        if self._ends:
+            self._all = np.concatenate([self._all, *self._ends])
+            self._ends = []
+        return self._all
+
+    def add(self, texts: pl.Series) -> pl.Series:
+        """Store ``texts``; their numbers (Int64, null where a text is null), in order."""
+        texts = texts.cast(pl.String)
+        present = texts.is_not_null()
+        kept = texts.filter(present)
+        first = len(self)
+        if len(kept):
+            sizes = kept.str.len_bytes().cast(pl.Int64).to_numpy()
+            data = b"".join(kept.cast(pl.Binary).to_list())  # one write of the batch's text
+            self._file.seek(0, os.SEEK_END)
+            self._file.write(data)
+            self._ends.append(self._size + np.cumsum(sizes))
+            self._size += len(data)
+        numbers = np.full(len(texts), -1, dtype=np.int64)
+        numbers[present.to_numpy()] = np.arange(first, first + len(kept), dtype=np.int64)
+        refs = pl.Series(RAW_REF, numbers, dtype=pl.Int64)
+        return refs.set(refs == -1, None) if len(kept) < len(texts) else refs
+
+    def _read(self, numbers: np.ndarray) -> list[bytes]:
+        """The UTF-8 texts of ``numbers`` (each a stored reply), in that order.
+
+        Read through mappings of the file: a reply is a slice, in any order (a read per reply
+        cost a system call each). Each mapping serves :data:`MAPPED` replies and is closed, so
+        the pages it brought in (the kernel maps up to 64 kB around each one read) leave the
+        process's memory with it.
+        """
+        if not len(numbers):
+            return []
+        self._file.flush()
+        offsets = self._offsets()
+        starts, ends = offsets[numbers].tolist(), offsets[numbers + 1].tolist()
+        if not self._size:
+            return [b""] * len(numbers)
+        texts: list[bytes] = []
+        for k in range(0, len(starts), MAPPED):
+            with mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+                pieces = zip(starts[k : k + MAPPED], ends[k : k + MAPPED], strict=True)
+                texts += [mapped[a:b] for a, b in pieces]
+        return texts
+
+    def take(self, refs: pl.Series) -> pl.Series:
+        """The texts of ``refs`` (reply numbers; null gives null), as a ``raw`` column."""
+        refs = refs.cast(pl.Int64)
+        present = refs.is_not_null()
+        texts = self._read(refs.filter(present).to_numpy())
+        if len(texts) < len(refs):
+            out = np.full(len(refs), None, dtype=object)
+            out[present.to_numpy()] = texts
+            texts = out.tolist()
+        return pl.Series("raw", texts, dtype=pl.Binary).cast(pl.String)
+
+    def containing(self, *literals: str) -> np.ndarray:
+        """Whether each stored reply contains each of ``literals`` (replies x literals).
+
+        The replies are read once, a batch at a time, however many texts are looked for.
+        """
+        wanted = [literal.encode() for literal in literals]
+        found = np.zeros((len(self), len(wanted)), dtype=bool)
+        for a in range(0, len(found), BATCH_ROWS):
+            numbers = np.arange(a, min(a + BATCH_ROWS, len(found)), dtype=np.int64)
+            texts = self._read(numbers)
+            for k, literal in enumerate(wanted):
+                found[a : a + len(numbers), k] = [literal in text for text in texts]
+        return found
+
+    def close(self) -> None:
+        """Delete the file (its replies can no longer be read)."""
+        self._file.close()
+
+
+def ref_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` with ``raw_ref`` (Int64) in the place of ``raw``: a table whose replies spilled.
+
+    Example:
+        >>> ref_schema({"raw": pl.String, "frames": pl.Int64})
+        {'raw_ref': Int64, 'frames': Int64}
+
+    """
+    return {RAW_REF if k == "raw" else k: pl.Int64 if k == "raw" else v for k, v in schema.items()}
+
+
+def spill(frame: pl.DataFrame, replies: Replies | None) -> pl.DataFrame:
+    """``frame`` with its ``raw`` texts stored in ``replies`` and ``raw_ref`` in their place.
+
+    A frame without ``raw`` (or no ``replies``) is returned as it is.
+
+    Example:
+        >>> replies = Replies()
+        >>> spill(pl.DataFrame({"i": [0, 1], "raw": ["{}", None]}), replies).rows()
+        [(0, 0), (1, None)]
+
+    """
+    if replies is None or "raw" not in frame.columns:
+        return frame
+    at = frame.columns.index("raw")
+    return (
+        frame.with_columns(replies.add(frame["raw"]))
+        .drop("raw")
+        .select([*frame.columns[:at], RAW_REF, *frame.columns[at + 1 :]])
+    )
+
+
+def with_raw(
+    frame: pl.DataFrame, replies: Replies | None, only: np.ndarray | None = None
+) -> pl.DataFrame:
+    """``frame`` with ``raw`` texts read back in place of ``raw_ref``.
+
+    ``only``: read only the replies marked (a bool per stored reply, e.g. one column of
+    :meth:`Replies.containing`), others read as null: what a statistic that looks at some
+    replies needs, without every reply in memory at once.
+
+    Example:
+        >>> replies = Replies()
+        >>> table = spill(pl.DataFrame({"raw": ['{"a": 1}', None, '{"b": 2}']}), replies)
+        >>> with_raw(table, replies)["raw"].to_list()
+        ['{"a": 1}', None, '{"b": 2}']
+        >>> with_raw(table, replies, replies.containing('"b"')[:, 0])["raw"].to_list()
+        [None, None, '{"b": 2}']
+
+    """
+    if RAW_REF not in frame.columns:
+        return frame
+    if replies is None:
+        raise ValueError("a table with raw_ref needs its Replies to read the replies")
+    refs = frame[RAW_REF]
+    if only is not None:
+        wanted = refs.fill_null(-1).to_numpy()
+        keep = np.zeros(len(wanted), dtype=bool)
+        ok = wanted >= 0
+        keep[ok] = only[wanted[ok]]
+        refs = refs.set(pl.Series(~keep), None)
+    at = frame.columns.index(RAW_REF)
+    return (
+        frame.with_columns(replies.take(refs))
+        .drop(RAW_REF)
+        .select([*frame.columns[:at], "raw", *frame.columns[at + 1 :]])
+    )

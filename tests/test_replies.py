@@ -1,0 +1,198 @@
+"""A run's replies kept on disk (judges.cache.replies): read back exactly, written to
+verdicts.parquet row for row, read by the statistics as from a table holding them, and embedded
+in report.html within a budget."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import polars as pl
+import pytest
+
+import judges.cache.replies as replies_module
+import judges.cache.segments as segments_module
+import judges.report.page_settings as page_settings_module
+import judges.report.reply_budget as budget_module
+import judges.report.verdict_file as verdict_file
+from judges.cache.replies import RAW_REF, Replies, spill, with_raw
+from judges.cache.segments import VerdictSegments
+from judges.report.page_settings import page_settings
+from judges.run.agreement import AgreementConfig, JudgeRequest, run_agreement
+from judges.run.run_replies import reply_tables
+from judges.stats.bootstrap import BootstrapConfig
+from judges.stats.calibration import position_bias
+from judges.stats.repeats import repeats_table
+
+
+def test_replies_read_back_in_any_order_with_nulls_and_multibyte_text():
+    rng = np.random.default_rng(0)
+    texts = [None if k % 5 == 0 else f"reply {k} é—✓ " + "x" * int(rng.integers(0, 40))
+             for k in range(300)]  # fmt: skip
+    replies = Replies()
+    refs = pl.concat([replies.add(pl.Series(texts[a : a + 37])) for a in range(0, 300, 37)])
+    assert refs.null_count() == 60 and len(replies) == 240
+    assert replies.bytes == sum(len(t.encode()) for t in texts if t is not None)
+    order = rng.permutation(300)
+    assert replies.take(refs.gather(order)).to_list() == [texts[k] for k in order]
+    kept = [t for t in texts if t is not None]
+    assert replies.containing("—✓ xxx")[:, 0].tolist() == ["—✓ xxx" in t for t in kept]
+
+
+def _stuff(cache, tag: str) -> dict[str, tuple[str, str, int | None]]:
+    """Give every cached verdict a distinct reply naming it; reply -> (pair_key, dim, frames)."""
+    made = {}
+    segments = VerdictSegments(cache / "cache.segments")
+    for folder in segments.folders():
+        for path in segments.files(folder.name):
+            table = pl.read_parquet(path)
+            raws = []
+            for key, dim, frames in table.select("pair_key", "dimension", "frames").rows():
+                text = json.dumps({"replies": [{"text": f"{tag} {key} {dim} {frames} é✓"}]})
+                made[text] = (key, dim, frames)
+                raws.append(text)
+            table.with_columns(raw=pl.Series(raws, dtype=pl.String)).write_parquet(path)
+    return made
+
+
+def test_a_rerun_writes_the_cache_s_replies_to_verdicts_parquet_row_for_row(tmp_path, monkeypatch):
+    def run(run_id):
+        config = AgreementConfig(
+            judges=[JudgeRequest("psnr")], frames=[1, 2], out=tmp_path / "out", run_id=run_id,
+            cache_dir=tmp_path / "cache", progress=False, report=None, figures=False,
+        )  # fmt: skip
+        return run_agreement(config, log=lambda _: None)
+
+    run("first")
+    stuffed = _stuff(tmp_path / "cache", "said")
+    # Small batches: the lookup, the reply file and the writer each cross many batches.
+    monkeypatch.setattr(segments_module, "BATCH_ROWS", 7)
+    monkeypatch.setattr(replies_module, "BATCH_ROWS", 5)
+    monkeypatch.setattr(verdict_file, "BATCH_ROWS", 11)
+    result = run("again")
+    assert result.judges[0].cached == result.verdicts.height == len(stuffed) == 96
+    # The table holds each reply's number, not its text.
+    assert "raw" not in result.verdicts.columns
+    assert result.verdicts[RAW_REF].null_count() == 0
+    on_disk = pl.read_parquet(result.run_dir / "verdicts.parquet")
+    assert sorted(on_disk["raw"].to_list()) == sorted(stuffed)  # every reply, once
+    key_of_pair: dict[str, str] = {}
+    for pair_id, dim, frames, raw in on_disk.select("pair_id", "dimension", "frames", "raw").rows():
+        key, stored_dim, stored_frames = stuffed[raw]  # the reply stored for this very verdict
+        assert (stored_dim, stored_frames) == (dim, frames)
+        assert key_of_pair.setdefault(pair_id, key) == key
+    held = with_raw(result.verdicts, result.replies)["raw"].to_list()
+    assert held == on_disk.filter(pl.col("control") == "none")["raw"].to_list()
+
+
+def _reply_table(n: int) -> pl.DataFrame:
+    """Verdicts of a judge asked in both orders and of a judge asked 3 times, with replies."""
+    rng = np.random.default_rng(1)
+    choice = ("video_0", "video_1")
+    rows = []
+    for k in range(n):
+        pair, prompt = f"p{k % (n // 2)}", f"q{k % 7}"
+        a, b = (choice[int(x)] for x in rng.integers(0, 2, 2))
+        both = {
+            "order": "both",
+            "replies": [
+                {"order": "video_0 first", "winner": a},
+                {"order": "video_1 first", "winner": b},
+            ],
+        }
+        samples = {"repeats": 3, "samples": [choice[int(x)] for x in rng.integers(0, 2, 3)]}
+        human = choice[int(rng.integers(0, 2))] if k % 9 else None
+        for judge, raw in (("both", both), ("k3", samples), ("plain", None)):
+            rows.append({
+                "pair_id": pair, "prompt_id": prompt, "judge": judge, "dimension": "aesthetics",
+                "frames": 1 + k % 2, "winner": a, "human": human,
+                "raw": json.dumps(raw) if raw is not None else None,
+            })  # fmt: skip
+    return pl.DataFrame(rows).with_columns(match=pl.col("winner") == pl.col("human"))
+
+
+def test_repeats_and_position_bias_from_replies_on_disk_equal_those_from_memory(monkeypatch):
+    table = _reply_table(240)
+    stats = BootstrapConfig(resamples=200, seed=3)
+    expected = (repeats_table(table, stats), position_bias(table, stats))
+    assert expected[0].height == 2 and expected[1].height == 2  # frames 1 and 2, each
+    monkeypatch.setattr(replies_module, "BATCH_ROWS", 13)
+    replies = Replies()
+    spilled = spill(table, replies)
+    assert "raw" not in spilled.columns
+    got = reply_tables(spilled, replies, stats)
+    for mine, theirs in zip(got, expected, strict=True):
+        assert mine.equals(theirs, null_equal=True)
+
+
+def _page_table() -> pl.DataFrame:
+    return pl.DataFrame({
+        "pair_id": ["q", "p", "q", "p"], "judge": ["j"] * 4, "dimension": ["d"] * 4,
+        "frames": [1, 1, 2, 2], "human": ["video_0", None, "video_0", None],
+        "raw": [json.dumps({"replies": [{"text": f"reasoning number {k} ✓"}]}) for k in range(3)]
+        + [None],
+        "error": [None, None, None, "timeout"], "winner": ["video_1", "tie", "video_0", None],
+        "status": ["ok", "ok", "ok", "error"], "confidence": [0.5, None, 0.7, None],
+        "confidence_kind": ["m", None, "m", None], "score_0": [1.0, 2.0, 3.0, None],
+        "score_1": [None] * 4,
+    }, schema_overrides={"score_1": pl.Float64})  # fmt: skip
+
+
+def test_the_page_reads_replies_from_disk_as_from_the_table(monkeypatch):
+    table, ids = _page_table(), pl.Series(["p", "q"])
+    humans, settings, texts = page_settings(table, ids)
+    monkeypatch.setattr(page_settings_module, "_REPLY_ROWS", 1)  # a row's replies at a time
+    replies = Replies()
+    humans2, settings2, texts2 = page_settings(spill(table, replies), ids, reply_file=replies)
+    assert (humans2, texts2, list(settings2)) == (humans, texts, list(settings))
+    # In page order: each setting's rows by pair (p before q); frames 2's p failed.
+    assert texts == ["reasoning number 1 ✓", "reasoning number 0 ✓", "error: timeout",
+                     "reasoning number 2 ✓"]  # fmt: skip
+
+
+def test_replies_over_the_budget_are_cut_with_a_note_and_kept_in_full_in_the_file(
+    tmp_path, monkeypatch
+):
+    table, ids = _page_table(), pl.Series(["p", "q"])
+    _, _, texts = page_settings(table, ids, cut=9)
+    note = " … [replies cut to 9 characters; full replies: verdicts.parquet]"
+    assert texts == ["reasoning" + note, "error: ti" + note]  # equal cut texts: one entry
+
+    def run(run_id):
+        config = AgreementConfig(
+            judges=[JudgeRequest("gpt4o", {"base_url": "mock"})], dimensions="aesthetics",
+            frames=[2], limit=6, out=tmp_path / "out", run_id=run_id,
+            cache_dir=tmp_path / "cache", progress=False, figures=False,
+        )  # fmt: skip
+        return run_agreement(config, log=lambda _: None)
+
+    full = run("full")
+    info = json.loads((full.run_dir / "run.json").read_text())["report_replies"]
+    size = full.replies.bytes
+    assert info == {"budget_bytes": 20_000_000, "replies_bytes": size, "cut_to_chars": None}
+    page = (full.run_dir / "report.html").read_text()
+    assert "replies cut to" not in page
+    n = len(full.replies)
+    monkeypatch.setattr(budget_module, "REPLY_BUDGET_BYTES", 16 * n)  # 16 characters a reply
+    cut = run("cut")  # from the cache: the page packed anew, not the kept uncut one
+    info = json.loads((cut.run_dir / "run.json").read_text())["report_replies"]
+    assert info == {"budget_bytes": 16 * n, "replies_bytes": size, "cut_to_chars": 16}
+    chars = 16
+    assert (
+        f"replies cut to {chars} characters; full replies: verdicts.parquet"
+        in (cut.run_dir / "report.html").read_text()
+    )
+    # The file keeps every reply in full, as the uncut run's does.
+    raws = [pl.read_parquet(r.run_dir / "verdicts.parquet")["raw"] for r in (full, cut)]
+    assert raws[0].equals(raws[1]) and raws[0].str.len_bytes().sum() == size
+
+
+@pytest.mark.parametrize("batch", [1, 3, 100])
+def test_verdicts_parquet_is_written_a_batch_at_a_time_with_every_reply(tmp_path, batch):
+    table = _reply_table(10).with_columns(pl.col("judge", "dimension").cast(pl.Categorical))
+    replies = Replies()
+    path = tmp_path / "v.parquet"
+    verdict_file.write_verdicts(path, spill(table, replies), replies, batch=batch)
+    read = pl.read_parquet(path)
+    assert read.columns == table.columns
+    assert read.equals(table.with_columns(pl.col("judge", "dimension").cast(pl.String)))
