@@ -67,8 +67,9 @@ def test_a_rerun_writes_the_cache_s_replies_to_verdicts_parquet_row_for_row(tmp_
     stuffed = _stuff(tmp_path / "cache", "said")
     # Small batches: the lookup, the reply file and the writer each cross many batches.
     monkeypatch.setattr(segments_module, "BATCH_ROWS", 7)
-    monkeypatch.setattr(replies_module, "BATCH_ROWS", 5)
+    monkeypatch.setattr(replies_module, "SEARCH_BYTES", 50)
     monkeypatch.setattr(verdict_file, "BATCH_ROWS", 11)
+    monkeypatch.setattr(verdict_file, "BATCH_BYTES", 1)  # batches of BATCH_ROWS
     result = run("again")
     assert result.judges[0].cached == result.verdicts.height == len(stuffed) == 96
     # The table holds each reply's number, not its text.
@@ -76,6 +77,8 @@ def test_a_rerun_writes_the_cache_s_replies_to_verdicts_parquet_row_for_row(tmp_
     assert result.verdicts[RAW_REF].null_count() == 0
     on_disk = pl.read_parquet(result.run_dir / "verdicts.parquet")
     assert sorted(on_disk["raw"].to_list()) == sorted(stuffed)  # every reply, once
+    # The run's own table with its replies read back is the file, row for row.
+    assert result.verdicts_with_raw()["raw"].to_list() == on_disk["raw"].to_list()
     key_of_pair: dict[str, str] = {}
     for pair_id, dim, frames, raw in on_disk.select("pair_id", "dimension", "frames", "raw").rows():
         key, stored_dim, stored_frames = stuffed[raw]  # the reply stored for this very verdict
@@ -116,7 +119,7 @@ def test_repeats_and_position_bias_from_replies_on_disk_equal_those_from_memory(
     stats = BootstrapConfig(resamples=200, seed=3)
     expected = (repeats_table(table, stats), position_bias(table, stats))
     assert expected[0].height == 2 and expected[1].height == 2  # frames 1 and 2, each
-    monkeypatch.setattr(replies_module, "BATCH_ROWS", 13)
+    monkeypatch.setattr(replies_module, "SEARCH_BYTES", 200)  # many reads, whole replies each
     replies = Replies()
     spilled = spill(table, replies)
     assert "raw" not in spilled.columns
@@ -196,3 +199,34 @@ def test_verdicts_parquet_is_written_a_batch_at_a_time_with_every_reply(tmp_path
     read = pl.read_parquet(path)
     assert read.columns == table.columns
     assert read.equals(table.with_columns(pl.col("judge", "dimension").cast(pl.String)))
+
+
+@pytest.mark.parametrize("search_bytes", [1, 3, 7, 1 << 20])
+def test_containing_finds_a_text_only_inside_one_reply(monkeypatch, search_bytes):
+    # "ab" + "cd" back to back in the file read "abcd": "bc" spans two replies and is in
+    # neither; "xabc" holds it. Reads of 1, 3 and 7 bytes cut the file between other replies.
+    monkeypatch.setattr(replies_module, "SEARCH_BYTES", search_bytes)
+    replies = Replies()
+    replies.add(pl.Series(["ab", "cd", None, "xabc", "", "bcbc", "é bc"]))
+    assert replies.containing("bc", "é").tolist() == [
+        [False, False], [False, False], [True, False], [False, False], [True, False],
+        [True, True],
+    ]  # fmt: skip
+    assert Replies().containing("bc").shape == (0, 1)
+
+
+def test_stored_batches_read_every_row_once_and_end_on_row_groups(tmp_path, monkeypatch):
+    # Two files in row groups of 4 rows; a first batch of 2 rows, then batches of up to 6 rows
+    # that end on a row group's boundary (a batch ending inside a group makes the next one
+    # decode it again); the second file is read with the size already learnt.
+    import judges.cache.segment_batches as batches
+
+    monkeypatch.setattr(batches, "FIRST_ROWS", 2)
+    monkeypatch.setattr(batches, "ROW_GROUP", 4)
+    files = []
+    for k, n in enumerate((15, 3)):
+        path = tmp_path / f"seg-{k}.parquet"
+        pl.DataFrame({"a": range(100 * k, 100 * k + n)}).write_parquet(path, row_group_size=4)
+        files.append(path)
+    got = [b["a"].to_list() for b in batches.stored_batches(files, ["a"], 6)]
+    assert got == [[0, 1], [2, 3, 4, 5, 6, 7], [8, 9, 10, 11], [12, 13, 14], [100, 101, 102]]

@@ -63,3 +63,7 @@ def stored_batches(
             per_row = batch.estimated_size() / max(batch.height, 1)
             yield batch
             size = int(min(rows, max(FIRST_ROWS, BATCH_BYTES // max(per_row, 1.0))))
+            # End on a row group's boundary where one is in reach: a batch that ends inside a
+            # row group makes the next decode that group again.
+            aligned = (start + size) // ROW_GROUP * ROW_GROUP - start
+            size = aligned if aligned > 0 else size

@@ -8,7 +8,7 @@ from typing import Any
 
 import polars as pl
 
-from judges.cache.replies import Replies
+from judges.cache.replies import Replies, with_raw
 from judges.chat.client import ChatStats
 from judges.chat.pricing import CostPlan
 from judges.datasets import Dataset
@@ -68,8 +68,8 @@ class RunResult:
 
     ``table`` keeps ``frames`` as numbers with null for every frame, for computing;
     :attr:`agreement` is the same table as ``agreement.csv`` spells it (``"all"``).
-    ``verdicts`` holds each reply's number (``raw_ref``) in ``replies``, where the texts are
-    (``judges.cache.replies.with_raw(result.verdicts, result.replies)`` reads them back).
+    ``verdicts`` holds each reply's number (``raw_ref``) in ``replies``, where the texts are;
+    :meth:`verdicts_with_raw` reads them back.
     """
 
     run_dir: Path | None
@@ -89,6 +89,14 @@ class RunResult:
     def agreement(self) -> pl.DataFrame:
         """The agreement table as ``agreement.csv`` has it: ``frames`` as text, ``"all"``."""
         return frames_labels(self.table)
+
+    def verdicts_with_raw(self) -> pl.DataFrame:
+        """``verdicts`` with every reply read back into ``raw``, as ``verdicts.parquet`` has it.
+
+        Every reply is then in memory: for a VLM judge at SafeSora size about 2 GB, where
+        ``pl.scan_parquet(run_dir / "verdicts.parquet")`` reads only what a query needs.
+        """
+        return with_raw(self.verdicts, self.replies)
 
     @property
     def failures(self) -> dict[str, dict[str, Any]]:
