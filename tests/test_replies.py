@@ -25,7 +25,16 @@ from judges.stats.calibration import position_bias
 from judges.stats.repeats import repeats_table
 
 
-def test_replies_read_back_in_any_order_with_nulls_and_multibyte_text():
+@pytest.fixture(autouse=True, params=["memory", "file"])
+def storage(request, monkeypatch):
+    """Every test twice: replies held in memory (a run's small replies) and in the file."""
+    if request.param == "file":
+        monkeypatch.setattr(replies_module, "MEMORY_BYTES", -1)
+        monkeypatch.setattr(replies_module, "WRITE_ROWS", 3)  # a batch written in slices
+    return request.param
+
+
+def test_replies_read_back_in_any_order_with_nulls_and_multibyte_text(storage):
     rng = np.random.default_rng(0)
     texts = [None if k % 5 == 0 else f"reply {k} é—✓ " + "x" * int(rng.integers(0, 40))
              for k in range(300)]  # fmt: skip
@@ -37,6 +46,39 @@ def test_replies_read_back_in_any_order_with_nulls_and_multibyte_text():
     assert replies.take(refs.gather(order)).to_list() == [texts[k] for k in order]
     kept = [t for t in texts if t is not None]
     assert replies.containing("—✓ xxx")[:, 0].tolist() == ["—✓ xxx" in t for t in kept]
+    assert replies.on_disk == (storage == "file")
+
+
+@pytest.mark.parametrize("newline", [False, True])
+def test_replies_far_apart_or_with_newlines_read_one_by_one(storage, newline):
+    # Refs spread over many replies, or replies holding a newline (the file's separator), are
+    # read reply by reply instead of as one run: the texts are the same either way.
+    texts = [
+        f"reply {k}" + ("\nsecond line" if newline and k % 7 == 0 else "") for k in range(3000)
+    ]
+    replies = Replies()
+    replies.add(pl.Series(texts))
+    far = pl.Series([2999, None, 0, 1500, 2999])
+    assert replies.take(far).to_list() == [texts[2999], None, texts[0], texts[1500], texts[2999]]
+    near = pl.Series(list(range(10, 40)))
+    assert replies.take(near).to_list() == texts[10:40]
+    assert replies.containing("second")[:, 0].sum() == (429 if newline else 0)
+    assert replies.containing("0\nsecond")[:, 0].sum() == (43 if newline else 0)
+
+
+def test_replies_move_to_the_file_when_they_outgrow_memory(monkeypatch):
+    monkeypatch.setattr(replies_module, "MEMORY_BYTES", 40)
+    replies = Replies()
+    first = replies.add(pl.Series(["aaaa", None, "bbbb"]))  # 8 bytes + 16 each: 40, in memory
+    assert not replies.on_disk
+    second = replies.add(pl.Series(["ccc✓"]))  # 14 + 48 bytes: all of them to the file
+    assert replies.on_disk and replies.bytes == 14
+    third = replies.add(pl.Series(["dd"]))
+    refs = pl.concat([third, second, first])
+    assert replies.take(refs).to_list() == ["dd", "ccc✓", "aaaa", None, "bbbb"]
+    assert replies.containing("c✓", "a").tolist() == [
+        [False, True], [False, False], [True, False], [False, False]
+    ]  # fmt: skip
 
 
 def _stuff(cache, tag: str) -> dict[str, tuple[str, str, int | None]]:

@@ -1,4 +1,4 @@
-"""A run's replies (each verdict's ``raw`` JSON) on disk, each found again by a number.
+"""A run's replies (each verdict's ``raw`` JSON) kept apart, on disk when large, found by number.
 
 A VLM judge's verdict carries its model's reply, about 1.7 kB: at SafeSora size (1.24M
 verdicts) the replies alone took 2.1 GB of a rerun's verdict table. A run therefore keeps them
@@ -8,9 +8,10 @@ reply's number, null where a verdict has none) in place of ``raw``. What reads r
 them by number (:meth:`Replies.take`) or by content (:meth:`Replies.containing`), a bounded
 batch at a time; ``verdicts.parquet`` still holds every reply as text.
 
-The file is an unnamed temporary file (gone when the run's process ends or the object is
-collected); texts are stored back to back, and their end offsets stay in memory (8 bytes a
-reply).
+Small replies stay in memory (up to :data:`MEMORY_BYTES` in all: a score judge's), so a run
+that has little to spill pays nothing for the file. The file is an unnamed temporary file (gone
+when the run's process ends or the object is collected); texts are stored back to back, and
+their end offsets stay in memory (8 bytes a reply).
 """
 
 from __future__ import annotations
@@ -36,9 +37,23 @@ SEARCH_BYTES = 16 << 20
 MAPPED = 1_024
 """Replies read through one mapping of the file (at most 64 MB of pages mapped at once)."""
 
+WRITE_ROWS = 16_384
+"""Replies written to the file at a time."""
+
+MEMORY_BYTES = 16 << 20
+"""Replies kept in memory until they take this much (their text and 16 bytes each, what a polars
+string column holds a text with); then all of them go to the file. Small runs (the demo,
+fetv-dev: kilobytes) never open it; a score judge's SafeSora-size run (1.24M replies of ~27
+bytes, ~55 MB in memory) does: in memory its replies raised a rerun's peak by 40 MB (591-606
+MB against 551-558 MB, ``benchmarks/scale.py --pairs 51691``)."""
+
 
 class Replies:
-    """Texts appended to an unnamed temporary file, each read back by its number.
+    """Texts kept in order, each read back by its number, in memory or in a temporary file.
+
+    In memory while they total at most :data:`MEMORY_BYTES` (most runs: a score judge's
+    replies are ~30 bytes each), then in an unnamed temporary file (a VLM judge's ~1.7 kB
+    replies at scale).
 
     Args:
         folder: Where the file lives (default: the system's temporary folder).
@@ -56,10 +71,16 @@ class Replies:
     """
 
     def __init__(self, folder: str | Path | None = None) -> None:
-        self._file: IO[bytes] = tempfile.TemporaryFile(dir=folder)  # noqa: SIM115 - kept open
+        self._folder = folder
+        self._file: IO[bytes] | None = None  # opened when the replies outgrow memory
+        self._kept: list[pl.Series] = []  # the texts while in memory, a chunk per add()
+        self._memory: pl.Series | None = None  # those chunks as one, once read
         self._ends: list[np.ndarray] = []  # end offsets, a chunk per add()
         self._all = np.zeros(1, dtype=np.int64)  # [0, end_0, end_1, ...] once consolidated
         self._size = 0
+        # In the file each reply is followed by a newline, so a run of replies is read back by
+        # one split (JSON replies have none of their own); a reply with one turns that off.
+        self._lines = True
 
     def __len__(self) -> int:
         return len(self._all) - 1 + sum(len(e) for e in self._ends)
@@ -69,8 +90,34 @@ class Replies:
         """The replies' total size in UTF-8 bytes."""
         return self._size
 
+    @property
+    def on_disk(self) -> bool:
+        """Whether the replies are in the file (else in memory)."""
+        return self._file is not None
+
+    def _in_memory(self) -> pl.Series:
+        """Every reply, while they are kept in memory, as one column."""
+        if self._kept or self._memory is None:
+            chunks = [c for c in (self._memory, *self._kept) if c is not None]
+            empty = pl.Series("raw", [], dtype=pl.String)
+            self._memory = pl.concat(chunks, rechunk=True) if chunks else empty
+            self._kept = []
+        return self._memory
+
+    def _write(self, kept: pl.Series) -> None:
+        """Append ``kept`` (no nulls) to the file."""
+        assert self._file is not None
+        self._file.seek(0, os.SEEK_END)
+        # A slice at a time, joined by polars: a Python object per reply for a whole run's
+        # replies (1.24M computed ones at once) cost 110 MB at SafeSora size.
+        for a in range(0, len(kept), WRITE_ROWS):
+            self._file.write(kept.slice(a, WRITE_ROWS).str.join("\n").item().encode() + b"\n")
+
     def _offsets(self) -> np.ndarray:
-        """``[0, end_0, end_1, ...]``: reply ``k`` is bytes ``offsets[k]:offsets[k + 1]``."""
+        """``[0, end_0, end_1, ...]``: reply ``k`` has bytes ``offsets[k]:offsets[k + 1]``.
+
+        In the file it starts at ``offsets[k] + k`` (a newline after each reply before it).
+        """
         if self._ends:
             self._all = np.concatenate([self._all, *self._ends])
             self._ends = []
@@ -83,12 +130,21 @@ class Replies:
         kept = texts.filter(present)
         first = len(self)
         if len(kept):
+            if self._lines and kept.str.contains("\n", literal=True).any():
+                self._lines = False
             sizes = kept.str.len_bytes().cast(pl.Int64).to_numpy()
-            data = b"".join(kept.cast(pl.Binary).to_list())  # one write of the batch's text
-            self._file.seek(0, os.SEEK_END)
-            self._file.write(data)
             self._ends.append(self._size + np.cumsum(sizes))
-            self._size += len(data)
+            self._size += int(sizes.sum())
+            if self._file is not None:
+                self._write(kept)
+            elif self._size + 16 * (first + len(kept)) <= MEMORY_BYTES:
+                self._kept.append(kept)
+            else:  # outgrown memory: every reply so far goes to the file, and the rest after
+                self._file = tempfile.TemporaryFile(dir=self._folder)  # noqa: SIM115 - kept open
+                for chunk in (self._memory, *self._kept, kept):  # a chunk at a time: no copy
+                    if chunk is not None:
+                        self._write(chunk)
+                self._kept, self._memory = [], None
         numbers = np.full(len(texts), -1, dtype=np.int64)
         numbers[present.to_numpy()] = np.arange(first, first + len(kept), dtype=np.int64)
         refs = pl.Series(RAW_REF, numbers, dtype=pl.Int64)
@@ -104,11 +160,13 @@ class Replies:
         """
         if not len(numbers):
             return []
+        assert self._file is not None
         self._file.flush()
         offsets = self._offsets()
-        starts, ends = offsets[numbers].tolist(), offsets[numbers + 1].tolist()
-        if not self._size:
-            return [b""] * len(numbers)
+        starts, ends = (
+            (offsets[numbers] + numbers).tolist(),
+            (offsets[numbers + 1] + numbers).tolist(),
+        )
         texts: list[bytes] = []
         for k in range(0, len(starts), MAPPED):
             with mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
@@ -119,13 +177,30 @@ class Replies:
     def take(self, refs: pl.Series) -> pl.Series:
         """The texts of ``refs`` (reply numbers; null gives null), as a ``raw`` column."""
         refs = refs.cast(pl.Int64)
+        if self._file is None:
+            return self._in_memory().gather(refs).alias("raw")
         present = refs.is_not_null()
-        texts = self._read(refs.filter(present).to_numpy())
-        if len(texts) < len(refs):
-            out = np.full(len(refs), None, dtype=object)
-            out[present.to_numpy()] = texts
-            texts = out.tolist()
-        return pl.Series("raw", texts, dtype=pl.Binary).cast(pl.String)
+        numbers = refs.filter(present).to_numpy()
+        if self._lines and len(numbers):
+            low, high = int(numbers.min()), int(numbers.max())
+            if high - low + 1 <= 2 * len(numbers) + 1_024:  # a run of replies: one read
+                return self._run(low, high + 1).gather(refs - low).alias("raw")
+        texts = pl.Series("raw", self._read(numbers), dtype=pl.Binary).cast(pl.String)
+        if len(texts) == len(refs):
+            return texts
+        # Nulls placed by polars (a statistic asks for a few replies among a run's 1.24M).
+        out = pl.Series("raw", [None] * min(len(refs), 1), dtype=pl.String)
+        out = out.extend_constant(None, len(refs) - len(out))
+        return out.scatter(np.flatnonzero(present.to_numpy()), texts) if len(texts) else out
+
+    def _run(self, first: int, end: int) -> pl.Series:
+        """Replies ``first`` to ``end - 1`` from the file: one read, split at the newlines."""
+        assert self._file is not None
+        self._file.flush()
+        offsets = self._offsets()
+        start, stop = int(offsets[first]) + first, int(offsets[end]) + end
+        text = os.pread(self._file.fileno(), stop - start, start).decode()
+        return pl.Series([text]).str.split("\n").explode().head(end - first)
 
     def containing(self, *literals: str) -> np.ndarray:
         """Whether each stored reply contains each of ``literals`` (replies x literals).
@@ -138,17 +213,23 @@ class Replies:
         found = np.zeros((len(self), len(wanted)), dtype=bool)
         if not self._size or not wanted:
             return found
+        if self._file is None:
+            texts = self._in_memory()
+            for k, literal in enumerate(literals):
+                found[:, k] = texts.str.contains(literal, literal=True).to_numpy()
+            return found
         self._file.flush()
         offsets = self._offsets()
+        at_file = offsets + np.arange(len(offsets))  # where each reply starts in the file
         # Whole replies per read, about SEARCH_BYTES each (a longer reply is read alone).
-        cuts = np.unique(np.searchsorted(offsets, np.arange(0, self._size, SEARCH_BYTES)))
+        cuts = np.unique(np.searchsorted(at_file, np.arange(0, int(at_file[-1]), SEARCH_BYTES)))
         bounds = [*cuts.tolist(), len(offsets) - 1]
         for a, b in itertools.pairwise(bounds):
             if b <= a:
                 continue
-            base = int(offsets[a])
-            chunk = os.pread(self._file.fileno(), int(offsets[b]) - base, base)
-            ends = offsets[a + 1 : b + 1] - base  # each reply's end within the chunk
+            base = int(at_file[a])
+            chunk = os.pread(self._file.fileno(), int(at_file[b]) - base, base)
+            ends = offsets[a + 1 : b + 1] + np.arange(a, b) - base  # each reply's text end
             for k, literal in enumerate(wanted):
                 at = chunk.find(literal)
                 while at >= 0:
@@ -161,8 +242,10 @@ class Replies:
         return found
 
     def close(self) -> None:
-        """Delete the file (its replies can no longer be read)."""
-        self._file.close()
+        """Delete the file, or drop the replies in memory (they can no longer be read)."""
+        if self._file is not None:
+            self._file.close()
+        self._kept, self._memory = [], None
 
 
 def ref_schema(schema: dict[str, Any]) -> dict[str, Any]:
