@@ -49,10 +49,15 @@ def test_replies_read_back_in_any_order_with_nulls_and_multibyte_text(storage):
     assert replies.on_disk == (storage == "file")
 
 
+@pytest.mark.parametrize("search_bytes", [1, 1 << 20])
 @pytest.mark.parametrize("newline", [False, True])
-def test_replies_far_apart_or_with_newlines_read_one_by_one(storage, newline):
-    # Refs spread over many replies, or replies holding a newline (the file's separator), are
-    # read reply by reply instead of as one run: the texts are the same either way.
+def test_replies_far_apart_or_with_newlines_read_one_by_one(
+    storage, newline, search_bytes, monkeypatch
+):
+    # Refs spread over many replies (with SEARCH_BYTES 1, a read from the first to the last
+    # is more than 4x what is asked for) or replies holding a newline (the file's separator)
+    # are read reply by reply instead of as one run: the texts are the same either way.
+    monkeypatch.setattr(replies_module, "SEARCH_BYTES", search_bytes)
     texts = [
         f"reply {k}" + ("\nsecond line" if newline and k % 7 == 0 else "") for k in range(3000)
     ]

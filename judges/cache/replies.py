@@ -182,8 +182,13 @@ class Replies:
         present = refs.is_not_null()
         numbers = refs.filter(present).to_numpy()
         if self._lines and len(numbers):
+            # One read of the replies from the first asked to the last, where that reads at
+            # most 4x the bytes asked for plus SEARCH_BYTES (a setting's replies of a score
+            # judge, every 16th of a run's: 4 MB for 8,192); else one by one.
             low, high = int(numbers.min()), int(numbers.max())
-            if high - low + 1 <= 2 * len(numbers) + 1_024:  # a run of replies: one read
+            offsets = self._offsets()
+            wanted = int((offsets[numbers + 1] - offsets[numbers]).sum())
+            if offsets[high + 1] - offsets[low] <= 4 * wanted + SEARCH_BYTES:
                 return self._run(low, high + 1).gather(refs - low).alias("raw")
         texts = pl.Series("raw", self._read(numbers), dtype=pl.Binary).cast(pl.String)
         if len(texts) == len(refs):
