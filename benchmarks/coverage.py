@@ -206,6 +206,8 @@ def main() -> None:
         flag = "  floor above 0.97: out of reach" if floor > 0.97 else ""
         if not flag and not 0.93 <= now <= 0.97:
             flag = "  outside 0.93-0.97"
+        if now < floor:  # Wilson's bound (3+ wrong pairs) can claim more than the exact one
+            flag += "  under its floor"
         label = f"agreement {mean:.2f}, {effect} effect, G={g}"
         print(f"{label:<46} {was:8.3f} {now:8.3f} {floor:8.3f}{flag}")
 

@@ -123,3 +123,36 @@ def test_promise_holds_on_the_other_half_of_fetv(tmp_path):
     ]
     measured = sum(scored) / len(scored)
     assert expected["predicted_lo"] <= measured <= expected["predicted_hi"]
+
+
+def test_one_sided_bound_is_exact_with_at_most_two_wrong_pairs_else_wilson():
+    # Independent pairs (the draws have no spread and the clustered bound is Wilson's own), 50
+    # pairs: with 2 wrong the bound is Clopper-Pearson's beta quantile (below Wilson's); with 3
+    # wrong it is Wilson's, which is then above the exact one (0.8591 against 0.8522).
+    from scipy import stats
+
+    from judges.stats.prelabel_promise import EXACT_WRONG, one_sided_bound
+
+    assert EXACT_WRONG == 2
+    z = stats.norm.ppf(0.95)
+
+    def wilson(k, n):
+        p = k / n
+        return (p + z * z / (2 * n) - z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))) / (
+            1 + z * z / n
+        )
+
+    flat = np.ones(200)
+    two = float(one_sided_bound(flat * 0.96, 48, 50, 10))
+    assert two == pytest.approx(stats.beta.ppf(0.05, 48, 3), abs=1e-9) and two < wilson(48, 50)
+    three = float(one_sided_bound(flat * 0.94, 47, 50, 10))
+    assert three == pytest.approx(wilson(47, 50), abs=1e-9)
+    assert round(three, 4) == 0.8591 and round(stats.beta.ppf(0.05, 47, 4), 4) == 0.8522
+    # A clustered bound below both wins; arrays give what one call per column gives.
+    rng = np.random.default_rng(5)
+    draws = 0.9 + 0.05 * rng.standard_normal((400, 3))
+    right, n = np.array([48.0, 47.0, 45.0]), np.array([50.0, 50.0, 50.0])
+    together = one_sided_bound(draws, right, n, 10)
+    one_by_one = [float(one_sided_bound(draws[:, r], right[r], n[r], 10)) for r in range(3)]
+    assert together.tolist() == pytest.approx(one_by_one, abs=1e-12)
+    assert together[0] < stats.beta.ppf(0.05, 48, 3)  # the spread made the clustered one lower

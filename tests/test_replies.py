@@ -5,6 +5,8 @@ in report.html within a budget."""
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -68,7 +70,33 @@ def test_replies_far_apart_or_with_newlines_read_one_by_one(
     near = pl.Series(list(range(10, 40)))
     assert replies.take(near).to_list() == texts[10:40]
     assert replies.containing("second")[:, 0].sum() == (429 if newline else 0)
-    assert replies.containing("0\nsecond")[:, 0].sum() == (43 if newline else 0)
+    for bad in ("0\nsecond", "\n", ""):  # the file's separator, or nothing: both storages refuse
+        with pytest.raises(ValueError, match="non-empty, one line"):
+            replies.containing(bad)
+
+
+def test_reads_cut_short_by_the_system_are_read_on(storage, monkeypatch):
+    # One read may return fewer bytes than asked (Linux: at most ~2 GiB a read): every read of
+    # the file here returns at most 5 bytes, and every reply still comes back whole.
+    import os
+
+    real = os.pread
+    monkeypatch.setattr(os, "pread", lambda fd, n, at: real(fd, min(n, 5), at))
+    texts = [f"reply {k} ✓" for k in range(50)]
+    replies = Replies()
+    replies.add(pl.Series(texts))
+    assert replies.take(pl.Series(range(50))).to_list() == texts
+    assert replies.containing("9 ✓")[:, 0].tolist() == ["9 ✓" in t for t in texts]
+
+
+def test_closed_replies_say_so(storage):
+    replies = Replies()
+    refs = replies.add(pl.Series(["a", "b"]))
+    replies.close()
+    for use in (lambda: replies.add(pl.Series(["c"])), lambda: replies.take(refs),
+                lambda: replies.containing("a")):  # fmt: skip
+        with pytest.raises(ValueError, match="closed"):
+            use()
 
 
 def test_replies_move_to_the_file_when_they_outgrow_memory(monkeypatch):
@@ -102,7 +130,9 @@ def _stuff(cache, tag: str) -> dict[str, tuple[str, str, int | None]]:
     return made
 
 
-def test_a_rerun_writes_the_cache_s_replies_to_verdicts_parquet_row_for_row(tmp_path, monkeypatch):
+def test_a_rerun_writes_the_cache_s_replies_to_verdicts_parquet_row_for_row(
+    tmp_path, monkeypatch, storage
+):
     def run(run_id):
         config = AgreementConfig(
             judges=[JudgeRequest("psnr")], frames=[1, 2], out=tmp_path / "out", run_id=run_id,
@@ -126,6 +156,9 @@ def test_a_rerun_writes_the_cache_s_replies_to_verdicts_parquet_row_for_row(tmp_
     assert sorted(on_disk["raw"].to_list()) == sorted(stuffed)  # every reply, once
     # The run's own table with its replies read back is the file, row for row.
     assert result.verdicts_with_raw()["raw"].to_list() == on_disk["raw"].to_list()
+    if result.replies.on_disk and Path("/proc/self/fd").is_dir():  # Linux: where the file is
+        where = os.readlink(f"/proc/self/fd/{result.replies._file.fileno()}")
+        assert where.startswith(str(tmp_path / "cache"))  # beside the cache, not in /tmp
     key_of_pair: dict[str, str] = {}
     for pair_id, dim, frames, raw in on_disk.select("pair_id", "dimension", "frames", "raw").rows():
         key, stored_dim, stored_frames = stuffed[raw]  # the reply stored for this very verdict
@@ -205,8 +238,7 @@ def test_replies_over_the_budget_are_cut_with_a_note_and_kept_in_full_in_the_fil
 ):
     table, ids = _page_table(), pl.Series(["p", "q"])
     _, _, texts = page_settings(table, ids, cut=9)
-    note = " … [replies cut to 9 characters; full replies: verdicts.parquet]"
-    assert texts == ["reasoning" + note, "error: ti" + note]  # equal cut texts: one entry
+    assert texts == ["reasoning … [cut]", "error: ti … [cut]"]  # equal cut texts: one entry
 
     def run(run_id):
         config = AgreementConfig(
@@ -219,19 +251,27 @@ def test_replies_over_the_budget_are_cut_with_a_note_and_kept_in_full_in_the_fil
     full = run("full")
     info = json.loads((full.run_dir / "run.json").read_text())["report_replies"]
     size = full.replies.bytes
-    assert info == {"budget_bytes": 20_000_000, "replies_bytes": size, "cut_to_chars": None}
+    assert info == {"budget_bytes": 20_000_000, "replies_bytes": size, "cut_to_bytes": None}
     page = (full.run_dir / "report.html").read_text()
-    assert "replies cut to" not in page
+    assert "Replies are cut" not in page and "[cut]" not in page
     n = len(full.replies)
-    monkeypatch.setattr(budget_module, "REPLY_BUDGET_BYTES", 16 * n)  # 16 characters a reply
+    monkeypatch.setattr(budget_module, "REPLY_BUDGET_BYTES", 30 * n)  # 30 bytes a reply
     cut = run("cut")  # from the cache: the page packed anew, not the kept uncut one
     info = json.loads((cut.run_dir / "run.json").read_text())["report_replies"]
-    assert info == {"budget_bytes": 16 * n, "replies_bytes": size, "cut_to_chars": 16}
-    chars = 16
-    assert (
-        f"replies cut to {chars} characters; full replies: verdicts.parquet"
-        in (cut.run_dir / "report.html").read_text()
-    )
+    # 30 bytes a reply, less the 10 of " … [cut]": 20.
+    assert info == {"budget_bytes": 30 * n, "replies_bytes": size, "cut_to_bytes": 20}
+    page = (cut.run_dir / "report.html").read_text()
+    assert "Replies are cut to their first 20 bytes each" in page
+    shown = json.loads(page.split('id="report-data">')[1].split("</script>")[0])["texts"]
+    assert shown and all(len(t.encode()) <= 30 for t in shown)  # within the budget, each
+    # A page of both runs: their replies together decide the cut (twice as many, 15 bytes
+    # each: 5 bytes of text), not the first run's "in full".
+    from judges.report.html_report import write_merged_html_report
+    from judges.report.merging import merge_runs
+
+    dirs = [full.run_dir, cut.run_dir]
+    merged = write_merged_html_report(dirs, merge_runs(dirs), tmp_path / "merged")
+    assert "Replies are cut to their first 5 bytes each" in merged.read_text()
     # The file keeps every reply in full, as the uncut run's does.
     raws = [pl.read_parquet(r.run_dir / "verdicts.parquet")["raw"] for r in (full, cut)]
     assert raws[0].equals(raws[1]) and raws[0].str.len_bytes().sum() == size

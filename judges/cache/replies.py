@@ -10,8 +10,8 @@ batch at a time; ``verdicts.parquet`` still holds every reply as text.
 
 Small replies stay in memory (up to :data:`MEMORY_BYTES` in all: a score judge's), so a run
 that has little to spill pays nothing for the file. The file is an unnamed temporary file (gone
-when the run's process ends or the object is collected); texts are stored back to back, and
-their end offsets stay in memory (8 bytes a reply).
+when the run's process ends or the object is collected); each text is followed by a newline,
+and their end offsets stay in memory (8 bytes a reply).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import itertools
 import mmap
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -81,6 +82,7 @@ class Replies:
         # In the file each reply is followed by a newline, so a run of replies is read back by
         # one split (JSON replies have none of their own); a reply with one turns that off.
         self._lines = True
+        self._closed = False
 
     def __len__(self) -> int:
         return len(self._all) - 1 + sum(len(e) for e in self._ends)
@@ -125,6 +127,7 @@ class Replies:
 
     def add(self, texts: pl.Series) -> pl.Series:
         """Store ``texts``; their numbers (Int64, null where a text is null), in order."""
+        self._check_open()
         texts = texts.cast(pl.String)
         present = texts.is_not_null()
         kept = texts.filter(present)
@@ -176,6 +179,7 @@ class Replies:
 
     def take(self, refs: pl.Series) -> pl.Series:
         """The texts of ``refs`` (reply numbers; null gives null), as a ``raw`` column."""
+        self._check_open()
         refs = refs.cast(pl.Int64)
         if self._file is None:
             return self._in_memory().gather(refs).alias("raw")
@@ -198,14 +202,33 @@ class Replies:
         out = out.extend_constant(None, len(refs) - len(out))
         return out.scatter(np.flatnonzero(present.to_numpy()), texts) if len(texts) else out
 
-    def _run(self, first: int, end: int) -> pl.Series:
-        """Replies ``first`` to ``end - 1`` from the file: one read, split at the newlines."""
+    def _pieces(self, first: int, end: int) -> Iterator[tuple[int, int, bytes]]:
+        """Replies ``first`` to ``end - 1`` as ``(a, b, bytes of replies a..b-1)``.
+
+        Whole replies, about :data:`SEARCH_BYTES` a piece (a longer reply is read alone), each
+        followed by its newline.
+        """
         assert self._file is not None
         self._file.flush()
-        offsets = self._offsets()
-        start, stop = int(offsets[first]) + first, int(offsets[end]) + end
-        text = os.pread(self._file.fileno(), stop - start, start).decode()
-        return pl.Series([text]).str.split("\n").explode().head(end - first)
+        at_file = self._offsets()[first : end + 1] + np.arange(first, end + 1)
+        steps = np.arange(int(at_file[0]), int(at_file[-1]), SEARCH_BYTES)
+        bounds = [*np.unique(np.searchsorted(at_file, steps)).tolist(), end - first]
+        for a, b in itertools.pairwise(bounds):
+            if b > a:
+                start = int(at_file[a])
+                yield (
+                    first + a,
+                    first + b,
+                    _read_exactly(self._file, start, int(at_file[b]) - start),
+                )
+
+    def _run(self, first: int, end: int) -> pl.Series:
+        """Replies ``first`` to ``end - 1`` from the file: a read and a split a piece."""
+        parts = [
+            pl.Series([chunk.decode()]).str.split("\n").explode().head(b - a)
+            for a, b, chunk in self._pieces(first, end)
+        ]
+        return pl.concat(parts) if parts else pl.Series([], dtype=pl.String)
 
     def containing(self, *literals: str) -> np.ndarray:
         """Whether each stored reply contains each of ``literals`` (replies x literals).
@@ -214,43 +237,56 @@ class Replies:
         searched as bytes: no reply becomes a Python object unless a literal is found in it,
         so a run whose replies hold none of them (most judges') pays one pass of ``find``.
         """
+        self._check_open()
+        for literal in literals:
+            if not literal or "\n" in literal:
+                raise ValueError(f"containing({literal!r}): literals must be non-empty, one line")
         wanted = [literal.encode() for literal in literals]
         found = np.zeros((len(self), len(wanted)), dtype=bool)
-        if not self._size or not wanted:
+        if not len(self) or not wanted:
             return found
         if self._file is None:
             texts = self._in_memory()
             for k, literal in enumerate(literals):
                 found[:, k] = texts.str.contains(literal, literal=True).to_numpy()
             return found
-        self._file.flush()
         offsets = self._offsets()
-        at_file = offsets + np.arange(len(offsets))  # where each reply starts in the file
-        # Whole replies per read, about SEARCH_BYTES each (a longer reply is read alone).
-        cuts = np.unique(np.searchsorted(at_file, np.arange(0, int(at_file[-1]), SEARCH_BYTES)))
-        bounds = [*cuts.tolist(), len(offsets) - 1]
-        for a, b in itertools.pairwise(bounds):
-            if b <= a:
-                continue
-            base = int(at_file[a])
-            chunk = os.pread(self._file.fileno(), int(at_file[b]) - base, base)
-            ends = offsets[a + 1 : b + 1] + np.arange(a, b) - base  # each reply's text end
+        for a, b, chunk in self._pieces(0, len(self)):
+            # Reply r's text ends where its newline starts; a literal has no newline, so a
+            # match never runs from one reply into the next.
+            ends = offsets[a + 1 : b + 1] + np.arange(a, b) - (int(offsets[a]) + a)
             for k, literal in enumerate(wanted):
                 at = chunk.find(literal)
                 while at >= 0:
                     r = int(np.searchsorted(ends, at, side="right"))  # the reply it starts in
-                    if at + len(literal) <= ends[r]:  # inside that reply, not across two
-                        found[a + r, k] = True
-                        at = chunk.find(literal, int(ends[r]))
-                    else:
-                        at = chunk.find(literal, at + 1)
+                    found[a + r, k] = True
+                    at = chunk.find(literal, int(ends[r]) + 1)
         return found
 
     def close(self) -> None:
         """Delete the file, or drop the replies in memory (they can no longer be read)."""
         if self._file is not None:
             self._file.close()
-        self._kept, self._memory = [], None
+        self._kept, self._memory, self._closed = [], None, True
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ValueError("these replies were closed (Replies.close): they cannot be used")
+
+
+def _read_exactly(file: IO[bytes], start: int, size: int) -> bytes:
+    """``size`` bytes of ``file`` from ``start``, read until they are all there.
+
+    One read may return fewer bytes than asked (Linux caps one at about 2 GiB).
+    """
+    parts, done = [], 0
+    while done < size:
+        part = os.pread(file.fileno(), size - done, start + done)
+        if not part:
+            raise OSError(f"replies file ended {size - done} bytes early (at byte {start + done})")
+        parts.append(part)
+        done += len(part)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 def ref_schema(schema: dict[str, Any]) -> dict[str, Any]:

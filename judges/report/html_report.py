@@ -21,6 +21,7 @@ from judges.core.memory import trim_free_memory
 from judges.report.harm_report_data import harm_report_data, read_items, write_harm_html_report
 from judges.report.html_page import HtmlReportOptions, figures_data, render_page, video_entries
 from judges.report.page_reuse import page_data, page_key
+from judges.report.reply_budget import cut_note, reply_budget
 from judges.report.report_data import read_pairs, read_tables, report_data, video_paths
 from judges.report.run_folder import normal_verdicts, run_kind
 
@@ -105,7 +106,7 @@ def write_html_report(
         "run_id": info.get("run_id", run_dir.name),
         "videos": videos,
         "figures": figures_data(run_dir),
-        "notes": notes,
+        "notes": notes + cut_note(info.get("report_replies")),
     }
     # The packed verdicts are kept by what they are read from (judges.report.page_reuse).
     store = Path(opts.cache_dir) / "report_data" if opts.cache_dir and opts.remember else None
@@ -161,6 +162,9 @@ def write_merged_html_report(
     }
     out.mkdir(parents=True, exist_ok=True)
     verdicts = pl.concat(parts, how="diagonal_relaxed")
+    if not harm and "raw" in verdicts.columns:  # all merged runs' replies decide the cut
+        sizes = verdicts["raw"].drop_nulls().str.len_bytes()
+        info["report_replies"] = reply_budget(int(sizes.sum()), len(sizes))
     if harm:
         paths = list(dict.fromkeys(subjects["video_path"]))
         videos, notes = video_entries(paths, out, info, opts)
@@ -170,5 +174,5 @@ def write_merged_html_report(
         merged = (verdicts, table, None)
         data = report_data(Path(run_dirs[0]), info, subjects, videos, merged)
     data["figures"] = figures_data(out)
-    data["notes"] = notes
+    data["notes"] = notes + cut_note(info.get("report_replies"))
     return render_page(data, out / "report.html", opts.video_url_prefix)

@@ -72,7 +72,7 @@ def page_key(run_dir: Path, info: Mapping[str, Any]) -> str | None:
     # The packing rounds and groups with numpy and polars: a new version may pack otherwise.
     h.update(json.dumps({name: package_version(name) for name in ("numpy", "polars")}).encode())
     h.update(json.dumps(info.get("notice")).encode())
-    cut = (info.get("report_replies") or {}).get("cut_to_chars")  # replies cut: another page
+    cut = (info.get("report_replies") or {}).get("cut_to_bytes")  # replies cut: another page
     if cut is not None:
         h.update(f"\0cut {cut}".encode())
     for name in INPUTS:

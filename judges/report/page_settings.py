@@ -133,7 +133,7 @@ def page_settings(
         where: The run folder, for the error.
         reply_file: Where the replies are, when ``verdicts`` holds ``raw_ref`` in place of
             ``raw`` (read a setting at a time).
-        cut: Each reply text cut to this many characters (``None``: in full).
+        cut: Each reply text cut to this many UTF-8 bytes (``None``: in full).
 
     Returns:
         ``humans`` (dimension -> one letter per pair, ``.`` where unlabelled), the settings

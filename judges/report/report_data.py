@@ -256,7 +256,7 @@ def report_data(
         for s in (0, 1)
     ]
     # Settings are packed one at a time as the page is written (judges.report.page_settings).
-    cut = (info.get("report_replies") or {}).get("cut_to_chars")
+    cut = (info.get("report_replies") or {}).get("cut_to_bytes")
     humans, settings, texts = page_settings(verdicts, pairs["pair_id"], run_dir, replies, cut)
     votes_path = run_dir / "votes.parquet"
     votes = None

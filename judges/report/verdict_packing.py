@@ -98,7 +98,7 @@ def replies(part: pl.DataFrame, texts: dict[str, int], cut: int | None = None) -
     """Each verdict's index into ``texts`` (:func:`reply_text`, added when new), or -1.
 
     Each distinct ``(raw, error)`` is read once, in the order it first appears, so ``texts``
-    grows in the order of the rows. ``cut``: each text cut to this many characters
+    grows in the order of the rows. ``cut``: each text cut to this many UTF-8 bytes
     (:func:`~judges.report.reply_budget.cut_reply`; ``None``: in full).
     """
     out = np.full(part.height, -1, dtype=np.int64)

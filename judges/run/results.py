@@ -93,8 +93,9 @@ class RunResult:
     def verdicts_with_raw(self) -> pl.DataFrame:
         """``verdicts`` with every reply read back into ``raw``, as ``verdicts.parquet`` has it.
 
-        Every reply is then in memory: for a VLM judge at SafeSora size about 2 GB, where
-        ``pl.scan_parquet(run_dir / "verdicts.parquet")`` reads only what a query needs.
+        Every reply is then in memory, twice while it is placed (a VLM judge at SafeSora size:
+        2 GB of replies, ~4 GB at the peak), where ``pl.scan_parquet(run_dir /
+        "verdicts.parquet")`` reads only what a query needs.
         """
         return with_raw(self.verdicts, self.replies)
 

@@ -62,7 +62,7 @@ def page_replies(replies: Replies | None) -> dict[str, object]:
 
     Example:
         >>> page_replies(None)
-        {'budget_bytes': 20000000, 'replies_bytes': 0, 'cut_to_chars': None}
+        {'budget_bytes': 20000000, 'replies_bytes': 0, 'cut_to_bytes': None}
 
     """
     return reply_budget(replies.bytes, len(replies)) if replies is not None else reply_budget(0, 0)

@@ -90,7 +90,9 @@ class Runner:
         self.progress = progress
         # The run's state, handed to every judge call: judges keep none of their own.
         self.ctx = RunContext(source, store, budget or Budget(), concurrency, progress)
-        self.replies = Replies()
+        # Beside the cache (a disk the user chose, with room for it), not the system's temporary
+        # folder: where that is RAM (tmpfs), 2 GB of "spilled" replies would still sit in memory.
+        self.replies = Replies(folder=store.path.parent if store is not None else None)
         """The replies of every pair verdict this runner gives (their tables hold ``raw_ref``)."""
 
     def verdict_key(self, judge: Judge, task: Task) -> str:

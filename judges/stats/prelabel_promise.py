@@ -89,7 +89,7 @@ def one_sided_bound(
     :func:`~judges.stats.cluster_intervals.proportion_interval`) and a bound for independent
     pairs: Wilson's, or, with at most :data:`EXACT_WRONG` wrong pairs, the exact Clopper-Pearson
     bound where it is lower. Next to every pair right Wilson claims more than any valid bound
-    can (52 of 52 right: 0.9507, the exact bound 0.9440), and those samples decide coverage near
+    can (52 of 52 right: 0.9505, the exact bound 0.9440), and those samples decide coverage near
     the ceiling: the bound held for 0.923-0.928 of datasets with a strong prompt effect near
     0.95 and 20 prompts, 0.935-0.942 with the exact bound (``benchmarks/coverage.py``, seeds 1
     and 2). Brown, Cai & DasGupta (2001, Statistical Science 16) replace Wilson's limits next to
@@ -177,7 +177,7 @@ def choose_threshold(
     min_clusters: int = 10,
     min_kept: int = 50,
 ) -> Promise:
-    """Fixed-sequence choice of the lowest threshold whose clustered lower bound reaches target.
+    """Fixed-sequence choice of the lowest threshold whose lower bound reaches the target.
 
     Args:
         confidence: Calibration confidences (nan: never auto-labelled).
