@@ -210,8 +210,10 @@ def test_a_killed_runs_log_counts_as_cached_and_a_dry_run_writes_nothing(tmp_pat
         log = store.segments.open_log(fp)
         log.write([log_line(r[0], r[1], r[2:]) for r in rows.head(4).iter_rows()])
         log.close(remove=False)
+        held = len(runner.replies)
         assert len(runner.pending(BrightnessJudge(), tasks)) == 2  # 4 of 6 from the log
         assert store.segments.files(fp) == [] and len(store.segments.logs(fp)) == 1
+        assert len(runner.replies) == held  # a plan's lookup keeps no reply in the run's
         again = runner.run(BrightnessJudge(), tasks)
         assert (again.cached, again.computed) == (4, 2)
         assert [v.winner for v in again.verdicts] == [v.winner for v in first.verdicts]

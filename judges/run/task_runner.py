@@ -92,7 +92,8 @@ class Runner:
         self.ctx = RunContext(source, store, budget or Budget(), concurrency, progress)
         # Beside the cache (a disk the user chose, with room for it), not the system's temporary
         # folder: where that is RAM (tmpfs), 2 GB of "spilled" replies would still sit in memory.
-        self.replies = Replies(folder=store.path.parent if store is not None else None)
+        self._folder = store.path.parent if store is not None else None
+        self.replies = Replies(folder=self._folder)
         """The replies of every pair verdict this runner gives (their tables hold ``raw_ref``)."""
 
     def verdict_key(self, judge: Judge, task: Task) -> str:
@@ -150,9 +151,10 @@ class Runner:
                 keys.append(self._key(fingerprint, judge, task, files))  # type: ignore[arg-type]
         return keys
 
-    def _lookup(self, judge: Judge, tasks: Sequence[Any]) -> Lookup:
+    def _lookup(self, judge: Judge, tasks: Sequence[Any], replies: Replies | None = None) -> Lookup:
         """What the cache holds for ``tasks``: segment hits in bulk, the rest to do."""
-        look = Lookup(judge, tasks, self.ctx.store is not None, replies=self.replies)
+        replies = self.replies if replies is None else replies
+        look = Lookup(judge, tasks, self.ctx.store is not None, replies=replies)
         store = self.ctx.store
         if store is None:
             return look
@@ -197,8 +199,11 @@ class Runner:
     def pending(self, judge: Judge, tasks: Sequence[Task]) -> list[Task]:
         """The tasks whose verdicts the cache does not hold (what a run would compute)."""
         if judge.verdict_type is Verdict:
-            look = self._lookup(judge, tasks)
-            return [tasks[i] for i in look.todo]
+            scratch = Replies(folder=self._folder)  # a plan's: not the run's replies
+            try:
+                return [tasks[i] for i in self._lookup(judge, tasks, scratch).todo]
+            finally:
+                scratch.close()
         return self._split(judge, tasks)[1]
 
     def plan(
