@@ -36,7 +36,11 @@ def storage(request, monkeypatch):
     return request.param
 
 
-def test_replies_read_back_in_any_order_with_nulls_and_multibyte_text(storage):
+@pytest.mark.parametrize("run_bytes", [0, 256])  # long replies one by one; short ones as runs
+def test_replies_read_back_in_any_order_with_nulls_and_multibyte_text(
+    storage, run_bytes, monkeypatch
+):
+    monkeypatch.setattr(replies_module, "RUN_REPLY_BYTES", run_bytes)
     rng = np.random.default_rng(0)
     texts = [None if k % 5 == 0 else f"reply {k} é—✓ " + "x" * int(rng.integers(0, 40))
              for k in range(300)]  # fmt: skip

@@ -41,6 +41,9 @@ MAPPED = 1_024
 WRITE_ROWS = 16_384
 """Replies written to the file at a time."""
 
+RUN_REPLY_BYTES = 256
+"""Replies this long on average, or shorter, are read back as runs (:meth:`Replies.take`)."""
+
 MEMORY_BYTES = 16 << 20
 """Replies kept in memory until they take this much (their text and 16 bytes each, what a polars
 string column holds a text with); then all of them go to the file. Small runs (the demo,
@@ -185,14 +188,16 @@ class Replies:
             return self._in_memory().gather(refs).alias("raw")
         present = refs.is_not_null()
         numbers = refs.filter(present).to_numpy()
-        if self._lines and len(numbers):
-            # One read of the replies from the first asked to the last, where that reads at
-            # most 4x the bytes asked for plus SEARCH_BYTES (a setting's replies of a score
-            # judge, every 16th of a run's: 4 MB for 8,192); else one by one.
+        if self._lines and len(numbers) and self._size <= RUN_REPLY_BYTES * len(self):
+            # Short replies (a score judge's ~30 bytes: a Python object each costs more than
+            # its text) come back by one read and one split from the first asked to the last,
+            # where that reads at most twice the bytes asked for, or SEARCH_BYTES (a setting's
+            # replies, every 16th of a run's: 4 MB for 8,192). Long ones (a VLM's ~1.7 kB)
+            # one by one: read as runs, their copies in flight raised a rerun's peak 130 MB.
             low, high = int(numbers.min()), int(numbers.max())
             offsets = self._offsets()
             wanted = int((offsets[numbers + 1] - offsets[numbers]).sum())
-            if offsets[high + 1] - offsets[low] <= 4 * wanted + SEARCH_BYTES:
+            if offsets[high + 1] - offsets[low] <= max(2 * wanted, SEARCH_BYTES):
                 return self._run(low, high + 1).gather(refs - low).alias("raw")
         texts = pl.Series("raw", self._read(numbers), dtype=pl.Binary).cast(pl.String)
         if len(texts) == len(refs):
