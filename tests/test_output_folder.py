@@ -82,3 +82,18 @@ def test_commands_started_together_each_keep_their_own_folder(tmp_path):
     assert sorted(outs) == names
     # Each process's file is in the folder it reported, once.
     assert {(default.parent / o / "who.txt").read_text() for o in outs} == {"0", "1", "2", "3"}
+
+
+def test_a_suffixed_name_taken_meanwhile_goes_on_to_the_next_number(tmp_path):
+    # The default name and -2 exist: this command picks -3; another takes -3 before it
+    # publishes: it goes on to -4 (it had become "-3-2": a race seen in CI).
+    from judges.report.run_folder import RunFolder
+
+    default = "compare-20261207-101500"
+    for name in (default, f"{default}-2"):
+        (tmp_path / name).mkdir()
+    folder = RunFolder(tmp_path, default, explicit=False)
+    assert folder.run_id == f"{default}-3"
+    folder.staging.mkdir()
+    (tmp_path / f"{default}-3").mkdir()
+    assert folder.publish() == tmp_path / f"{default}-4"

@@ -285,16 +285,19 @@ class RunFolder:
         check_writable_dir(out, "--out")
         if (out / run_id).exists() and not (out / run_id).is_dir():
             raise ConfigError(f"{option} {out / run_id}: is a file, not a folder; pass a folder")
+        if (out / run_id).exists() and not overwrite and explicit:
+            raise ConfigError(
+                f"{option} {run_id}: {out / run_id} exists already; choose another "
+                f"{option}, or pass --overwrite to replace it"
+            )
+        # Suffixes count from the name asked for: a name taken meanwhile goes on to the next
+        # number, never "-3-2" (two commands picking "-3" at once).
+        self._base, self._n = run_id, 1
         if (out / run_id).exists() and not overwrite:
-            if explicit:
-                raise ConfigError(
-                    f"{option} {run_id}: {out / run_id} exists already; choose another "
-                    f"{option}, or pass --overwrite to replace it"
-                )
-            base, n = run_id, 2
-            while (out / f"{base}-{n}").exists():
+            n = 2
+            while (out / f"{run_id}-{n}").exists():
                 n += 1
-            run_id = f"{base}-{n}"
+            self._n, run_id = n, f"{run_id}-{n}"
         self.out = out
         self.overwrite = overwrite
         self.explicit = explicit
@@ -323,15 +326,15 @@ class RunFolder:
             self.staging.rename(self.path)
             shutil.rmtree(old, ignore_errors=True)
             return self.path
-        base, n = self.run_id, 1
         while not rename_noreplace(self.staging, self.path):
             if self.explicit:
                 raise ConfigError(
-                    f"{self.option} {base}: {self.path} appeared while this run was writing; "
-                    f"its results are kept in {self.staging}: move them to a name of your choice"
+                    f"{self.option} {self.run_id}: {self.path} appeared while this run was "
+                    f"writing; its results are kept in {self.staging}: move them to a name of "
+                    "your choice"
                 )
-            n += 1
-            self.run_id = f"{base}-{n}"
+            self._n += 1
+            self.run_id = f"{self._base}-{self._n}"
             self.path = self.out / self.run_id
             record_run_id(self.staging, self.run_id)
         return self.path
