@@ -45,6 +45,7 @@ import time
 import numpy as np
 
 from judges.stats.bootstrap import percentile_interval, resample_weights
+from judges.stats.classic import clopper_pearson_lower
 from judges.stats.cluster_intervals import difference_interval, proportion_interval
 from judges.stats.prelabel_promise import one_sided_bound, predict_batch
 
@@ -124,11 +125,7 @@ def exact_bound(successes: np.ndarray, n: np.ndarray, level: float) -> np.ndarra
     happens with probability 0.95^48 = 0.085 > 0.05 at truth 0.95, so no valid bound on 48
     pairs may exclude 0.95 then, and no valid 95% bound can miss on ~48 pairs at all.
     """
-    from scipy.special import betaincinv  # the beta quantile; scipy.stats is not needed
-
-    k, m = np.asarray(successes, np.float64), np.asarray(n, np.float64)
-    with np.errstate(invalid="ignore"):
-        return np.where(k > 0, betaincinv(np.maximum(k, 1e-12), m - k + 1, 1 - level), 0.0)
+    return clopper_pearson_lower(successes, n, 1 - level)
 
 
 def covered(lo: np.ndarray, hi: np.ndarray, truth: float | np.ndarray) -> tuple[float, float]:

@@ -59,6 +59,26 @@ def wilson_intervals(
     return lo, hi
 
 
+def clopper_pearson_lower(
+    successes: np.ndarray | float, n: np.ndarray | float, alpha: float = 0.05
+) -> np.ndarray:
+    """One-sided exact (Clopper-Pearson) ``1 - alpha`` lower bound of ``successes / n``.
+
+    The beta quantile ``B(alpha; k, n - k + 1)``, 0 where nothing succeeded: among bounds that
+    depend on the counts alone, the highest that holds its level at every truth.
+
+    Example:
+        >>> round(float(clopper_pearson_lower(48, 48)), 4)  # 0.05 ** (1 / 48)
+        0.9395
+
+    """
+    from scipy.special import betaincinv  # the beta quantile; scipy.stats imports slowly
+
+    k, m = np.asarray(successes, np.float64), np.asarray(n, np.float64)
+    with np.errstate(invalid="ignore"):
+        return np.where(k > 0, betaincinv(np.maximum(k, 1e-12), m - k + 1, alpha), 0.0)
+
+
 def binomial_p_values_half(successes: np.ndarray, n: np.ndarray) -> np.ndarray:
     """Exact two-sided binomial p-values against p = 0.5, over arrays (nan where n is 0).
 

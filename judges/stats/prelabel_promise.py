@@ -45,6 +45,7 @@ from judges.stats.bootstrap import (
     cluster_codes,
     resample_weights,
 )
+from judges.stats.classic import clopper_pearson_lower, wilson_intervals
 from judges.stats.cluster_intervals import (
     MIN_CLUSTERS,
     clustered_variance,
@@ -110,18 +111,12 @@ def one_sided_bound(
         0.9395
 
     """
-    from scipy.special import betaincinv  # the beta quantile; scipy.stats imports slowly
-
     k, m = np.asarray(right, np.float64), np.asarray(n, np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
-        p = k / m
-        clustered = proportion_interval(draws, p, m, n_clusters, 1 - 2 * alpha)[0]
-        z = NormalDist().inv_cdf(1 - alpha)
-        denom = 1 + z * z / m
-        half = z * np.sqrt(p * (1 - p) / m + z * z / (4 * m * m))
-        wilson = (p + z * z / (2 * m) - half) / denom
-        exact = np.where(k > 0, betaincinv(np.maximum(k, 1e-12), m - k + 1, alpha), 0.0)
-        plain = np.where(m - k <= EXACT_WRONG, np.minimum(wilson, exact), wilson)
+        clustered = proportion_interval(draws, k / m, m, n_clusters, 1 - 2 * alpha)[0]
+    wilson = wilson_intervals(k, m, 1 - 2 * alpha)[0]  # its lower end: one-sided 1 - alpha
+    exact = clopper_pearson_lower(k, m, alpha)
+    plain = np.where(m - k <= EXACT_WRONG, np.minimum(wilson, exact), wilson)
     return np.minimum(clustered, np.clip(plain, 0.0, 1.0))
 
 
