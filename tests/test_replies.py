@@ -298,10 +298,12 @@ def test_containing_finds_a_text_only_inside_one_reply(monkeypatch, search_bytes
     # neither; "xabc" holds it. Reads of 1, 3 and 7 bytes cut the file between other replies.
     monkeypatch.setattr(replies_module, "SEARCH_BYTES", search_bytes)
     replies = Replies()
-    replies.add(pl.Series(["ab", "cd", None, "xabc", "", "bcbc", "é bc"]))
+    replies.add(pl.Series(["ab", "cd", None, "xabc", "", "bcbc", "é bc", "bc"]))
+    # The last reply starts with "bc" right after one that holds it: the search goes on from
+    # the end of the reply it found, not past the next one's start.
     assert replies.containing("bc", "é").tolist() == [
         [False, False], [False, False], [True, False], [False, False], [True, False],
-        [True, True],
+        [True, True], [True, False],
     ]  # fmt: skip
     assert Replies().containing("bc").shape == (0, 1)
 

@@ -119,14 +119,22 @@ class Replies:
             self._file.write(kept.slice(a, WRITE_ROWS).str.join("\n").item().encode() + b"\n")
 
     def _offsets(self) -> np.ndarray:
-        """``[0, end_0, end_1, ...]``: reply ``k`` has bytes ``offsets[k]:offsets[k + 1]``.
+        """``[0, end_0, end_1, ...]``: reply ``k`` has ``offsets[k + 1] - offsets[k]`` bytes.
 
-        In the file it starts at ``offsets[k] + k`` (a newline after each reply before it).
+        In the file it starts at ``offsets[k] + k`` (:meth:`_at_file`).
         """
         if self._ends:
             self._all = np.concatenate([self._all, *self._ends])
             self._ends = []
         return self._all
+
+    def _at_file(self, numbers: np.ndarray) -> np.ndarray:
+        """Where replies ``numbers`` start in the file (a newline after each reply before).
+
+        Reply ``k`` is bytes ``at(k) : at(k + 1) - 1`` of the file, its newline at
+        ``at(k + 1) - 1``; ``len(self)`` may be asked for (the file's end).
+        """
+        return self._offsets()[numbers] + numbers
 
     def add(self, texts: pl.Series) -> pl.Series:
         """Store ``texts``; their numbers (Int64, null where a text is null), in order."""
@@ -168,11 +176,7 @@ class Replies:
             return []
         assert self._file is not None
         self._file.flush()
-        offsets = self._offsets()
-        starts, ends = (
-            (offsets[numbers] + numbers).tolist(),
-            (offsets[numbers + 1] + numbers).tolist(),
-        )
+        starts, ends = self._at_file(numbers).tolist(), (self._at_file(numbers + 1) - 1).tolist()
         texts: list[bytes] = []
         for k in range(0, len(starts), MAPPED):
             with mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
@@ -203,8 +207,7 @@ class Replies:
         if len(texts) == len(refs):
             return texts
         # Nulls placed by polars (a statistic asks for a few replies among a run's 1.24M).
-        out = pl.Series("raw", [None] * min(len(refs), 1), dtype=pl.String)
-        out = out.extend_constant(None, len(refs) - len(out))
+        out = pl.repeat(None, len(refs), dtype=pl.String, eager=True).alias("raw")
         return out.scatter(np.flatnonzero(present.to_numpy()), texts) if len(texts) else out
 
     def _pieces(self, first: int, end: int) -> Iterator[tuple[int, int, bytes]]:
@@ -215,7 +218,7 @@ class Replies:
         """
         assert self._file is not None
         self._file.flush()
-        at_file = self._offsets()[first : end + 1] + np.arange(first, end + 1)
+        at_file = self._at_file(np.arange(first, end + 1))
         steps = np.arange(int(at_file[0]), int(at_file[-1]), SEARCH_BYTES)
         bounds = [*np.unique(np.searchsorted(at_file, steps)).tolist(), end - first]
         for a, b in itertools.pairwise(bounds):
@@ -255,11 +258,11 @@ class Replies:
             for k, literal in enumerate(literals):
                 found[:, k] = texts.str.contains(literal, literal=True).to_numpy()
             return found
-        offsets = self._offsets()
+        at_file = self._at_file(np.arange(len(self) + 1))
         for a, b, chunk in self._pieces(0, len(self)):
             # Reply r's text ends where its newline starts; a literal has no newline, so a
             # match never runs from one reply into the next.
-            ends = offsets[a + 1 : b + 1] + np.arange(a, b) - (int(offsets[a]) + a)
+            ends = at_file[a + 1 : b + 1] - 1 - at_file[a]
             for k, literal in enumerate(wanted):
                 at = chunk.find(literal)
                 while at >= 0:
